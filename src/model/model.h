@@ -1,0 +1,50 @@
+// A language model ready to run: loaded from a GGUF (weights stay in the mapped file, quantized),
+// architecture picked from general.architecture. The evaluator sees only this interface.
+//
+// Evaluation is split in two steps so that the evaluator can reduce logits position by position:
+// hidden() runs the transformer over a whole chunk (memory O(n_tokens * n_embd)), and logits() turns a
+// few rows of final hidden states into logits (memory O(rows * n_vocab)). Comparing a reference and a
+// variant then never needs a [ctx x vocab] matrix.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace shootout {
+class ThreadPool;
+namespace gguf {
+class File;
+}
+
+struct ModelInfo {
+    std::string architecture;  // "llama", "qwen2", "qwen3", ...
+    std::string name;          // general.name, or the file name
+    int64_t n_params = 0;      // elements of all weight tensors
+    int64_t n_layers = 0;
+    int64_t n_embd = 0;
+    int64_t n_vocab = 0;
+    int64_t n_ctx_train = 0;
+    uint64_t weight_bytes = 0;  // bytes of tensor data
+};
+
+class Model {
+public:
+    // Throws Error naming the file for an unknown architecture, a missing tensor, a tensor of the
+    // wrong shape or a type the CPU cannot run. The File must outlive the Model.
+    static std::unique_ptr<Model> load(const gguf::File& file, ThreadPool& pool);
+    virtual ~Model() = default;
+
+    virtual const ModelInfo& info() const = 0;
+
+    // Runs tokens as one sequence from position 0 (a fresh KV cache) and returns the final hidden
+    // states after the output norm: n_tokens rows of n_embd floats.
+    virtual std::vector<float> hidden(std::span<const int32_t> tokens) = 0;
+
+    // logits[r * n_vocab + v] for n_rows rows of final hidden states (each n_embd floats).
+    virtual void logits(const float* hidden_rows, int64_t n_rows, float* logits_out) = 0;
+};
+
+}  // namespace shootout
