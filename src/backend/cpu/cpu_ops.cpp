@@ -1,0 +1,68 @@
+// backend::Ops on the CPU: host buffers, and each op handed to its free function with the pool.
+#include "backend/cpu/cpu_ops.h"
+
+#include <cstring>
+
+#include "util/parallel.h"
+
+namespace shootout::cpu {
+
+namespace {
+
+class HostBuffer : public backend::Buffer {
+public:
+    explicit HostBuffer(size_t n_floats) : values_(n_floats) {}
+    float* data() override { return values_.data(); }
+    size_t n_floats() const override { return values_.size(); }
+
+private:
+    std::vector<float> values_;
+};
+
+class CpuOps : public backend::Ops {
+public:
+    explicit CpuOps(ThreadPool& pool) : pool_(pool) {}
+
+    std::unique_ptr<backend::Buffer> alloc(size_t n_floats) override { return std::make_unique<HostBuffer>(n_floats); }
+    std::unique_ptr<backend::KvCache> make_kv_cache(int64_t n_layers, int64_t n_ctx,
+                                                    const backend::AttentionShape& shape) override {
+        return cpu::make_kv_cache(n_layers, n_ctx, shape);
+    }
+    void to_host(const float* src, float* host_dst, size_t n) override { std::memcpy(host_dst, src, n * sizeof(float)); }
+
+    void get_rows(const backend::Weight& table, std::span<const int32_t> ids, float* out) override {
+        cpu::get_rows(pool_, table, ids, out);
+    }
+    void matmul(const backend::Weight& w, const float* x, int64_t n_tokens, float* y) override {
+        cpu::matmul(pool_, w, x, n_tokens, y, activation_scratch_);
+    }
+    void add_bias(float* x, const backend::Weight& bias, int64_t n_rows) override {
+        cpu::add_bias(pool_, x, bias, n_rows);
+    }
+    void rms_norm(const float* x, const backend::Weight& weight, int64_t n_rows, float eps, float* y) override {
+        cpu::rms_norm(pool_, x, weight, n_rows, eps, y);
+    }
+    void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
+              const backend::RopeParams& rope) override {
+        cpu::rope(pool_, x, n_tokens, n_heads, head_dim, pos0, rope);
+    }
+    void attention(backend::KvCache& cache, int64_t layer, const float* q, const float* k, const float* v,
+                   int64_t n_tokens, int64_t pos0, const backend::AttentionShape& shape, float scale,
+                   float* out) override {
+        cpu::attention(pool_, cache, layer, q, k, v, n_tokens, pos0, shape, scale, out);
+    }
+    void swiglu(const float* gate, const float* up, size_t n, float* out) override {
+        cpu::swiglu(pool_, gate, up, n, out);
+    }
+    void add(float* x, const float* y, size_t n) override { cpu::add(pool_, x, y, n); }
+
+private:
+    ThreadPool& pool_;
+    std::vector<uint8_t> activation_scratch_;
+};
+
+}  // namespace
+
+std::unique_ptr<backend::Ops> make_cpu_ops(ThreadPool& pool) { return std::make_unique<CpuOps>(pool); }
+
+}  // namespace shootout::cpu
