@@ -1,32 +1,76 @@
 // The type table's rows. Format facts (block size, bytes per block) are ggml's (ggml-common.h);
-// the function pointers are filled in as each family's reference code lands.
+// the functions come from one file per family (families.h).
+//
+// Non-finite input: quantize_rows checks every element (and every importance weight) first and
+// throws Error naming the row and column of the first NaN/Inf. ggml quantizes such input without
+// complaint into blocks whose values are silently wrong (or NaN scales); we prefer a clear error.
+// The check is one pass over the input, small next to any quantizer's cost.
 #include "quant/type_table.h"
 
 #include <array>
 #include <cctype>
+#include <cmath>
 
+#include "quant/families.h"
 #include "util/error.h"
 
 namespace shootout::quant {
 namespace {
 
+using QuantizeRowsFn = size_t (*)(const float*, void*, int64_t, int64_t, const float*);
+
+void require_finite(const char* type_name, const float* src, int64_t n_rows, int64_t n_per_row,
+                    const float* importance) {
+    for (int64_t row = 0; row < n_rows; ++row) {
+        const float* x = src + row * n_per_row;
+        for (int64_t col = 0; col < n_per_row; ++col)
+            if (!std::isfinite(x[col]))
+                fail("", std::string("cannot quantize to ") + type_name + ": row " + std::to_string(row) +
+                             " column " + std::to_string(col) + " is " + (std::isnan(x[col]) ? "NaN" : "Inf"));
+    }
+    if (importance)
+        for (int64_t col = 0; col < n_per_row; ++col)
+            if (!std::isfinite(importance[col]) || importance[col] < 0)
+                fail("", std::string("cannot quantize to ") + type_name + ": importance weight of column " +
+                             std::to_string(col) + " is " + std::to_string(importance[col]));
+}
+
+// quantize_rows as the table exposes it: checked input, then the family's quantizer. The type
+// name is a template argument so that each row keeps a plain function pointer.
+template <const char* TypeName, int64_t BlockSize, QuantizeRowsFn Quantize>
+size_t checked_quantize_rows(const float* src, void* dst, int64_t n_rows, int64_t n_per_row,
+                             const float* importance) {
+    if (n_rows < 0 || n_per_row <= 0 || n_per_row % BlockSize != 0)
+        fail("", std::string("cannot quantize to ") + TypeName + ": rows of " + std::to_string(n_per_row) +
+                     " elements are not a multiple of its block size " + std::to_string(BlockSize));
+    require_finite(TypeName, src, n_rows, n_per_row, importance);
+    return Quantize(src, dst, n_rows, n_per_row, importance);
+}
+
+constexpr char kF32[] = "f32", kF16[] = "f16", kBF16[] = "bf16", kQ4_0[] = "q4_0", kQ4_1[] = "q4_1",
+               kQ5_0[] = "q5_0", kQ5_1[] = "q5_1", kQ8_0[] = "q8_0", kQ2_K[] = "q2_K", kQ3_K[] = "q3_K",
+               kQ4_K[] = "q4_K", kQ5_K[] = "q5_K", kQ6_K[] = "q6_K";
+
+using namespace family;
+#define ROW_FNS(t, name, block) t##_to_float, t##_from_float_ref, checked_quantize_rows<name, block, t##_quantize_rows>
+
 // Rows in ggml id order. Function pointers left null are filled by the families' files below.
 const TypeTraits kTypes[] = {
     // id              name       block bytes quantized imatrix  to_float from_float_ref quantize_rows
-    {TypeId::F32,     "f32",      1,   4,   false, false, nullptr, nullptr, nullptr},
-    {TypeId::F16,     "f16",      1,   2,   false, false, nullptr, nullptr, nullptr},
-    {TypeId::Q4_0,    "q4_0",     32,  18,  true,  false, nullptr, nullptr, nullptr},
-    {TypeId::Q4_1,    "q4_1",     32,  20,  true,  false, nullptr, nullptr, nullptr},
-    {TypeId::Q5_0,    "q5_0",     32,  22,  true,  false, nullptr, nullptr, nullptr},
-    {TypeId::Q5_1,    "q5_1",     32,  24,  true,  false, nullptr, nullptr, nullptr},
-    {TypeId::Q8_0,    "q8_0",     32,  34,  true,  false, nullptr, nullptr, nullptr},
-    {TypeId::Q8_1,    "q8_1",     32,  36,  true,  false, nullptr, nullptr, nullptr},
-    {TypeId::Q2_K,    "q2_K",     256, 84,  true,  false, nullptr, nullptr, nullptr},
-    {TypeId::Q3_K,    "q3_K",     256, 110, true,  false, nullptr, nullptr, nullptr},
-    {TypeId::Q4_K,    "q4_K",     256, 144, true,  false, nullptr, nullptr, nullptr},
-    {TypeId::Q5_K,    "q5_K",     256, 176, true,  false, nullptr, nullptr, nullptr},
-    {TypeId::Q6_K,    "q6_K",     256, 210, true,  false, nullptr, nullptr, nullptr},
-    {TypeId::Q8_K,    "q8_K",     256, 292, true,  false, nullptr, nullptr, nullptr},
+    {TypeId::F32,     "f32",      1,   4,   false, false, f32_to_float, f32_from_float, checked_quantize_rows<kF32, 1, f32_quantize_rows>},
+    {TypeId::F16,     "f16",      1,   2,   false, false, f16_to_float, f16_from_float, checked_quantize_rows<kF16, 1, f16_quantize_rows>},
+    {TypeId::Q4_0,    "q4_0",     32,  18,  true,  false, ROW_FNS(q4_0, kQ4_0, 32)},
+    {TypeId::Q4_1,    "q4_1",     32,  20,  true,  false, ROW_FNS(q4_1, kQ4_1, 32)},
+    {TypeId::Q5_0,    "q5_0",     32,  22,  true,  false, ROW_FNS(q5_0, kQ5_0, 32)},
+    {TypeId::Q5_1,    "q5_1",     32,  24,  true,  false, ROW_FNS(q5_1, kQ5_1, 32)},
+    {TypeId::Q8_0,    "q8_0",     32,  34,  true,  false, ROW_FNS(q8_0, kQ8_0, 32)},
+    {TypeId::Q8_1,    "q8_1",     32,  36,  true,  false, q8_1_to_float, q8_1_from_float_ref, nullptr},
+    {TypeId::Q2_K,    "q2_K",     256, 84,  true,  false, ROW_FNS(q2_k, kQ2_K, 256)},
+    {TypeId::Q3_K,    "q3_K",     256, 110, true,  false, ROW_FNS(q3_k, kQ3_K, 256)},
+    {TypeId::Q4_K,    "q4_K",     256, 144, true,  false, ROW_FNS(q4_k, kQ4_K, 256)},
+    {TypeId::Q5_K,    "q5_K",     256, 176, true,  false, ROW_FNS(q5_k, kQ5_K, 256)},
+    {TypeId::Q6_K,    "q6_K",     256, 210, true,  false, ROW_FNS(q6_k, kQ6_K, 256)},
+    {TypeId::Q8_K,    "q8_K",     256, 292, true,  false, q8_k_to_float, q8_k_from_float_ref, nullptr},
     {TypeId::IQ2_XXS, "iq2_xxs",  256, 66,  true,  true,  nullptr, nullptr, nullptr},
     {TypeId::IQ2_XS,  "iq2_xs",   256, 74,  true,  true,  nullptr, nullptr, nullptr},
     {TypeId::IQ3_XXS, "iq3_xxs",  256, 98,  true,  false, nullptr, nullptr, nullptr},
@@ -41,11 +85,12 @@ const TypeTraits kTypes[] = {
     {TypeId::I64,     "i64",      1,   8,   false, false, nullptr, nullptr, nullptr},
     {TypeId::F64,     "f64",      1,   8,   false, false, nullptr, nullptr, nullptr},
     {TypeId::IQ1_M,   "iq1_m",    256, 56,  true,  false, nullptr, nullptr, nullptr},
-    {TypeId::BF16,    "bf16",     1,   2,   false, false, nullptr, nullptr, nullptr},
+    {TypeId::BF16,    "bf16",     1,   2,   false, false, bf16_to_float, bf16_from_float, checked_quantize_rows<kBF16, 1, bf16_quantize_rows>},
     {TypeId::TQ1_0,   "tq1_0",    256, 54,  true,  false, nullptr, nullptr, nullptr},
     {TypeId::TQ2_0,   "tq2_0",    256, 66,  true,  false, nullptr, nullptr, nullptr},
     {TypeId::MXFP4,   "mxfp4",    32,  17,  true,  false, nullptr, nullptr, nullptr},
 };
+#undef ROW_FNS
 
 bool equal_ignoring_case(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
