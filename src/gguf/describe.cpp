@@ -14,11 +14,15 @@ namespace {
 constexpr size_t kArrayElementsShown = 5;
 constexpr size_t kStringCharsShown = 60;
 
-// Shortest text that reads back to the same float / double.
+// Shortest text that reads back to the same float / double; plain digits (100000, 0.001) where they
+// stay short, an exponent (1e-05) for tiny and huge magnitudes.
 template <typename T>
 std::string shortest(T v) {
-    char buf[64];
-    auto result = std::to_chars(buf, buf + sizeof buf, v);
+    char buf[400];  // fixed notation of a large double needs over 300 digits
+    const T magnitude = v < 0 ? -v : v;
+    const bool plain = magnitude == 0 || (magnitude >= (T)1e-4 && magnitude < (T)1e15);
+    auto result = plain ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                        : std::to_chars(buf, buf + sizeof buf, v);
     return std::string(buf, result.ptr);
 }
 
@@ -182,7 +186,7 @@ std::string describe(const File& file, bool show_arrays) {
         const bool is_total = i + 1 == rows.size();
         const TypeTotal& r = rows[i].second;
         char bpw[32];
-        std::snprintf(bpw, sizeof bpw, "%.4f", r.n_elements ? 8.0 * (double)r.n_bytes / (double)r.n_elements : 0.0);
+        std::snprintf(bpw, sizeof bpw, "%7.4f", r.n_elements ? 8.0 * (double)r.n_bytes / (double)r.n_elements : 0.0);
         out += "  " + pad_right(is_total ? "total" : type_name(rows[i].first), std::max<size_t>(tname_width, 5)) +
                "  " + pad_left(std::to_string(r.n_tensors), 5) + " tensors  " +
                pad_left(with_commas(r.n_elements), 15) + " weights  " + pad_left(with_commas(r.n_bytes), 17) +

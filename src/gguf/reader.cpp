@@ -139,8 +139,8 @@ private:
         n_tensors_ = read<uint64_t>("tensor count");
         n_kv_ = read<uint64_t>("metadata key count");
         if (n_kv_ > left() / kMinKeyValueBytes)
-            error("header claims " + std::to_string(n_kv_) + " metadata keys but only " + std::to_string(left()) +
-                  " bytes are left in the file");
+            error("truncated or corrupt header: claims " + std::to_string(n_kv_) + " metadata keys but only " +
+                  std::to_string(left()) + " bytes are left in the file");
         file_.metadata_.reserve((size_t)n_kv_);
     }
 
@@ -210,8 +210,8 @@ private:
     void read_tensor_infos() {
         context_ = "the header";
         if (n_tensors_ > left() / kMinTensorInfoBytes)
-            error("header claims " + std::to_string(n_tensors_) + " tensors but only " + std::to_string(left()) +
-                  " bytes are left in the file");
+            error("truncated or corrupt header: claims " + std::to_string(n_tensors_) + " tensors but only " +
+                  std::to_string(left()) + " bytes are left after the metadata");
         file_.tensors_.reserve((size_t)n_tensors_);
         std::unordered_set<std::string> seen;
         for (uint64_t i = 0; i < n_tensors_; ++i) {
