@@ -1,0 +1,65 @@
+// The CPU kernel table: for each weight type its vec_dot_type (as ggml's CPU backend pairs them),
+// the activation conversion, and the dot product, AVX2 where the build has it, else scalar.
+// Activations are converted with the reference quantizers of the type table (round-to-nearest
+// Q8_0/Q8_1/Q8_K, RNE fp16/bf16), so a CPU matmul is defined by the format alone.
+#include "backend/cpu/type_kernels.h"
+
+#include <cstring>
+
+#include "backend/cpu/vec_dot.h"
+#include "util/error.h"
+
+namespace shootout::cpu {
+namespace {
+
+using quant::TypeId;
+
+template <TypeId Id>
+void convert_with_table(const float* src, void* dst, int64_t n) {
+    static const auto convert = quant::traits(Id).from_float_ref;  // looked up once
+    convert(src, dst, n);
+}
+
+void f32_copy(const float* src, void* dst, int64_t n) { std::memcpy(dst, src, (size_t)n * sizeof(float)); }
+
+#if defined(SHOOTOUT_HAVE_AVX2_KERNELS)
+#define PICK(type) dot::type##_avx2
+#else
+#define PICK(type) dot::type##_scalar
+#endif
+
+const TypeKernels kKernels[] = {
+    {TypeId::F32, TypeId::F32, f32_copy, PICK(f32)},
+    {TypeId::F16, TypeId::F16, convert_with_table<TypeId::F16>, PICK(f16)},
+    {TypeId::BF16, TypeId::BF16, convert_with_table<TypeId::BF16>, PICK(bf16)},
+    {TypeId::Q4_0, TypeId::Q8_0, convert_with_table<TypeId::Q8_0>, PICK(q4_0)},
+    {TypeId::Q5_0, TypeId::Q8_0, convert_with_table<TypeId::Q8_0>, PICK(q5_0)},
+    {TypeId::Q8_0, TypeId::Q8_0, convert_with_table<TypeId::Q8_0>, PICK(q8_0)},
+    {TypeId::Q4_1, TypeId::Q8_1, convert_with_table<TypeId::Q8_1>, PICK(q4_1)},
+    {TypeId::Q5_1, TypeId::Q8_1, convert_with_table<TypeId::Q8_1>, PICK(q5_1)},
+    {TypeId::Q2_K, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, dot::q2_k_scalar},
+    {TypeId::Q3_K, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, dot::q3_k_scalar},
+    {TypeId::Q4_K, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(q4_k)},
+    {TypeId::Q5_K, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(q5_k)},
+    {TypeId::Q6_K, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(q6_k)},
+};
+#undef PICK
+
+}  // namespace
+
+const TypeKernels* find_kernels(quant::TypeId id) {
+    for (const auto& row : kKernels)
+        if (row.id == id) return &row;
+    return nullptr;
+}
+
+const TypeKernels& kernels(quant::TypeId id) {
+    const TypeKernels* row = find_kernels(id);
+    if (!row) {
+        const quant::TypeTraits* t = quant::find_type((uint32_t)id);
+        fail("cpu", std::string("no CPU kernels for tensor type ") + (t ? t->name : std::to_string((uint32_t)id)));
+    }
+    return *row;
+}
+
+}  // namespace shootout::cpu

@@ -1,0 +1,214 @@
+// Dot products of the 32-element block types with 8-bit activations: Q4_0, Q5_0, Q8_0 against
+// Q8_0 (sum of d_w*d_x*sum(q_w*q_x)), Q4_1, Q5_1 against Q8_1, whose s = d_x*sum(q_x) carries the
+// weight min's share (m_w * s_x). Integer sums per block are exact; only the float accumulation
+// over blocks rounds.
+#include <cstring>
+#include <immintrin.h>
+
+#include "backend/cpu/vec_dot.h"
+#include "quant/block_formats.h"
+#include "util/fp16.h"
+
+namespace shootout::cpu::dot {
+namespace {
+
+using namespace quant;
+constexpr int QK = kLegacyBlock;
+
+// Levels of one block as integers (unbiased for the symmetric types).
+inline void levels_4bit(const uint8_t* qs, int offset, int* q) {
+    for (int j = 0; j < QK / 2; ++j) {
+        q[j] = (qs[j] & 0x0F) - offset;
+        q[j + QK / 2] = (qs[j] >> 4) - offset;
+    }
+}
+
+inline void levels_5bit(const uint8_t* qs, const uint8_t* qh_bytes, int offset, int* q) {
+    uint32_t qh;
+    std::memcpy(&qh, qh_bytes, 4);
+    for (int j = 0; j < QK / 2; ++j) {
+        q[j] = ((qs[j] & 0x0F) | (int)(((qh >> j) & 1) << 4)) - offset;
+        q[j + QK / 2] = ((qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4)) - offset;
+    }
+}
+
+inline int int_dot(const int* q, const int8_t* y) {
+    int sum = 0;
+    for (int j = 0; j < QK; ++j) sum += q[j] * y[j];
+    return sum;
+}
+
+}  // namespace
+
+void q4_0_scalar(int64_t n, float* result, const void* w, const void* x) {
+    const auto* a = static_cast<const BlockQ4_0*>(w);
+    const auto* b = static_cast<const BlockQ8_0*>(x);
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK; ++i) {
+        int q[QK];
+        levels_4bit(a[i].qs, 8, q);
+        sum += (float)int_dot(q, b[i].qs) * (fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
+    }
+    *result = sum;
+}
+
+void q5_0_scalar(int64_t n, float* result, const void* w, const void* x) {
+    const auto* a = static_cast<const BlockQ5_0*>(w);
+    const auto* b = static_cast<const BlockQ8_0*>(x);
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK; ++i) {
+        int q[QK];
+        levels_5bit(a[i].qs, a[i].qh, 16, q);
+        sum += (float)int_dot(q, b[i].qs) * (fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
+    }
+    *result = sum;
+}
+
+void q8_0_scalar(int64_t n, float* result, const void* w, const void* x) {
+    const auto* a = static_cast<const BlockQ8_0*>(w);
+    const auto* b = static_cast<const BlockQ8_0*>(x);
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK; ++i) {
+        int isum = 0;
+        for (int j = 0; j < QK; ++j) isum += a[i].qs[j] * b[i].qs[j];
+        sum += (float)isum * (fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
+    }
+    *result = sum;
+}
+
+void q4_1_scalar(int64_t n, float* result, const void* w, const void* x) {
+    const auto* a = static_cast<const BlockQ4_1*>(w);
+    const auto* b = static_cast<const BlockQ8_1*>(x);
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK; ++i) {
+        int q[QK];
+        levels_4bit(a[i].qs, 0, q);
+        sum += (float)int_dot(q, b[i].qs) * (fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d)) +
+               fp16_to_fp32(a[i].m) * fp16_to_fp32(b[i].s);
+    }
+    *result = sum;
+}
+
+void q5_1_scalar(int64_t n, float* result, const void* w, const void* x) {
+    const auto* a = static_cast<const BlockQ5_1*>(w);
+    const auto* b = static_cast<const BlockQ8_1*>(x);
+    float sum = 0;
+    for (int64_t i = 0; i < n / QK; ++i) {
+        int q[QK];
+        levels_5bit(a[i].qs, a[i].qh, 0, q);
+        sum += (float)int_dot(q, b[i].qs) * (fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d)) +
+               fp16_to_fp32(a[i].m) * fp16_to_fp32(b[i].s);
+    }
+    *result = sum;
+}
+
+#if defined(SHOOTOUT_HAVE_AVX2_KERNELS)
+namespace {
+
+inline float horizontal_sum(__m256 v) {
+    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+
+// 16 bytes of nibbles -> 32 bytes: low nibbles (elements 0-15) in the low lane, high in the high.
+inline __m256i unpack_nibbles(const uint8_t* qs) {
+    const __m128i bytes = _mm_loadu_si128((const __m128i*)qs);
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    const __m128i lo = _mm_and_si128(bytes, mask);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+    return _mm256_set_m128i(hi, lo);
+}
+
+// 32 bits -> 32 bytes, 0x10 where bit j is set, else 0 (the 5th bit of the Q5 levels).
+inline __m256i fifth_bits(const uint8_t* qh_bytes) {
+    uint32_t qh;
+    std::memcpy(&qh, qh_bytes, 4);
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)qh),
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0x0000000000000000));
+    const __m256i bit = _mm256_set1_epi64x((int64_t)0x8040201008040201ULL);
+    const __m256i is_set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    return _mm256_and_si256(is_set, _mm256_set1_epi8(0x10));
+}
+
+// Sum of products of 32 unsigned bytes with 32 signed bytes, as 8 int32 lanes (as floats).
+inline __m256 dot_u8_s8(__m256i u, __m256i s) {
+    const __m256i pairs = _mm256_maddubs_epi16(u, s);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+// Signed by signed: move the sign of a onto b, multiply |a| (unsigned) by that.
+inline __m256 dot_s8_s8(__m256i a, __m256i b) {
+    return dot_u8_s8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+}
+
+inline __m256i load_q8(const int8_t* qs) { return _mm256_loadu_si256((const __m256i*)qs); }
+
+}  // namespace
+
+void q4_0_avx2(int64_t n, float* result, const void* w, const void* x) {
+    const auto* a = static_cast<const BlockQ4_0*>(w);
+    const auto* b = static_cast<const BlockQ8_0*>(x);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK; ++i) {
+        const __m256 d = _mm256_set1_ps(fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
+        const __m256i q = _mm256_sub_epi8(unpack_nibbles(a[i].qs), _mm256_set1_epi8(8));
+        acc = _mm256_fmadd_ps(d, dot_s8_s8(q, load_q8(b[i].qs)), acc);
+    }
+    *result = horizontal_sum(acc);
+}
+
+void q5_0_avx2(int64_t n, float* result, const void* w, const void* x) {
+    const auto* a = static_cast<const BlockQ5_0*>(w);
+    const auto* b = static_cast<const BlockQ8_0*>(x);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK; ++i) {
+        const __m256 d = _mm256_set1_ps(fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
+        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(a[i].qs), fifth_bits(a[i].qh)),
+                                          _mm256_set1_epi8(16));
+        acc = _mm256_fmadd_ps(d, dot_s8_s8(q, load_q8(b[i].qs)), acc);
+    }
+    *result = horizontal_sum(acc);
+}
+
+void q8_0_avx2(int64_t n, float* result, const void* w, const void* x) {
+    const auto* a = static_cast<const BlockQ8_0*>(w);
+    const auto* b = static_cast<const BlockQ8_0*>(x);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK; ++i) {
+        const __m256 d = _mm256_set1_ps(fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
+        acc = _mm256_fmadd_ps(d, dot_s8_s8(load_q8(a[i].qs), load_q8(b[i].qs)), acc);
+    }
+    *result = horizontal_sum(acc);
+}
+
+void q4_1_avx2(int64_t n, float* result, const void* w, const void* x) {
+    const auto* a = static_cast<const BlockQ4_1*>(w);
+    const auto* b = static_cast<const BlockQ8_1*>(x);
+    __m256 acc = _mm256_setzero_ps();
+    float min_sum = 0;
+    for (int64_t i = 0; i < n / QK; ++i) {
+        const __m256 d = _mm256_set1_ps(fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
+        min_sum += fp16_to_fp32(a[i].m) * fp16_to_fp32(b[i].s);
+        acc = _mm256_fmadd_ps(d, dot_u8_s8(unpack_nibbles(a[i].qs), load_q8(b[i].qs)), acc);
+    }
+    *result = horizontal_sum(acc) + min_sum;
+}
+
+void q5_1_avx2(int64_t n, float* result, const void* w, const void* x) {
+    const auto* a = static_cast<const BlockQ5_1*>(w);
+    const auto* b = static_cast<const BlockQ8_1*>(x);
+    __m256 acc = _mm256_setzero_ps();
+    float min_sum = 0;
+    for (int64_t i = 0; i < n / QK; ++i) {
+        const __m256 d = _mm256_set1_ps(fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
+        min_sum += fp16_to_fp32(a[i].m) * fp16_to_fp32(b[i].s);
+        const __m256i q = _mm256_or_si256(unpack_nibbles(a[i].qs), fifth_bits(a[i].qh));
+        acc = _mm256_fmadd_ps(d, dot_u8_s8(q, load_q8(b[i].qs)), acc);
+    }
+    *result = horizontal_sum(acc) + min_sum;
+}
+#endif
+
+}  // namespace shootout::cpu::dot
