@@ -1,0 +1,117 @@
+#include "eval/topk_cache.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "util/error.h"
+
+namespace shootout::eval {
+
+TopKCache make_topk_cache(int64_t k, int64_t n_vocab) {
+    if (k <= 0 || n_vocab <= 0) {
+        fail("top-k cache", "k (" + std::to_string(k) + ") and n_vocab (" + std::to_string(n_vocab) +
+                                ") must be positive");
+    }
+    TopKCache cache;
+    cache.k = std::min(k, n_vocab);
+    cache.n_vocab = n_vocab;
+    return cache;
+}
+
+void TopKCache::resize(size_t n_rows) {
+    ids.resize(n_rows * size_t(k));
+    log_probs.resize(n_rows * size_t(k));
+    log_tail_mass.resize(n_rows);
+    nll.resize(n_rows);
+}
+
+void TopKCache::fill_row(size_t row, const float* logits, const RowSummary& summary, int32_t next_token) {
+    std::vector<int32_t> order(static_cast<size_t>(n_vocab));
+    std::iota(order.begin(), order.end(), 0);
+    const auto before = [logits](int32_t a, int32_t b) {
+        return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    };
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
+    const double norm = summary.log_norm();
+    int32_t* row_ids = ids.data() + row * size_t(k);
+    float* row_log_probs = log_probs.data() + row * size_t(k);
+    for (int64_t j = 0; j < k; ++j) {
+        row_ids[j] = order[size_t(j)];
+        row_log_probs[j] = float(double(logits[order[size_t(j)]]) - norm);
+    }
+    // Sum the tail directly (not 1 - head): the tail can be 1e-6 and must keep its relative precision.
+    // Accumulate relative to the largest tail logit so a far-below tail does not underflow to 0.
+    if (k < n_vocab) {
+        const double tail_max = logits[order[size_t(k)]];
+        double sum = 0;
+        for (size_t j = size_t(k); j < order.size(); ++j) {
+            sum += std::exp(double(logits[order[j]]) - tail_max);
+        }
+        log_tail_mass[row] = float(tail_max - norm + std::log(sum));
+    } else {
+        log_tail_mass[row] = -std::numeric_limits<float>::infinity();
+    }
+    nll[row] = float(row_nll(logits, summary, next_token));
+}
+
+TokenMetrics compare_topk(const TopKCache& cache, size_t row, const float* variant_logits,
+                          const RowSummary& variant, int32_t next_token) {
+    const int64_t k = cache.k;
+    const int32_t* row_ids = cache.ids.data() + row * size_t(k);
+    const float* row_log_probs = cache.log_probs.data() + row * size_t(k);
+    const double norm_var = variant.log_norm();
+
+    double kld = 0;
+    for (int64_t j = 0; j < k; ++j) {
+        const double log_p = row_log_probs[j];
+        const double log_q = double(variant_logits[row_ids[j]]) - norm_var;
+        kld += std::exp(log_p) * (log_p - log_q);
+    }
+    double bound = 0;
+    const double log_tail_p = cache.log_tail_mass[row];
+    if (std::isfinite(log_tail_p)) {
+        // The variant's tail: its mass Q (in log space, so it cannot underflow) and its smallest logit.
+        std::vector<int32_t> kept(row_ids, row_ids + k);
+        std::sort(kept.begin(), kept.end());
+        float tail_max = -std::numeric_limits<float>::infinity();
+        float tail_min = std::numeric_limits<float>::infinity();
+        size_t next_kept = 0;
+        for (int64_t i = 0; i < cache.n_vocab; ++i) {
+            if (next_kept < kept.size() && kept[next_kept] == i) {
+                ++next_kept;
+                continue;
+            }
+            tail_max = std::max(tail_max, variant_logits[i]);
+            tail_min = std::min(tail_min, variant_logits[i]);
+        }
+        double sum = 0;
+        next_kept = 0;
+        for (int64_t i = 0; i < cache.n_vocab; ++i) {
+            if (next_kept < kept.size() && kept[next_kept] == i) {
+                ++next_kept;
+                continue;
+            }
+            sum += std::exp(double(variant_logits[i]) - tail_max);
+        }
+        const double log_tail_q = double(tail_max) - norm_var + std::log(sum);
+        const double log_q_min = double(tail_min) - norm_var;
+        const double tail_p = std::exp(log_tail_p);
+        kld += tail_p * (log_tail_p - log_tail_q);
+        const double log_p_k = row_log_probs[k - 1];
+        bound = std::max(0.0, tail_p * ((log_p_k - log_tail_p) + (log_tail_q - log_q_min)));
+    }
+    TokenMetrics m;
+    const double nll_var = row_nll(variant_logits, variant, next_token);
+    const double nll_ref = cache.nll[row];
+    m.nll_variant = float(nll_var);
+    m.nll_reference = cache.nll[row];
+    m.kld = float(kld);
+    m.delta_p = float(std::exp(-nll_var) - std::exp(-nll_ref));
+    m.kld_error_bound = float(bound);
+    m.same_top = row_ids[0] == variant.argmax;
+    return m;
+}
+
+}  // namespace shootout::eval
