@@ -26,6 +26,9 @@ constexpr char kMagic[4] = {'G', 'G', 'U', 'F'};
 constexpr size_t kMaxNameBytes = 63;      // ggml's GGML_MAX_NAME is 64 including the terminating NUL
 constexpr uint32_t kMaxDims = 4;          // GGML_MAX_DIMS
 constexpr int kMaxArrayNesting = 32;      // bounds the recursion on hostile nested arrays
+// gguf.cpp's GGUF_MAX_STRING_LENGTH and GGUF_MAX_ARRAY_ELEMENTS: a file past them does not load there.
+constexpr uint64_t kMaxStringBytes = 1ull << 30;
+constexpr uint64_t kMaxArrayElements = 1ull << 30;
 // The smallest encodings, to bound a claimed count by the bytes left before anything is allocated.
 constexpr size_t kMinKeyValueBytes = 8 + 1 + 4 + 1;       // key length, 1-byte key, type, 1-byte value
 constexpr size_t kMinTensorInfoBytes = 8 + 4 + 4 + 8;     // name length, n_dims, type, offset
@@ -118,6 +121,9 @@ private:
                   ": string length " + std::to_string(n) + " but only " + std::to_string(left()) +
                   " bytes are left in the file");
         }
+        if (n > kMaxStringBytes)
+            error(std::string(*field ? std::string(field) + " of " : "") + context_ + ": string length " +
+                  std::to_string(n) + " is over llama.cpp's limit of 2^30 bytes");
         const uint8_t* p = take((size_t)n, field);
         return std::string((const char*)p, (size_t)n);
     }
@@ -169,6 +175,8 @@ private:
             error("truncated while reading " + context_ + ": array of " + std::to_string(n) + " " +
                   value_type_name(element_type) + " needs at least " + std::to_string(min_bytes) +
                   " bytes each but only " + std::to_string(left()) + " bytes are left in the file");
+        if (n > kMaxArrayElements)
+            error(context_ + ": array of " + std::to_string(n) + " elements is over llama.cpp's limit of 2^30");
         std::vector<Value> elements;
         elements.reserve((size_t)n);
         for (uint64_t i = 0; i < n; ++i) elements.push_back(read_value(element_type, "array element", depth + 1));

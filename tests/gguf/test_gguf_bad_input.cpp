@@ -156,6 +156,28 @@ TEST(GgufBadInput, HugeCountsFailBeforeAllocating) {
                                         "1099511627776 but only 40 bytes are left in the file");
 }
 
+// gguf.cpp's limits on one string / array (2^30). Sparse files make the claimed bytes present without
+// writing them; the reader refuses before touching them.
+TEST(GgufBadInput, LlamaCppSizeLimits) {
+    testing::TempDir dir;
+    auto sparse_file = [&](const std::string& name, const Bytes& head) {
+        const std::string path = dir.file(name);
+        testing::write_all(path, head.data);
+        std::filesystem::resize_file(path, (1ull << 30) + 4096);
+        return path;
+    };
+    Bytes string_value;
+    string_value.header(0, 1).str("s").u32(8).u64((1ull << 30) + 1);
+    const std::string s = sparse_file("string.gguf", string_value);
+    EXPECT_EQ(error_of([&] { File::open(s); }),
+              s + ": value of metadata key #0 's': string length 1073741825 is over llama.cpp's limit of 2^30 bytes");
+    Bytes array;
+    array.header(0, 1).str("a").u32(9).u32(0).u64((1ull << 30) + 1);
+    const std::string a = sparse_file("array.gguf", array);
+    EXPECT_EQ(error_of([&] { File::open(a); }),
+              a + ": metadata key #0 'a': array of 1073741825 elements is over llama.cpp's limit of 2^30");
+}
+
 TEST(GgufBadInput, DeeplyNestedArrays) {
     Bytes b;
     b.header(0, 1).str("deep").u32(9);
