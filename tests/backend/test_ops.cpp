@@ -10,7 +10,6 @@
 #include "util/error.h"
 #include "util/fp16.h"
 #include "util/parallel.h"
-#include "test_ops_kernel_stub.h"
 
 namespace shootout {
 namespace {

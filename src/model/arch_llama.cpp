@@ -1,0 +1,55 @@
+// Llama (and SmolLM, Mistral-style dense models): pre-norm attention with normal (adjacent-pair)
+// RoPE, then a SwiGLU FFN. The GGUF converter already permuted Q and K for this RoPE layout.
+#include <cmath>
+
+#include "backend/cpu/cpu_ops.h"
+#include "gguf/gguf.h"
+#include "model/transformer.h"
+#include "util/error.h"
+
+namespace shootout::model {
+
+namespace {
+
+class Llama : public Transformer {
+public:
+    using Transformer::Transformer;
+
+private:
+    void layer(int64_t il, State& s) override {
+        const LayerWeights& l = w_.layers[il];
+        const Config& c = config_;
+        const int64_t n = s.n_tokens;
+        backend::Ops& op = ops();
+
+        // Self-attention with pre-norm and a residual connection.
+        op.rms_norm(s.x, l.attn_norm, n, c.rms_eps, s.xb);
+        op.matmul(l.wq, s.xb, n, s.q);
+        op.matmul(l.wk, s.xb, n, s.k);
+        op.matmul(l.wv, s.xb, n, s.v);
+        op.rope(s.q, n, c.n_head, c.head_dim, 0, c.rope);
+        op.rope(s.k, n, c.n_head_kv, c.head_dim, 0, c.rope);
+        op.attention(kv_cache(), il, s.q, s.k, s.v, n, 0, c.attention_shape(), 1.0f / std::sqrt((float)c.head_dim), s.att);
+        op.matmul(l.wo, s.att, n, s.xb);
+        op.add(s.x, s.xb, (size_t)(n * c.n_embd));
+
+        feed_forward(l, s);
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_llama(const gguf::File& file, ThreadPool& pool) {
+    Config config = read_config(file, backend::RopeStyle::Normal);
+    // Optional llama tensors this implementation does not apply: refuse rather than ignore them.
+    for (const char* name : {"rope_freqs.weight", "blk.0.attn_output.bias", "blk.0.ffn_down.bias",
+                             "blk.0.ffn_gate_inp.weight"}) {
+        if (file.find_tensor(name)) fail(file.path(), std::string("tensor '") + name + "' is not supported (llama variant)");
+    }
+    if (file.get_float("llama.attention.scale", 0.0) != 0.0)
+        fail(file.path(), "llama.attention.scale is not supported");
+    Weights weights = load_weights(file, config, {.qkv_bias = false, .qk_norm = false});
+    return std::make_unique<Llama>(file, cpu::make_cpu_ops(pool), std::move(config), std::move(weights));
+}
+
+}  // namespace shootout::model

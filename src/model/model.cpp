@@ -1,0 +1,35 @@
+// Model::load: the table of supported architectures, keyed by general.architecture.
+#include "model/model.h"
+
+#include "gguf/gguf.h"
+#include "model/transformer.h"
+#include "util/error.h"
+
+namespace shootout {
+
+namespace {
+
+struct Architecture {
+    const char* name;
+    std::unique_ptr<Model> (*make)(const gguf::File& file, ThreadPool& pool);
+};
+
+constexpr Architecture kArchitectures[] = {
+    {"llama", model::make_llama},
+    {"qwen2", model::make_qwen2},
+    {"qwen3", model::make_qwen3},
+};
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const gguf::File& file, ThreadPool& pool) {
+    const std::string arch = file.architecture();
+    std::string supported;
+    for (const Architecture& a : kArchitectures) {
+        if (arch == a.name) return a.make(file, pool);
+        supported += (supported.empty() ? "" : ", ") + std::string(a.name);
+    }
+    fail(file.path(), "unknown architecture '" + arch + "' (supported: " + supported + ")");
+}
+
+}  // namespace shootout

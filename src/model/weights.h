@@ -1,0 +1,40 @@
+// The tensors of a llama-family transformer, named as llama.cpp names them in GGUF, each a view into
+// the mapped file. Loading checks every tensor's presence, shape and type before anything runs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "backend/ops.h"
+#include "model/config.h"
+
+namespace shootout::model {
+
+struct LayerWeights {
+    backend::Weight attn_norm;                  // blk.N.attn_norm   [n_embd]
+    backend::Weight wq, wk, wv, wo;             // blk.N.attn_q/k/v/output
+    backend::Weight bq, bk, bv;                 // blk.N.attn_q/k/v.bias (qwen2)
+    backend::Weight q_norm, k_norm;             // blk.N.attn_q_norm/attn_k_norm [head_dim] (qwen3)
+    backend::Weight ffn_norm;                   // blk.N.ffn_norm    [n_embd]
+    backend::Weight ffn_gate, ffn_up, ffn_down; // SwiGLU FFN
+};
+
+struct Weights {
+    backend::Weight token_embd;   // [n_vocab rows of n_embd]
+    backend::Weight output_norm;  // [n_embd]
+    backend::Weight output;       // [n_vocab rows of n_embd]; token_embd itself when tied (no output tensor)
+    std::vector<LayerWeights> layers;
+};
+
+// What an architecture adds to the common llama layer.
+struct WeightOptions {
+    bool qkv_bias = false;  // qwen2
+    bool qk_norm = false;   // qwen3
+};
+
+// Throws Error naming the file and tensor for a missing tensor, a wrong shape, or a type the CPU
+// cannot run (matrices need CPU kernels, norms and biases must be F32). Fills config.n_vocab from
+// token_embd when the metadata did not give it.
+Weights load_weights(const gguf::File& file, Config& config, const WeightOptions& options);
+
+}  // namespace shootout::model
