@@ -1,0 +1,166 @@
+// Speed of the CUDA products next to the device's copy bandwidth, measured in the same run.
+//   decode: y = W x for 1 token (and 8), GB/s = bytes of weights / time, and that as % of the
+//           device-to-device copy rate (cudaMemcpy, read + write bytes / time);
+//   prefill: TFLOP/s = 2 * n_out * n_in * n_tokens / time.
+// Weights hold real blocks (random Gaussian rows quantized by the reference quantizer, tiled), and
+// enough copies rotate that no pass finds the weights in L2. Launches are captured in a CUDA graph
+// and replayed, so launch gaps stay out of the numbers; each figure is the median of 7 replays.
+// Usage: bench_cuda_kernels [--quick]
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/cuda_check.cuh"
+#include "backend/cuda/cuda_kernels.h"
+#include "quant/type_table.h"
+
+using namespace shootout;
+using quant::TypeId;
+
+namespace {
+
+const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0, TypeId::Q4_1,
+                         TypeId::Q5_0, TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K};
+
+// n_out rows of n_in in `type`: 64 distinct quantized random rows repeated.
+std::vector<uint8_t> make_weight_bytes(TypeId type, int64_t n_in, int64_t n_out) {
+    const int64_t distinct = 64;
+    std::mt19937 rng(7);
+    std::normal_distribution<float> dist(0.f, 0.05f);
+    std::vector<float> src((size_t)(distinct * n_in));
+    for (auto& v : src) v = dist(rng);
+    const size_t row_bytes = quant::row_size_bytes(type, n_in);
+    std::vector<uint8_t> rows(row_bytes * distinct);
+    quant::traits(type).quantize_rows(src.data(), rows.data(), distinct, n_in, nullptr);
+    std::vector<uint8_t> out(row_bytes * (size_t)n_out);
+    for (int64_t r = 0; r < n_out; ++r)
+        std::memcpy(out.data() + r * row_bytes, rows.data() + (r % distinct) * row_bytes, row_bytes);
+    return out;
+}
+
+// Median time in ms of one call of `body` (called `calls` times per replay of a captured graph).
+template <typename F>
+double time_graph(cudaStream_t stream, int calls, F&& body) {
+    body(0);  // warm-up outside the capture (also sizes workspaces)
+    SHOOTOUT_CUDA_CHECK(cudaStreamSynchronize(stream));
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    SHOOTOUT_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    for (int i = 0; i < calls; ++i) body(i);
+    SHOOTOUT_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+    SHOOTOUT_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+    cudaEvent_t start, stop;
+    SHOOTOUT_CUDA_CHECK(cudaEventCreate(&start));
+    SHOOTOUT_CUDA_CHECK(cudaEventCreate(&stop));
+    SHOOTOUT_CUDA_CHECK(cudaGraphLaunch(exec, stream));  // warm replay
+    std::vector<double> ms;
+    for (int rep = 0; rep < 7; ++rep) {
+        SHOOTOUT_CUDA_CHECK(cudaEventRecord(start, stream));
+        SHOOTOUT_CUDA_CHECK(cudaGraphLaunch(exec, stream));
+        SHOOTOUT_CUDA_CHECK(cudaEventRecord(stop, stream));
+        SHOOTOUT_CUDA_CHECK(cudaEventSynchronize(stop));
+        float t = 0;
+        SHOOTOUT_CUDA_CHECK(cudaEventElapsedTime(&t, start, stop));
+        ms.push_back(t / calls);
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
+}
+
+double copy_bandwidth_gbs(cudaStream_t stream) {
+    const size_t bytes = size_t(1) << 30;
+    cuda::DeviceBuffer a(bytes), b(bytes);
+    a.fill_bytes(0x5A);
+    const double ms = time_graph(stream, 4, [&](int) {
+        SHOOTOUT_CUDA_CHECK(cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice, stream));
+    });
+    return 2.0 * bytes / (ms * 1e-3) / 1e9;  // read + write
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+        if (cuda::device_count() == 0) {
+            std::printf("no CUDA device\n");
+            return 1;
+        }
+        const cuda::DeviceInfo info = cuda::device_info(0);
+        std::printf("device: %s, %d SMs, %.1f GB, L2 %.0f MB\n", info.name.c_str(), info.multiprocessors,
+                    info.global_memory_bytes / 1e9, info.l2_bytes / 1e6);
+        cudaStream_t stream;
+        SHOOTOUT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+        const double copy_gbs = copy_bandwidth_gbs(stream);
+        std::printf("device-to-device copy: %.0f GB/s (read + write)\n\n", copy_gbs);
+
+        struct Shape { int64_t n_out, n_in; };
+        const Shape shapes[] = {{4096, 4096}, {12288, 4096}, {4096, 12288}};
+        std::string decode_table = "| type | shape (out x in) | tokens | weight MB | us | GB/s | % of copy |\n|---|---|---|---|---|---|---|\n";
+        std::string prefill_table = "| type | shape (out x in) | tokens | ms | TFLOP/s |\n|---|---|---|---|---|\n";
+        char line[256];
+        // Activations for the largest case (4096 tokens x 12288), Gaussian, shared by every run.
+        const size_t max_floats = (size_t)4096 * 12288;
+        cuda::DeviceBuffer x(max_floats * 4), y(max_floats * 4);
+        {
+            std::vector<float> hx(max_floats);
+            std::mt19937 rng(3);
+            std::normal_distribution<float> dist(0.f, 1.f);
+            for (auto& v : hx) v = dist(rng);
+            x.upload(hx.data(), hx.size() * 4);
+        }
+        cuda::Workspace workspace;
+        for (TypeId type : kTypes) {
+            const char* name = quant::traits(type).name;
+            for (const Shape& sh : shapes) {
+                if (quick && sh.n_out != 12288) continue;
+                const std::vector<uint8_t> bytes = make_weight_bytes(type, sh.n_in, sh.n_out);
+                // Enough copies that one pass over all of them is 4x the L2.
+                const size_t n_copies = std::max<size_t>(2, (4 * info.l2_bytes + bytes.size() - 1) / bytes.size());
+                std::vector<cuda::DeviceWeight> ws;
+                for (size_t c = 0; c < n_copies; ++c)
+                    ws.push_back(cuda::upload_weight(name, type, sh.n_in, sh.n_out, bytes.data()));
+                for (int64_t n_tokens : {1, 8}) {
+                    if (n_tokens == 8 && sh.n_out != 4096) continue;
+                    const double ms = time_graph(stream, (int)n_copies * 4, [&](int i) {
+                        cuda::matvec(ws[i % n_copies], x.as<float>(), n_tokens, y.as<float>(), workspace, stream);
+                    });
+                    const double gbs = bytes.size() / (ms * 1e-3) / 1e9;
+                    std::snprintf(line, sizeof line, "| %s | %ldx%ld | %ld | %.1f | %.2f | %.0f | %.0f %% |\n", name,
+                                  (long)sh.n_out, (long)sh.n_in, (long)n_tokens, bytes.size() / 1e6, ms * 1e3, gbs,
+                                  100.0 * gbs / copy_gbs);
+                    decode_table += line;
+                    std::fputs(line, stdout);
+                }
+                if (sh.n_in == 12288) continue;  // prefill on the two 4096-wide shapes
+                for (int64_t n_tokens : {512, 4096}) {
+                    if (quick && n_tokens != 512) continue;
+                    const double ms = time_graph(stream, 4, [&](int i) {
+                        cuda::gemm(ws[i % n_copies], x.as<float>(), n_tokens, y.as<float>(), stream);
+                    });
+                    const double tflops = 2.0 * sh.n_out * sh.n_in * n_tokens / (ms * 1e-3) / 1e12;
+                    std::snprintf(line, sizeof line, "| %s | %ldx%ld | %ld | %.3f | %.1f |\n", name, (long)sh.n_out,
+                                  (long)sh.n_in, (long)n_tokens, ms, tflops);
+                    prefill_table += line;
+                    std::fputs(line, stdout);
+                }
+            }
+        }
+        std::printf("\n## decode (copy %.0f GB/s)\n%s\n## prefill\n%s", copy_gbs, decode_table.c_str(),
+                    prefill_table.c_str());
+        cudaStreamDestroy(stream);
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_cuda_kernels: %s\n", e.what());
+        return 1;
+    }
+}

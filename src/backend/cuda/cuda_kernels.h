@@ -1,0 +1,107 @@
+// The CUDA kernels as plain C++: device buffers, weight upload in the GGUF layout, and the matrix
+// products by type id. Callers (the CUDA Ops backend, tests, benchmarks) include no CUDA header;
+// every CUDA failure becomes a shootout::Error carrying the CUDA error string.
+//
+// Layouts are the ones of backend/ops.h: a weight is n_out rows of n_in elements in its GGUF type,
+// activations are row-major x[n_tokens][n_in] (F32), results y[n_tokens][n_out] (F32).
+//
+// How each product is computed (and so how close it is to a float64 reference):
+//   matvec (n_tokens 1..kMaxMatvecTokens, decode): quantized weights are dotted with activations
+//     quantized to 8-bit blocks of 32 (d = max|x|/127, as ggml's Q8_1) by int8 dot products, scales
+//     applied in F32; F16/BF16 weights are dotted with the F32 activations in F32.
+//   gemm (any n_tokens, prefill): weights are dequantized to F16 (BF16 for BF16 weights) tile by tile
+//     in shared memory, activations rounded to the same type, products on the tensor cores with F32
+//     accumulation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "quant/type_table.h"
+
+namespace shootout::cuda {
+
+// An opaque cudaStream_t; nullptr is the default stream.
+using StreamHandle = void*;
+
+constexpr int64_t kMaxMatvecTokens = 8;
+
+struct DeviceInfo {
+    std::string name;
+    int compute_major = 0, compute_minor = 0;
+    int multiprocessors = 0;
+    size_t global_memory_bytes = 0;
+    size_t l2_bytes = 0;
+};
+
+// Number of CUDA devices; 0 when there is no driver or no GPU (never throws).
+int device_count();
+DeviceInfo device_info(int device = 0);
+
+// Device memory, freed on destruction. Move-only.
+class DeviceBuffer {
+public:
+    DeviceBuffer() = default;
+    explicit DeviceBuffer(size_t bytes);
+    ~DeviceBuffer();
+    DeviceBuffer(DeviceBuffer&& other) noexcept;
+    DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+    void* data() const { return ptr_; }
+    size_t bytes() const { return bytes_; }
+    template <typename T> T* as() const { return static_cast<T*>(ptr_); }
+
+    // Synchronous copies (byte offsets into this buffer).
+    void upload(const void* host, size_t bytes, size_t offset_bytes = 0);
+    void download(void* host, size_t bytes, size_t offset_bytes = 0) const;
+    void fill_bytes(uint8_t value);
+
+private:
+    void* ptr_ = nullptr;
+    size_t bytes_ = 0;
+};
+
+// A weight matrix resident on the device, bytes as in the GGUF file (rows of row_bytes).
+struct DeviceWeight {
+    std::string name;
+    quant::TypeId type = quant::TypeId::F32;
+    int64_t n_in = 0;
+    int64_t n_out = 0;
+    size_t row_bytes = 0;
+    DeviceBuffer data;
+};
+
+// Copies n_out rows of n_in elements of `type` (GGUF layout) to the device. Throws Error naming the
+// tensor when the type has no CUDA kernel or n_in does not fit the kernels (a multiple of 32, and of
+// the block size).
+DeviceWeight upload_weight(const std::string& name, quant::TypeId type, int64_t n_in, int64_t n_out,
+                           const void* host_data);
+
+bool supports_type(quant::TypeId type);
+
+// Scratch memory the products need for quantized activations; one per stream, grown on demand.
+class Workspace {
+public:
+    void* reserve(size_t bytes);  // device pointer of at least `bytes`, contents undefined
+private:
+    DeviceBuffer buffer_;
+};
+
+// y = W x for n_tokens <= kMaxMatvecTokens (decode). x, y are device pointers.
+void matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
+            StreamHandle stream = nullptr);
+// y = W x for any n_tokens on the tensor cores (prefill). x, y are device pointers.
+void gemm(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, StreamHandle stream = nullptr);
+// The product a model backend calls: matvec for small n_tokens, gemm above.
+void matmul(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
+            StreamHandle stream = nullptr);
+
+// Waits for all work on the device; throws Error with the first failure of an earlier launch.
+void synchronize();
+// Throws Error if the last launch on this thread failed ("where" names it in the message).
+void check_last_launch(const char* where);
+
+}  // namespace shootout::cuda

@@ -1,0 +1,123 @@
+// Device memory, weight upload and device queries behind the plain C++ API of cuda_kernels.h.
+#include <utility>
+
+#include "backend/cuda/cuda_check.cuh"
+#include "backend/cuda/cuda_kernels.h"
+
+namespace shootout::cuda {
+
+int device_count() {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        (void)cudaGetLastError();  // no driver / no device is an answer here, not an error
+        return 0;
+    }
+    return n;
+}
+
+DeviceInfo device_info(int device) {
+    cudaDeviceProp prop{};
+    SHOOTOUT_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+    DeviceInfo info;
+    info.name = prop.name;
+    info.compute_major = prop.major;
+    info.compute_minor = prop.minor;
+    info.multiprocessors = prop.multiProcessorCount;
+    info.global_memory_bytes = prop.totalGlobalMem;
+    info.l2_bytes = (size_t)prop.l2CacheSize;
+    return info;
+}
+
+DeviceBuffer::DeviceBuffer(size_t bytes) : bytes_(bytes) {
+    if (bytes > 0) {
+        cudaError_t err = cudaMalloc(&ptr_, bytes);
+        if (err != cudaSuccess) {
+            (void)cudaGetLastError();
+            fail("cuda", "cudaMalloc of " + std::to_string(bytes) + " bytes: " + cudaGetErrorString(err));
+        }
+    }
+}
+
+DeviceBuffer::~DeviceBuffer() {
+    if (ptr_) cudaFree(ptr_);  // errors here cannot be thrown; a later call reports a broken context
+}
+
+DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
+    : ptr_(std::exchange(other.ptr_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
+
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
+    if (this != &other) {
+        if (ptr_) cudaFree(ptr_);
+        ptr_ = std::exchange(other.ptr_, nullptr);
+        bytes_ = std::exchange(other.bytes_, 0);
+    }
+    return *this;
+}
+
+void DeviceBuffer::upload(const void* host, size_t bytes, size_t offset_bytes) {
+    if (offset_bytes + bytes > bytes_) fail("cuda upload", "copy past the end of a device buffer");
+    SHOOTOUT_CUDA_CHECK(cudaMemcpy(static_cast<char*>(ptr_) + offset_bytes, host, bytes, cudaMemcpyHostToDevice));
+}
+
+void DeviceBuffer::download(void* host, size_t bytes, size_t offset_bytes) const {
+    if (offset_bytes + bytes > bytes_) fail("cuda download", "copy past the end of a device buffer");
+    SHOOTOUT_CUDA_CHECK(cudaMemcpy(host, static_cast<const char*>(ptr_) + offset_bytes, bytes, cudaMemcpyDeviceToHost));
+}
+
+void DeviceBuffer::fill_bytes(uint8_t value) {
+    if (ptr_) SHOOTOUT_CUDA_CHECK(cudaMemset(ptr_, value, bytes_));
+}
+
+void* Workspace::reserve(size_t bytes) {
+    if (buffer_.bytes() < bytes) {
+        buffer_ = DeviceBuffer();  // free first: the old contents are not kept
+        buffer_ = DeviceBuffer(bytes + bytes / 4);
+    }
+    return buffer_.data();
+}
+
+bool supports_type(quant::TypeId type) {
+    using quant::TypeId;
+    switch (type) {
+        case TypeId::F16: case TypeId::BF16: case TypeId::Q8_0: case TypeId::Q4_0: case TypeId::Q4_1:
+        case TypeId::Q5_0: case TypeId::Q5_1: case TypeId::Q4_K: case TypeId::Q5_K: case TypeId::Q6_K:
+            return true;
+        default:
+            return false;
+    }
+}
+
+DeviceWeight upload_weight(const std::string& name, quant::TypeId type, int64_t n_in, int64_t n_out,
+                           const void* host_data) {
+    const auto& traits = quant::traits(type);
+    if (!supports_type(type)) fail(name, std::string("no CUDA kernel for type ") + traits.name);
+    if (n_in <= 0 || n_out <= 0 || n_in % 32 != 0 || n_in % traits.block_size != 0)
+        fail(name, "CUDA kernels need n_in a positive multiple of 32 and of the block size, got " +
+                       std::to_string(n_in) + " x " + std::to_string(n_out) + " of " + traits.name);
+    DeviceWeight w;
+    w.name = name;
+    w.type = type;
+    w.n_in = n_in;
+    w.n_out = n_out;
+    w.row_bytes = quant::row_size_bytes(type, n_in);
+    w.data = DeviceBuffer(w.row_bytes * (size_t)n_out);
+    w.data.upload(host_data, w.row_bytes * (size_t)n_out);
+    return w;
+}
+
+void synchronize() {
+    SHOOTOUT_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+void check_last_launch(const char* where) {
+    cudaError_t err = cudaGetLastError();
+    if (err != cudaSuccess) throw_cuda_error(err, where, "launch", 0);
+}
+
+void matmul(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
+            StreamHandle stream) {
+    if (n_tokens <= kMaxMatvecTokens) matvec(w, x, n_tokens, y, workspace, stream);
+    else gemm(w, x, n_tokens, y, stream);
+}
+
+}  // namespace shootout::cuda

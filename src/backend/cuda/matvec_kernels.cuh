@@ -1,0 +1,127 @@
+// The decode kernels (see matvec.cu), as templates: each type's instantiations live in their own
+// .cu file (matvec_float.cu, matvec_legacy.cu, matvec_kquants.cu) so they compile in parallel.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/quant_blocks.cuh"
+
+namespace shootout::cuda {
+
+constexpr int kWarpsPerBlock = 4;
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+    return v;
+}
+
+// Quantizes n_blocks blocks of 32 activations to int8 qs and (d, s) pairs (matvec.cu).
+void quantize_activations_q8_1(const float* x, int64_t n_blocks, int8_t* qs, float2* ds, cudaStream_t stream);
+
+template <TypeId T, int NT>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+matvec_q8_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t n_out, int64_t n_blocks_per_row,
+                 QuantizedX x, float* __restrict__ y) {
+    using V = VecDot<T>;
+    const int lane = threadIdx.x % 32;
+    const int64_t row = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
+    if (row >= n_out) return;
+    const uint8_t* w_row = w + row * row_bytes;
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; ++t) acc[t] = 0.f;
+    const int64_t n_units = n_blocks_per_row * V::kUnits;
+#pragma unroll 4
+    for (int64_t unit = lane; unit < n_units; unit += 32) {
+        const int64_t b = unit / V::kUnits;
+        V::template dot<NT>(w_row + b * V::kBytes, (int)(unit % V::kUnits), x, b, acc);
+    }
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+        const float s = warp_sum(acc[t]);
+        if (lane == 0) y[t * n_out + row] = s;
+    }
+}
+
+// F16 / BF16 rows against F32 activations: each lane reads 8 weights (16 bytes) at a time.
+template <TypeId T, int NT>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+matvec_float_kernel(const uint8_t* __restrict__ w, int64_t n_in, int64_t n_out, const float* __restrict__ x,
+                    float* __restrict__ y) {
+    const int lane = threadIdx.x % 32;
+    const int64_t row = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
+    if (row >= n_out) return;
+    const int4* w_row = reinterpret_cast<const int4*>(w + row * n_in * 2);
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; ++t) acc[t] = 0.f;
+#pragma unroll 4
+    for (int64_t c = lane; c < n_in / 8; c += 32) {
+        const int4 packed = w_row[c];
+        const uint16_t* h = reinterpret_cast<const uint16_t*>(&packed);
+        float wf[8];
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+            wf[i] = T == TypeId::F16 ? half_bits_to_float(h[i]) : bf16_bits_to_float(h[i]);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const float4* xv = reinterpret_cast<const float4*>(x + t * n_in + 8 * c);
+            const float4 a = xv[0], b = xv[1];
+            acc[t] += wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w + wf[4] * b.x + wf[5] * b.y +
+                      wf[6] * b.z + wf[7] * b.w;
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+        const float s = warp_sum(acc[t]);
+        if (lane == 0) y[t * n_out + row] = s;
+    }
+}
+
+template <TypeId T, int NT>
+void launch_matvec_impl(const DeviceWeight& w, const float* x, float* y, void* scratch, cudaStream_t stream) {
+    const dim3 grid((unsigned)((w.n_out + kWarpsPerBlock - 1) / kWarpsPerBlock));
+    const dim3 block(kWarpsPerBlock * 32);
+    if constexpr (T == TypeId::F16 || T == TypeId::BF16) {
+        (void)scratch;
+        matvec_float_kernel<T, NT><<<grid, block, 0, stream>>>(w.data.as<uint8_t>(), w.n_in, w.n_out, x, y);
+    } else {
+        const int64_t n_xblocks = NT * w.n_in / 32;
+        int8_t* qs = static_cast<int8_t*>(scratch);
+        float2* ds = reinterpret_cast<float2*>(qs + NT * w.n_in);  // n_in % 32 == 0 keeps this 8-aligned
+        quantize_activations_q8_1(x, n_xblocks, qs, ds, stream);
+        const QuantizedX xq{qs, ds, w.n_in};
+        matvec_q8_kernel<T, NT><<<grid, block, 0, stream>>>(w.data.as<uint8_t>(), w.row_bytes, w.n_out,
+                                                             w.n_in / VecDot<T>::kElems, xq, y);
+    }
+}
+
+// y = W x for n_tokens (1..kMaxMatvecTokens) tokens of weight type T; scratch holds the quantized
+// activations (n_tokens * n_in int8, then n_tokens * n_in / 32 float2).
+template <TypeId T>
+void launch_matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, void* scratch, cudaStream_t s) {
+    switch (n_tokens) {
+        case 1: launch_matvec_impl<T, 1>(w, x, y, scratch, s); break;
+        case 2: launch_matvec_impl<T, 2>(w, x, y, scratch, s); break;
+        case 3: launch_matvec_impl<T, 3>(w, x, y, scratch, s); break;
+        case 4: launch_matvec_impl<T, 4>(w, x, y, scratch, s); break;
+        case 5: launch_matvec_impl<T, 5>(w, x, y, scratch, s); break;
+        case 6: launch_matvec_impl<T, 6>(w, x, y, scratch, s); break;
+        case 7: launch_matvec_impl<T, 7>(w, x, y, scratch, s); break;
+        default: launch_matvec_impl<T, 8>(w, x, y, scratch, s); break;
+    }
+}
+
+#define SHOOTOUT_MATVEC_TYPES(X) \
+    X(F16) X(BF16) X(Q8_0) X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q4_K) X(Q5_K) X(Q6_K)
+#define SHOOTOUT_EXTERN_MATVEC(t)                                                                         \
+    extern template void launch_matvec<TypeId::t>(const DeviceWeight&, const float*, int64_t, float*, void*, \
+                                                  cudaStream_t);
+SHOOTOUT_MATVEC_TYPES(SHOOTOUT_EXTERN_MATVEC)
+#define SHOOTOUT_INSTANTIATE_MATVEC(t)                                                                      \
+    template void launch_matvec<TypeId::t>(const DeviceWeight&, const float*, int64_t, float*, void*, \
+                                           cudaStream_t);
+
+}  // namespace shootout::cuda

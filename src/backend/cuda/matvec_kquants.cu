@@ -1,0 +1,10 @@
+// Decode kernels of the K-quants (templates in matvec_kernels.cuh).
+#include "backend/cuda/matvec_kernels.cuh"
+
+namespace shootout::cuda {
+
+SHOOTOUT_INSTANTIATE_MATVEC(Q4_K)
+SHOOTOUT_INSTANTIATE_MATVEC(Q5_K)
+SHOOTOUT_INSTANTIATE_MATVEC(Q6_K)
+
+}  // namespace shootout::cuda

@@ -1,0 +1,224 @@
+// Each CUDA product against the CPU reference: weights quantized by the reference quantizers
+// (quant::traits(type).quantize_rows), dequantized by the reference to_float, dotted in double.
+//
+// Tolerances, from the formats:
+//  - matvec on quantized weights quantizes the activations to 8-bit blocks of 32 (d = max|x|/127).
+//    Emulating that rounding on the host leaves only F32 accumulation order: |err| <= 1e-4 * sum|w*x|.
+//    Against the unrounded activations the 8-bit rounding itself shows: rms ~ 0.3 % of the result for
+//    Gaussian data, so the relative L2 error must stay under 3e-2.
+//  - matvec on F16/BF16 weights is F32 throughout: |err| <= 2e-5 * sum|w*x| against the exact activations.
+//  - gemm rounds weights and activations to F16 (BF16 for BF16 weights) and accumulates in F32: against
+//    a reference that rounds the same way, |err| <= 1e-4 * sum|w*x|; against the unrounded one the
+//    rounding shows (F16 2^-11, BF16 2^-8 relative per operand): relative L2 error under 1e-2.
+// Outputs are poisoned (NaN bytes) before every launch, so an unwritten element fails the test.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/cuda_kernels.h"
+#include "quant/type_table.h"
+#include "util/error.h"
+#include "util/fp16.h"
+
+namespace shootout {
+namespace {
+
+using quant::TypeId;
+
+const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0, TypeId::Q4_1,
+                         TypeId::Q5_0, TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K};
+
+bool has_gpu() { return cuda::device_count() > 0; }
+
+std::vector<float> gaussian(size_t n, uint32_t seed, float sd) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.f, sd);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(rng);
+    return v;
+}
+
+// A random weight matrix in `type` (rows of varying scale and offset, so mins and scales vary),
+// its bytes and its reference dequantization.
+struct HostWeight {
+    std::vector<uint8_t> bytes;
+    std::vector<float> values;  // n_out x n_in, dequantized by the CPU reference
+};
+
+HostWeight make_weight(TypeId type, int64_t n_in, int64_t n_out, uint32_t seed) {
+    const auto& tr = quant::traits(type);
+    std::vector<float> src = gaussian((size_t)(n_in * n_out), seed, 0.05f);
+    std::mt19937 rng(seed + 1);
+    std::uniform_real_distribution<float> scale(0.2f, 3.f), shift(-0.02f, 0.02f);
+    for (int64_t r = 0; r < n_out; ++r) {
+        const float s = scale(rng), o = shift(rng);
+        for (int64_t i = 0; i < n_in; ++i) src[r * n_in + i] = src[r * n_in + i] * s + o;
+    }
+    HostWeight w;
+    w.bytes.resize(quant::row_size_bytes(type, n_in) * (size_t)n_out);
+    tr.quantize_rows(src.data(), w.bytes.data(), n_out, n_in, nullptr);
+    w.values.resize(src.size());
+    tr.to_float(w.bytes.data(), w.values.data(), n_in * n_out);
+    return w;
+}
+
+// The device's activation quantization, on the host: blocks of 32, d = max|x|/127, q = rint(x/d).
+std::vector<float> q8_round(const std::vector<float>& x) {
+    std::vector<float> out(x.size());
+    for (size_t b = 0; b < x.size(); b += 32) {
+        float amax = 0.f;
+        for (size_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b + i]));
+        const float d = amax / 127.f;
+        for (size_t i = 0; i < 32; ++i) out[b + i] = amax == 0.f ? 0.f : std::nearbyint(x[b + i] / d) * d;
+    }
+    return out;
+}
+
+std::vector<float> round_to(const std::vector<float>& v, bool bf16) {
+    std::vector<float> out(v.size());
+    for (size_t i = 0; i < v.size(); ++i)
+        out[i] = bf16 ? bf16_to_fp32(fp32_to_bf16(v[i])) : fp16_to_fp32(fp32_to_fp16(v[i]));
+    return out;
+}
+
+// ref[t][o] = sum_i w[o][i] * x[t][i] in double; abs_sum the same over |w*x| (the F32 error scale).
+void reference(const std::vector<float>& w, const std::vector<float>& x, int64_t n_in, int64_t n_out,
+               int64_t n_tokens, std::vector<double>& ref, std::vector<double>& abs_sum) {
+    ref.assign((size_t)(n_tokens * n_out), 0.0);
+    abs_sum.assign(ref.size(), 0.0);
+    for (int64_t t = 0; t < n_tokens; ++t)
+        for (int64_t o = 0; o < n_out; ++o) {
+            double s = 0, a = 0;
+            for (int64_t i = 0; i < n_in; ++i) {
+                const double p = (double)w[o * n_in + i] * x[t * n_in + i];
+                s += p;
+                a += std::fabs(p);
+            }
+            ref[t * n_out + o] = s;
+            abs_sum[t * n_out + o] = a;
+        }
+}
+
+double relative_l2(const std::vector<float>& y, const std::vector<double>& ref) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+        num += (y[i] - ref[i]) * (y[i] - ref[i]);
+        den += ref[i] * ref[i];
+    }
+    return std::sqrt(num / den);
+}
+
+// Runs the product on the device with a poisoned output and returns the result.
+std::vector<float> run_on_device(const cuda::DeviceWeight& dw, const std::vector<float>& x, int64_t n_tokens,
+                                 bool use_gemm) {
+    cuda::DeviceBuffer dx(x.size() * sizeof(float)), dy((size_t)(n_tokens * dw.n_out) * sizeof(float));
+    dx.upload(x.data(), x.size() * sizeof(float));
+    dy.fill_bytes(0xFF);  // NaN
+    cuda::Workspace ws;
+    if (use_gemm) cuda::gemm(dw, dx.as<float>(), n_tokens, dy.as<float>());
+    else cuda::matvec(dw, dx.as<float>(), n_tokens, dy.as<float>(), ws);
+    cuda::synchronize();
+    std::vector<float> y((size_t)(n_tokens * dw.n_out));
+    dy.download(y.data(), y.size() * sizeof(float));
+    return y;
+}
+
+class CudaKernels : public ::testing::TestWithParam<TypeId> {
+protected:
+    void SetUp() override {
+        if (!has_gpu()) GTEST_SKIP() << "no CUDA device";
+    }
+};
+
+TEST_P(CudaKernels, MatvecMatchesReference) {
+    const TypeId type = GetParam();
+    const bool is_float = type == TypeId::F16 || type == TypeId::BF16;
+    const int64_t n_in = 1024, n_out = 203;  // n_out not a multiple of the 4 rows per block
+    const HostWeight hw = make_weight(type, n_in, n_out, 11 + (uint32_t)type);
+    const cuda::DeviceWeight dw = cuda::upload_weight("test.weight", type, n_in, n_out, hw.bytes.data());
+    for (int64_t n_tokens : {1, 2, 3, 5, 8}) {
+        SCOPED_TRACE("n_tokens " + std::to_string(n_tokens));
+        const std::vector<float> x = gaussian((size_t)(n_tokens * n_in), 100 + (uint32_t)n_tokens, 1.f);
+        const std::vector<float> y = run_on_device(dw, x, n_tokens, false);
+        std::vector<double> exact, exact_abs, emul, emul_abs;
+        reference(hw.values, x, n_in, n_out, n_tokens, exact, exact_abs);
+        if (is_float) {
+            emul = exact;
+            emul_abs = exact_abs;
+        } else {
+            reference(hw.values, q8_round(x), n_in, n_out, n_tokens, emul, emul_abs);
+        }
+        const double rtol = is_float ? 2e-5 : 1e-4;
+        int bad = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+            ASSERT_TRUE(std::isfinite(y[i])) << "element " << i << " not written";
+            if (std::fabs(y[i] - emul[i]) > rtol * emul_abs[i] && bad++ < 5)
+                ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
+        }
+        EXPECT_LT(relative_l2(y, exact), is_float ? 1e-5 : 3e-2);
+    }
+}
+
+TEST_P(CudaKernels, GemmMatchesReference) {
+    const TypeId type = GetParam();
+    const bool bf16 = type == TypeId::BF16;
+    const int64_t n_in = 512, n_out = 200;  // n_out not a multiple of the 128-row tile
+    const HostWeight hw = make_weight(type, n_in, n_out, 21 + (uint32_t)type);
+    const cuda::DeviceWeight dw = cuda::upload_weight("test.weight", type, n_in, n_out, hw.bytes.data());
+    const std::vector<float> w_rounded = round_to(hw.values, bf16);
+    for (int64_t n_tokens : {1, 9, 130, 300}) {  // partial token tiles, more than one tile
+        SCOPED_TRACE("n_tokens " + std::to_string(n_tokens));
+        const std::vector<float> x = gaussian((size_t)(n_tokens * n_in), 200 + (uint32_t)n_tokens, 1.f);
+        const std::vector<float> y = run_on_device(dw, x, n_tokens, true);
+        std::vector<double> exact, exact_abs, emul, emul_abs;
+        reference(hw.values, x, n_in, n_out, n_tokens, exact, exact_abs);
+        reference(w_rounded, round_to(x, bf16), n_in, n_out, n_tokens, emul, emul_abs);
+        int bad = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+            ASSERT_TRUE(std::isfinite(y[i])) << "element " << i << " not written";
+            if (std::fabs(y[i] - emul[i]) > 1e-4 * emul_abs[i] && bad++ < 5)
+                ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
+        }
+        EXPECT_LT(relative_l2(y, exact), 1e-2);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, CudaKernels, ::testing::ValuesIn(kTypes),
+                         [](const ::testing::TestParamInfo<TypeId>& info) {
+                             return std::string(quant::traits(info.param).name);
+                         });
+
+TEST(CudaKernelsApi, RejectsWhatItCannotRun) {
+    if (!has_gpu()) GTEST_SKIP() << "no CUDA device";
+    std::vector<uint8_t> bytes(quant::row_size_bytes(TypeId::Q2_K, 256) * 4);
+    EXPECT_THROW(cuda::upload_weight("blk.0.q2", TypeId::Q2_K, 256, 4, bytes.data()), Error);
+    std::vector<uint8_t> f16(2 * 48 * 4);
+    EXPECT_THROW(cuda::upload_weight("blk.0.odd", TypeId::F16, 48, 4, f16.data()), Error);
+    std::vector<uint8_t> q8(quant::row_size_bytes(TypeId::Q8_0, 64) * 4);
+    const cuda::DeviceWeight dw = cuda::upload_weight("blk.0.q8", TypeId::Q8_0, 64, 4, q8.data());
+    cuda::DeviceBuffer x(64 * 9 * sizeof(float)), y(4 * 9 * sizeof(float));
+    cuda::Workspace ws;
+    try {
+        cuda::matvec(dw, x.as<float>(), 9, y.as<float>(), ws);
+        FAIL() << "matvec accepted 9 tokens";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("blk.0.q8"), std::string::npos) << e.what();
+    }
+}
+
+TEST(CudaKernelsApi, DeviceQueryAnswersWithoutGpu) {
+    // device_count never throws; with a device, its properties read back.
+    const int n = cuda::device_count();
+    EXPECT_GE(n, 0);
+    if (n > 0) {
+        const cuda::DeviceInfo info = cuda::device_info(0);
+        EXPECT_FALSE(info.name.empty());
+        EXPECT_GT(info.multiprocessors, 0);
+    }
+}
+
+}  // namespace
+}  // namespace shootout
