@@ -113,12 +113,12 @@ double relative_l2(const std::vector<float>& y, const std::vector<double>& ref) 
 
 // Runs the product on the device with a poisoned output and returns the result.
 std::vector<float> run_on_device(const cuda::DeviceWeight& dw, const std::vector<float>& x, int64_t n_tokens,
-                                 bool use_gemm) {
+                                 bool use_gemm, cuda::GemmTile tile = cuda::GemmTile::Auto) {
     cuda::DeviceBuffer dx(x.size() * sizeof(float)), dy((size_t)(n_tokens * dw.n_out) * sizeof(float));
     dx.upload(x.data(), x.size() * sizeof(float));
     dy.fill_bytes(0xFF);  // NaN
     cuda::Workspace ws;
-    if (use_gemm) cuda::gemm(dw, dx.as<float>(), n_tokens, dy.as<float>());
+    if (use_gemm) cuda::gemm(dw, dx.as<float>(), n_tokens, dy.as<float>(), nullptr, tile);
     else cuda::matvec(dw, dx.as<float>(), n_tokens, dy.as<float>(), ws);
     cuda::synchronize();
     std::vector<float> y((size_t)(n_tokens * dw.n_out));
@@ -170,19 +170,22 @@ TEST_P(CudaKernels, GemmMatchesReference) {
     const cuda::DeviceWeight dw = cuda::upload_weight("test.weight", type, n_in, n_out, hw.bytes.data());
     const std::vector<float> w_rounded = round_to(hw.values, bf16);
     for (int64_t n_tokens : {1, 9, 130, 300}) {  // partial token tiles, more than one tile
-        SCOPED_TRACE("n_tokens " + std::to_string(n_tokens));
-        const std::vector<float> x = gaussian((size_t)(n_tokens * n_in), 200 + (uint32_t)n_tokens, 1.f);
-        const std::vector<float> y = run_on_device(dw, x, n_tokens, true);
-        std::vector<double> exact, exact_abs, emul, emul_abs;
-        reference(hw.values, x, n_in, n_out, n_tokens, exact, exact_abs);
-        reference(w_rounded, round_to(x, bf16), n_in, n_out, n_tokens, emul, emul_abs);
-        int bad = 0;
-        for (size_t i = 0; i < y.size(); ++i) {
-            ASSERT_TRUE(std::isfinite(y[i])) << "element " << i << " not written";
-            if (std::fabs(y[i] - emul[i]) > 1e-4 * emul_abs[i] && bad++ < 5)
-                ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
+        for (cuda::GemmTile tile : {cuda::GemmTile::Rows64, cuda::GemmTile::Rows128}) {
+            SCOPED_TRACE("n_tokens " + std::to_string(n_tokens) +
+                         (tile == cuda::GemmTile::Rows64 ? ", 64-row tiles" : ", 128-row tiles"));
+            const std::vector<float> x = gaussian((size_t)(n_tokens * n_in), 200 + (uint32_t)n_tokens, 1.f);
+            const std::vector<float> y = run_on_device(dw, x, n_tokens, true, tile);
+            std::vector<double> exact, exact_abs, emul, emul_abs;
+            reference(hw.values, x, n_in, n_out, n_tokens, exact, exact_abs);
+            reference(w_rounded, round_to(x, bf16), n_in, n_out, n_tokens, emul, emul_abs);
+            int bad = 0;
+            for (size_t i = 0; i < y.size(); ++i) {
+                ASSERT_TRUE(std::isfinite(y[i])) << "element " << i << " not written";
+                if (std::fabs(y[i] - emul[i]) > 1e-4 * emul_abs[i] && bad++ < 5)
+                    ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
+            }
+            EXPECT_LT(relative_l2(y, exact), 1e-2);
         }
-        EXPECT_LT(relative_l2(y, exact), 1e-2);
     }
 }
 

@@ -93,8 +93,13 @@ private:
 // y = W x for n_tokens <= kMaxMatvecTokens (decode). x, y are device pointers.
 void matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
             StreamHandle stream = nullptr);
+// Weight rows per GEMM block; Auto picks 64 when 128-row tiles would leave SMs idle. The others are
+// for tests and benchmarks.
+enum class GemmTile { Auto, Rows64, Rows128 };
+
 // y = W x for any n_tokens on the tensor cores (prefill). x, y are device pointers.
-void gemm(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, StreamHandle stream = nullptr);
+void gemm(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, StreamHandle stream = nullptr,
+          GemmTile tile = GemmTile::Auto);
 // The product a model backend calls: matvec for small n_tokens, gemm above.
 void matmul(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
             StreamHandle stream = nullptr);

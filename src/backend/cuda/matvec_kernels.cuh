@@ -10,6 +10,9 @@
 namespace shootout::cuda {
 
 constexpr int kWarpsPerBlock = 4;
+// Resident blocks asked of the compiler: 8 (64 registers a thread, all 64 warps of an SM) for 1-2
+// tokens, where bytes in flight decide the speed; fewer where more tokens need more accumulators.
+template <int NT> constexpr int kMinBlocks = NT <= 2 ? 8 : 4;
 
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
@@ -21,7 +24,7 @@ __device__ __forceinline__ float warp_sum(float v) {
 void quantize_activations_q8_1(const float* x, int64_t n_blocks, int8_t* qs, float2* ds, cudaStream_t stream);
 
 template <TypeId T, int NT>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+__global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks<NT>)
 matvec_q8_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t n_out, int64_t n_blocks_per_row,
                  QuantizedX x, float* __restrict__ y) {
     using V = VecDot<T>;
@@ -47,7 +50,7 @@ matvec_q8_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t n_out,
 
 // F16 / BF16 rows against F32 activations: each lane reads 8 weights (16 bytes) at a time.
 template <TypeId T, int NT>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+__global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks<NT>)
 matvec_float_kernel(const uint8_t* __restrict__ w, int64_t n_in, int64_t n_out, const float* __restrict__ x,
                     float* __restrict__ y) {
     const int lane = threadIdx.x % 32;
