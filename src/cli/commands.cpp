@@ -5,11 +5,13 @@ namespace shootout::cli {
 
 Command inspect_command();
 Command quantize_command();
+Command run_command();
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> list = {
         inspect_command(),
         quantize_command(),
+        run_command(),
     };
     return list;
 }

@@ -1,0 +1,167 @@
+// shootout run: the main job. Quantize the reference into the asked-for variants (or take existing
+// files), score every variant against the reference on the same chunks of text, streaming, and report
+// the table (stdout) plus JSON/CSV/Markdown files and the quantized GGUFs in --out.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/command.h"
+#include "cli/loaded_model.h"
+#include "cli/make_variant.h"
+#include "cli/text_input.h"
+#include "eval/resume_state.h"
+#include "eval/shootout_runner.h"
+#include "model/tokenizer.h"
+#include "report/llama_style_text.h"
+#include "report/shootout_report.h"
+#include "util/error.h"
+#include "util/parallel.h"
+
+namespace shootout::cli {
+namespace {
+
+struct RunSettings {
+    int64_t n_ctx = 512;
+    int64_t max_chunks = -1;
+    std::string out_dir;
+    std::string reference_mode;  // dense | top-k
+    int64_t top_k = 64;
+    int64_t tile_rows = 32;
+    bool resume = true;
+};
+
+// Scores one text and prints a progress line per chunk and variant.
+eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& variants, const std::string& text_path,
+                           const RunSettings& settings, ThreadPool& pool) {
+    auto tokenizer = Tokenizer::from_gguf(*reference.file);
+    const std::vector<int32_t> tokens = tokenize_for_perplexity(*tokenizer, read_text_file(text_path));
+    const eval::ChunkPlan plan = eval::plan_chunks((int64_t)tokens.size(), {settings.n_ctx, settings.max_chunks, true}, text_path);
+    const int32_t bos = tokenizer->add_bos() ? tokenizer->bos_id() : -1;
+    std::fprintf(stderr, "shootout: %s: %zu tokens, %lld chunks of %lld, %lld scored tokens per chunk, reference mode %s\n",
+                 text_path.c_str(), tokens.size(), (long long)plan.n_chunks, (long long)plan.n_ctx,
+                 (long long)plan.n_scored_per_chunk, settings.reference_mode.c_str());
+
+    std::vector<eval::VariantInput> inputs;
+    for (auto& variant : variants)
+        inputs.push_back({variant.model.get(), variant.name, eval::file_identity(variant.file->path())});
+    eval::RunOptions options;
+    options.tile_rows = settings.tile_rows;
+    if (settings.resume) options.state_dir = (std::filesystem::path(settings.out_dir) / "state").string();
+    options.reference_identity = eval::file_identity(reference.file->path()) + "|" + settings.reference_mode +
+                                 (settings.reference_mode == "top-k" ? std::to_string(settings.top_k) : "");
+    std::fprintf(stderr, "%-14s %s\n", "variant", report::progress_header().c_str());
+    options.on_chunk = [&](const eval::ChunkProgress& progress) {
+        for (const auto& variant : progress.so_far->variants) {
+            const auto stats = eval::compute_kld_stats(variant.values);
+            std::string line = report::progress_line(progress.chunk + 1, stats);
+            if (!line.empty() && line.back() == '\n') line.pop_back();
+            std::fprintf(stderr, "%-14s %s%s\n", variant.name.c_str(), line.c_str(),
+                         progress.all_from_state ? "  (resumed)" : "");
+        }
+        std::fprintf(stderr, "  chunk %lld/%lld done in %.1f s\n", (long long)(progress.chunk + 1),
+                     (long long)progress.n_chunks, progress.seconds);
+    };
+
+    if (settings.reference_mode == "top-k") {
+        // The reference runs alone first; only its top-k log-probs per scored token are kept, so the
+        // variants can then run without it resident.
+        eval::TopKCache cache = eval::build_topk_cache(*reference.model, tokens, plan, bos, settings.top_k, pool,
+                                                       settings.tile_rows);
+        reference.model.reset();
+        eval::TopKReference source(cache, plan);
+        for (auto& variant : variants) load_model(variant, pool);
+        return eval::run_shootout(source, inputs, tokens, plan, bos, pool, options);
+    }
+    eval::DenseModelReference source(*reference.model, pool, plan);
+    return eval::run_shootout(source, inputs, tokens, plan, bos, pool, options);
+}
+
+int run(const Args& args) {
+    RunSettings settings;
+    settings.n_ctx = args.get_int("ctx", 512, 8, 1 << 20);
+    settings.max_chunks = args.get_int("chunks", -1, 1, 1 << 30);
+    settings.out_dir = args.get("out", "results");
+    settings.reference_mode = args.get("reference-mode", "dense");
+    settings.top_k = args.get_int("top-k", 64, 1, 1 << 20);
+    settings.tile_rows = args.get_int("tile", 32, 1, 4096);
+    settings.resume = !args.flag("no-resume");
+    if (settings.reference_mode != "dense" && settings.reference_mode != "top-k")
+        throw UsageError("--reference-mode must be dense or top-k, got '" + settings.reference_mode + "'");
+    const std::vector<std::string> texts = args.all("data");
+    if (texts.empty()) throw UsageError("--data is required (see shootout run --help)");
+    const auto recipes = args.all("quant");
+    const auto variant_paths = args.all("variant");
+    if (recipes.empty() && variant_paths.empty())
+        throw UsageError("nothing to compare: give at least one --quant RECIPE or --variant FILE");
+
+    std::error_code ec;
+    std::filesystem::create_directories(settings.out_dir, ec);
+    if (ec) fail(settings.out_dir, "cannot create the output directory: " + ec.message());
+    ThreadPool pool((int)args.get_int("threads", 0, 0, 1024));
+
+    LoadedModel reference = open_model(args.require("model"), "");
+    for (const auto& text : texts) read_text_file(text);  // fail on a missing text before hours of work
+
+    std::vector<LoadedModel> variants;
+    MakeVariantOptions make_options{settings.out_dir, args.get("imatrix", ""), pool.size()};
+    for (const auto& recipe : recipes) {
+        std::string upper = recipe;
+        for (auto& c : upper) c = (char)std::toupper((unsigned char)c);
+        variants.push_back(open_model(make_variant(*reference.file, recipe, make_options), upper));
+    }
+    for (const auto& path : variant_paths) variants.push_back(open_model(path, ""));
+    for (auto& variant : variants) check_same_vocabulary(*reference.file, *variant.file);
+
+    load_model(reference, pool);
+    const report::ModelColumn reference_column = reference.column();
+    for (auto& variant : variants) load_model(variant, pool);
+
+    eval::RunResult pooled;
+    std::vector<eval::RunResult> per_text;
+    for (size_t t = 0; t < texts.size(); ++t) {
+        if (!reference.model) load_model(reference, pool);  // top-k mode frees it after each text
+        per_text.push_back(score_text(reference, variants, texts[t], settings, pool));
+        if (t == 0) pooled = per_text.back();
+        else eval::append_run(pooled, per_text.back());
+    }
+
+    std::vector<report::ModelColumn> columns;
+    for (const auto& variant : variants) columns.push_back(variant.column());
+    report::ShootoutReport result = report::build_report(pooled, reference_column, columns);
+    result.title = "Shootout: " + reference.name;
+    result.texts = texts;
+    if (texts.size() > 1)
+        for (size_t t = 0; t < texts.size(); ++t) report::add_text(result, texts[t], per_text[t]);
+    const std::string prefix = (std::filesystem::path(settings.out_dir) / "shootout").string();
+    report::write_report_files(result, prefix);
+    std::cout << report::markdown_table(result);
+    std::fprintf(stderr, "shootout: wrote %s.md, %s.json, %s.csv\n", prefix.c_str(), prefix.c_str(), prefix.c_str());
+    return kExitOk;
+}
+
+}  // namespace
+
+Command run_command() {
+    return {
+        "run",
+        "quantize a reference into variants and compare them all on a text: KLD, top-1, PPL, size",
+        {
+            {"model", "FILE", "the reference GGUF (F32/F16/BF16, or any type)", false, "m"},
+            {"quant", "RECIPE", "make a variant with this llama-quantize recipe (Q8_0, Q4_K_M, ...)", true},
+            {"variant", "FILE", "an existing GGUF to compare (same vocabulary as the reference)", true},
+            {"data", "FILE", "text to score (wikitext-2 style raw text)", true, "f"},
+            {"ctx", "N", "tokens per chunk (default 512, as llama-perplexity -c)", false, "c"},
+            {"chunks", "N", "score only the first N chunks (default: all)"},
+            {"threads", "N", "worker threads (default: all cores)", false, "t"},
+            {"out", "DIR", "where results, state and quantized files go (default results)", false, "o"},
+            {"imatrix", "FILE", "importance matrix for --quant"},
+            {"reference-mode", "MODE", "dense (exact, reference resident) or top-k (reference run first, cached)"},
+            {"top-k", "K", "log-probs kept per token in top-k mode (default 64)"},
+            {"tile", "ROWS", "scored positions whose logits are held at once (default 32)"},
+            {"no-resume", "", "ignore and do not write the per-chunk resume state"},
+        },
+        run,
+    };
+}
+
+}  // namespace shootout::cli

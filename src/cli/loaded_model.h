@@ -1,0 +1,28 @@
+// A GGUF file together with the model built over it (the model reads weights from the file's mapping,
+// so the two live and die together), and the report column that describes it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "gguf/gguf.h"
+#include "model/model.h"
+#include "report/shootout_report.h"
+
+namespace shootout::cli {
+
+struct LoadedModel {
+    std::string name;
+    std::unique_ptr<gguf::File> file;
+    std::unique_ptr<Model> model;  // null until load_model()
+
+    report::ModelColumn column() const;
+};
+
+LoadedModel open_model(const std::string& path, const std::string& name);
+void load_model(LoadedModel& loaded, ThreadPool& pool);
+
+// "Q4_K_M" for "/x/qwen3-Q4_K_M.gguf": the file name without directory and extension.
+std::string display_name(const std::string& path);
+
+}  // namespace shootout::cli

@@ -1,0 +1,23 @@
+// Quantizing the reference into the variants a run asks for (--quant RECIPE), reusing a variant file
+// that an earlier, interrupted run already finished.
+#pragma once
+
+#include <string>
+
+namespace shootout::gguf {
+class File;
+}
+
+namespace shootout::cli {
+
+struct MakeVariantOptions {
+    std::string output_dir;
+    std::string imatrix_path;  // "" : none
+    int n_threads = 0;
+};
+
+// Writes <output_dir>/<reference stem>-<RECIPE>.gguf and returns its path. A file already there that
+// is newer than the reference is reused (files appear atomically, so one that exists is complete).
+std::string make_variant(const gguf::File& reference, const std::string& recipe_name, const MakeVariantOptions& options);
+
+}  // namespace shootout::cli
