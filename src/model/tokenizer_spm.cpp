@@ -3,7 +3,13 @@
 // text is split into UTF-8 characters, and the adjacent pair whose concatenation is the token of
 // highest score (leftmost first) is merged until none is a token. Characters left that are not tokens
 // become byte tokens <0xXX>.
+//
+// llama.cpp merges over a whole fragment at once. Merges never interact across a boundary between two
+// characters that occur next to each other in no token text, so the text is cut at such boundaries
+// (in practice: words) and each distinct piece is merged once per call; the result is the same.
 #include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "model/tokenizer_impl.h"
 #include "model/unicode.h"
@@ -22,6 +28,13 @@ public:
             if (id < 0) id = vocab_.find(std::string(1, char(byte)));  // llama.cpp's fallback: the byte itself
             byte_ids_[byte] = id;
         }
+        for (const std::string& text : vocab_.texts) {
+            uint64_t previous = 0;
+            for_each_character(text, [&](uint64_t character, size_t) {
+                if (previous != 0) joined_pairs_.insert(pair_key(previous, character));
+                previous = character;
+            });
+        }
     }
     std::vector<int32_t> tokenize(std::string_view text, bool add_special, bool parse_special) const override;
 
@@ -39,11 +52,50 @@ private:
             return score != other.score ? score < other.score : left > other.left;
         }
     };
-    void encode(const std::string& text, std::vector<int32_t>& ids) const;
+    // Calls f with each character as llama.cpp splits it (by the lead byte's length, clipped at the
+    // end): f(key, length in bytes), the key packing the bytes and the length into a nonzero number.
+    template <typename F>
+    static void for_each_character(std::string_view text, F f) {
+        for (size_t offset = 0; offset < text.size();) {
+            const size_t length = std::min(unicode::utf8_sequence_length(uint8_t(text[offset])), text.size() - offset);
+            uint64_t key = length;
+            for (size_t i = 0; i < length; ++i) key = (key << 8) | uint8_t(text[offset + i]);
+            f(key, length);
+            offset += length;
+        }
+    }
+    static uint64_t pair_key(uint64_t left, uint64_t right) { return left * 0x9E3779B97F4A7C15ull ^ right; }
+    void encode(std::string_view text, std::vector<int32_t>& ids) const;
+    void encode_cut(const std::string& text, std::vector<int32_t>& ids,
+                    std::unordered_map<std::string, std::vector<int32_t>>& cache) const;
     int32_t byte_ids_[256];
+    std::unordered_set<uint64_t> joined_pairs_;  // characters adjacent inside some token text
 };
 
-void SpmTokenizer::encode(const std::string& text, std::vector<int32_t>& ids) const {
+void SpmTokenizer::encode_cut(const std::string& text, std::vector<int32_t>& ids,
+                              std::unordered_map<std::string, std::vector<int32_t>>& cache) const {
+    size_t piece_begin = 0, offset = 0;
+    uint64_t previous = 0;
+    auto flush = [&](size_t end) {
+        const std::string piece = text.substr(piece_begin, end - piece_begin);
+        auto it = cache.find(piece);
+        if (it == cache.end()) {
+            std::vector<int32_t> piece_ids;
+            encode(piece, piece_ids);
+            it = cache.emplace(piece, std::move(piece_ids)).first;
+        }
+        ids.insert(ids.end(), it->second.begin(), it->second.end());
+        piece_begin = end;
+    };
+    for_each_character(text, [&](uint64_t character, size_t length) {
+        if (offset > piece_begin && !joined_pairs_.count(pair_key(previous, character))) flush(offset);
+        previous = character;
+        offset += length;
+    });
+    if (offset > piece_begin) flush(offset);
+}
+
+void SpmTokenizer::encode(std::string_view text, std::vector<int32_t>& ids) const {
     std::vector<Symbol> symbols;
     for (size_t offset = 0; offset < text.size();) {
         const size_t length = std::min(unicode::utf8_sequence_length(uint8_t(text[offset])), text.size() - offset);
@@ -100,6 +152,7 @@ std::vector<int32_t> SpmTokenizer::tokenize(std::string_view text, bool add_spec
     partition_special_tokens(vocab_, text, parse_special, fragments);
     bool previous_is_special = true;  // the text's start counts as after a special token
     std::string escaped;
+    std::unordered_map<std::string, std::vector<int32_t>> cache;  // piece -> ids, for this call
     for (const Fragment& fragment : fragments) {
         if (fragment.token >= 0) {
             ids.push_back(fragment.token);
@@ -115,7 +168,7 @@ std::vector<int32_t> SpmTokenizer::tokenize(std::string_view text, bool add_spec
                 escaped += c;
             }
         }
-        encode(escaped, ids);
+        encode_cut(escaped, ids, cache);
         previous_is_special = false;
     }
     append_eos(add_special, ids);
