@@ -26,8 +26,9 @@ public:
     // control/user-defined tokens into those tokens.
     virtual std::vector<int32_t> tokenize(std::string_view text, bool add_special, bool parse_special) const = 0;
 
-    // The token's text as llama_token_to_piece renders it (byte-level BPE decoded to bytes, SPM's
-    // U+2581 to a space, byte tokens <0xXX> to the byte).
+    // The token's text as llama_token_to_piece(special = true) renders it (byte-level BPE decoded to
+    // bytes, SPM's U+2581 to a space, byte tokens <0xXX> to the byte, control tokens as their text).
+    // Throws Error for an id outside the vocabulary. tokenize() and token_to_piece() are thread-safe.
     virtual std::string token_to_piece(int32_t token) const = 0;
 
     virtual int32_t n_vocab() const = 0;
