@@ -9,6 +9,8 @@
 #include "cli/loaded_model.h"
 #include "cli/make_variant.h"
 #include "cli/text_input.h"
+#include "eval/llama_logits_file.h"
+#include "eval/reference_source.h"
 #include "eval/resume_state.h"
 #include "eval/shootout_runner.h"
 #include "model/tokenizer.h"
@@ -24,7 +26,8 @@ struct RunSettings {
     int64_t n_ctx = 512;
     int64_t max_chunks = -1;
     std::string out_dir;
-    std::string reference_mode;  // dense | top-k
+    std::string reference_mode;  // dense | top-k | llama-logits-file
+    std::string base_logits;     // llama-perplexity --kl-divergence-base file, when given
     int64_t top_k = 64;
     int64_t tile_rows = 32;
     bool resume = true;
@@ -33,14 +36,6 @@ struct RunSettings {
 // Scores one text and prints a progress line per chunk and variant.
 eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& variants, const std::string& text_path,
                            const RunSettings& settings, ThreadPool& pool) {
-    auto tokenizer = Tokenizer::from_gguf(*reference.file);
-    const std::vector<int32_t> tokens = tokenize_for_perplexity(*tokenizer, read_text_file(text_path));
-    const eval::ChunkPlan plan = eval::plan_chunks((int64_t)tokens.size(), {settings.n_ctx, settings.max_chunks, true}, text_path);
-    const int32_t bos = tokenizer->add_bos() ? tokenizer->bos_id() : -1;
-    std::fprintf(stderr, "shootout: %s: %zu tokens, %lld chunks of %lld, %lld scored tokens per chunk, reference mode %s\n",
-                 text_path.c_str(), tokens.size(), (long long)plan.n_chunks, (long long)plan.n_ctx,
-                 (long long)plan.n_scored_per_chunk, settings.reference_mode.c_str());
-
     std::vector<eval::VariantInput> inputs;
     for (auto& variant : variants)
         inputs.push_back({variant.model.get(), variant.name, eval::file_identity(variant.file->path())});
@@ -49,7 +44,7 @@ eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& var
     if (settings.resume) options.state_dir = (std::filesystem::path(settings.out_dir) / "state").string();
     options.reference_identity = eval::file_identity(reference.file->path()) + "|" + settings.reference_mode +
                                  (settings.reference_mode == "top-k" ? std::to_string(settings.top_k) : "");
-    std::fprintf(stderr, "%-14s %s\n", "variant", report::progress_header().c_str());
+    std::fprintf(stderr, "%-14s %s", "variant", report::progress_header().c_str());
     options.on_chunk = [&](const eval::ChunkProgress& progress) {
         for (const auto& variant : progress.so_far->variants) {
             const auto stats = eval::compute_kld_stats(variant.values);
@@ -61,6 +56,27 @@ eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& var
         std::fprintf(stderr, "  chunk %lld/%lld done in %.1f s\n", (long long)(progress.chunk + 1),
                      (long long)progress.n_chunks, progress.seconds);
     };
+
+    if (!settings.base_logits.empty()) {
+        // llama.cpp's base file carries its own tokens and chunking; --chunks still caps the chunks
+        // (llama-perplexity ignores --chunks in this mode).
+        auto file = eval::LlamaLogitsFile::open(settings.base_logits);
+        eval::ChunkPlan plan = file->plan();
+        if (settings.max_chunks > 0 && settings.max_chunks < plan.n_chunks) plan.n_chunks = settings.max_chunks;
+        const auto tokenizer = Tokenizer::from_gguf(*reference.file);
+        const int32_t bos = tokenizer->add_bos() ? tokenizer->bos_id() : -1;
+        options.reference_identity = eval::file_identity(settings.base_logits) + "|llama-logits-file";
+        eval::LlamaFileReference source(*file);
+        return eval::run_shootout(source, inputs, file->tokens(), plan, bos, pool, options);
+    }
+
+    auto tokenizer = Tokenizer::from_gguf(*reference.file);
+    const std::vector<int32_t> tokens = tokenize_for_perplexity(*tokenizer, read_text_file(text_path));
+    const eval::ChunkPlan plan = eval::plan_chunks((int64_t)tokens.size(), {settings.n_ctx, settings.max_chunks, true}, text_path);
+    const int32_t bos = tokenizer->add_bos() ? tokenizer->bos_id() : -1;
+    std::fprintf(stderr, "shootout: %s: %zu tokens, %lld chunks of %lld, %lld scored tokens per chunk, reference mode %s\n",
+                 text_path.c_str(), tokens.size(), (long long)plan.n_chunks, (long long)plan.n_ctx,
+                 (long long)plan.n_scored_per_chunk, settings.reference_mode.c_str());
 
     if (settings.reference_mode == "top-k") {
         // The reference runs alone first; only its top-k log-probs per scored token are kept, so the
@@ -85,9 +101,15 @@ int run(const Args& args) {
     settings.top_k = args.get_int("top-k", 64, 1, 1 << 20);
     settings.tile_rows = args.get_int("tile", 32, 1, 4096);
     settings.resume = !args.flag("no-resume");
-    if (settings.reference_mode != "dense" && settings.reference_mode != "top-k")
+    settings.base_logits = args.get("base-logits", "");
+    if (!settings.base_logits.empty()) settings.reference_mode = "llama-logits-file";
+    if (settings.reference_mode != "dense" && settings.reference_mode != "top-k" && settings.base_logits.empty())
         throw UsageError("--reference-mode must be dense or top-k, got '" + settings.reference_mode + "'");
-    const std::vector<std::string> texts = args.all("data");
+    std::vector<std::string> texts = args.all("data");
+    if (!settings.base_logits.empty()) {
+        if (!texts.empty()) throw UsageError("--base-logits carries its own tokens: leave out --data");
+        texts = {settings.base_logits};
+    }
     if (texts.empty()) throw UsageError("--data is required (see shootout run --help)");
     const auto recipes = args.all("quant");
     const auto variant_paths = args.all("variant");
@@ -100,7 +122,8 @@ int run(const Args& args) {
     ThreadPool pool((int)args.get_int("threads", 0, 0, 1024));
 
     LoadedModel reference = open_model(args.require("model"), "");
-    for (const auto& text : texts) read_text_file(text);  // fail on a missing text before hours of work
+    if (settings.base_logits.empty())
+        for (const auto& text : texts) read_text_file(text);  // fail on a missing text before hours of work
 
     std::vector<LoadedModel> variants;
     MakeVariantOptions make_options{settings.out_dir, args.get("imatrix", ""), pool.size()};
@@ -112,14 +135,14 @@ int run(const Args& args) {
     for (const auto& path : variant_paths) variants.push_back(open_model(path, ""));
     for (auto& variant : variants) check_same_vocabulary(*reference.file, *variant.file);
 
-    load_model(reference, pool);
+    if (settings.base_logits.empty()) load_model(reference, pool);  // a base file stands in for its logits
     const report::ModelColumn reference_column = reference.column();
     for (auto& variant : variants) load_model(variant, pool);
 
     eval::RunResult pooled;
     std::vector<eval::RunResult> per_text;
     for (size_t t = 0; t < texts.size(); ++t) {
-        if (!reference.model) load_model(reference, pool);  // top-k mode frees it after each text
+        if (!reference.model && settings.base_logits.empty()) load_model(reference, pool);  // top-k frees it
         per_text.push_back(score_text(reference, variants, texts[t], settings, pool));
         if (t == 0) pooled = per_text.back();
         else eval::append_run(pooled, per_text.back());
@@ -157,6 +180,7 @@ Command run_command() {
             {"imatrix", "FILE", "importance matrix for --quant"},
             {"reference-mode", "MODE", "dense (exact, reference resident) or top-k (reference run first, cached)"},
             {"top-k", "K", "log-probs kept per token in top-k mode (default 64)"},
+            {"base-logits", "FILE", "use a llama-perplexity --kl-divergence-base file as the reference's log-probs"},
             {"tile", "ROWS", "scored positions whose logits are held at once (default 32)"},
             {"no-resume", "", "ignore and do not write the per-chunk resume state"},
         },

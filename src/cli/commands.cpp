@@ -1,17 +1,18 @@
-// The list of subcommands. Each is built in its own file (command_<name>.cpp).
+// The list of subcommands, in the order --help lists them. Each is built in its own file
+// (command_<name>.cpp).
 #include "cli/command.h"
 
 namespace shootout::cli {
 
-Command inspect_command();
-Command quantize_command();
 Command run_command();
+Command quantize_command();
+Command eval_command();
+Command inspect_command();
+Command tokenize_command();
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> list = {
-        inspect_command(),
-        quantize_command(),
-        run_command(),
+        run_command(), quantize_command(), eval_command(), inspect_command(), tokenize_command(),
     };
     return list;
 }
