@@ -15,14 +15,16 @@ namespace shootout::cli {
 namespace {
 
 int eval_command_run(const Args& args) {
+    // Every option is checked before any file is opened, so a typo fails at once.
+    const int64_t n_ctx = args.get_int("ctx", 512, 8, 1 << 20);
+    const int64_t max_chunks = args.get_int("chunks", -1, 1, 1 << 30);
+    const std::string text_path = args.require("data");
     ThreadPool pool((int)args.get_int("threads", 0, 0, 1024));
     LoadedModel loaded = open_model(args.require("model"), "");
-    const std::string text_path = args.require("data");
     auto tokenizer = Tokenizer::from_gguf(*loaded.file);
     const std::vector<int32_t> tokens = tokenize_for_perplexity(*tokenizer, read_text_file(text_path));
     const eval::ChunkPlan plan = eval::plan_chunks(
-        (int64_t)tokens.size(), {args.get_int("ctx", 512, 8, 1 << 20), args.get_int("chunks", -1, 1, 1 << 30), true},
-        text_path);
+        (int64_t)tokens.size(), {n_ctx, max_chunks, true}, text_path);
     const int32_t bos = tokenizer->add_bos() ? tokenizer->bos_id() : -1;
     load_model(loaded, pool);
 

@@ -1,0 +1,227 @@
+// End-to-end tests of the shootout binary: bad input gives one clear line on stderr and a non-zero
+// exit code; a small run honours --chunks, prints a progress line per chunk and writes its files.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kModel = std::string(SHOOTOUT_SHARED_DIR) + "/models/qwen3-34m-code/model-bf16.gguf";
+const std::string kText = std::string(SHOOTOUT_SHARED_DIR) + "/data/wikitext-2-test.txt";
+
+struct Result {
+    int exit_code = -1;
+    std::string output;  // stdout and stderr together
+    std::string out;     // stdout alone
+    std::string err;     // stderr alone
+};
+
+Result shootout(const std::string& arguments) {
+    const fs::path err_file = fs::temp_directory_path() / ("shootout-test-err-" + std::to_string(::getpid()));
+    const std::string command = std::string(SHOOTOUT_BINARY) + " " + arguments + " 2>" + err_file.string();
+    Result result;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (!pipe) return result;
+    char buffer[4096];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
+    const int status = ::pclose(pipe);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream in(err_file);
+    std::stringstream err;
+    err << in.rdbuf();
+    result.err = err.str();
+    result.output = result.out + result.err;
+    fs::remove(err_file);
+    return result;
+}
+
+int count_lines(const std::string& text) {
+    int n = 0;
+    for (char c : text) n += c == '\n';
+    return n;
+}
+
+class TempDir {
+public:
+    TempDir() {
+        path_ = fs::temp_directory_path() / ("shootout-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+        fs::create_directories(path_);
+    }
+    ~TempDir() { fs::remove_all(path_); }
+    std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+private:
+    fs::path path_;
+    static inline int counter_ = 0;
+};
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), (std::streamsize)bytes.size());
+}
+
+std::vector<uint8_t> read_prefix(const std::string& path, size_t n) {
+    std::ifstream in(path, std::ios::binary);
+    std::vector<uint8_t> bytes(n);
+    in.read(reinterpret_cast<char*>(bytes.data()), (std::streamsize)n);
+    bytes.resize((size_t)in.gcount());
+    return bytes;
+}
+
+// A minimal GGUF v3 by hand: one metadata key general.architecture and one 1-D tensor of 32 elements.
+std::vector<uint8_t> tiny_gguf(const std::string& architecture, uint32_t tensor_type, size_t data_bytes) {
+    std::vector<uint8_t> b;
+    auto u32 = [&](uint32_t v) { for (int i = 0; i < 4; ++i) b.push_back(uint8_t(v >> (8 * i))); };
+    auto u64 = [&](uint64_t v) { for (int i = 0; i < 8; ++i) b.push_back(uint8_t(v >> (8 * i))); };
+    auto str = [&](const std::string& s) { u64(s.size()); b.insert(b.end(), s.begin(), s.end()); };
+    b.insert(b.end(), {'G', 'G', 'U', 'F'});
+    u32(3);
+    u64(1);  // tensors
+    u64(1);  // metadata keys
+    str("general.architecture");
+    u32(8);  // string
+    str(architecture);
+    str("w");
+    u32(1);
+    u64(32);
+    u32(tensor_type);
+    u64(0);
+    while (b.size() % 32) b.push_back(0);
+    b.insert(b.end(), data_bytes, 0);
+    return b;
+}
+
+TEST(Cli, HelpListsEveryCommandAndExitsZero) {
+    const Result r = shootout("--help");
+    EXPECT_EQ(r.exit_code, 0);
+    for (const char* command : {"run", "quantize", "eval", "inspect", "tokenize"})
+        EXPECT_NE(r.output.find(std::string("  ") + command + " "), std::string::npos) << command;
+    const Result sub = shootout("run --help");
+    EXPECT_EQ(sub.exit_code, 0);
+    EXPECT_NE(sub.output.find("--chunks N"), std::string::npos);
+}
+
+TEST(Cli, UsageErrorsExitTwoWithOneLine) {
+    Result r = shootout("frobnicate");
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("unknown command 'frobnicate'"), std::string::npos) << r.err;
+    r = shootout("run --model x.gguf --bogus 1");
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("unknown option '--bogus'"), std::string::npos) << r.err;
+    r = shootout("run --model x.gguf --data y.txt");
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("nothing to compare"), std::string::npos) << r.err;
+    r = shootout("eval --model m.gguf --data t.txt --ctx abc");
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("--ctx expects an integer, got 'abc'"), std::string::npos) << r.err;
+}
+
+struct BadFileCase {
+    const char* name;
+    std::vector<uint8_t> bytes;
+    const char* expected;
+};
+
+TEST(Cli, BadModelFilesGiveOneLineNamingTheProblem) {
+    TempDir dir;
+    std::vector<uint8_t> good = tiny_gguf("qwen3", 0, 128);
+    std::vector<uint8_t> bad_magic = good;
+    bad_magic[0] = 'X';
+    std::vector<uint8_t> truncated(good.begin(), good.begin() + 40);
+    std::vector<uint8_t> past_end(good.begin(), good.end() - 64);
+    const std::vector<BadFileCase> cases = {
+        {"bad-magic.gguf", bad_magic, "bad magic"},
+        {"truncated.gguf", truncated, "truncated"},
+        {"past-end.gguf", past_end, "past end of file"},
+        {"unknown-type.gguf", tiny_gguf("qwen3", 99, 128), "unknown"},
+        {"empty.gguf", {}, ""},
+    };
+    for (const auto& c : cases) {
+        const std::string path = dir.file(c.name);
+        write_bytes(path, c.bytes);
+        const Result r = shootout("inspect --model " + path);
+        EXPECT_EQ(r.exit_code, 1) << c.name << ": " << r.output;
+        EXPECT_EQ(count_lines(r.err), 1) << c.name << ": " << r.err;
+        EXPECT_NE(r.err.find(path), std::string::npos) << c.name << " error must name the file: " << r.err;
+        EXPECT_NE(r.err.find(c.expected), std::string::npos) << c.name << ": " << r.err;
+    }
+    const Result missing = shootout("inspect --model " + dir.file("does-not-exist.gguf"));
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_NE(missing.err.find("does-not-exist.gguf: cannot open"), std::string::npos) << missing.err;
+}
+
+TEST(Cli, UnknownArchitectureIsNamed) {
+    TempDir dir;
+    const std::string model = dir.file("foo.gguf");
+    write_bytes(model, tiny_gguf("foo", 0, 128));
+    const std::string text = dir.file("t.txt");
+    write_bytes(text, {'h', 'i'});
+    const Result r = shootout("eval --model " + model + " --data " + kText + " --chunks 1");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    // The vocabulary is checked first or the architecture: either way the line names the file.
+    EXPECT_NE(r.err.find(model), std::string::npos) << r.err;
+}
+
+TEST(Cli, BadTextsAreRefused) {
+    TempDir dir;
+    const std::string empty = dir.file("empty.txt");
+    write_bytes(empty, {});
+    Result r = shootout("eval --model " + kModel + " --data " + empty);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.err.find("empty.txt: the text is empty"), std::string::npos) << r.err;
+
+    const std::string short_text = dir.file("short.txt");
+    const std::string words = "The quick brown fox jumps over the lazy dog. ";
+    std::vector<uint8_t> bytes(words.begin(), words.end());
+    write_bytes(short_text, bytes);
+    r = shootout("eval --model " + kModel + " --data " + short_text + " --ctx 512");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("short.txt"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("tokens"), std::string::npos) << r.err;
+
+    r = shootout("run --model " + kModel + " --quant Q8_0 --data " + dir.file("missing.txt") + " --out " + dir.file("o"));
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.err.find("missing.txt: cannot open"), std::string::npos) << r.err;
+}
+
+// A real run, small: 3 chunks of 64 tokens. --chunks must be honoured, with one progress line per
+// chunk and variant, the table on stdout, the files in --out; a second run resumes every chunk.
+TEST(Cli, RunHonoursChunksAndResumes) {
+    TempDir dir;
+    const std::string out = dir.file("results");
+    const std::string args = "run --model " + kModel + " --quant Q8_0 --data " + kText + " --ctx 64 --chunks 3 --out " + out;
+    Result r = shootout(args);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    int progress_lines = 0;
+    std::istringstream lines(r.err);
+    for (std::string line; std::getline(lines, line);)
+        if (line.rfind("Q8_0 ", 0) == 0) ++progress_lines;
+    EXPECT_EQ(progress_lines, 3) << r.err;
+    EXPECT_NE(r.output.find("3 chunks of 64 tokens, 93 scored tokens"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("| Mean KLD |"), std::string::npos);
+    for (const char* file : {"shootout.md", "shootout.json", "shootout.csv", "model-bf16-Q8_0.gguf"})
+        EXPECT_TRUE(fs::exists(fs::path(out) / file)) << file;
+
+    const Result again = shootout(args);
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    EXPECT_NE(again.err.find("reusing"), std::string::npos) << again.err;
+    EXPECT_NE(again.err.find("(resumed)"), std::string::npos) << again.err;
+    // Same numbers after resuming: the Markdown tables are identical.
+    EXPECT_EQ(r.out, again.out);
+    EXPECT_NE(r.out.find("| Metric"), std::string::npos);
+}
+
+}  // namespace
