@@ -126,7 +126,7 @@ int run(const Args& args) {
         for (const auto& text : texts) read_text_file(text);  // fail on a missing text before hours of work
 
     std::vector<LoadedModel> variants;
-    MakeVariantOptions make_options{settings.out_dir, args.get("imatrix", ""), pool.size()};
+    MakeVariantOptions make_options{settings.out_dir, args.get("imatrix", ""), pool.size(), args.flag("allow-requantize")};
     for (const auto& recipe : recipes) {
         std::string upper = recipe;
         for (auto& c : upper) c = (char)std::toupper((unsigned char)c);
@@ -178,6 +178,7 @@ Command run_command() {
             {"threads", "N", "worker threads (default: all cores)", false, "t"},
             {"out", "DIR", "where results, state and quantized files go (default results)", false, "o"},
             {"imatrix", "FILE", "importance matrix for --quant"},
+            {"allow-requantize", "", "let --quant start from an already-quantized reference"},
             {"reference-mode", "MODE", "dense (exact, reference resident) or top-k (reference run first, cached)"},
             {"top-k", "K", "log-probs kept per token in top-k mode (default 64)"},
             {"base-logits", "FILE", "use a llama-perplexity --kl-divergence-base file as the reference's log-probs"},

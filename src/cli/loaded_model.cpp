@@ -9,9 +9,11 @@ report::ModelColumn LoadedModel::column() const {
     column.name = name;
     column.path = file->path();
     column.file_bytes = file->size_bytes();
-    if (model) {
-        column.weight_bytes = model->info().weight_bytes;
-        column.n_params = model->info().n_params;
+    // From the file's tensors, so a reference that is never loaded (a llama.cpp base file stands in
+    // for it) still gets its size and bits per weight.
+    for (const auto& tensor : file->tensors()) {
+        column.weight_bytes += tensor.size_bytes;
+        column.n_params += tensor.n_elements();
     }
     return column;
 }

@@ -31,6 +31,7 @@ std::string make_variant(const gguf::File& reference, const std::string& recipe_
     const quantize::Plan plan = quantize::make_plan(reference, recipe, imatrix.has_value());
     quantize::QuantizeOptions quantize_options;
     quantize_options.n_threads = options.n_threads;
+    quantize_options.allow_requantize = options.allow_requantize;
     quantize_options.imatrix = imatrix ? &*imatrix : nullptr;
     if (imatrix) quantize_options.imatrix_label = options.imatrix_path;
     const auto result = quantize::quantize_model(reference, plan, quantize_options, output.string());

@@ -14,6 +14,7 @@ struct MakeVariantOptions {
     std::string output_dir;
     std::string imatrix_path;  // "" : none
     int n_threads = 0;
+    bool allow_requantize = false;  // the reference is itself quantized
 };
 
 // Writes <output_dir>/<reference stem>-<RECIPE>.gguf and returns its path. A file already there that
