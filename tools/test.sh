@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
 cuda=OFF; command -v nvcc >/dev/null && cuda=ON
-cmake -S . -B build -G Ninja -DSHOOTOUT_WERROR=ON -DSHOOTOUT_CUDA=$cuda >/dev/null
+cmake -S . -B build -G Ninja -DSHOOTOUT_WERROR=ON -DSHOOTOUT_TESTS=ON -DSHOOTOUT_CUDA=$cuda >/dev/null
 cmake --build build -j"$(nproc)"
 SHOOTOUT_SMOLLM2_GGUF=$(tools/find-smollm2.sh)
 export SHOOTOUT_SMOLLM2_GGUF
