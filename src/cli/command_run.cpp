@@ -8,6 +8,7 @@
 #include "cli/command.h"
 #include "cli/loaded_model.h"
 #include "cli/make_variant.h"
+#include "cli/memory.h"
 #include "cli/text_input.h"
 #include "eval/llama_logits_file.h"
 #include "eval/reference_source.h"
@@ -97,14 +98,15 @@ int run(const Args& args) {
     settings.n_ctx = args.get_int("ctx", 512, 8, 1 << 20);
     settings.max_chunks = args.get_int("chunks", -1, 1, 1 << 30);
     settings.out_dir = args.get("out", "results");
-    settings.reference_mode = args.get("reference-mode", "dense");
+    settings.reference_mode = args.get("reference-mode", "auto");
     settings.top_k = args.get_int("top-k", 64, 1, 1 << 20);
     settings.tile_rows = args.get_int("tile", 32, 1, 4096);
     settings.resume = !args.flag("no-resume");
     settings.base_logits = args.get("base-logits", "");
     if (!settings.base_logits.empty()) settings.reference_mode = "llama-logits-file";
-    if (settings.reference_mode != "dense" && settings.reference_mode != "top-k" && settings.base_logits.empty())
-        throw UsageError("--reference-mode must be dense or top-k, got '" + settings.reference_mode + "'");
+    if (settings.reference_mode != "dense" && settings.reference_mode != "top-k" && settings.reference_mode != "auto" &&
+        settings.base_logits.empty())
+        throw UsageError("--reference-mode must be auto, dense or top-k, got '" + settings.reference_mode + "'");
     std::vector<std::string> texts = args.all("data");
     if (!settings.base_logits.empty()) {
         if (!texts.empty()) throw UsageError("--base-logits carries its own tokens: leave out --data");
@@ -134,6 +136,13 @@ int run(const Args& args) {
     }
     for (const auto& path : variant_paths) variants.push_back(open_model(path, ""));
     for (auto& variant : variants) check_same_vocabulary(*reference.file, *variant.file);
+    if (settings.reference_mode == "auto") {
+        uint64_t total_bytes = reference.file->size_bytes();
+        for (const auto& variant : variants) total_bytes += variant.file->size_bytes();
+        settings.reference_mode = choose_reference_mode(total_bytes, available_memory_bytes());
+        std::fprintf(stderr, "shootout: reference mode %s (models %.2f GiB, available memory %.2f GiB)\n",
+                     settings.reference_mode.c_str(), total_bytes / 1073741824.0, available_memory_bytes() / 1073741824.0);
+    }
 
     if (settings.base_logits.empty()) load_model(reference, pool);  // a base file stands in for its logits
     const report::ModelColumn reference_column = reference.column();
@@ -179,7 +188,9 @@ Command run_command() {
             {"out", "DIR", "where results, state and quantized files go (default results)", false, "o"},
             {"imatrix", "FILE", "importance matrix for --quant"},
             {"allow-requantize", "", "let --quant start from an already-quantized reference"},
-            {"reference-mode", "MODE", "dense (exact, reference resident) or top-k (reference run first, cached)"},
+            {"reference-mode", "MODE",
+             "auto (default: dense when every model fits in memory), dense (exact, all resident) or top-k "
+             "(reference run first, its top-k log-probs cached)"},
             {"top-k", "K", "log-probs kept per token in top-k mode (default 64)"},
             {"base-logits", "FILE", "use a llama-perplexity --kl-divergence-base file as the reference's log-probs"},
             {"tile", "ROWS", "scored positions whose logits are held at once (default 32)"},

@@ -225,3 +225,15 @@ TEST(Cli, RunHonoursChunksAndResumes) {
 }
 
 }  // namespace
+
+#include "cli/memory.h"
+
+TEST(CliMemory, ChoosesTopKOnlyWhenTheModelsDoNotFit) {
+    using shootout::cli::choose_reference_mode;
+    EXPECT_EQ(choose_reference_mode(8ull << 30, 64ull << 30), "dense");
+    EXPECT_EQ(choose_reference_mode(60ull << 30, 64ull << 30), "top-k");
+    EXPECT_EQ(choose_reference_mode(51ull << 30, 64ull << 30), "dense");   // 80 % of 64 GiB = 51.2 GiB
+    EXPECT_EQ(choose_reference_mode(52ull << 30, 64ull << 30), "top-k");
+    EXPECT_EQ(choose_reference_mode(1ull << 40, 0), "dense");  // unknown: do not degrade silently
+    EXPECT_GT(shootout::cli::available_memory_bytes(), 0u);
+}
