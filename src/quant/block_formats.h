@@ -29,6 +29,30 @@ static_assert(sizeof(BlockQ5_1) == 24 && sizeof(BlockQ8_0) == 34 && sizeof(Block
 static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
 
+// Non-linear 4-bit types: a level indexes a 16-entry table of int8 values.
+struct BlockMXFP4 { uint8_t e; uint8_t qs[16]; };   // e: E8M0 exponent; qs nibbles as Q4_0
+struct BlockIQ4_NL { uint16_t d; uint8_t qs[16]; };
+struct BlockIQ4_XS { uint16_t d; uint16_t scales_h; uint8_t scales_l[4]; uint8_t qs[128]; };
+static_assert(sizeof(BlockMXFP4) == 17 && sizeof(BlockIQ4_NL) == 18 && sizeof(BlockIQ4_XS) == 136);
+
+// ggml's kvalues_iq4nl and kvalues_mxfp4 (E2M1 values doubled, so a scale of 2^(e-128) applies).
+inline constexpr int8_t kIQ4NLValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+inline constexpr int8_t kMXFP4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// The 6-bit scale (0..63, offset 32) of sub-block ib (0..7) of an IQ4_XS block.
+inline int iq4xs_scale(const BlockIQ4_XS& b, int ib) {
+    return ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((b.scales_h >> (2 * ib)) & 3) << 4);
+}
+
+// An E8M0 exponent as the float 2^(e-128), half the MX scale, matching the doubled values
+// (ggml_e8m0_to_fp32_half). e < 2 gives the subnormals 2^-128 and 2^-127.
+inline float e8m0_to_fp32_half(uint8_t e) {
+    const uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    __builtin_memcpy(&f, &bits, 4);
+    return f;
+}
+
 // The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K block (ggml's get_scale_min_k4):
 // sub-blocks 0-3 keep theirs in the low 6 bits of bytes j and j+4; 4-7 split theirs into a low
 // nibble in byte j+4 and two high bits in the top of bytes j-4 (scale) and j (min).

@@ -50,6 +50,11 @@ SHOOTOUT_DECLARE_TYPE(q5_k)
 SHOOTOUT_DECLARE_TYPE(q6_k)
 void q8_k_to_float(const void* src, float* dst, int64_t n);
 void q8_k_from_float_ref(const float* src, void* dst, int64_t n);
+
+// nonlinear_4bit.cpp: MXFP4 (importance ignored, as ggml), IQ4_NL, IQ4_XS
+SHOOTOUT_DECLARE_TYPE(mxfp4)
+SHOOTOUT_DECLARE_TYPE(iq4_nl)
+SHOOTOUT_DECLARE_TYPE(iq4_xs)
 #undef SHOOTOUT_DECLARE_TYPE
 
 }  // namespace shootout::quant::family

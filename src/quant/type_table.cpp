@@ -49,7 +49,8 @@ size_t checked_quantize_rows(const float* src, void* dst, int64_t n_rows, int64_
 
 constexpr char kF32[] = "f32", kF16[] = "f16", kBF16[] = "bf16", kQ4_0[] = "q4_0", kQ4_1[] = "q4_1",
                kQ5_0[] = "q5_0", kQ5_1[] = "q5_1", kQ8_0[] = "q8_0", kQ2_K[] = "q2_K", kQ3_K[] = "q3_K",
-               kQ4_K[] = "q4_K", kQ5_K[] = "q5_K", kQ6_K[] = "q6_K";
+               kQ4_K[] = "q4_K", kQ5_K[] = "q5_K", kQ6_K[] = "q6_K",
+               kIQ4_NL[] = "iq4_nl", kIQ4_XS[] = "iq4_xs", kMXFP4[] = "mxfp4";
 
 using namespace family;
 #define ROW_FNS(t, name, block) t##_to_float, t##_from_float_ref, checked_quantize_rows<name, block, t##_quantize_rows>
@@ -75,10 +76,10 @@ const TypeTraits kTypes[] = {
     {TypeId::IQ2_XS,  "iq2_xs",   256, 74,  true,  true,  nullptr, nullptr, nullptr},
     {TypeId::IQ3_XXS, "iq3_xxs",  256, 98,  true,  false, nullptr, nullptr, nullptr},
     {TypeId::IQ1_S,   "iq1_s",    256, 50,  true,  true,  nullptr, nullptr, nullptr},
-    {TypeId::IQ4_NL,  "iq4_nl",   32,  18,  true,  false, nullptr, nullptr, nullptr},
+    {TypeId::IQ4_NL,  "iq4_nl",   32,  18,  true,  false, ROW_FNS(iq4_nl, kIQ4_NL, 32)},
     {TypeId::IQ3_S,   "iq3_s",    256, 110, true,  false, nullptr, nullptr, nullptr},
     {TypeId::IQ2_S,   "iq2_s",    256, 82,  true,  false, nullptr, nullptr, nullptr},
-    {TypeId::IQ4_XS,  "iq4_xs",   256, 136, true,  false, nullptr, nullptr, nullptr},
+    {TypeId::IQ4_XS,  "iq4_xs",   256, 136, true,  false, ROW_FNS(iq4_xs, kIQ4_XS, 256)},
     {TypeId::I8,      "i8",       1,   1,   false, false, nullptr, nullptr, nullptr},
     {TypeId::I16,     "i16",      1,   2,   false, false, nullptr, nullptr, nullptr},
     {TypeId::I32,     "i32",      1,   4,   false, false, nullptr, nullptr, nullptr},
@@ -88,7 +89,7 @@ const TypeTraits kTypes[] = {
     {TypeId::BF16,    "bf16",     1,   2,   false, false, bf16_to_float, bf16_from_float, checked_quantize_rows<kBF16, 1, bf16_quantize_rows>},
     {TypeId::TQ1_0,   "tq1_0",    256, 54,  true,  false, nullptr, nullptr, nullptr},
     {TypeId::TQ2_0,   "tq2_0",    256, 66,  true,  false, nullptr, nullptr, nullptr},
-    {TypeId::MXFP4,   "mxfp4",    32,  17,  true,  false, nullptr, nullptr, nullptr},
+    {TypeId::MXFP4,   "mxfp4",    32,  17,  true,  false, ROW_FNS(mxfp4, kMXFP4, 32)},
 };
 #undef ROW_FNS
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "backend/cpu/vec_dot.h"
+#include "backend/cpu/vec_dot_more.h"
 #include "util/error.h"
 
 namespace shootout::cpu {
@@ -42,6 +43,9 @@ const TypeKernels kKernels[] = {
     {TypeId::Q4_K, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(q4_k)},
     {TypeId::Q5_K, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(q5_k)},
     {TypeId::Q6_K, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(q6_k)},
+    {TypeId::MXFP4, TypeId::Q8_0, convert_with_table<TypeId::Q8_0>, PICK(mxfp4)},
+    {TypeId::IQ4_NL, TypeId::Q8_0, convert_with_table<TypeId::Q8_0>, PICK(iq4_nl)},
+    {TypeId::IQ4_XS, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(iq4_xs)},
 };
 #undef PICK
 

@@ -1,0 +1,25 @@
+// Dot products for the types added after the kernel table's first wave (non-linear 4-bit,
+// ternary, the IQ1-IQ3 grids) and the AVX2 versions of Q2_K/Q3_K. Same contract as vec_dot.h:
+// (n elements, result, weight row, activation row already in the type's vec_dot_type); a scalar
+// reference for each and, where SHOOTOUT_HAVE_AVX2_KERNELS, an AVX2 version.
+#pragma once
+
+#include "backend/cpu/vec_dot.h"
+
+namespace shootout::cpu::dot {
+
+#define SHOOTOUT_VEC_DOT_MORE(name) void name(int64_t n, float* result, const void* weight_row, const void* activation_row);
+
+// vec_dot_nonlinear.cpp: MXFP4 . Q8_0, IQ4_NL . Q8_0, IQ4_XS . Q8_K
+SHOOTOUT_VEC_DOT_MORE(mxfp4_scalar)
+SHOOTOUT_VEC_DOT_MORE(iq4_nl_scalar)
+SHOOTOUT_VEC_DOT_MORE(iq4_xs_scalar)
+
+#if defined(SHOOTOUT_HAVE_AVX2_KERNELS)
+SHOOTOUT_VEC_DOT_MORE(mxfp4_avx2)
+SHOOTOUT_VEC_DOT_MORE(iq4_nl_avx2)
+SHOOTOUT_VEC_DOT_MORE(iq4_xs_avx2)
+#endif
+#undef SHOOTOUT_VEC_DOT_MORE
+
+}  // namespace shootout::cpu::dot

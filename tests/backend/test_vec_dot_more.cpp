@@ -1,0 +1,117 @@
+// The CPU dot products of the types added after the kernel table's first wave (vec_dot_more.h),
+// against dequantize-then-dot in double: a row with outliers and an all-zero block is quantized
+// (with importance weights where the type requires them), activations are converted to the
+// vec_dot_type, and each kernel (the table's, the scalar one, the AVX2 one) must equal
+// sum(dequant(w) * dequant(x)) up to the float rounding of the per-block accumulation.
+#include <gtest/gtest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "backend/cpu/type_kernels.h"
+#include "backend/cpu/vec_dot_more.h"
+#include "quant/type_table.h"
+
+namespace shootout::cpu {
+namespace {
+
+using quant::TypeId;
+using VecDot = void (*)(int64_t, float*, const void*, const void*);
+
+std::vector<float> random_row(int64_t n, uint32_t seed, bool zero_block) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    std::vector<float> v((size_t)n);
+    for (auto& x : v) x = normal(rng) * 0.05f;
+    for (int k = 0; k < 4; ++k) v[rng() % n] *= 30.f;  // outliers
+    if (zero_block)
+        for (int64_t i = 0; i < std::min<int64_t>(n / 2, 256); ++i) v[(size_t)i] = 0.f;  // a whole block
+    return v;
+}
+
+struct Case {
+    std::vector<uint8_t> w, x;
+    double exact = 0;      // sum of dequantized products, in double
+    double tolerance = 0;  // float-rounding bound of a blocked accumulation
+};
+
+Case make_case(TypeId type, int64_t n, uint32_t seed) {
+    const TypeKernels& k = kernels(type);
+    const quant::TypeTraits& wt = quant::traits(type);
+    const quant::TypeTraits& xt = quant::traits(k.vec_dot_type);
+    Case c;
+    const std::vector<float> w = random_row(n, seed, true), x = random_row(n, seed + 1, false);
+    std::vector<float> importance((size_t)n);
+    std::mt19937 rng(seed + 2);
+    for (auto& v : importance) v = 0.1f + (float)(rng() % 1000) / 250.f;
+    c.w.resize(quant::row_size_bytes(type, n));
+    c.x.resize(quant::row_size_bytes(k.vec_dot_type, n));
+    wt.quantize_rows(w.data(), c.w.data(), 1, n, wt.requires_imatrix ? importance.data() : nullptr);
+    k.from_float(x.data(), c.x.data(), n);
+    std::vector<float> wd((size_t)n), xd((size_t)n);
+    wt.to_float(c.w.data(), wd.data(), n);
+    xt.to_float(c.x.data(), xd.data(), n);
+    double magnitude = 0;
+    for (int64_t g = 0; g < n; g += 16) {
+        double max_w = 0, sum_abs_x = 0;
+        for (int64_t i = g; i < g + 16; ++i) {
+            c.exact += (double)wd[i] * xd[i];
+            max_w = std::max(max_w, (double)std::fabs(wd[i]));
+            sum_abs_x += std::fabs(xd[i]);
+        }
+        magnitude += 2 * max_w * sum_abs_x;
+    }
+    // A sum of m float terms after 2 roundings each errs by at most (m + 2) * eps * sum|terms|,
+    // m <= n / 16 groups + a few; each group's terms are bounded by 2 * max|w| * sum|x|.
+    const double terms = (double)n / 16 + 8;
+    c.tolerance = (terms + 2) * FLT_EPSILON * magnitude + 1e-30;
+    return c;
+}
+
+struct Kernels {
+    TypeId type;
+    VecDot scalar, simd;  // simd null without AVX2
+};
+
+#if defined(SHOOTOUT_HAVE_AVX2_KERNELS)
+#define PAIR(t, name) Kernels{TypeId::t, dot::name##_scalar, dot::name##_avx2}
+#else
+#define PAIR(t, name) Kernels{TypeId::t, dot::name##_scalar, nullptr}
+#endif
+
+class VecDotMore : public ::testing::TestWithParam<Kernels> {};
+
+TEST_P(VecDotMore, EveryKernelEqualsTheDequantizedDot) {
+    const Kernels& p = GetParam();
+    const char* name = quant::traits(p.type).name;
+    for (int64_t n : {256, 512, 1536, 4096}) {
+        const Case c = make_case(p.type, n, 11 * (uint32_t)n);
+        EXPECT_NE(c.exact, 0.0) << name;  // the case is not degenerate
+        float table = NAN, scalar = NAN;
+        kernels(p.type).vec_dot(n, &table, c.w.data(), c.x.data());
+        p.scalar(n, &scalar, c.w.data(), c.x.data());
+        EXPECT_NEAR(table, c.exact, c.tolerance) << name << " table n=" << n;
+        EXPECT_NEAR(scalar, c.exact, c.tolerance) << name << " scalar n=" << n;
+        if (p.simd) {
+            float simd = NAN;
+            p.simd(n, &simd, c.w.data(), c.x.data());
+            EXPECT_NEAR(simd, c.exact, c.tolerance) << name << " simd n=" << n;
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, VecDotMore,
+                         ::testing::Values(PAIR(MXFP4, mxfp4), PAIR(IQ4_NL, iq4_nl), PAIR(IQ4_XS, iq4_xs)),
+                         [](const auto& info) { return std::string(quant::traits(info.param.type).name); });
+
+TEST(KernelTableMore, VecDotTypesAreGgmlsPairs) {
+    // ggml-cpu.c type_traits_cpu.
+    EXPECT_EQ(kernels(TypeId::MXFP4).vec_dot_type, TypeId::Q8_0);
+    EXPECT_EQ(kernels(TypeId::IQ4_NL).vec_dot_type, TypeId::Q8_0);
+    EXPECT_EQ(kernels(TypeId::IQ4_XS).vec_dot_type, TypeId::Q8_K);
+}
+
+}  // namespace
+}  // namespace shootout::cpu
