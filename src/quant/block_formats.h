@@ -35,6 +35,12 @@ struct BlockIQ4_NL { uint16_t d; uint8_t qs[16]; };
 struct BlockIQ4_XS { uint16_t d; uint16_t scales_h; uint8_t scales_l[4]; uint8_t qs[128]; };
 static_assert(sizeof(BlockMXFP4) == 17 && sizeof(BlockIQ4_NL) == 18 && sizeof(BlockIQ4_XS) == 136);
 
+// Ternary types (values -1, 0, 1 times d): TQ1_0 packs 5 trits per byte of qs (base 3, scaled to
+// fill the byte) and 4 per byte of qh; TQ2_0 stores 2 bits per element.
+struct BlockTQ1_0 { uint8_t qs[48]; uint8_t qh[4]; uint16_t d; };
+struct BlockTQ2_0 { uint8_t qs[64]; uint16_t d; };
+static_assert(sizeof(BlockTQ1_0) == 54 && sizeof(BlockTQ2_0) == 66);
+
 // ggml's kvalues_iq4nl and kvalues_mxfp4 (E2M1 values doubled, so a scale of 2^(e-128) applies).
 inline constexpr int8_t kIQ4NLValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 inline constexpr int8_t kMXFP4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};

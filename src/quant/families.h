@@ -55,6 +55,10 @@ void q8_k_from_float_ref(const float* src, void* dst, int64_t n);
 SHOOTOUT_DECLARE_TYPE(mxfp4)
 SHOOTOUT_DECLARE_TYPE(iq4_nl)
 SHOOTOUT_DECLARE_TYPE(iq4_xs)
+
+// ternary.cpp: TQ1_0, TQ2_0 (importance ignored, as ggml)
+SHOOTOUT_DECLARE_TYPE(tq1_0)
+SHOOTOUT_DECLARE_TYPE(tq2_0)
 #undef SHOOTOUT_DECLARE_TYPE
 
 }  // namespace shootout::quant::family

@@ -50,7 +50,8 @@ size_t checked_quantize_rows(const float* src, void* dst, int64_t n_rows, int64_
 constexpr char kF32[] = "f32", kF16[] = "f16", kBF16[] = "bf16", kQ4_0[] = "q4_0", kQ4_1[] = "q4_1",
                kQ5_0[] = "q5_0", kQ5_1[] = "q5_1", kQ8_0[] = "q8_0", kQ2_K[] = "q2_K", kQ3_K[] = "q3_K",
                kQ4_K[] = "q4_K", kQ5_K[] = "q5_K", kQ6_K[] = "q6_K",
-               kIQ4_NL[] = "iq4_nl", kIQ4_XS[] = "iq4_xs", kMXFP4[] = "mxfp4";
+               kIQ4_NL[] = "iq4_nl", kIQ4_XS[] = "iq4_xs", kMXFP4[] = "mxfp4",
+               kTQ1_0[] = "tq1_0", kTQ2_0[] = "tq2_0";
 
 using namespace family;
 #define ROW_FNS(t, name, block) t##_to_float, t##_from_float_ref, checked_quantize_rows<name, block, t##_quantize_rows>
@@ -87,8 +88,8 @@ const TypeTraits kTypes[] = {
     {TypeId::F64,     "f64",      1,   8,   false, false, nullptr, nullptr, nullptr},
     {TypeId::IQ1_M,   "iq1_m",    256, 56,  true,  false, nullptr, nullptr, nullptr},
     {TypeId::BF16,    "bf16",     1,   2,   false, false, bf16_to_float, bf16_from_float, checked_quantize_rows<kBF16, 1, bf16_quantize_rows>},
-    {TypeId::TQ1_0,   "tq1_0",    256, 54,  true,  false, nullptr, nullptr, nullptr},
-    {TypeId::TQ2_0,   "tq2_0",    256, 66,  true,  false, nullptr, nullptr, nullptr},
+    {TypeId::TQ1_0,   "tq1_0",    256, 54,  true,  false, ROW_FNS(tq1_0, kTQ1_0, 256)},
+    {TypeId::TQ2_0,   "tq2_0",    256, 66,  true,  false, ROW_FNS(tq2_0, kTQ2_0, 256)},
     {TypeId::MXFP4,   "mxfp4",    32,  17,  true,  false, ROW_FNS(mxfp4, kMXFP4, 32)},
 };
 #undef ROW_FNS

@@ -42,9 +42,12 @@ Case make_case(TypeId type, int64_t n, uint32_t seed) {
     const quant::TypeTraits& wt = quant::traits(type);
     const quant::TypeTraits& xt = quant::traits(k.vec_dot_type);
     Case c;
-    const std::vector<float> w = random_row(n, seed, true), x = random_row(n, seed + 1, false);
+    std::vector<float> w = random_row(n, seed, true);
+    const std::vector<float> x = random_row(n, seed + 1, false);
     std::vector<float> importance((size_t)n);
     std::mt19937 rng(seed + 2);
+    if (type == TypeId::TQ1_0 || type == TypeId::TQ2_0)  // ternary data, or nearly every level is 0
+        for (int64_t i = 256; i < n; ++i) w[(size_t)i] = 0.05f * (float)((int)(rng() % 3) - 1);
     for (auto& v : importance) v = 0.1f + (float)(rng() % 1000) / 250.f;
     c.w.resize(quant::row_size_bytes(type, n));
     c.x.resize(quant::row_size_bytes(k.vec_dot_type, n));
@@ -103,14 +106,15 @@ TEST_P(VecDotMore, EveryKernelEqualsTheDequantizedDot) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, VecDotMore,
-                         ::testing::Values(PAIR(MXFP4, mxfp4), PAIR(IQ4_NL, iq4_nl), PAIR(IQ4_XS, iq4_xs)),
+                         ::testing::Values(PAIR(MXFP4, mxfp4), PAIR(IQ4_NL, iq4_nl), PAIR(IQ4_XS, iq4_xs),
+                                           PAIR(TQ1_0, tq1_0), PAIR(TQ2_0, tq2_0)),
                          [](const auto& info) { return std::string(quant::traits(info.param.type).name); });
 
 TEST(KernelTableMore, VecDotTypesAreGgmlsPairs) {
     // ggml-cpu.c type_traits_cpu.
     EXPECT_EQ(kernels(TypeId::MXFP4).vec_dot_type, TypeId::Q8_0);
     EXPECT_EQ(kernels(TypeId::IQ4_NL).vec_dot_type, TypeId::Q8_0);
-    EXPECT_EQ(kernels(TypeId::IQ4_XS).vec_dot_type, TypeId::Q8_K);
+    for (TypeId t : {TypeId::IQ4_XS, TypeId::TQ1_0, TypeId::TQ2_0}) EXPECT_EQ(kernels(t).vec_dot_type, TypeId::Q8_K);
 }
 
 }  // namespace

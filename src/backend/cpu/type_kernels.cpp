@@ -46,6 +46,8 @@ const TypeKernels kKernels[] = {
     {TypeId::MXFP4, TypeId::Q8_0, convert_with_table<TypeId::Q8_0>, PICK(mxfp4)},
     {TypeId::IQ4_NL, TypeId::Q8_0, convert_with_table<TypeId::Q8_0>, PICK(iq4_nl)},
     {TypeId::IQ4_XS, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(iq4_xs)},
+    {TypeId::TQ1_0, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(tq1_0)},
+    {TypeId::TQ2_0, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(tq2_0)},
 };
 #undef PICK
 

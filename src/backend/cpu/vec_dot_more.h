@@ -14,11 +14,16 @@ namespace shootout::cpu::dot {
 SHOOTOUT_VEC_DOT_MORE(mxfp4_scalar)
 SHOOTOUT_VEC_DOT_MORE(iq4_nl_scalar)
 SHOOTOUT_VEC_DOT_MORE(iq4_xs_scalar)
+// vec_dot_ternary.cpp: TQ1_0, TQ2_0 . Q8_K
+SHOOTOUT_VEC_DOT_MORE(tq1_0_scalar)
+SHOOTOUT_VEC_DOT_MORE(tq2_0_scalar)
 
 #if defined(SHOOTOUT_HAVE_AVX2_KERNELS)
 SHOOTOUT_VEC_DOT_MORE(mxfp4_avx2)
 SHOOTOUT_VEC_DOT_MORE(iq4_nl_avx2)
 SHOOTOUT_VEC_DOT_MORE(iq4_xs_avx2)
+SHOOTOUT_VEC_DOT_MORE(tq1_0_avx2)
+SHOOTOUT_VEC_DOT_MORE(tq2_0_avx2)
 #endif
 #undef SHOOTOUT_VEC_DOT_MORE
 
