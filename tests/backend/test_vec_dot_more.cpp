@@ -107,7 +107,8 @@ TEST_P(VecDotMore, EveryKernelEqualsTheDequantizedDot) {
 
 INSTANTIATE_TEST_SUITE_P(Types, VecDotMore,
                          ::testing::Values(PAIR(MXFP4, mxfp4), PAIR(IQ4_NL, iq4_nl), PAIR(IQ4_XS, iq4_xs),
-                                           PAIR(TQ1_0, tq1_0), PAIR(TQ2_0, tq2_0)),
+                                           PAIR(TQ1_0, tq1_0), PAIR(TQ2_0, tq2_0), PAIR(Q2_K, q2_k),
+                                           PAIR(Q3_K, q3_k)),
                          [](const auto& info) { return std::string(quant::traits(info.param.type).name); });
 
 TEST(KernelTableMore, VecDotTypesAreGgmlsPairs) {

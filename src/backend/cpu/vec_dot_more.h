@@ -24,6 +24,9 @@ SHOOTOUT_VEC_DOT_MORE(iq4_nl_avx2)
 SHOOTOUT_VEC_DOT_MORE(iq4_xs_avx2)
 SHOOTOUT_VEC_DOT_MORE(tq1_0_avx2)
 SHOOTOUT_VEC_DOT_MORE(tq2_0_avx2)
+// vec_dot_q2_q3_avx2.cpp (their scalar versions are in vec_dot.h)
+SHOOTOUT_VEC_DOT_MORE(q2_k_avx2)
+SHOOTOUT_VEC_DOT_MORE(q3_k_avx2)
 #endif
 #undef SHOOTOUT_VEC_DOT_MORE
 
