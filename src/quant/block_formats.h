@@ -41,6 +41,11 @@ struct BlockTQ1_0 { uint8_t qs[48]; uint8_t qh[4]; uint16_t d; };
 struct BlockTQ2_0 { uint8_t qs[64]; uint16_t d; };
 static_assert(sizeof(BlockTQ1_0) == 54 && sizeof(BlockTQ2_0) == 66);
 
+// IQ3 lattice types (see iq3_quants.cpp): XXS qs = 64 point indices then 8 u32 of signs|scale.
+struct BlockIQ3_XXS { uint16_t d; uint8_t qs[96]; };
+struct BlockIQ3_S { uint16_t d; uint8_t qs[64]; uint8_t qh[8]; uint8_t signs[32]; uint8_t scales[4]; };
+static_assert(sizeof(BlockIQ3_XXS) == 98 && sizeof(BlockIQ3_S) == 110);
+
 // ggml's kvalues_iq4nl and kvalues_mxfp4 (E2M1 values doubled, so a scale of 2^(e-128) applies).
 inline constexpr int8_t kIQ4NLValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 inline constexpr int8_t kMXFP4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};

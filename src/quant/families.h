@@ -59,6 +59,10 @@ SHOOTOUT_DECLARE_TYPE(iq4_xs)
 // ternary.cpp: TQ1_0, TQ2_0 (importance ignored, as ggml)
 SHOOTOUT_DECLARE_TYPE(tq1_0)
 SHOOTOUT_DECLARE_TYPE(tq2_0)
+
+// iq3_quants.cpp: IQ3_XXS, IQ3_S (lattice of iq3_lattice.h)
+SHOOTOUT_DECLARE_TYPE(iq3_xxs)
+SHOOTOUT_DECLARE_TYPE(iq3_s)
 #undef SHOOTOUT_DECLARE_TYPE
 
 }  // namespace shootout::quant::family

@@ -51,7 +51,8 @@ constexpr char kF32[] = "f32", kF16[] = "f16", kBF16[] = "bf16", kQ4_0[] = "q4_0
                kQ5_0[] = "q5_0", kQ5_1[] = "q5_1", kQ8_0[] = "q8_0", kQ2_K[] = "q2_K", kQ3_K[] = "q3_K",
                kQ4_K[] = "q4_K", kQ5_K[] = "q5_K", kQ6_K[] = "q6_K",
                kIQ4_NL[] = "iq4_nl", kIQ4_XS[] = "iq4_xs", kMXFP4[] = "mxfp4",
-               kTQ1_0[] = "tq1_0", kTQ2_0[] = "tq2_0";
+               kTQ1_0[] = "tq1_0", kTQ2_0[] = "tq2_0",
+               kIQ3_XXS[] = "iq3_xxs", kIQ3_S[] = "iq3_s";
 
 using namespace family;
 #define ROW_FNS(t, name, block) t##_to_float, t##_from_float_ref, checked_quantize_rows<name, block, t##_quantize_rows>
@@ -75,10 +76,10 @@ const TypeTraits kTypes[] = {
     {TypeId::Q8_K,    "q8_K",     256, 292, true,  false, q8_k_to_float, q8_k_from_float_ref, nullptr},
     {TypeId::IQ2_XXS, "iq2_xxs",  256, 66,  true,  true,  nullptr, nullptr, nullptr},
     {TypeId::IQ2_XS,  "iq2_xs",   256, 74,  true,  true,  nullptr, nullptr, nullptr},
-    {TypeId::IQ3_XXS, "iq3_xxs",  256, 98,  true,  false, nullptr, nullptr, nullptr},
+    {TypeId::IQ3_XXS, "iq3_xxs",  256, 98,  true,  false, ROW_FNS(iq3_xxs, kIQ3_XXS, 256)},
     {TypeId::IQ1_S,   "iq1_s",    256, 50,  true,  true,  nullptr, nullptr, nullptr},
     {TypeId::IQ4_NL,  "iq4_nl",   32,  18,  true,  false, ROW_FNS(iq4_nl, kIQ4_NL, 32)},
-    {TypeId::IQ3_S,   "iq3_s",    256, 110, true,  false, nullptr, nullptr, nullptr},
+    {TypeId::IQ3_S,   "iq3_s",    256, 110, true,  false, ROW_FNS(iq3_s, kIQ3_S, 256)},
     {TypeId::IQ2_S,   "iq2_s",    256, 82,  true,  false, nullptr, nullptr, nullptr},
     {TypeId::IQ4_XS,  "iq4_xs",   256, 136, true,  false, ROW_FNS(iq4_xs, kIQ4_XS, 256)},
     {TypeId::I8,      "i8",       1,   1,   false, false, nullptr, nullptr, nullptr},

@@ -127,7 +127,8 @@ INSTANTIATE_TEST_SUITE_P(Recipes, GoldenRecipe,
                                            "Q4_K_S", "Q5_K_M", "Q5_K_S", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q2_K", "imatrix-Q4_0",
                                            "imatrix-Q6_K", "imatrix-Q4_K_M", "imatrix-Q5_K_M", "imatrix-Q3_K_M",
                                            "imatrix-Q2_K", "IQ4_NL", "IQ4_XS", "MXFP4_MOE", "imatrix-IQ4_NL",
-                                           "imatrix-IQ4_XS", "TQ1_0", "TQ2_0"),
+                                           "imatrix-IQ4_XS", "TQ1_0", "TQ2_0", "imatrix-IQ3_S", "imatrix-IQ3_M",
+                                           "imatrix-IQ3_XS", "imatrix-IQ3_XXS"),
                          [](const auto& info) {
                              std::string name = info.param;
                              for (char& c : name)
