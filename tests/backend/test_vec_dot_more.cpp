@@ -108,14 +108,15 @@ TEST_P(VecDotMore, EveryKernelEqualsTheDequantizedDot) {
 INSTANTIATE_TEST_SUITE_P(Types, VecDotMore,
                          ::testing::Values(PAIR(MXFP4, mxfp4), PAIR(IQ4_NL, iq4_nl), PAIR(IQ4_XS, iq4_xs),
                                            PAIR(TQ1_0, tq1_0), PAIR(TQ2_0, tq2_0), PAIR(Q2_K, q2_k),
-                                           PAIR(Q3_K, q3_k)),
+                                           PAIR(Q3_K, q3_k), PAIR(IQ3_XXS, iq3_xxs), PAIR(IQ3_S, iq3_s)),
                          [](const auto& info) { return std::string(quant::traits(info.param.type).name); });
 
 TEST(KernelTableMore, VecDotTypesAreGgmlsPairs) {
     // ggml-cpu.c type_traits_cpu.
     EXPECT_EQ(kernels(TypeId::MXFP4).vec_dot_type, TypeId::Q8_0);
     EXPECT_EQ(kernels(TypeId::IQ4_NL).vec_dot_type, TypeId::Q8_0);
-    for (TypeId t : {TypeId::IQ4_XS, TypeId::TQ1_0, TypeId::TQ2_0}) EXPECT_EQ(kernels(t).vec_dot_type, TypeId::Q8_K);
+    for (TypeId t : {TypeId::IQ4_XS, TypeId::TQ1_0, TypeId::TQ2_0, TypeId::IQ3_XXS, TypeId::IQ3_S})
+        EXPECT_EQ(kernels(t).vec_dot_type, TypeId::Q8_K);
 }
 
 }  // namespace

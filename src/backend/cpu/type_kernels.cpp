@@ -48,6 +48,8 @@ const TypeKernels kKernels[] = {
     {TypeId::IQ4_XS, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(iq4_xs)},
     {TypeId::TQ1_0, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(tq1_0)},
     {TypeId::TQ2_0, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(tq2_0)},
+    {TypeId::IQ3_XXS, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(iq3_xxs)},
+    {TypeId::IQ3_S, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(iq3_s)},
 };
 #undef PICK
 

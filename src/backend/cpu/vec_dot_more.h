@@ -17,6 +17,9 @@ SHOOTOUT_VEC_DOT_MORE(iq4_xs_scalar)
 // vec_dot_ternary.cpp: TQ1_0, TQ2_0 . Q8_K
 SHOOTOUT_VEC_DOT_MORE(tq1_0_scalar)
 SHOOTOUT_VEC_DOT_MORE(tq2_0_scalar)
+// vec_dot_iq3.cpp: IQ3_XXS, IQ3_S . Q8_K
+SHOOTOUT_VEC_DOT_MORE(iq3_xxs_scalar)
+SHOOTOUT_VEC_DOT_MORE(iq3_s_scalar)
 
 #if defined(SHOOTOUT_HAVE_AVX2_KERNELS)
 SHOOTOUT_VEC_DOT_MORE(mxfp4_avx2)
@@ -27,6 +30,8 @@ SHOOTOUT_VEC_DOT_MORE(tq2_0_avx2)
 // vec_dot_q2_q3_avx2.cpp (their scalar versions are in vec_dot.h)
 SHOOTOUT_VEC_DOT_MORE(q2_k_avx2)
 SHOOTOUT_VEC_DOT_MORE(q3_k_avx2)
+SHOOTOUT_VEC_DOT_MORE(iq3_xxs_avx2)
+SHOOTOUT_VEC_DOT_MORE(iq3_s_avx2)
 #endif
 #undef SHOOTOUT_VEC_DOT_MORE
 
