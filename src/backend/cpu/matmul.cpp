@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/matmul_tiles.h"
 #include "backend/cpu/type_kernels.h"
 #include "util/error.h"
 #include "util/parallel.h"
@@ -30,13 +31,20 @@ void matmul(ThreadPool& pool, const backend::Weight& w, const float* x, int64_t 
         for (size_t t = begin; t < end; ++t) k.from_float(x + t * w.n_in, xq + t * x_row_bytes, w.n_in);
     });
 
-    const int64_t rows_per_block = std::max<int64_t>(1, (int64_t)(kWeightBlockBytes / std::max<size_t>(1, w.row_bytes)));
+    const TileMatmul tile = find_tile_matmul(w.type, w.n_in);
+    int64_t rows_per_block = std::max<int64_t>(1, (int64_t)(kWeightBlockBytes / std::max<size_t>(1, w.row_bytes)));
+    if (tile && rows_per_block > 4) rows_per_block -= rows_per_block % 4;  // whole 4-row tiles
     const int64_t n_blocks = (w.n_out + rows_per_block - 1) / rows_per_block;
     const int64_t n_in = w.n_in, n_out = w.n_out;
     pool.parallel_for((size_t)n_blocks, [&](size_t block_begin, size_t block_end, int) {
         for (size_t block = block_begin; block < block_end; ++block) {
             const int64_t row0 = (int64_t)block * rows_per_block;
             const int64_t row1 = std::min(n_out, row0 + rows_per_block);
+            if (tile) {
+                tile(w.data + (size_t)row0 * w.row_bytes, w.row_bytes, row1 - row0, xq, x_row_bytes, n_tokens, n_in,
+                     y + row0, n_out);
+                continue;
+            }
             for (int64_t t = 0; t < n_tokens; ++t) {
                 const uint8_t* xt = xq + (size_t)t * x_row_bytes;
                 float* yt = y + t * n_out;
