@@ -70,14 +70,6 @@ void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
     out.write(reinterpret_cast<const char*>(bytes.data()), (std::streamsize)bytes.size());
 }
 
-std::vector<uint8_t> read_prefix(const std::string& path, size_t n) {
-    std::ifstream in(path, std::ios::binary);
-    std::vector<uint8_t> bytes(n);
-    in.read(reinterpret_cast<char*>(bytes.data()), (std::streamsize)n);
-    bytes.resize((size_t)in.gcount());
-    return bytes;
-}
-
 // A minimal GGUF v3 by hand: one metadata key general.architecture and one 1-D tensor of 32 elements.
 std::vector<uint8_t> tiny_gguf(const std::string& architecture, uint32_t tensor_type, size_t data_bytes) {
     std::vector<uint8_t> b;
