@@ -32,10 +32,105 @@ public:
     uint16_t* k(int64_t layer, int64_t pos) { return k_.data() + (size_t)((layer * n_ctx_ + pos) * row_floats_); }
     uint16_t* v(int64_t layer, int64_t pos) { return v_.data() + (size_t)((layer * n_ctx_ + pos) * row_floats_); }
 
+    // Per-call work memory of the blocked attention, kept to avoid reallocating it every layer.
+    std::vector<float> scratch_k, scratch_v;
+    std::vector<std::vector<float>> scratch_scores;
+
 private:
     int64_t n_layers_, n_ctx_, row_floats_;
     std::vector<uint16_t> k_, v_;  // [layer][pos][n_head_kv * head_dim] as IEEE half
 };
+
+
+#if defined(__AVX2__) && defined(__FMA__)
+// The same attention computed in blocks (head_dim a multiple of 8): K is widened transposed per KV
+// head ([kv_head][dim][pos], positions padded to 16), so 4 queries x 16 positions of scores come
+// from 8 register accumulators fed by broadcasts of the query; V is widened per KV head
+// ([kv_head][pos][dim]) and each query's output stays in registers, 8 dims per accumulator, while
+// the positions stream by. Only the order of the F32 sums differs from the plain loop below.
+void attention_blocked(ThreadPool& pool, CpuKvCache& cache, int64_t layer, const float* q, int64_t n_tokens,
+                       int64_t pos0, const backend::AttentionShape& shape, float scale, float* out) {
+    constexpr int64_t kQueries = 4, kPositions = 16;
+    const int64_t n_kv = pos0 + n_tokens, head_dim = shape.head_dim, n_head_kv = shape.n_head_kv;
+    const int64_t n_kv_padded = (n_kv + kPositions - 1) / kPositions * kPositions;
+    std::vector<float>& kt = cache.scratch_k, &vh = cache.scratch_v;
+    kt.assign((size_t)(n_head_kv * head_dim * n_kv_padded), 0.0f);
+    vh.resize((size_t)(n_head_kv * n_kv * head_dim));
+    pool.parallel_for((size_t)n_kv, [&](size_t begin, size_t end, int) {
+        for (size_t p = begin; p < end; ++p) {
+            const uint16_t* kc = cache.k(layer, (int64_t)p);
+            const uint16_t* vc = cache.v(layer, (int64_t)p);
+            for (int64_t g = 0; g < n_head_kv; ++g)
+                for (int64_t d = 0; d < head_dim; ++d) {
+                    kt[(size_t)((g * head_dim + d) * n_kv_padded) + p] = fp16_to_fp32(kc[g * head_dim + d]);
+                    vh[(size_t)((g * n_kv + (int64_t)p) * head_dim + d)] = fp16_to_fp32(vc[g * head_dim + d]);
+                }
+        }
+    });
+
+    const int64_t group = shape.n_head / n_head_kv, q_row = shape.n_head * head_dim;
+    const int64_t n_blocks = (n_tokens + kQueries - 1) / kQueries;
+    if ((int64_t)cache.scratch_scores.size() < pool.size())
+        cache.scratch_scores.resize((size_t)pool.size());
+    for (auto& s : cache.scratch_scores) s.resize((size_t)(kQueries * n_kv_padded));
+    // Head-major items: each thread's contiguous slice holds whole heads and equal causal work.
+    pool.parallel_for((size_t)(shape.n_head * n_blocks), [&](size_t begin, size_t end, int thread) {
+        float* scores = cache.scratch_scores[thread].data();
+        for (size_t item = begin; item < end; ++item) {
+            const int64_t h = (int64_t)item / n_blocks, t0 = (int64_t)item % n_blocks * kQueries;
+            const int64_t n_q = std::min(kQueries, n_tokens - t0), g = h / group;
+            const float* qt[kQueries];
+            for (int64_t i = 0; i < kQueries; ++i) qt[i] = q + std::min(t0 + i, n_tokens - 1) * q_row + h * head_dim;
+            const float* k_head = kt.data() + (size_t)(g * head_dim * n_kv_padded);
+            const int64_t n_seen_max = pos0 + t0 + n_q;
+            for (int64_t p0 = 0; p0 < n_seen_max; p0 += kPositions) {
+                __m256 acc[kQueries][2];
+                for (auto& a : acc) a[0] = a[1] = _mm256_setzero_ps();
+                for (int64_t d = 0; d < head_dim; ++d) {
+                    const float* row = k_head + d * n_kv_padded + p0;
+                    const __m256 k0 = _mm256_loadu_ps(row), k1 = _mm256_loadu_ps(row + 8);
+                    for (int64_t i = 0; i < kQueries; ++i) {
+                        const __m256 qd = _mm256_broadcast_ss(qt[i] + d);
+                        acc[i][0] = _mm256_fmadd_ps(qd, k0, acc[i][0]);
+                        acc[i][1] = _mm256_fmadd_ps(qd, k1, acc[i][1]);
+                    }
+                }
+                const __m256 scale8 = _mm256_set1_ps(scale);
+                for (int64_t i = 0; i < kQueries; ++i) {
+                    _mm256_storeu_ps(scores + i * n_kv_padded + p0, _mm256_mul_ps(acc[i][0], scale8));
+                    _mm256_storeu_ps(scores + i * n_kv_padded + p0 + 8, _mm256_mul_ps(acc[i][1], scale8));
+                }
+            }
+            for (int64_t i = 0; i < n_q; ++i) {
+                float* s = scores + i * n_kv_padded;
+                const int64_t n_seen = pos0 + t0 + i + 1;
+                float max_score = -INFINITY;
+                for (int64_t p = 0; p < n_seen; ++p) max_score = std::max(max_score, s[p]);
+                float sum = 0;
+                for (int64_t p = 0; p < n_seen; ++p) {
+                    s[p] = std::exp(s[p] - max_score);
+                    sum += s[p];
+                }
+                const __m256 inv_sum = _mm256_set1_ps(1.0f / sum);
+                float* o = out + (t0 + i) * q_row + h * head_dim;
+                const float* v_head = vh.data() + (size_t)(g * n_kv * head_dim);
+                for (int64_t d0 = 0; d0 < head_dim; d0 += 64) {  // 8 accumulators of 8 dims
+                    const int64_t n_vec = std::min<int64_t>(8, (head_dim - d0) / 8);
+                    __m256 acc[8];
+                    for (auto& a : acc) a = _mm256_setzero_ps();
+                    for (int64_t p = 0; p < n_seen; ++p) {
+                        const __m256 weight = _mm256_broadcast_ss(s + p);
+                        const float* vp = v_head + p * head_dim + d0;
+                        for (int64_t j = 0; j < n_vec; ++j)
+                            acc[j] = _mm256_fmadd_ps(weight, _mm256_loadu_ps(vp + 8 * j), acc[j]);
+                    }
+                    for (int64_t j = 0; j < n_vec; ++j) _mm256_storeu_ps(o + d0 + 8 * j, _mm256_mul_ps(acc[j], inv_sum));
+                }
+            }
+        }
+    });
+}
+#endif
 
 }  // namespace
 
@@ -86,6 +181,12 @@ void attention(ThreadPool& pool, backend::KvCache& cache_base, int64_t layer, co
         }
     });
 
+#if defined(__AVX2__) && defined(__FMA__)
+    if (head_dim % 8 == 0) {
+        attention_blocked(pool, cache, layer, q, n_tokens, pos0, shape, scale, out);
+        return;
+    }
+#endif
     // Widen the cached K and V once: [pos][kv_head][head_dim] floats, exactly the F16 values.
     std::vector<float> k32((size_t)(n_kv * kv_row)), v32(k32.size());
     pool.parallel_for((size_t)n_kv, [&](size_t begin, size_t end, int) {
