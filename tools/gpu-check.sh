@@ -1,21 +1,37 @@
 #!/usr/bin/env bash
 # Builds the CUDA backend on a GPU machine, runs its tests and its benchmark, and leaves the logs in
 # $OUT (default: build-gpu/logs). One call does everything, so one device lease covers it:
-#   tools/gpu-check.sh [--quick] [--sanitize]
+#   tools/gpu-check.sh [--quick] [--sanitize] [--no-kernel-bench] [--model FILE] [--llama SRC] [--bench-model FILE]...
 #     --quick     benchmark only the 12288x4096 shape, prefill at 512 tokens
 #     --sanitize  also run the tests under compute-sanitizer (memcheck, then racecheck on the GEMM)
+#     --no-kernel-bench  skip bench_cuda_kernels
+#     --model FILE  a GGUF (e.g. the Q8_0 of qwen3-34m): quantize it to one file per CUDA weight type
+#                   (--pure) and run test_cuda_model (CPU vs CUDA logits, KLD) on each
+#     --llama SRC   a llama.cpp source tree: build its CUDA llama-bench beside (in the background,
+#                   while the project builds) and bench the same files with it (-fa 1 -ngl 99)
+#     --bench-model FILE  also bench this GGUF (repeatable); the --model file and its Q4_K_M variant
+#                   are benched by default
+#     --synth RECIPE  also bench a synthetic Qwen3-8B-shaped GGUF of this recipe (shootout synth)
+# The project is built without -Werror here (SHOOTOUT_GPU_WERROR=ON to turn it on): the CPU CI
+# enforces it, and a host-compiler false positive elsewhere should not cost a GPU lease.
 # GoogleTest: used from the system when CMake finds it; otherwise built from $GTEST_SRC (default
 # .device-carry/googletest, else /usr/src/googletest), e.g. a copy carried to a machine without it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-quick=""; sanitize=0
-for arg in "$@"; do
-  case $arg in
+quick=""; sanitize=0; kernel_bench=1; model=""; llama_src=""; bench_models=(); synth=()
+while [ $# -gt 0 ]; do
+  case $1 in
     --quick) quick=--quick ;;
     --sanitize) sanitize=1 ;;
-    *) echo "gpu-check: unknown argument $arg" >&2; exit 2 ;;
+    --no-kernel-bench) kernel_bench=0 ;;
+    --model) model=$(realpath "$2"); shift ;;
+    --llama) llama_src=$(realpath "$2"); shift ;;
+    --bench-model) bench_models+=("$(realpath "$2")"); shift ;;
+    --synth) synth+=("$2"); shift ;;
+    *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
   esac
+  shift
 done
 build=${SHOOTOUT_GPU_BUILD:-$root/build-gpu}
 out=${OUT:-$build/logs}
@@ -41,11 +57,21 @@ if ! ls /usr/lib/*/cmake/GTest/GTestConfig.cmake /usr/lib/cmake/GTest/GTestConfi
 fi
 
 t0=$(date +%s)
+llama_pid=""
+if [ -n "$llama_src" ]; then
+  # Half the cores: the project builds at the same time.
+  ( export CMAKE_BUILD_PARALLEL_LEVEL=$(( $(nproc) / 2 )); bash "$root/tools/build-llama-cpp.sh" "$llama_src" /tmp/llama-cuda cuda ) \
+    >"$out/llama-build.log" 2>&1 &
+  llama_pid=$!
+fi
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DSHOOTOUT_WERROR=ON -DSHOOTOUT_BENCH=OFF "-DCMAKE_CUDA_FLAGS=-Xptxas=-v" "${prefix_args[@]}" >"$out/configure.log" 2>&1 \
+  -DSHOOTOUT_WERROR=${SHOOTOUT_GPU_WERROR:-OFF} -DSHOOTOUT_BENCH=OFF "-DCMAKE_CUDA_FLAGS=-Xptxas=-v" "${prefix_args[@]}" >"$out/configure.log" 2>&1 \
   || { tail -30 "$out/configure.log"; exit 1; }
 # Only the CUDA targets: the rest of the tree is the CPU CI's business.
-ninja -C "$build" -j"$jobs" test_cuda_kernels bench_cuda_kernels >"$out/build.log" 2>&1 \
+targets=(test_cuda_kernels bench_cuda_kernels)
+[ -n "$model" ] && targets+=(shootout test_cuda_model)
+[ ${#synth[@]} -gt 0 ] && targets+=(shootout)
+ninja -C "$build" -j"$jobs" "${targets[@]}" >"$out/build.log" 2>&1 \
   || { grep -v "ptxas info" "$out/build.log" | tail -40; exit 1; }
 echo "gpu-check: build $(( $(date +%s) - t0 )) s"
 cp "$build/.ninja_log" "$out/ninja_log.txt" 2>/dev/null
@@ -63,7 +89,48 @@ if [ $sanitize -eq 1 ] && command -v compute-sanitizer >/dev/null; then
     --gtest_filter='*Gemm*q5_K*' >"$out/racecheck.log" 2>&1 || status=1
   tail -3 "$out/racecheck.log"
 fi
-"$build/bench_cuda_kernels" $quick 2>&1 | tee "$out/bench.log" | sed -n '/^## decode/,$p'
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+if [ $kernel_bench -eq 1 ]; then
+  "$build/bench_cuda_kernels" $quick 2>&1 | tee "$out/bench.log" | sed -n '/^## decode/,$p'
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
+
+if [ -n "$model" ]; then
+  # One file per weight type with a CUDA kernel (--pure: every matrix, token_embd included).
+  variants=/tmp/shootout-variants; mkdir -p $variants
+  files=("$model")
+  for recipe in F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K_M Q5_K_M Q6_K; do
+    f=$variants/pure-$recipe.gguf
+    "$build/shootout" quantize --model "$model" --recipe $recipe --pure --allow-requantize -o "$f" \
+      >>"$out/quantize.log" 2>&1 || { echo "gpu-check: quantize $recipe failed"; tail -3 "$out/quantize.log"; status=1; continue; }
+    files+=("$f")
+  done
+  "$build/shootout" quantize --model "$model" --recipe Q4_K_M --allow-requantize -o $variants/Q4_K_M.gguf >>"$out/quantize.log" 2>&1
+  SHOOTOUT_CUDA_TEST_MODELS=$(IFS=:; echo "${files[*]}") "$build/test_cuda_model" 2>&1 | tee "$out/test-model.log" \
+    | grep -E "KLD|^\[  (PASSED|FAILED) |Failure|error|Expected|Which is|actual"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  bench_models=("$model" $variants/Q4_K_M.gguf "${bench_models[@]}")
+fi
+for recipe in "${synth[@]}"; do
+  f=/tmp/qwen3-8b-$recipe.gguf
+  if "$build/shootout" synth --arch qwen3 --shape 8B --recipe "$recipe" -o "$f" >>"$out/synth.log" 2>&1; then
+    bench_models+=("$f")
+  else
+    echo "gpu-check: synth $recipe failed"; tail -3 "$out/synth.log"; status=1
+  fi
+done
+if [ ${#bench_models[@]} -gt 0 ]; then
+  mflags=(); for m in "${bench_models[@]}"; do mflags+=(-m "$m"); done
+  "$build/shootout" bench "${mflags[@]}" -p 512 -n 128 -r 5 --backend cuda -o "$out/bench-shootout" \
+    2>"$out/bench-shootout.err" || { status=1; tail -5 "$out/bench-shootout.err"; }
+  if [ -n "$llama_pid" ]; then
+    wait $llama_pid || { echo "gpu-check: llama.cpp build failed"; tail -20 "$out/llama-build.log"; status=1; }
+    if [ -x /tmp/llama-cuda/build/bin/llama-bench ]; then
+      /tmp/llama-cuda/build/bin/llama-bench "${mflags[@]}" -p 512 -n 128 -r 5 -fa 1 -ngl 99 -o md \
+        >"$out/bench-llama.md" 2>"$out/bench-llama.err" || { status=1; tail -5 "$out/bench-llama.err"; }
+    fi
+  fi
+  echo "## shootout (CUDA)"; cat "$out/bench-shootout.md" 2>/dev/null
+  [ -f "$out/bench-llama.md" ] && { echo "## llama.cpp (CUDA, -fa 1)"; cat "$out/bench-llama.md"; }
+fi
 echo "gpu-check: done in $(( $(date +%s) - t0 )) s, status $status"
 exit $status

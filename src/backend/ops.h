@@ -7,6 +7,7 @@
 //   a weight matrix is n_out rows of n_in elements in its GGUF type (ggml's shape {n_in, n_out}).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -75,6 +76,13 @@ public:
     virtual std::unique_ptr<KvCache> make_kv_cache(int64_t n_layers, int64_t n_ctx, const AttentionShape& shape) = 0;
     // Copies n floats of a buffer's memory to the host.
     virtual void to_host(const float* src, float* host_dst, size_t n) = 0;
+    // Copies n floats from the host into a buffer's memory. A backend whose buffers are host memory
+    // (host_memory() true) can take host pointers directly and needs no copies.
+    virtual void from_host(const float* host_src, float* dst, size_t n) { std::copy(host_src, host_src + n, dst); }
+    virtual bool host_memory() const { return true; }
+    // Called once per weight before the first forward pass, so a device backend can upload it (and
+    // reject a type it cannot run, naming the tensor) up front; the CPU uses weights in place.
+    virtual void prepare_weight(const Weight& /*w*/) {}
 
     // out[t] = dequantized row ids[t] of table (an embedding lookup).
     virtual void get_rows(const Weight& table, std::span<const int32_t> ids, float* out) = 0;

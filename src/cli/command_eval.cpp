@@ -19,6 +19,7 @@ int eval_command_run(const Args& args) {
     const int64_t n_ctx = args.get_int("ctx", 512, 8, 1 << 20);
     const int64_t max_chunks = args.get_int("chunks", -1, 1, 1 << 30);
     const std::string text_path = args.require("data");
+    const Backend backend = backend_option(args);
     ThreadPool pool((int)args.get_int("threads", 0, 0, 1024));
     LoadedModel loaded = open_model(args.require("model"), "");
     auto tokenizer = Tokenizer::from_gguf(*loaded.file);
@@ -26,7 +27,7 @@ int eval_command_run(const Args& args) {
     const eval::ChunkPlan plan = eval::plan_chunks(
         (int64_t)tokens.size(), {n_ctx, max_chunks, true}, text_path);
     const int32_t bos = tokenizer->add_bos() ? tokenizer->bos_id() : -1;
-    load_model(loaded, pool);
+    load_model(loaded, pool, backend);
 
     eval::RunOptions options;
     options.on_chunk = [&](const eval::ChunkProgress& progress) {
@@ -46,9 +47,9 @@ int eval_command_run(const Args& args) {
     std::printf("text: %s, %zu tokens, %lld chunks of %lld, %zu scored tokens\n", text_path.c_str(), tokens.size(),
                 (long long)plan.n_chunks, (long long)plan.n_ctx, stats.n_tokens);
     std::printf("Final estimate: PPL = %.4f +/- %.5f\n", stats.ppl.value, stats.ppl.error);
-    std::printf("eval speed: %.1f tokens/s (%lld tokens in %.2f s, %d threads)\n",
+    std::printf("eval speed: %.1f tokens/s (%lld tokens in %.2f s, %s, %d threads)\n",
                 double(plan.n_chunks * plan.n_ctx) / seconds, (long long)(plan.n_chunks * plan.n_ctx), seconds,
-                pool.size());
+                backend_name(backend).c_str(), pool.size());
     return kExitOk;
 }
 
@@ -64,6 +65,7 @@ Command eval_command() {
             {"ctx", "N", "tokens per chunk (default 512)", false, "c"},
             {"chunks", "N", "score only the first N chunks (default: all)"},
             {"threads", "N", "worker threads (default: all cores)", false, "t"},
+            {"backend", "NAME", "cpu (default) or cuda: where the forward pass runs"},
         },
         eval_command_run,
     };

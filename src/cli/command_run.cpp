@@ -121,6 +121,7 @@ int run(const Args& args) {
     std::error_code ec;
     std::filesystem::create_directories(settings.out_dir, ec);
     if (ec) fail(settings.out_dir, "cannot create the output directory: " + ec.message());
+    const Backend backend = backend_option(args);
     ThreadPool pool((int)args.get_int("threads", 0, 0, 1024));
 
     LoadedModel reference = open_model(args.require("model"), "");
@@ -144,14 +145,14 @@ int run(const Args& args) {
                      settings.reference_mode.c_str(), total_bytes / 1073741824.0, available_memory_bytes() / 1073741824.0);
     }
 
-    if (settings.base_logits.empty()) load_model(reference, pool);  // a base file stands in for its logits
+    if (settings.base_logits.empty()) load_model(reference, pool, backend);  // a base file stands in for its logits
     const report::ModelColumn reference_column = reference.column();
-    for (auto& variant : variants) load_model(variant, pool);
+    for (auto& variant : variants) load_model(variant, pool, backend);
 
     eval::RunResult pooled;
     std::vector<eval::RunResult> per_text;
     for (size_t t = 0; t < texts.size(); ++t) {
-        if (!reference.model && settings.base_logits.empty()) load_model(reference, pool);  // top-k frees it
+        if (!reference.model && settings.base_logits.empty()) load_model(reference, pool, backend);  // top-k frees it
         per_text.push_back(score_text(reference, variants, texts[t], settings, pool));
         if (t == 0) pooled = per_text.back();
         else eval::append_run(pooled, per_text.back());
@@ -195,6 +196,7 @@ Command run_command() {
             {"base-logits", "FILE", "use a llama-perplexity --kl-divergence-base file as the reference's log-probs"},
             {"tile", "ROWS", "scored positions whose logits are held at once (default 32)"},
             {"no-resume", "", "ignore and do not write the per-chunk resume state"},
+            {"backend", "NAME", "cpu (default) or cuda: where every model's forward pass runs"},
         },
         run,
     };

@@ -9,11 +9,13 @@ Command quantize_command();
 Command eval_command();
 Command inspect_command();
 Command tokenize_command();
+Command bench_command();
 Command synth_command();
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> list = {
         run_command(), quantize_command(), eval_command(), inspect_command(), tokenize_command(),
+        bench_command(),
         synth_command(),
     };
     return list;

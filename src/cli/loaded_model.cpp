@@ -25,9 +25,22 @@ LoadedModel open_model(const std::string& path, const std::string& name) {
     return loaded;
 }
 
-void load_model(LoadedModel& loaded, ThreadPool& pool) {
-    if (!loaded.model) loaded.model = Model::load(*loaded.file, pool);
+void load_model(LoadedModel& loaded, ThreadPool& pool, Backend backend) {
+    if (!loaded.model) loaded.model = Model::load(*loaded.file, pool, backend);
 }
+
+Backend backend_option(const Args& args) {
+    const std::string name = args.get("backend", "cpu");
+    if (name == "cpu") return Backend::Cpu;
+    if (name != "cuda") throw UsageError("--backend must be cpu or cuda, got '" + name + "'");
+#ifndef SHOOTOUT_HAVE_CUDA
+    throw Error("--backend cuda: this build has no CUDA backend (configure with -DSHOOTOUT_CUDA=ON)");
+#else
+    return Backend::Cuda;
+#endif
+}
+
+std::string backend_name(Backend backend) { return backend == Backend::Cuda ? "CUDA" : "CPU"; }
 
 std::string display_name(const std::string& path) { return std::filesystem::path(path).stem().string(); }
 

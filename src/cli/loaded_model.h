@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/args.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "report/shootout_report.h"
@@ -20,7 +21,12 @@ struct LoadedModel {
 };
 
 LoadedModel open_model(const std::string& path, const std::string& name);
-void load_model(LoadedModel& loaded, ThreadPool& pool);
+void load_model(LoadedModel& loaded, ThreadPool& pool, Backend backend = Backend::Cpu);
+
+// The --backend option: "cpu" (default) or "cuda". UsageError for another name; Error for cuda in a
+// build without the CUDA backend, before any file is read.
+Backend backend_option(const Args& args);
+std::string backend_name(Backend backend);  // "CPU", "CUDA" (as llama-bench names backends)
 
 // "Q4_K_M" for "/x/qwen3-Q4_K_M.gguf": the file name without directory and extension.
 std::string display_name(const std::string& path);

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "util/error.h"
+
 namespace shootout {
 class ThreadPool;
 namespace gguf {
@@ -30,11 +32,17 @@ struct ModelInfo {
     uint64_t weight_bytes = 0;  // bytes of tensor data
 };
 
+// Where the forward pass runs. Cuda needs a build with SHOOTOUT_CUDA (model_backend.cpp).
+enum class Backend { Cpu, Cuda };
+
 class Model {
 public:
     // Throws Error naming the file for an unknown architecture, a missing tensor, a tensor of the
     // wrong shape or a type the CPU cannot run. The File must outlive the Model.
     static std::unique_ptr<Model> load(const gguf::File& file, ThreadPool& pool);
+    // The same on a chosen backend. Cuda: Error when the build has no CUDA backend, the architecture
+    // has no CUDA path, or a weight's type has no CUDA kernel (weights are uploaded here, once).
+    static std::unique_ptr<Model> load(const gguf::File& file, ThreadPool& pool, Backend backend);
     virtual ~Model() = default;
 
     virtual const ModelInfo& info() const = 0;
@@ -45,6 +53,14 @@ public:
 
     // logits[r * n_vocab + v] for n_rows rows of final hidden states (each n_embd floats).
     virtual void logits(const float* hidden_rows, int64_t n_rows, float* logits_out) = 0;
+
+    // Incremental decoding (speed benchmarks, generation): start_sequence() makes a fresh KV cache for
+    // up to n_ctx positions; each decode() then runs its tokens after all earlier ones of the sequence
+    // and writes the logits of its last token (n_vocab floats). hidden() ends the sequence.
+    virtual void start_sequence(int64_t /*n_ctx*/) { fail(info().name, "incremental decoding is not supported"); }
+    virtual void decode(std::span<const int32_t> /*tokens*/, float* /*last_logits*/) {
+        fail(info().name, "incremental decoding is not supported");
+    }
 };
 
 }  // namespace shootout

@@ -21,8 +21,30 @@ Transformer::Transformer(const gguf::File& file, std::unique_ptr<backend::Ops> o
     }
 }
 
+void Transformer::use_ops(std::unique_ptr<backend::Ops> ops) {
+    buffers_.clear();
+    cache_.reset();
+    logits_in_.reset();
+    logits_out_.reset();
+    state_ = State{};
+    sequence_pos_ = -1;
+    ops_ = std::move(ops);
+    auto prepare = [&](const backend::Weight& w) {
+        if (w) ops_->prepare_weight(w);
+    };
+    // token_embd stays in the mapped file (get_rows reads a few rows); it is uploaded only as the
+    // tied output matrix.
+    prepare(w_.output_norm);
+    prepare(w_.output);
+    for (const LayerWeights& l : w_.layers) {
+        for (const backend::Weight* w : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.bq, &l.bk, &l.bv, &l.q_norm,
+                                         &l.k_norm, &l.ffn_norm, &l.ffn_gate, &l.ffn_up, &l.ffn_down})
+            prepare(*w);
+    }
+}
+
 void Transformer::reserve(int64_t n_tokens) {
-    if (n_tokens <= state_.n_tokens && cache_) return;
+    if (n_tokens <= state_.n_tokens) return;
     const Config& c = config_;
     buffers_.clear();
     auto alloc = [&](int64_t n_per_token) {
@@ -39,25 +61,73 @@ void Transformer::reserve(int64_t n_tokens) {
     state_.att = alloc(n_q);
     state_.gate = alloc(c.n_ff);
     state_.up = alloc(c.n_ff);
-    cache_ = ops_->make_kv_cache(c.n_layers, n_tokens, c.attention_shape());
+}
+
+void Transformer::reserve_cache(int64_t n_ctx) {
+    if (cache_ && cache_->n_ctx() >= n_ctx) return;
+    cache_.reset();  // free the old one first: on a GPU both may not fit
+    cache_ = ops_->make_kv_cache(config_.n_layers, n_ctx, config_.attention_shape());
+}
+
+Transformer::State Transformer::forward(std::span<const int32_t> tokens, int64_t pos0) {
+    const int64_t n_tokens = (int64_t)tokens.size();
+    reserve(n_tokens);
+    State s = state_;
+    s.n_tokens = n_tokens;
+    s.pos0 = pos0;
+    ops_->get_rows(w_.token_embd, tokens, s.x);
+    for (int64_t il = 0; il < config_.n_layers; ++il) layer(il, s);
+    ops_->rms_norm(s.x, w_.output_norm, n_tokens, config_.rms_eps, s.xb);
+    return s;
 }
 
 std::vector<float> Transformer::hidden(std::span<const int32_t> tokens) {
     const int64_t n_tokens = (int64_t)tokens.size();
     if (n_tokens == 0) return {};
-    reserve(n_tokens);
-    State s = state_;
-    s.n_tokens = n_tokens;
-    ops_->get_rows(w_.token_embd, tokens, s.x);
-    for (int64_t il = 0; il < config_.n_layers; ++il) layer(il, s);
-    ops_->rms_norm(s.x, w_.output_norm, n_tokens, config_.rms_eps, s.xb);
+    sequence_pos_ = -1;  // the cache is overwritten from position 0
+    reserve_cache(n_tokens);
+    const State s = forward(tokens, 0);
     std::vector<float> out((size_t)(n_tokens * config_.n_embd));
     ops_->to_host(s.xb, out.data(), out.size());
     return out;
 }
 
 void Transformer::logits(const float* hidden_rows, int64_t n_rows, float* logits_out) {
-    ops_->matmul(w_.output, hidden_rows, n_rows, logits_out);
+    if (ops_->host_memory()) {
+        ops_->matmul(w_.output, hidden_rows, n_rows, logits_out);
+        return;
+    }
+    const size_t n_in = (size_t)(n_rows * config_.n_embd), n_out = (size_t)(n_rows * config_.n_vocab);
+    if (!logits_in_ || logits_in_->n_floats() < n_in) logits_in_ = ops_->alloc(n_in);
+    if (!logits_out_ || logits_out_->n_floats() < n_out) logits_out_ = ops_->alloc(n_out);
+    ops_->from_host(hidden_rows, logits_in_->data(), n_in);
+    ops_->matmul(w_.output, logits_in_->data(), n_rows, logits_out_->data());
+    ops_->to_host(logits_out_->data(), logits_out, n_out);
+}
+
+void Transformer::start_sequence(int64_t n_ctx) {
+    if (n_ctx <= 0) fail(info_.name, "start_sequence needs a positive context size");
+    reserve_cache(n_ctx);
+    sequence_pos_ = 0;
+}
+
+void Transformer::decode(std::span<const int32_t> tokens, float* last_logits) {
+    const int64_t n_tokens = (int64_t)tokens.size();
+    if (sequence_pos_ < 0) fail(info_.name, "decode() before start_sequence()");
+    if (n_tokens == 0) return;
+    if (sequence_pos_ + n_tokens > cache_->n_ctx())
+        fail(info_.name, "decode past the context of " + std::to_string(cache_->n_ctx()) + " positions");
+    const State s = forward(tokens, sequence_pos_);
+    sequence_pos_ += n_tokens;
+    // Only the last row's logits, as llama.cpp computes them for a batch without per-token outputs.
+    const float* last = s.xb + (n_tokens - 1) * config_.n_embd;
+    if (ops_->host_memory()) {
+        ops_->matmul(w_.output, last, 1, last_logits);
+        return;
+    }
+    if (!logits_out_ || logits_out_->n_floats() < (size_t)config_.n_vocab) logits_out_ = ops_->alloc((size_t)config_.n_vocab);
+    ops_->matmul(w_.output, last, 1, logits_out_->data());
+    ops_->to_host(logits_out_->data(), last_logits, (size_t)config_.n_vocab);
 }
 
 void Transformer::feed_forward(const LayerWeights& l, State& s) {

@@ -21,11 +21,18 @@ public:
     const ModelInfo& info() const override { return info_; }
     std::vector<float> hidden(std::span<const int32_t> tokens) override;
     void logits(const float* hidden_rows, int64_t n_rows, float* logits_out) override;
+    void start_sequence(int64_t n_ctx) override;
+    void decode(std::span<const int32_t> tokens, float* last_logits) override;
+
+    // Moves the model onto other ops (a GPU backend): drops the run state and hands every weight to
+    // ops->prepare_weight (an upload), so a type the backend cannot run fails here, naming the tensor.
+    void use_ops(std::unique_ptr<backend::Ops> ops);
 
 protected:
     // Activations of one chunk, n_tokens rows each; x is the residual stream.
     struct State {
         int64_t n_tokens = 0;
+        int64_t pos0 = 0;  // position of row 0 (earlier positions are in the KV cache)
         float *x, *xb, *q, *k, *v, *att, *gate, *up;
     };
 
@@ -42,13 +49,20 @@ protected:
     const Weights w_;
 
 private:
-    void reserve(int64_t n_tokens);
+    void reserve(int64_t n_tokens);  // activations for n_tokens rows
+    void reserve_cache(int64_t n_ctx);
+    // Embedding, the blocks and the output norm for tokens at positions pos0..; returns s with the
+    // normed rows in s.xb.
+    State forward(std::span<const int32_t> tokens, int64_t pos0);
 
     std::unique_ptr<backend::Ops> ops_;
     ModelInfo info_;
     std::vector<std::unique_ptr<backend::Buffer>> buffers_;
     State state_{};
     std::unique_ptr<backend::KvCache> cache_;
+    int64_t sequence_pos_ = -1;  // next position of the decode() sequence; -1: none started
+    // Device-side rows for logits() and decode() when the ops' buffers are not host memory.
+    std::unique_ptr<backend::Buffer> logits_in_, logits_out_;
 };
 
 // One factory per architecture; Model::load picks by general.architecture.

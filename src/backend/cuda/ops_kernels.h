@@ -1,0 +1,34 @@
+// The non-matmul ops of the CUDA backend as plain C++ launchers (pointwise.cu, attention.cu): the
+// CUDA Ops (cuda_ops.cpp) calls them on device pointers. Each mirrors the CPU op of the same name
+// (backend/cpu/cpu_ops.h) in F32, so the two backends differ by rounding order only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "backend/cuda/cuda_kernels.h"
+#include "backend/ops.h"
+
+namespace shootout::cuda {
+
+// y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight for n_rows rows of n floats; y may equal x.
+void rms_norm(const float* x, const float* weight, int64_t n_rows, int64_t n, float eps, float* y,
+              StreamHandle stream);
+// In place, positions pos0.. (theta_i = pos * freq_base^(-2i/n_rot) by repeated multiplication, as the
+// CPU and ggml compute it).
+void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
+          const backend::RopeParams& rope, StreamHandle stream);
+void swiglu(const float* gate, const float* up, size_t n, float* out, StreamHandle stream);
+void add(float* x, const float* y, size_t n, StreamHandle stream);
+// x[r][i] += bias[i] for n_rows rows of n floats.
+void add_bias(float* x, const float* bias, int64_t n_rows, int64_t n, StreamHandle stream);
+
+// Causal grouped-query attention over an F16 cache laid out [n_ctx][n_head_kv][head_dim] per layer
+// (k_cache, v_cache point at the layer): stores k, v of positions pos0..pos0+n_tokens-1 rounded to
+// F16, then out[t] = softmax(q[t] K^T * scale) V over positions 0..pos0+t, in F32 on the F16 values.
+// head_dim must be a multiple of 64, at most 256.
+void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float* k, const float* v,
+               int64_t n_tokens, int64_t pos0, const backend::AttentionShape& shape, float scale, float* out,
+               StreamHandle stream);
+
+}  // namespace shootout::cuda

@@ -1,0 +1,34 @@
+// Model::load on a chosen backend: the architecture is built as for the CPU, then a Transformer is
+// moved onto the CUDA ops (weights uploaded once). Only code built with SHOOTOUT_HAVE_CUDA calls CUDA.
+#include <string>
+
+#include "gguf/gguf.h"
+#include "model/model.h"
+#include "model/transformer.h"
+#include "util/error.h"
+
+#ifdef SHOOTOUT_HAVE_CUDA
+#include "backend/cuda/cuda_ops.h"
+#endif
+
+namespace shootout {
+
+std::unique_ptr<Model> Model::load(const gguf::File& file, ThreadPool& pool, Backend backend) {
+    if (backend == Backend::Cpu) return load(file, pool);
+#ifndef SHOOTOUT_HAVE_CUDA
+    fail("--backend cuda", "this build has no CUDA backend (configure with -DSHOOTOUT_CUDA=ON)");
+#else
+    // The dense llama-family blocks use only the ops the CUDA backend has; MoE and DeltaNet ops do not
+    // have kernels yet.
+    const std::string arch = file.architecture();
+    if (arch != "llama" && arch != "qwen2" && arch != "qwen3")
+        fail(file.path(), "architecture '" + arch + "' has no CUDA path yet (llama, qwen2 and qwen3 have)");
+    std::unique_ptr<Model> model = load(file, pool);
+    auto* transformer = dynamic_cast<model::Transformer*>(model.get());
+    if (!transformer) fail(file.path(), "architecture '" + arch + "' has no CUDA path yet");
+    transformer->use_ops(cuda::make_cuda_ops());
+    return model;
+#endif
+}
+
+}  // namespace shootout

@@ -1,0 +1,98 @@
+// shootout bench: the statistics and the three output formats of src/bench, and a short real run
+// on the CPU (qwen3-34m; skipped without it) through the CLI.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "bench/bench.h"
+#include "util/error.h"
+
+namespace shootout::bench {
+namespace {
+
+BenchResult sample_result() {
+    BenchResult r;
+    r.model = "Q4_K_M, \"test\"";
+    r.backend = "CUDA";
+    r.model_bytes = 3u << 30;
+    r.n_params = 8190000000;
+    r.test = "pp512";
+    r.n_prompt = 512;
+    r.samples_tokens_per_second = {100.0, 110.0, 120.0};
+    summarize(r);
+    return r;
+}
+
+TEST(Bench, MeanAndSampleStandardDeviation) {
+    const BenchResult r = sample_result();
+    EXPECT_DOUBLE_EQ(r.mean_tokens_per_second, 110.0);
+    EXPECT_DOUBLE_EQ(r.sd_tokens_per_second, 10.0);  // sqrt((100 + 0 + 100) / 2)
+    BenchResult one;
+    one.samples_tokens_per_second = {42.0};
+    summarize(one);
+    EXPECT_DOUBLE_EQ(one.mean_tokens_per_second, 42.0);
+    EXPECT_DOUBLE_EQ(one.sd_tokens_per_second, 0.0);
+}
+
+TEST(Bench, ParseSizes) {
+    EXPECT_EQ(parse_sizes("512,4096", "-p"), (std::vector<int64_t>{512, 4096}));
+    EXPECT_EQ(parse_sizes("0", "-p"), (std::vector<int64_t>{0}));
+    EXPECT_THROW(parse_sizes("512,", "-p"), Error);
+    EXPECT_THROW(parse_sizes("-1", "-p"), Error);
+    EXPECT_THROW(parse_sizes("5x", "-p"), Error);
+}
+
+TEST(Bench, MarkdownAsLlamaBench) {
+    const std::string md = markdown_table({sample_result()});
+    EXPECT_EQ(md,
+              "| model | size | params | backend | test | t/s |\n"
+              "| --- | ---: | ---: | --- | ---: | ---: |\n"
+              "| Q4_K_M, \"test\" | 3.00 GiB | 8.19 B | CUDA | pp512 | 110.00 ± 10.00 |\n");
+}
+
+TEST(Bench, CsvQuotesAndJsonParses) {
+    const std::string csv = to_csv({sample_result()});
+    EXPECT_NE(csv.find("\n\"Q4_K_M, \"\"test\"\"\",3221225472,8190000000,CUDA,pp512,512,0,110,10\n"), std::string::npos)
+        << csv;
+    const auto path = std::filesystem::temp_directory_path() / "shootout_test_bench.json";
+    {
+        std::ofstream out(path);
+        out << to_json({sample_result(), sample_result()});
+    }
+    const std::string command = "python3 -c \"import json,sys; d=json.load(open(sys.argv[1])); "
+                                "assert len(d)==2 and d[0]['model']=='Q4_K_M, \\\"test\\\"' and d[0]['avg_ts']==110 "
+                                "and d[0]['samples_ts']==[100,110,120] and d[1]['stddev_ts']==10\" " +
+                                path.string();
+    EXPECT_EQ(std::system(command.c_str()), 0) << to_json({sample_result()});
+    std::filesystem::remove(path);
+}
+
+TEST(Bench, CliRunsOnTheCpu) {
+    const std::string model = std::string(SHOOTOUT_SHARED_DIR) + "/models/qwen3-34m-code/model-bf16.gguf";
+    if (!std::filesystem::exists(model)) GTEST_SKIP() << "missing " << model;
+    const auto prefix = std::filesystem::temp_directory_path() / "shootout_test_bench_cli";
+    const std::string command = std::string(SHOOTOUT_BINARY) + " bench -m " + model +
+                                " -p 16 -n 4 -r 2 -t 2 -o " + prefix.string() + " > /dev/null 2>&1";
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    std::ifstream csv(prefix.string() + ".csv");
+    std::stringstream text;
+    text << csv.rdbuf();
+    const std::string s = text.str();
+    EXPECT_NE(s.find(",CPU,pp16,16,0,"), std::string::npos) << s;
+    EXPECT_NE(s.find(",CPU,tg4,0,4,"), std::string::npos) << s;
+    for (const char* ext : {".md", ".json", ".csv"}) std::filesystem::remove(prefix.string() + ext);
+}
+
+TEST(Bench, CliRejectsBadSizesAndBackends) {
+    const std::string bin = SHOOTOUT_BINARY;
+    EXPECT_EQ(WEXITSTATUS(std::system((bin + " bench -m x.gguf -p 5x > /dev/null 2>&1").c_str())), 2);
+    EXPECT_EQ(WEXITSTATUS(std::system((bin + " bench -m x.gguf --backend tpu > /dev/null 2>&1").c_str())), 2);
+}
+
+}  // namespace
+}  // namespace shootout::bench
