@@ -15,6 +15,7 @@
 #include <string>
 
 #include "quant/type_table.h"
+#include "util/error.h"
 
 namespace shootout {
 class ThreadPool;
@@ -53,6 +54,26 @@ struct AttentionShape {
     int64_t head_dim = 0;
 };
 
+// The routed experts of a mixture-of-experts FFN, as GGUF stores them: three stacks of n_expert
+// matrices (ggml shape {n_in, n_out, n_expert}, e.g. blk.N.ffn_gate_exps). A Weight here spans all
+// experts: expert e owns rows [e * n_out / n_expert, (e + 1) * n_out / n_expert).
+struct MoeExperts {
+    Weight gate, up;  // n_expert * n_ff rows of n_embd
+    Weight down;      // n_expert * n_embd rows of n_ff
+    int64_t n_expert = 0;
+    int64_t n_used = 0;              // experts routed per token (expert_used_count)
+    bool normalize_weights = true;   // divide the chosen probabilities by their sum (norm_topk_prob)
+};
+
+// The shape of a Gated DeltaNet layer (qwen3next linear attention): n_v_heads value heads, each
+// reading key head h / (n_v_heads / n_k_heads), as Qwen3-Next repeats keys (k0_v0, k0_v1, k1_v2, ...).
+struct DeltaNetShape {
+    int64_t n_k_heads = 0;
+    int64_t n_v_heads = 0;
+    int64_t head_k_dim = 0;
+    int64_t head_v_dim = 0;
+};
+
 // Memory the backend owns (host memory for the CPU, device memory for a GPU).
 class Buffer {
 public:
@@ -67,6 +88,12 @@ public:
     virtual ~KvCache() = default;
     virtual int64_t n_ctx() const = 0;
 };
+
+// Throws Error naming an op a backend lacks (the arguments only mark its parameters as used).
+template <class... Args>
+[[noreturn]] void unsupported(const char* op, const Args&...) {
+    fail("backend", std::string("op ") + op + " is not implemented by this backend");
+}
 
 class Ops {
 public:
@@ -106,6 +133,52 @@ public:
     virtual void swiglu(const float* gate, const float* up, size_t n, float* out) = 0;
     // x[i] += y[i]
     virtual void add(float* x, const float* y, size_t n) = 0;
+
+    // The ops of the MoE and hybrid architectures (qwen3moe, qwen3next). A backend that lacks one
+    // throws Error naming it, so the other architectures run on backends without them.
+    //
+    // Mixture of experts (qwen3moe, qwen3next), as llama.cpp's softmax gating: per token
+    // p = softmax(router_logits[t]) over n_expert, the n_used largest p (ties to the lower expert)
+    // with weights w = p (divided by their sum when normalize_weights), and
+    // out[t] = sum_j w_j * down_j(silu(gate_j x[t]) * up_j x[t]) in order of decreasing p. Only the
+    // routed experts are computed (tokens grouped by expert). x and out: n_tokens rows of n_embd.
+    virtual void moe_ffn(const MoeExperts& experts, const float* router_logits, const float* x, int64_t n_tokens,
+                         float* out) {
+        unsupported("moe_ffn", experts, router_logits, x, n_tokens, out);
+    }
+    // dst[r][c] = src[r * src_stride + col0 + c] for n_rows rows of n_cols: a column slice of each row
+    // (the query and gate halves of a joint projection, the q/k/v parts of a convolved mix).
+    virtual void copy_columns(const float* src, int64_t n_rows, int64_t src_stride, int64_t col0, int64_t n_cols,
+                              float* dst) {
+        unsupported("copy_columns", src, n_rows, src_stride, col0, n_cols, dst);
+    }
+    // x[r][c] *= sigmoid(gate[r][gate_cols == 1 ? 0 : c]) for n_rows rows of n_cols; gate_cols is
+    // n_cols (elementwise: gated attention output) or 1 (one gate per row: the shared-expert gate).
+    virtual void sigmoid_gate(float* x, const float* gate, int64_t n_rows, int64_t n_cols, int64_t gate_cols) {
+        unsupported("sigmoid_gate", x, gate, n_rows, n_cols, gate_cols);
+    }
+    // x[r] /= max(||x[r]||_2, eps) in place for n_rows rows of n_cols (ggml_l2_norm).
+    virtual void l2_norm(float* x, int64_t n_rows, int64_t n_cols, float eps) {
+        unsupported("l2_norm", x, n_rows, n_cols, eps);
+    }
+    // Depthwise causal convolution from a zero state, then SiLU (ggml_ssm_conv + ggml_silu):
+    // out[t][c] = silu(sum_{i<K} x[t-K+1+i][c] * kernel[c][i]), x before position 0 being zero.
+    // kernel: F32, n_in = K taps, n_out = channels; x, out: n_tokens rows of channels.
+    virtual void causal_conv1d_silu(const float* x, const Weight& kernel, int64_t n_tokens, float* out) {
+        unsupported("causal_conv1d_silu", x, kernel, n_tokens, out);
+    }
+    // The gated delta rule of Gated DeltaNet from a zero state (ggml_gated_delta_net), per value
+    // head h and token t, with g = softplus(alpha[t][h] + dt_bias[h]) * a[h] (a = -exp(A_log), as the
+    // GGUF stores ssm_a), beta = sigmoid(beta_logit[t][h]), k = k[t][h / ratio], q likewise:
+    //   S = exp(g) S;  S += k (beta (v - S^T k))^T;  out[t][h] = S^T q / sqrt(head_k_dim)
+    // q, k: [n_tokens][n_k_heads][head_k_dim] (already L2-normalised); v, out:
+    // [n_tokens][n_v_heads][head_v_dim]; alpha, beta_logit: [n_tokens][n_v_heads]; dt_bias, a: F32
+    // vectors of n_v_heads.
+    virtual void gated_delta_rule(const float* q, const float* k, const float* v, const float* alpha,
+                                  const float* beta_logit, const Weight& dt_bias, const Weight& a, int64_t n_tokens,
+                                  const DeltaNetShape& shape, float* out) {
+        unsupported("gated_delta_rule", q, k, v, alpha, beta_logit, dt_bias, a, n_tokens, shape, out);
+    }
 };
 
 }  // namespace shootout::backend

@@ -18,6 +18,8 @@ constexpr Architecture kArchitectures[] = {
     {"llama", model::make_llama},
     {"qwen2", model::make_qwen2},
     {"qwen3", model::make_qwen3},
+    {"qwen3moe", model::make_qwen3moe},
+    {"qwen3next", model::make_qwen3next},
 };
 
 }  // namespace

@@ -69,5 +69,7 @@ private:
 std::unique_ptr<Model> make_llama(const gguf::File& file, ThreadPool& pool);
 std::unique_ptr<Model> make_qwen2(const gguf::File& file, ThreadPool& pool);
 std::unique_ptr<Model> make_qwen3(const gguf::File& file, ThreadPool& pool);
+std::unique_ptr<Model> make_qwen3moe(const gguf::File& file, ThreadPool& pool);   // arch_qwen3moe.cpp
+std::unique_ptr<Model> make_qwen3next(const gguf::File& file, ThreadPool& pool);  // arch_qwen3next.cpp
 
 }  // namespace shootout::model

@@ -20,21 +20,26 @@ public:
 
     // A tensor of ggml shape {n_in, n_out} (n_out == 0: a vector {n_in}).
     backend::Weight get(const std::string& name, int64_t n_in, int64_t n_out, bool required = true) const {
+        return get_shape(name, n_out ? std::vector<int64_t>{n_in, n_out} : std::vector<int64_t>{n_in}, required);
+    }
+
+    // A tensor of any shape; the outer dimensions become rows.
+    backend::Weight get_shape(const std::string& name, const std::vector<int64_t>& expected, bool required) const {
         const gguf::TensorInfo* t = file_.find_tensor(name);
         if (!t) {
             if (required) fail(file_.path(), "missing tensor '" + name + "'");
             return {};
         }
-        const std::vector<int64_t> expected = n_out ? std::vector<int64_t>{n_in, n_out} : std::vector<int64_t>{n_in};
         if (t->shape != expected)
             fail(file_.path(), "tensor '" + name + "' has shape " + shape_string(t->shape) + ", expected " +
                                    shape_string(expected));
         backend::Weight w;
         w.name = name;
         w.type = t->type;
-        w.n_in = n_in;
-        w.n_out = n_out ? n_out : 1;
-        w.row_bytes = quant::row_size_bytes(t->type, n_in);
+        w.n_in = expected.at(0);
+        w.n_out = 1;
+        for (size_t i = 1; i < expected.size(); ++i) w.n_out *= expected[i];
+        w.row_bytes = quant::row_size_bytes(t->type, w.n_in);
         w.data = t->data;
         return w;
     }
@@ -85,25 +90,43 @@ Weights load_weights(const gguf::File& file, Config& c, const WeightOptions& opt
         const std::string p = "blk." + std::to_string(il) + ".";
         LayerWeights l;
         l.attn_norm = load.vector(p + "attn_norm.weight", c.n_embd);
-        l.wq = load.matrix(p + "attn_q.weight", c.n_embd, n_q);
-        l.wk = load.matrix(p + "attn_k.weight", c.n_embd, n_kv);
-        l.wv = load.matrix(p + "attn_v.weight", c.n_embd, n_kv);
-        l.wo = load.matrix(p + "attn_output.weight", n_q, c.n_embd);
-        if (options.qkv_bias) {
-            l.bq = load.vector(p + "attn_q.bias", n_q);
-            l.bk = load.vector(p + "attn_k.bias", n_kv);
-            l.bv = load.vector(p + "attn_v.bias", n_kv);
+        if (options.attention) {
+            l.wq = load.matrix(p + "attn_q.weight", c.n_embd, n_q);
+            l.wk = load.matrix(p + "attn_k.weight", c.n_embd, n_kv);
+            l.wv = load.matrix(p + "attn_v.weight", c.n_embd, n_kv);
+            l.wo = load.matrix(p + "attn_output.weight", n_q, c.n_embd);
+            if (options.qkv_bias) {
+                l.bq = load.vector(p + "attn_q.bias", n_q);
+                l.bk = load.vector(p + "attn_k.bias", n_kv);
+                l.bv = load.vector(p + "attn_v.bias", n_kv);
+            }
+            if (options.qk_norm) {
+                l.q_norm = load.vector(p + "attn_q_norm.weight", c.head_dim);
+                l.k_norm = load.vector(p + "attn_k_norm.weight", c.head_dim);
+            }
         }
-        if (options.qk_norm) {
-            l.q_norm = load.vector(p + "attn_q_norm.weight", c.head_dim);
-            l.k_norm = load.vector(p + "attn_k_norm.weight", c.head_dim);
+        l.ffn_norm = load.vector(p + options.ffn_norm + ".weight", c.n_embd);
+        if (options.dense_ffn) {
+            l.ffn_gate = load.matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff);
+            l.ffn_up = load.matrix(p + "ffn_up.weight", c.n_embd, c.n_ff);
+            l.ffn_down = load.matrix(p + "ffn_down.weight", c.n_ff, c.n_embd);
         }
-        l.ffn_norm = load.vector(p + "ffn_norm.weight", c.n_embd);
-        l.ffn_gate = load.matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff);
-        l.ffn_up = load.matrix(p + "ffn_up.weight", c.n_embd, c.n_ff);
-        l.ffn_down = load.matrix(p + "ffn_down.weight", c.n_ff, c.n_embd);
         w.layers.push_back(std::move(l));
     }
+    return w;
+}
+
+backend::Weight load_tensor(const gguf::File& file, const std::string& name, const std::vector<int64_t>& shape,
+                            TensorUse use, bool required) {
+    const Loader load(file);
+    if (use == TensorUse::Vector) {
+        backend::Weight w = load.get_shape(name, shape, required);
+        if (w && w.type != quant::TypeId::F32)
+            fail(file.path(), "tensor '" + name + "' has type " + quant::traits(w.type).name + ", expected f32");
+        return w;
+    }
+    backend::Weight w = load.get_shape(name, shape, required);
+    if (w) load.require_kernels(w);
     return w;
 }
 

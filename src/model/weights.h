@@ -30,7 +30,19 @@ struct Weights {
 struct WeightOptions {
     bool qkv_bias = false;  // qwen2
     bool qk_norm = false;   // qwen3
+    // false: blk.N.attn_q/k/v/output (and their biases, norms) are the architecture's to load (qwen3next).
+    bool attention = true;
+    // false: blk.N.ffn_gate/up/down are the architecture's to load (MoE: qwen3moe, qwen3next).
+    bool dense_ffn = true;
+    std::string ffn_norm = "ffn_norm";  // the pre-FFN norm (qwen3next: post_attention_norm)
 };
+
+// One tensor checked as load_weights checks its own: shape in ggml order (a 3-D stack of expert
+// matrices {n_in, n_rows, n_expert} becomes one Weight of n_rows * n_expert rows); a Matrix needs CPU
+// kernels, a Vector must be F32. A missing tensor throws, or is an empty Weight when not required.
+enum class TensorUse { Matrix, Vector };
+backend::Weight load_tensor(const gguf::File& file, const std::string& name, const std::vector<int64_t>& shape,
+                            TensorUse use, bool required = true);
 
 // Throws Error naming the file and tensor for a missing tensor, a wrong shape, or a type the CPU
 // cannot run (matrices need CPU kernels, norms and biases must be F32). Fills config.n_vocab from

@@ -55,6 +55,28 @@ public:
         cpu::swiglu(pool_, gate, up, n, out);
     }
     void add(float* x, const float* y, size_t n) override { cpu::add(pool_, x, y, n); }
+    void moe_ffn(const backend::MoeExperts& experts, const float* router_logits, const float* x, int64_t n_tokens,
+                 float* out) override {
+        cpu::moe_ffn(pool_, experts, router_logits, x, n_tokens, out);
+    }
+    void copy_columns(const float* src, int64_t n_rows, int64_t src_stride, int64_t col0, int64_t n_cols,
+                      float* dst) override {
+        cpu::copy_columns(pool_, src, n_rows, src_stride, col0, n_cols, dst);
+    }
+    void sigmoid_gate(float* x, const float* gate, int64_t n_rows, int64_t n_cols, int64_t gate_cols) override {
+        cpu::sigmoid_gate(pool_, x, gate, n_rows, n_cols, gate_cols);
+    }
+    void l2_norm(float* x, int64_t n_rows, int64_t n_cols, float eps) override {
+        cpu::l2_norm(pool_, x, n_rows, n_cols, eps);
+    }
+    void causal_conv1d_silu(const float* x, const backend::Weight& kernel, int64_t n_tokens, float* out) override {
+        cpu::causal_conv1d_silu(pool_, x, kernel, n_tokens, out);
+    }
+    void gated_delta_rule(const float* q, const float* k, const float* v, const float* alpha, const float* beta_logit,
+                          const backend::Weight& dt_bias, const backend::Weight& a, int64_t n_tokens,
+                          const backend::DeltaNetShape& shape, float* out) override {
+        cpu::gated_delta_rule(pool_, q, k, v, alpha, beta_logit, dt_bias, a, n_tokens, shape, out);
+    }
 
 private:
     ThreadPool& pool_;

@@ -1,0 +1,74 @@
+// Qwen3-MoE: qwen3's attention block (RMSNorm on every query and key head, NEOX RoPE) followed by a
+// sparse mixture of experts instead of the dense FFN (softmax router, top-k, weights normalised).
+#include <cmath>
+
+#include "backend/cpu/cpu_ops.h"
+#include "model/moe.h"
+#include "model/transformer.h"
+
+namespace shootout::model {
+
+namespace {
+
+class Qwen3Moe : public Transformer {
+public:
+    Qwen3Moe(const gguf::File& file, std::unique_ptr<backend::Ops> ops, Config config, Weights weights, MoeConfig moe,
+             std::vector<MoeLayerWeights> moe_layers)
+        : Transformer(file, std::move(ops), std::move(config), std::move(weights)),
+          moe_layers_(std::move(moe_layers)), ffn_(this->ops(), config_, moe) {}
+
+private:
+    void layer(int64_t il, State& s) override {
+        const LayerWeights& l = w_.layers[il];
+        const Config& c = config_;
+        const int64_t n = s.n_tokens;
+        backend::Ops& op = ops();
+
+        op.rms_norm(s.x, l.attn_norm, n, c.rms_eps, s.xb);
+        op.matmul(l.wq, s.xb, n, s.q);
+        op.matmul(l.wk, s.xb, n, s.k);
+        op.matmul(l.wv, s.xb, n, s.v);
+        op.rms_norm(s.q, l.q_norm, n * c.n_head, c.rms_eps, s.q);
+        op.rms_norm(s.k, l.k_norm, n * c.n_head_kv, c.rms_eps, s.k);
+        op.rope(s.q, n, c.n_head, c.head_dim, s.pos0, c.rope);
+        op.rope(s.k, n, c.n_head_kv, c.head_dim, s.pos0, c.rope);
+        op.attention(kv_cache(), il, s.q, s.k, s.v, n, s.pos0, c.attention_shape(), 1.0f / std::sqrt((float)c.head_dim), s.att);
+        op.matmul(l.wo, s.att, n, s.xb);
+        op.add(s.x, s.xb, (size_t)(n * c.n_embd));
+
+        // Mixture of experts with pre-norm and a residual connection.
+        op.rms_norm(s.x, l.ffn_norm, n, c.rms_eps, s.xb);
+        ffn_.run(moe_layers_[il], s.xb, n, moe_out(n));
+        op.add(s.x, moe_out_, (size_t)(n * c.n_embd));
+    }
+
+    float* moe_out(int64_t n_tokens) {
+        if (n_tokens > moe_out_capacity_) {
+            moe_out_buffer_ = ops().alloc((size_t)(n_tokens * config_.n_embd));
+            moe_out_ = moe_out_buffer_->data();
+            moe_out_capacity_ = n_tokens;
+        }
+        return moe_out_;
+    }
+
+    std::vector<MoeLayerWeights> moe_layers_;
+    MoeFeedForward ffn_;
+    std::unique_ptr<backend::Buffer> moe_out_buffer_;
+    float* moe_out_ = nullptr;
+    int64_t moe_out_capacity_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_qwen3moe(const gguf::File& file, ThreadPool& pool) {
+    Config config = read_config(file, backend::RopeStyle::Neox);
+    Weights weights = load_weights(file, config, {.qkv_bias = false, .qk_norm = true, .dense_ffn = false});
+    const MoeConfig moe = read_moe_config(file, config);
+    std::vector<MoeLayerWeights> moe_layers;
+    for (int64_t il = 0; il < config.n_layers; ++il)
+        moe_layers.push_back(load_moe_layer(file, config, moe, il, /*shared_expert=*/false));
+    return std::make_unique<Qwen3Moe>(file, cpu::make_cpu_ops(pool), std::move(config), std::move(weights), moe,
+                                      std::move(moe_layers));
+}
+
+}  // namespace shootout::model

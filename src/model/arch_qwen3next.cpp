@@ -1,0 +1,171 @@
+// Qwen3-Next: a hybrid stack. Most layers are Gated DeltaNet linear attention (a joint q/k/v
+// projection through a short causal convolution and SiLU, L2-normalised q and k, the gated delta
+// rule, an RMSNorm gated by SiLU(z)); every full_attention_interval-th layer is gated full attention
+// (the query projection also yields a per-element output gate, sigmoid-applied before the output
+// projection; per-head q/k RMSNorm; partial NEOX RoPE over rope.dimension_count dims). Every layer's
+// FFN is a mixture of experts plus a sigmoid-gated shared expert, normed by post_attention_norm.
+// Graph and GGUF names as llama.cpp's qwen3next; the math as the transformers reference.
+#include <cmath>
+
+#include "backend/cpu/cpu_ops.h"
+#include "gguf/gguf.h"
+#include "model/delta_net.h"
+#include "model/moe.h"
+#include "model/transformer.h"
+#include "util/error.h"
+
+namespace shootout::model {
+
+namespace {
+
+struct NextLayer {
+    // Gated full attention (when not recurrent); wq yields [n_head][query head_dim | gate head_dim].
+    backend::Weight wq, wk, wv, wo, q_norm, k_norm;
+    DeltaNetLayerWeights delta;  // when recurrent
+    MoeLayerWeights moe;
+};
+
+class Qwen3Next : public Transformer {
+public:
+    Qwen3Next(const gguf::File& file, std::unique_ptr<backend::Ops> ops, Config config, Weights weights,
+              DeltaNetConfig delta, MoeConfig moe, std::vector<NextLayer> layers)
+        : Transformer(file, std::move(ops), std::move(config), std::move(weights)), dn_(std::move(delta)),
+          layers_(std::move(layers)), ffn_(this->ops(), config_, moe) {}
+
+private:
+    struct Scratch {
+        float *q_gate, *gate, *mix, *conv, *z, *ba, *beta, *alpha, *q, *k, *v, *o, *out;
+    };
+
+    void layer(int64_t il, State& s) override {
+        const Config& c = config_;
+        const int64_t n = s.n_tokens;
+        backend::Ops& op = ops();
+        const Scratch& b = scratch(n);
+        const NextLayer& l = layers_[il];
+        // The Gated DeltaNet layers start from a zero state: a call continuing a sequence would need
+        // the convolution and recurrence states of the previous call, which are not kept yet.
+        if (s.pos0 != 0)
+            fail(info().name, "qwen3next: continuing a sequence (decode after position 0) is not supported yet");
+
+        op.rms_norm(s.x, w_.layers[il].attn_norm, n, c.rms_eps, s.xb);
+        if (dn_.recurrent[il]) {
+            linear_attention(l.delta, s.xb, n, b);
+        } else {
+            gated_attention(il, l, s, b);
+        }
+        op.add(s.x, b.out, (size_t)(n * c.n_embd));
+
+        op.rms_norm(s.x, w_.layers[il].ffn_norm, n, c.rms_eps, s.xb);  // post_attention_norm
+        ffn_.run(l.moe, s.xb, n, b.out);
+        op.add(s.x, b.out, (size_t)(n * c.n_embd));
+    }
+
+    void gated_attention(int64_t il, const NextLayer& l, State& s, const Scratch& b) {
+        const Config& c = config_;
+        const int64_t n = s.n_tokens, hd = c.head_dim, n_q = c.n_head * hd;
+        backend::Ops& op = ops();
+        op.matmul(l.wq, s.xb, n, b.q_gate);
+        op.copy_columns(b.q_gate, n * c.n_head, 2 * hd, 0, hd, s.q);
+        op.copy_columns(b.q_gate, n * c.n_head, 2 * hd, hd, hd, b.gate);
+        op.matmul(l.wk, s.xb, n, s.k);
+        op.matmul(l.wv, s.xb, n, s.v);
+        op.rms_norm(s.q, l.q_norm, n * c.n_head, c.rms_eps, s.q);
+        op.rms_norm(s.k, l.k_norm, n * c.n_head_kv, c.rms_eps, s.k);
+        op.rope(s.q, n, c.n_head, hd, s.pos0, c.rope);
+        op.rope(s.k, n, c.n_head_kv, hd, s.pos0, c.rope);
+        op.attention(kv_cache(), il, s.q, s.k, s.v, n, s.pos0, c.attention_shape(), 1.0f / std::sqrt((float)hd), s.att);
+        op.sigmoid_gate(s.att, b.gate, n, n_q, n_q);
+        op.matmul(l.wo, s.att, n, b.out);
+    }
+
+    void linear_attention(const DeltaNetLayerWeights& w, const float* x, int64_t n, const Scratch& b) {
+        const Config& c = config_;
+        const backend::DeltaNetShape& sh = dn_.shape;
+        const int64_t ratio = sh.n_v_heads / sh.n_k_heads;
+        backend::Ops& op = ops();
+        op.matmul(w.qkv, x, n, b.mix);
+        op.matmul(w.z, x, n, b.z);
+        op.matmul(w.ba, x, n, b.ba);
+        op.causal_conv1d_silu(b.mix, w.conv1d, n, b.conv);
+        const int64_t conv_dim = dn_.conv_dim(), key_dim = dn_.key_dim();
+        op.copy_columns(b.conv, n, conv_dim, 0, key_dim, b.q);
+        op.copy_columns(b.conv, n, conv_dim, key_dim, key_dim, b.k);
+        op.copy_columns(b.conv, n, conv_dim, 2 * key_dim, dn_.value_dim(), b.v);
+        op.l2_norm(b.q, n * sh.n_k_heads, sh.head_k_dim, c.rms_eps);
+        op.l2_norm(b.k, n * sh.n_k_heads, sh.head_k_dim, c.rms_eps);
+        // ssm_ba per key group: ratio beta logits, then ratio alphas; value head g * ratio + j.
+        op.copy_columns(b.ba, n * sh.n_k_heads, 2 * ratio, 0, ratio, b.beta);
+        op.copy_columns(b.ba, n * sh.n_k_heads, 2 * ratio, ratio, ratio, b.alpha);
+        op.gated_delta_rule(b.q, b.k, b.v, b.alpha, b.beta, w.dt_bias, w.a, n, sh, b.o);
+        // RMSNorm per value head, gated by SiLU(z): swiglu(z, o) = silu(z) * o.
+        op.rms_norm(b.o, w.norm, n * sh.n_v_heads, c.rms_eps, b.o);
+        op.swiglu(b.z, b.o, (size_t)(n * dn_.value_dim()), b.o);
+        op.matmul(w.out, b.o, n, b.out);
+    }
+
+    const Scratch& scratch(int64_t n_tokens) {
+        if (n_tokens <= capacity_) return scratch_;
+        buffers_.clear();
+        auto alloc = [&](int64_t n_per_token) {
+            buffers_.push_back(ops().alloc((size_t)(n_tokens * n_per_token)));
+            return buffers_.back()->data();
+        };
+        const Config& c = config_;
+        const int64_t n_q = c.n_head * c.head_dim, n_v = dn_.shape.n_v_heads;
+        scratch_.q_gate = alloc(2 * n_q);
+        scratch_.gate = alloc(n_q);
+        scratch_.mix = alloc(dn_.conv_dim());
+        scratch_.conv = alloc(dn_.conv_dim());
+        scratch_.z = alloc(dn_.value_dim());
+        scratch_.ba = alloc(2 * n_v);
+        scratch_.beta = alloc(n_v);
+        scratch_.alpha = alloc(n_v);
+        scratch_.q = alloc(dn_.key_dim());
+        scratch_.k = alloc(dn_.key_dim());
+        scratch_.v = alloc(dn_.value_dim());
+        scratch_.o = alloc(dn_.value_dim());
+        scratch_.out = alloc(c.n_embd);
+        capacity_ = n_tokens;
+        return scratch_;
+    }
+
+    const DeltaNetConfig dn_;
+    const std::vector<NextLayer> layers_;
+    MoeFeedForward ffn_;
+    std::vector<std::unique_ptr<backend::Buffer>> buffers_;
+    Scratch scratch_{};
+    int64_t capacity_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_qwen3next(const gguf::File& file, ThreadPool& pool) {
+    Config config = read_config(file, backend::RopeStyle::Neox);
+    Weights weights = load_weights(
+        file, config, {.attention = false, .dense_ffn = false, .ffn_norm = "post_attention_norm"});
+    DeltaNetConfig delta = read_delta_net_config(file, config);
+    const MoeConfig moe = read_moe_config(file, config);
+    const int64_t n_q = config.n_head * config.head_dim, n_kv = config.n_head_kv * config.head_dim;
+    std::vector<NextLayer> layers;
+    for (int64_t il = 0; il < config.n_layers; ++il) {
+        const std::string p = "blk." + std::to_string(il) + ".";
+        NextLayer l;
+        if (delta.recurrent[il]) {
+            l.delta = load_delta_net_layer(file, config, delta, il);
+        } else {
+            l.wq = load_tensor(file, p + "attn_q.weight", {config.n_embd, 2 * n_q}, TensorUse::Matrix);
+            l.wk = load_tensor(file, p + "attn_k.weight", {config.n_embd, n_kv}, TensorUse::Matrix);
+            l.wv = load_tensor(file, p + "attn_v.weight", {config.n_embd, n_kv}, TensorUse::Matrix);
+            l.wo = load_tensor(file, p + "attn_output.weight", {n_q, config.n_embd}, TensorUse::Matrix);
+            l.q_norm = load_tensor(file, p + "attn_q_norm.weight", {config.head_dim}, TensorUse::Vector);
+            l.k_norm = load_tensor(file, p + "attn_k_norm.weight", {config.head_dim}, TensorUse::Vector);
+        }
+        l.moe = load_moe_layer(file, config, moe, il, /*shared_expert=*/true);
+        layers.push_back(std::move(l));
+    }
+    return std::make_unique<Qwen3Next>(file, cpu::make_cpu_ops(pool), std::move(config), std::move(weights),
+                                       std::move(delta), moe, std::move(layers));
+}
+
+}  // namespace shootout::model
