@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -239,30 +240,48 @@ TEST(Synthesize, QuantizedRowsHaveTheIntendedDistribution) {
     std::filesystem::remove(path);
 }
 
-// Random blocks decode to finite weights of about the magnitude of N(0, 0.02), for every type that
-// has a dequantizer here.
+// Random blocks decode to finite weights of about the magnitude of N(0, 0.02) with a mean near zero,
+// for every type that has a random-block generator and a dequantizer here.
 TEST(RandomBlocks, DecodeToSaneMagnitudes) {
-    for (TypeId type : {TypeId::Q4_0, TypeId::Q4_1, TypeId::Q5_0, TypeId::Q5_1, TypeId::Q8_0, TypeId::Q2_K,
-                        TypeId::Q3_K, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K}) {
-        const quant::TypeTraits& traits = quant::traits(type);
-        ASSERT_TRUE(has_random_blocks(type)) << traits.name;
+    int n_checked = 0;
+    for (uint32_t id = 0; id < 64; ++id) {
+        const quant::TypeTraits* traits = quant::find_type(id);
+        if (traits == nullptr || !has_random_blocks(traits->id) || traits->to_float == nullptr) continue;
+        ++n_checked;
         const int64_t n = 256 * 64;
-        std::vector<uint8_t> blocks(quant::row_size_bytes(type, n));
-        random_blocks(type, 42, blocks.data(), n / traits.block_size);
+        std::vector<uint8_t> blocks(quant::row_size_bytes(traits->id, n));
+        random_blocks(traits->id, 42, blocks.data(), n / traits->block_size);
         std::vector<float> v(n);
-        traits.to_float(blocks.data(), v.data(), n);
+        traits->to_float(blocks.data(), v.data(), n);
         double mean = 0;
         for (float x : v) {
-            ASSERT_TRUE(std::isfinite(x)) << traits.name;
+            ASSERT_TRUE(std::isfinite(x)) << traits->name;
             mean += x / n;
         }
         const double r = rms(v, 0.0);
-        EXPECT_GT(r, 0.01) << traits.name;
-        EXPECT_LT(r, 0.04) << traits.name;
-        EXPECT_LT(std::fabs(mean), 0.5 * r) << traits.name;
+        std::printf("%-8s RMS %.4f mean %+.5f\n", traits->name, r, mean);
+        EXPECT_GT(r, 0.01) << traits->name;
+        EXPECT_LT(r, 0.04) << traits->name;
+        EXPECT_LT(std::fabs(mean), 0.5 * r) << traits->name;
     }
+    EXPECT_GE(n_checked, 10);  // Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K..Q6_K at least
     EXPECT_FALSE(has_random_blocks(TypeId::F16));
     EXPECT_FALSE(has_random_blocks(TypeId::Q8_K));
+}
+
+// MoE shapes in random blocks: a valid file with the plan's types (MXFP4 experts, Q8_0 elsewhere).
+TEST(Synthesize, Qwen3NextFastFileHasThePlansTypes) {
+    auto template_file = gguf::File::open(kModels + "qwen3next-12m-code/model-bf16.gguf");
+    const Shape shape = shape_like(*template_file, "qwen3next", "80B-A3B");
+    const std::string path = temp_path("next.gguf");
+    const SynthResult r = write(shape, "MXFP4_MOE", Fill::Fast, 1, 2, path);
+    auto file = gguf::File::open(path);
+    ASSERT_EQ(file->tensors().size(), template_file->tensors().size());
+    for (const auto& t : r.plan.tensors) EXPECT_EQ(file->tensor(t.name).type, t.type) << t.name;
+    EXPECT_EQ(file->tensor("blk.0.ffn_up_exps.weight").type, TypeId::MXFP4);
+    EXPECT_EQ(file->tensor("blk.3.attn_q.weight").type, TypeId::Q8_0);
+    EXPECT_EQ(file->get_uint("qwen3next.full_attention_interval", 0), 4u);
+    std::filesystem::remove(path);
 }
 
 // Our model code loads the dense shapes and runs them to finite logits, in both fill modes.
