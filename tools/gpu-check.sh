@@ -12,6 +12,10 @@
 #     --bench-model FILE  also bench this GGUF (repeatable); the --model file and its Q4_K_M variant
 #                   are benched by default
 #     --synth RECIPE  also bench a synthetic Qwen3-8B-shaped GGUF of this recipe (shootout synth)
+#     --text FILE   eval/run on the GPU: shootout eval of --model on CPU and CUDA (PPL must agree),
+#                   shootout run --backend cuda (--model vs its Q4_K_M), and eval tokens/s of the
+#                   synthetic models (beside llama-perplexity when --llama is given)
+#     --prompts LIST  bench prompt sizes (default 512)
 # The project is built without -Werror here (SHOOTOUT_GPU_WERROR=ON to turn it on): the CPU CI
 # enforces it, and a host-compiler false positive elsewhere should not cost a GPU lease.
 # GoogleTest: used from the system when CMake finds it; otherwise built from $GTEST_SRC (default
@@ -19,7 +23,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-quick=""; sanitize=0; kernel_bench=1; model=""; llama_src=""; bench_models=(); synth=()
+quick=""; sanitize=0; kernel_bench=1; model=""; llama_src=""; bench_models=(); synth=(); text=""; prompts=512
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=--quick ;;
@@ -29,6 +33,8 @@ while [ $# -gt 0 ]; do
     --llama) llama_src=$(realpath "$2"); shift ;;
     --bench-model) bench_models+=("$(realpath "$2")"); shift ;;
     --synth) synth+=("$2"); shift ;;
+    --text) text=$(realpath "$2"); shift ;;
+    --prompts) prompts=$2; shift ;;
     *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -120,14 +126,35 @@ for recipe in "${synth[@]}"; do
 done
 if [ ${#bench_models[@]} -gt 0 ]; then
   mflags=(); for m in "${bench_models[@]}"; do mflags+=(-m "$m"); done
-  "$build/shootout" bench "${mflags[@]}" -p 512 -n 128 -r 5 --backend cuda -o "$out/bench-shootout" \
+  "$build/shootout" bench "${mflags[@]}" -p $prompts -n 128 -r 5 --backend cuda -o "$out/bench-shootout" \
     2>"$out/bench-shootout.err" || { status=1; tail -5 "$out/bench-shootout.err"; }
   if [ -n "$llama_pid" ]; then
     wait $llama_pid || { echo "gpu-check: llama.cpp build failed"; tail -20 "$out/llama-build.log"; status=1; }
     if [ -x /tmp/llama-cuda/build/bin/llama-bench ]; then
-      /tmp/llama-cuda/build/bin/llama-bench "${mflags[@]}" -p 512 -n 128 -r 5 -fa 1 -ngl 99 -o md \
+      /tmp/llama-cuda/build/bin/llama-bench "${mflags[@]}" -p $prompts -n 128 -r 5 -fa 1 -ngl 99 -o md \
         >"$out/bench-llama.md" 2>"$out/bench-llama.err" || { status=1; tail -5 "$out/bench-llama.err"; }
     fi
+  fi
+  if [ -n "$text" ]; then
+    if [ -n "$model" ]; then
+      for b in cpu cuda; do
+        "$build/shootout" eval -m "$model" -f "$text" --chunks 8 --backend $b >"$out/eval-34m-$b.txt" 2>&1 || status=1
+        echo "eval 34m $b: $(grep -E 'Final|speed' "$out/eval-34m-$b.txt" | tr '\n' ' ')"
+      done
+      "$build/shootout" run -m "$model" --quant Q4_K_M --allow-requantize -f "$text" --chunks 8 --backend cuda \
+        -o /tmp/run-cuda >"$out/run-cuda.txt" 2>&1 || status=1
+      tail -8 "$out/run-cuda.txt"
+    fi
+    for f in "${bench_models[@]}"; do
+      case $f in /tmp/qwen3-8b-*) ;; *) continue ;; esac
+      "$build/shootout" eval -m "$f" -f "$text" --chunks 8 --backend cuda >"$out/eval-8b.txt" 2>&1 || status=1
+      echo "eval $(basename $f) shootout cuda: $(grep -E 'Final|speed' "$out/eval-8b.txt" | tr '\n' ' ')"
+      if [ -x /tmp/llama-cuda/build/bin/llama-perplexity ]; then
+        /usr/bin/time -f "%e s wall" /tmp/llama-cuda/build/bin/llama-perplexity -m "$f" -f "$text" --chunks 8 -ngl 99 -fa on \
+          >"$out/ppl-8b-llama.txt" 2>&1 || status=1
+        echo "eval $(basename $f) llama-perplexity: $(grep -E 'Final|wall|tokens per second' "$out/ppl-8b-llama.txt" | tr '\n' ' ')"
+      fi
+    done
   fi
   echo "## shootout (CUDA)"; cat "$out/bench-shootout.md" 2>/dev/null
   [ -f "$out/bench-llama.md" ] && { echo "## llama.cpp (CUDA, -fa 1)"; cat "$out/bench-llama.md"; }
