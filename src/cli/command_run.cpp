@@ -9,6 +9,7 @@
 #include "cli/loaded_model.h"
 #include "cli/make_variant.h"
 #include "cli/memory.h"
+#include "cli/run_speed.h"
 #include "cli/text_input.h"
 #include "eval/llama_logits_file.h"
 #include "eval/reference_source.h"
@@ -118,10 +119,12 @@ int run(const Args& args) {
     if (recipes.empty() && variant_paths.empty())
         throw UsageError("nothing to compare: give at least one --quant RECIPE or --variant FILE");
 
+    const Backend backend = backend_option(args);
+    const SpeedOptions speed = speed_options(args, backend);
+
     std::error_code ec;
     std::filesystem::create_directories(settings.out_dir, ec);
     if (ec) fail(settings.out_dir, "cannot create the output directory: " + ec.message());
-    const Backend backend = backend_option(args);
     ThreadPool pool((int)args.get_int("threads", 0, 0, 1024));
 
     LoadedModel reference = open_model(args.require("model"), "");
@@ -169,13 +172,14 @@ int run(const Args& args) {
     report::write_report_files(result, prefix);
     std::cout << report::markdown_table(result);
     std::fprintf(stderr, "shootout: wrote %s.md, %s.json, %s.csv\n", prefix.c_str(), prefix.c_str(), prefix.c_str());
+    if (speed.enabled) run_speed(reference, variants, backend, speed, prefix);
     return kExitOk;
 }
 
 }  // namespace
 
 Command run_command() {
-    return {
+    Command command{
         "run",
         "quantize a reference into variants and compare them all on a text: KLD, top-1, PPL, size",
         {
@@ -200,6 +204,8 @@ Command run_command() {
         },
         run,
     };
+    for (const OptionSpec& spec : speed_option_specs()) command.options.push_back(spec);
+    return command;
 }
 
 }  // namespace shootout::cli

@@ -2,6 +2,7 @@
 // on the CPU (qwen3-34m; skipped without it) through the CLI.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -92,6 +93,43 @@ TEST(Bench, CliRejectsBadSizesAndBackends) {
     const std::string bin = SHOOTOUT_BINARY;
     EXPECT_EQ(WEXITSTATUS(std::system((bin + " bench -m x.gguf -p 5x > /dev/null 2>&1").c_str())), 2);
     EXPECT_EQ(WEXITSTATUS(std::system((bin + " bench -m x.gguf --backend tpu > /dev/null 2>&1").c_str())), 2);
+}
+
+}  // namespace
+}  // namespace shootout::bench
+
+namespace shootout::bench {
+namespace {
+
+// shootout run --speed: the speed table of the reference and each variant beside the quality table.
+TEST(Bench, RunAddsTheSpeedTable) {
+    const std::string model = std::string(SHOOTOUT_SHARED_DIR) + "/models/qwen3-34m-code/model-bf16.gguf";
+    const std::string text = std::string(SHOOTOUT_SHARED_DIR) + "/data/wikitext-2-test.txt";
+    if (!std::filesystem::exists(model) || !std::filesystem::exists(text)) GTEST_SKIP() << "missing shared model/text";
+    const auto out = std::filesystem::temp_directory_path() / "shootout_test_run_speed";
+    std::filesystem::remove_all(out);
+    const std::string command = std::string(SHOOTOUT_BINARY) + " run -m " + model + " --variant " + model + " -f " +
+                                text + " --ctx 32 --chunks 1 -t 2 --no-resume --speed --speed-prompts 8 --speed-gen 2 "
+                                "--speed-reps 1 -o " + out.string() + " > " + (out.string() + ".stdout") + " 2>&1";
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    std::ifstream csv(out / "shootout-speed.csv");
+    std::stringstream text_csv;
+    text_csv << csv.rdbuf();
+    const std::string s = text_csv.str();
+    // The reference and the variant (the same file, under its own name), pp8 and tg2 each.
+    EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 5) << s;
+    EXPECT_NE(s.find(",CPU,pp8,8,0,"), std::string::npos) << s;
+    EXPECT_NE(s.find(",CPU,tg2,0,2,"), std::string::npos) << s;
+    EXPECT_TRUE(std::filesystem::exists(out / "shootout-speed.md"));
+    EXPECT_TRUE(std::filesystem::exists(out / "shootout-speed.json"));
+    std::filesystem::remove_all(out);
+    std::filesystem::remove(out.string() + ".stdout");
+}
+
+TEST(Bench, RunRejectsBadSpeedOptions) {
+    const std::string bin = SHOOTOUT_BINARY;
+    EXPECT_EQ(WEXITSTATUS(std::system((bin + " run -m x.gguf --quant Q8_0 -f x.txt --speed --no-speed > /dev/null 2>&1").c_str())), 2);
+    EXPECT_EQ(WEXITSTATUS(std::system((bin + " run -m x.gguf --quant Q8_0 -f x.txt --speed-prompts 1,x > /dev/null 2>&1").c_str())), 2);
 }
 
 }  // namespace

@@ -1,0 +1,65 @@
+#include "cli/run_speed.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "eval/atomic_file.h"
+#include "util/error.h"
+
+namespace shootout::cli {
+
+std::vector<OptionSpec> speed_option_specs() {
+    return {
+        {"speed", "", "also measure tokens/s of every model (default with --backend cuda)"},
+        {"no-speed", "", "skip the speed table"},
+        {"speed-prompts", "N,N", "prompt sizes of the speed table (default 512,4096)"},
+        {"speed-gen", "N,N", "generated tokens of the speed table (default 128)"},
+        {"speed-reps", "N", "timed repetitions per speed test (default 5)"},
+    };
+}
+
+SpeedOptions speed_options(const Args& args, Backend backend) {
+    SpeedOptions options;
+    if (args.flag("speed") && args.flag("no-speed")) throw UsageError("--speed and --no-speed contradict each other");
+    options.enabled = args.flag("speed") || (backend == Backend::Cuda && !args.flag("no-speed"));
+    options.bench.prompt_sizes = {512, 4096};
+    try {
+        if (args.has("speed-prompts"))
+            options.bench.prompt_sizes = bench::parse_sizes(args.get("speed-prompts", ""), "--speed-prompts");
+        if (args.has("speed-gen")) options.bench.gen_sizes = bench::parse_sizes(args.get("speed-gen", ""), "--speed-gen");
+    } catch (const UsageError&) {
+        throw;
+    } catch (const Error& e) {
+        throw UsageError(e.what());
+    }
+    options.bench.repetitions = (int)args.get_int("speed-reps", 5, 1, 1000);
+    return options;
+}
+
+void run_speed(LoadedModel& reference, std::vector<LoadedModel>& variants, Backend backend,
+               const SpeedOptions& options, const std::string& prefix) {
+    std::vector<bench::BenchResult> rows;
+    auto measure = [&](LoadedModel& loaded) {
+        std::fprintf(stderr, "speed: %s on %s\n", loaded.name.c_str(), backend_name(backend).c_str());
+        auto part = bench::run_bench(*loaded.model, loaded.name, backend_name(backend), options.bench,
+                                     [](const bench::BenchResult& r) {
+                                         std::fprintf(stderr, "  %-8s %10.2f ± %.2f t/s\n", r.test.c_str(),
+                                                      r.mean_tokens_per_second, r.sd_tokens_per_second);
+                                     });
+        rows.insert(rows.end(), part.begin(), part.end());
+    };
+    if (reference.model) measure(reference);
+    else std::fprintf(stderr, "speed: the reference is not resident (top-k or base-logits mode): not measured\n");
+    for (auto& variant : variants)
+        if (variant.model) measure(variant);
+
+    const std::string table = bench::markdown_table(rows);
+    std::cout << "\n" << table;
+    eval::write_file_atomically(prefix + "-speed.md", table);
+    eval::write_file_atomically(prefix + "-speed.json", bench::to_json(rows));
+    eval::write_file_atomically(prefix + "-speed.csv", bench::to_csv(rows));
+    std::fprintf(stderr, "shootout: wrote %s-speed.md, %s-speed.json, %s-speed.csv\n", prefix.c_str(), prefix.c_str(),
+                 prefix.c_str());
+}
+
+}  // namespace shootout::cli
