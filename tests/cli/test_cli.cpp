@@ -2,6 +2,7 @@
 // exit code; a small run honours --chunks, prints a progress line per chunk and writes its files.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -229,3 +230,27 @@ TEST(CliMemory, ChoosesTopKOnlyWhenTheModelsDoNotFit) {
     EXPECT_EQ(choose_reference_mode(1ull << 40, 0), "dense");  // unknown: do not degrade silently
     EXPECT_GT(shootout::cli::available_memory_bytes(), 0u);
 }
+
+namespace {  // the helpers above, not namespace shootout, for the name `shootout`
+
+// `tokenize --ids` prints llama-tokenize's ids (golden: gpt-2 is the qwen3 model's own pre-tokenizer,
+// case 4 of tests/data/tokenizer/pre-variant-cases.hex) on one line; without --ids, a line per token.
+TEST(Cli, TokenizeIdsMatchLlamaTokenize) {
+    std::ifstream golden(std::string(SHOOTOUT_SOURCE_DIR) + "/tests/data/tokenizer/llama-tokenize-pre-variants.txt");
+    std::string expected;
+    for (std::string line; std::getline(golden, line);)
+        if (line.rfind("gpt-2\t4\t", 0) == 0) expected = line.substr(8);
+    ASSERT_FALSE(expected.empty());
+    TempDir dir;
+    const std::string text = "numbers 1234567 12 3.14159 1,000,000";
+    write_bytes(dir.file("t.txt"), std::vector<uint8_t>(text.begin(), text.end()));
+    Result r = shootout("tokenize --model " + kModel + " --file " + dir.file("t.txt") + " --ids");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.out, expected + "\n");
+    r = shootout("tokenize --model " + kModel + " --file " + dir.file("t.txt"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(count_lines(r.out), (int)std::count(expected.begin(), expected.end(), ' ') + 1);
+    EXPECT_NE(r.out.find("  5686 -> 'numbers'\n"), std::string::npos) << r.out;
+}
+
+}  // namespace
