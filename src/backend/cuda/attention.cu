@@ -29,19 +29,25 @@ __device__ __forceinline__ float warp_add(float v) {
     return v;
 }
 
+// k_cache, v_cache: the layer's cache; rows from pos0 (read from pos0_device when given).
 __global__ void store_kv_kernel(const float* __restrict__ k, const float* __restrict__ v, size_t n,
-                                __half* __restrict__ k_cache, __half* __restrict__ v_cache) {
+                                __half* __restrict__ k_cache, __half* __restrict__ v_cache, int64_t pos0,
+                                const int64_t* __restrict__ pos0_device, int64_t kv_row) {
     const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    k_cache[i] = __float2half_rn(k[i]);
-    v_cache[i] = __float2half_rn(v[i]);
+    if (pos0_device) pos0 = *pos0_device;
+    const size_t at = (size_t)(pos0 * kv_row) + i;
+    k_cache[at] = __float2half_rn(k[i]);
+    v_cache[at] = __float2half_rn(v[i]);
 }
 
 // HD: head dimension; QPW: queries per warp.
 template <int HD, int QPW>
 __global__ void __launch_bounds__(kWarps * 32)
 attention_kernel(const __half2* __restrict__ k_cache, const __half2* __restrict__ v_cache, const float* __restrict__ q,
-                 int64_t n_tokens, int64_t pos0, int n_head, int n_head_kv, float scale, float* __restrict__ out) {
+                 int64_t n_tokens, int64_t pos0, const int64_t* __restrict__ pos0_device, int n_head, int n_head_kv,
+                 float scale, float* __restrict__ out) {
+    if (pos0_device) pos0 = *pos0_device;
     constexpr int kQueries = kWarps * QPW;
     constexpr int kPairs = HD / 2;       // half2 per head row
     constexpr int kPairsPerLane = HD / 64;
@@ -134,18 +140,19 @@ attention_kernel(const __half2* __restrict__ k_cache, const __half2* __restrict_
 
 template <int HD, int QPW>
 void launch(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, int64_t n_tokens, int64_t pos0,
-            const backend::AttentionShape& shape, float scale, float* out, cudaStream_t stream) {
+            const int64_t* pos0_device, const backend::AttentionShape& shape, float scale, float* out,
+            cudaStream_t stream) {
     const dim3 grid((unsigned)shape.n_head, (unsigned)((n_tokens + kWarps * QPW - 1) / (kWarps * QPW)));
     attention_kernel<HD, QPW><<<grid, kWarps * 32, 0, stream>>>(
         reinterpret_cast<const __half2*>(k_cache), reinterpret_cast<const __half2*>(v_cache), q, n_tokens, pos0,
-        (int)shape.n_head, (int)shape.n_head_kv, scale, out);
+        pos0_device, (int)shape.n_head, (int)shape.n_head_kv, scale, out);
 }
 
 }  // namespace
 
 void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float* k, const float* v,
                int64_t n_tokens, int64_t pos0, const backend::AttentionShape& shape, float scale, float* out,
-               StreamHandle stream) {
+               StreamHandle stream, const int64_t* pos0_device) {
     if (n_tokens <= 0) return;
     if (shape.n_head_kv <= 0 || shape.n_head % shape.n_head_kv != 0)
         fail("attention", "head count not a multiple of the KV head count");
@@ -153,13 +160,13 @@ void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float
     const int64_t kv_row = shape.n_head_kv * shape.head_dim;
     const size_t n = (size_t)(n_tokens * kv_row);
     store_kv_kernel<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(
-        k, v, n, reinterpret_cast<__half*>(k_cache) + pos0 * kv_row, reinterpret_cast<__half*>(v_cache) + pos0 * kv_row);
+        k, v, n, reinterpret_cast<__half*>(k_cache), reinterpret_cast<__half*>(v_cache), pos0, pos0_device, kv_row);
     check_last_launch("attention (KV store)");
     switch (shape.head_dim) {
-        case 64: launch<64, 4>(k_cache, v_cache, q, n_tokens, pos0, shape, scale, out, s); break;
-        case 128: launch<128, 4>(k_cache, v_cache, q, n_tokens, pos0, shape, scale, out, s); break;
-        case 192: launch<192, 2>(k_cache, v_cache, q, n_tokens, pos0, shape, scale, out, s); break;
-        case 256: launch<256, 2>(k_cache, v_cache, q, n_tokens, pos0, shape, scale, out, s); break;
+        case 64: launch<64, 4>(k_cache, v_cache, q, n_tokens, pos0, pos0_device, shape, scale, out, s); break;
+        case 128: launch<128, 4>(k_cache, v_cache, q, n_tokens, pos0, pos0_device, shape, scale, out, s); break;
+        case 192: launch<192, 2>(k_cache, v_cache, q, n_tokens, pos0, pos0_device, shape, scale, out, s); break;
+        case 256: launch<256, 2>(k_cache, v_cache, q, n_tokens, pos0, pos0_device, shape, scale, out, s); break;
         default:
             fail("attention", "the CUDA attention kernel takes head_dim 64, 128, 192 or 256, got " +
                                   std::to_string(shape.head_dim));

@@ -2,6 +2,11 @@
 // (the table stays in the mapped file; any type with a to_float works) and uploads them; everything
 // else runs on the device. Copies to and from the host are synchronous, so a to_host() result is
 // complete when it returns.
+//
+// Decode steps (an embedding lookup of at most kMaxMatvecTokens rows up to the next copy to the host)
+// are recorded rather than launched, and run as one CUDA graph per step shape (step_graph.h): the
+// model code stays unaware of it, and any host copy in the middle of a step (an observer reading
+// activations, say) just ends the step early.
 #include "backend/cuda/cuda_ops.h"
 
 #include <cuda_runtime.h>
@@ -13,6 +18,7 @@
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/ops_kernels.h"
+#include "backend/cuda/step_graph.h"
 #include "util/error.h"
 
 namespace shootout::cuda {
@@ -45,23 +51,49 @@ private:
     DeviceBuffer k_, v_;  // [layer][pos][n_head_kv * head_dim] halves
 };
 
+// The arguments of a recorded launch as bytes (the step's shape; positions left out).
+class Key {
+public:
+    explicit Key(char op) { bytes_ += op; }
+    template <typename T> Key& operator<<(const T& value) {
+        bytes_.append(reinterpret_cast<const char*>(&value), sizeof(value));
+        return *this;
+    }
+    const std::string& bytes() const { return bytes_; }
+
+private:
+    std::string bytes_;
+};
+
+Key& operator<<(Key& key, const backend::AttentionShape& shape) {
+    return key << shape.n_head << shape.n_head_kv << shape.head_dim;
+}
+
 class CudaOps : public backend::Ops {
 public:
     CudaOps() {
         if (device_count() == 0) fail("cuda", "no CUDA device found (the CUDA backend needs an NVIDIA GPU)");
+        steps_ = std::make_unique<StepGraphs>();
     }
 
-    std::unique_ptr<backend::Buffer> alloc(size_t n_floats) override { return std::make_unique<CudaBuffer>(n_floats); }
+    std::unique_ptr<backend::Buffer> alloc(size_t n_floats) override {
+        steps().end();
+        return std::make_unique<CudaBuffer>(n_floats);
+    }
 
     std::unique_ptr<backend::KvCache> make_kv_cache(int64_t n_layers, int64_t n_ctx,
                                                     const backend::AttentionShape& shape) override {
+        steps().end();
         return std::make_unique<CudaKvCache>(n_layers, n_ctx, shape);
     }
 
+    // The legacy-stream copies below wait for the steps' stream (a blocking stream) and it for them.
     void to_host(const float* src, float* host_dst, size_t n) override {
+        steps().end();
         SHOOTOUT_CUDA_CHECK(cudaMemcpy(host_dst, src, n * sizeof(float), cudaMemcpyDeviceToHost));
     }
     void from_host(const float* host_src, float* dst, size_t n) override {
+        steps().end();
         SHOOTOUT_CUDA_CHECK(cudaMemcpy(dst, host_src, n * sizeof(float), cudaMemcpyHostToDevice));
     }
     bool host_memory() const override { return false; }
@@ -81,24 +113,41 @@ public:
                                      std::to_string(table.n_out));
             traits.to_float(table.data + (size_t)ids[t] * table.row_bytes, rows_.data() + t * table.n_in, table.n_in);
         }
-        from_host(rows_.data(), out, rows_.size());
+        from_host(rows_.data(), out, rows_.size());  // ends a step in progress
+        if ((int64_t)ids.size() <= kMaxMatvecTokens) steps().begin();
     }
 
     void matmul(const backend::Weight& w, const float* x, int64_t n_tokens, float* y) override {
-        cuda::matmul(matrix(w), x, n_tokens, y, workspace_);
+        const DeviceWeight* dw = &matrix(w);  // map nodes stay put
+        if (!steps().recording()) {
+            cuda::matmul(*dw, x, n_tokens, y, workspace_, steps().stream());
+            return;
+        }
+        Workspace* ws = &steps().workspace();
+        steps().record((Key('M') << dw << x << n_tokens << y).bytes(), -1,
+                      [=](cudaStream_t s, const int64_t*) { cuda::matmul(*dw, x, n_tokens, y, *ws, s); });
     }
 
     void add_bias(float* x, const backend::Weight& bias, int64_t n_rows) override {
-        cuda::add_bias(x, vector(bias), n_rows, bias.n_in, nullptr);
+        const float* b = vector(bias);
+        const int64_t n = bias.n_in;
+        launch(Key('B') << x << b << n_rows << n, -1,
+               [=](cudaStream_t s, const int64_t*) { cuda::add_bias(x, b, n_rows, n, s); });
     }
 
     void rms_norm(const float* x, const backend::Weight& weight, int64_t n_rows, float eps, float* y) override {
-        cuda::rms_norm(x, vector(weight), n_rows, weight.n_in, eps, y, nullptr);
+        const float* wv = vector(weight);
+        const int64_t n = weight.n_in;
+        launch(Key('N') << x << wv << n_rows << n << eps << y, -1,
+               [=](cudaStream_t s, const int64_t*) { cuda::rms_norm(x, wv, n_rows, n, eps, y, s); });
     }
 
     void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
               const backend::RopeParams& params) override {
-        cuda::rope(x, n_tokens, n_heads, head_dim, pos0, params, nullptr);
+        launch(Key('R') << x << n_tokens << n_heads << head_dim << params.style << params.n_rot << params.freq_base,
+               pos0, [=](cudaStream_t s, const int64_t* pos_device) {
+                   cuda::rope(x, n_tokens, n_heads, head_dim, pos0, params, s, pos_device);
+               });
     }
 
     void attention(backend::KvCache& cache_base, int64_t layer, const float* q, const float* k, const float* v,
@@ -110,18 +159,33 @@ public:
         if (pos0 < 0 || pos0 + n_tokens > cache.n_ctx())
             fail("attention", "positions up to " + std::to_string(pos0 + n_tokens) + " exceed the KV cache size " +
                                   std::to_string(cache.n_ctx()));
-        cuda::attention(cache.k(layer), cache.v(layer), q, k, v, n_tokens, pos0, shape, scale, out, nullptr);
+        uint16_t* kc = cache.k(layer);
+        uint16_t* vc = cache.v(layer);
+        launch(Key('A') << kc << vc << q << k << v << n_tokens << shape << scale << out, pos0,
+               [=](cudaStream_t s, const int64_t* pos_device) {
+                   cuda::attention(kc, vc, q, k, v, n_tokens, pos0, shape, scale, out, s, pos_device);
+               });
     }
 
     void swiglu(const float* gate, const float* up, size_t n, float* out) override {
-        cuda::swiglu(gate, up, n, out, nullptr);
+        launch(Key('S') << gate << up << n << out, -1,
+               [=](cudaStream_t s, const int64_t*) { cuda::swiglu(gate, up, n, out, s); });
     }
 
-    void add(float* x, const float* y, size_t n) override { cuda::add(x, y, n, nullptr); }
+    void add(float* x, const float* y, size_t n) override {
+        launch(Key('+') << x << y << n, -1, [=](cudaStream_t s, const int64_t*) { cuda::add(x, y, n, s); });
+    }
     // The MoE and Gated DeltaNet ops keep the Ops defaults (they throw): Model::load runs qwen3moe
     // and qwen3next on the CPU only, for now.
 
 private:
+    // Records the launch into the step in progress, or runs it now (on the same stream).
+    template <class F>
+    void launch(const Key& key, int64_t pos, F&& f) {
+        if (steps().recording()) steps().record(key.bytes(), pos, std::forward<F>(f));
+        else f(steps().stream(), nullptr);
+    }
+
     const DeviceWeight& matrix(const backend::Weight& w) {
         auto it = matrices_.find(w.data);
         if (it == matrices_.end())
@@ -145,6 +209,8 @@ private:
     std::unordered_map<const uint8_t*, DeviceBuffer> vectors_;
     Workspace workspace_;
     std::vector<float> rows_;
+    std::unique_ptr<StepGraphs> steps_;  // made once a device answers
+    StepGraphs& steps() { return *steps_; }
 };
 
 }  // namespace

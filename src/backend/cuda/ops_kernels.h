@@ -15,9 +15,10 @@ namespace shootout::cuda {
 void rms_norm(const float* x, const float* weight, int64_t n_rows, int64_t n, float eps, float* y,
               StreamHandle stream);
 // In place, positions pos0.. (theta_i = pos * freq_base^(-2i/n_rot) by repeated multiplication, as the
-// CPU and ggml compute it).
+// CPU and ggml compute it). pos0_device, when given, is a device address the kernel reads pos0 from
+// instead (a CUDA graph captured once serves every decode step); pos0 is then ignored.
 void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
-          const backend::RopeParams& rope, StreamHandle stream);
+          const backend::RopeParams& rope, StreamHandle stream, const int64_t* pos0_device = nullptr);
 void swiglu(const float* gate, const float* up, size_t n, float* out, StreamHandle stream);
 void add(float* x, const float* y, size_t n, StreamHandle stream);
 // x[r][i] += bias[i] for n_rows rows of n floats.
@@ -26,9 +27,10 @@ void add_bias(float* x, const float* bias, int64_t n_rows, int64_t n, StreamHand
 // Causal grouped-query attention over an F16 cache laid out [n_ctx][n_head_kv][head_dim] per layer
 // (k_cache, v_cache point at the layer): stores k, v of positions pos0..pos0+n_tokens-1 rounded to
 // F16, then out[t] = softmax(q[t] K^T * scale) V over positions 0..pos0+t, in F32 on the F16 values.
-// head_dim must be a multiple of 64, at most 256.
+// head_dim must be a multiple of 64, at most 256. pos0_device: as for rope (the launch shape depends
+// on n_tokens only, so one captured launch serves every position).
 void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float* k, const float* v,
                int64_t n_tokens, int64_t pos0, const backend::AttentionShape& shape, float scale, float* out,
-               StreamHandle stream);
+               StreamHandle stream, const int64_t* pos0_device = nullptr);
 
 }  // namespace shootout::cuda

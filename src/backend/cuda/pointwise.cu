@@ -36,9 +36,11 @@ __global__ void rms_norm_kernel(const float* __restrict__ x, const float* __rest
 
 // One thread per rotated pair.
 __global__ void rope_kernel(float* __restrict__ x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
-                            int64_t pos0, int64_t half, float theta_scale, bool neox) {
+                            int64_t pos0, const int64_t* __restrict__ pos0_device, int64_t half,
+                            float theta_scale, bool neox) {
     const int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= n_tokens * n_heads * half) return;
+    if (pos0_device) pos0 = *pos0_device;  // a replayed decode graph: the step's position
     const int64_t i = idx % half, head = idx / half, t = head / n_heads;
     float theta = (float)(pos0 + t);
     for (int64_t j = 0; j < i; ++j) theta *= theta_scale;  // the CPU's repeated product, bit for bit
@@ -79,7 +81,7 @@ void rms_norm(const float* x, const float* weight, int64_t n_rows, int64_t n, fl
 }
 
 void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
-          const backend::RopeParams& params, StreamHandle stream) {
+          const backend::RopeParams& params, StreamHandle stream, const int64_t* pos0_device) {
     const int64_t n_rot = params.n_rot;
     if (n_rot <= 0 || n_rot > head_dim || n_rot % 2 != 0)
         fail("rope", "rotated dims " + std::to_string(n_rot) + " invalid for head size " + std::to_string(head_dim));
@@ -88,7 +90,7 @@ void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t
     const size_t n = (size_t)(n_tokens * n_heads * half);
     if (n == 0) return;
     rope_kernel<<<blocks_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-        x, n_tokens, n_heads, head_dim, pos0, half, theta_scale, params.style == backend::RopeStyle::Neox);
+        x, n_tokens, n_heads, head_dim, pos0, pos0_device, half, theta_scale, params.style == backend::RopeStyle::Neox);
     check_last_launch("rope");
 }
 

@@ -1,0 +1,112 @@
+// See step_graph.h.
+#include "backend/cuda/step_graph.h"
+
+#include "backend/cuda/cuda_check.cuh"
+
+namespace shootout::cuda {
+namespace {
+
+// Position slots in device memory: two per layer (RoPE of q and k share the step's position but are
+// separate ops, and attention one more) covers any dense model here; a longer step runs eagerly.
+constexpr int64_t kMaxPositions = 4096;
+// Shapes of steps kept as graphs (a decode loop has one or two: with and without the output head).
+constexpr size_t kMaxGraphs = 8;
+
+}  // namespace
+
+StepGraphs::StepGraphs() {
+    SHOOTOUT_CUDA_CHECK(cudaStreamCreate(&stream_));  // a blocking stream: ordered with the legacy stream
+    SHOOTOUT_CUDA_CHECK(cudaMalloc(&pos_device_, kMaxPositions * sizeof(int64_t)));
+}
+
+StepGraphs::~StepGraphs() {
+    drop_graphs();
+    cudaFree(pos_device_);
+    cudaStreamDestroy(stream_);
+}
+
+void StepGraphs::drop_graphs() {
+    for (auto& [key, entry] : graphs_)
+        if (entry.exec) cudaGraphExecDestroy(entry.exec);
+    graphs_.clear();
+}
+
+void StepGraphs::begin() {
+    end();
+    recording_ = true;
+    key_.clear();
+    ops_.clear();
+    positions_.clear();
+}
+
+void StepGraphs::record(const std::string& key, int64_t pos, Launch launch) {
+    key_ += key;
+    key_ += pos >= 0 ? 'p' : '-';  // which ops take a position is part of the shape
+    int64_t slot = -1;
+    if (pos >= 0) {
+        slot = (int64_t)positions_.size();
+        positions_.push_back(pos);
+    }
+    ops_.push_back({std::move(launch), slot});
+}
+
+void StepGraphs::run_eager() {
+    void* before = workspace_.reserve(0);
+    for (const Op& op : ops_) op.launch(stream_, nullptr);
+    if (workspace_.reserve(0) != before) drop_graphs();  // their scratch address is gone
+    ++eager_steps_;
+}
+
+void StepGraphs::upload_positions() {
+    // Pageable source: the call returns once the values are staged, so positions_ may change after.
+    if (!positions_.empty())
+        SHOOTOUT_CUDA_CHECK(cudaMemcpyAsync(pos_device_, positions_.data(), positions_.size() * sizeof(int64_t),
+                                            cudaMemcpyHostToDevice, stream_));
+}
+
+void StepGraphs::end() {
+    if (!recording_) return;
+    recording_ = false;
+    if (ops_.empty()) return;
+    if ((int64_t)positions_.size() > kMaxPositions) {
+        run_eager();
+        return;
+    }
+    auto it = graphs_.find(key_);
+    if (it == graphs_.end()) {
+        if (graphs_.size() >= kMaxGraphs) drop_graphs();
+        graphs_.emplace(key_, Entry{1, nullptr});
+        // First sight of this shape: eagerly, which also grows the workspace to what it needs, so
+        // the capture of the next one allocates nothing.
+        run_eager();
+        return;
+    }
+    Entry& entry = it->second;
+    upload_positions();
+    if (!entry.exec) {
+        SHOOTOUT_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+        try {
+            for (const Op& op : ops_) op.launch(stream_, op.slot >= 0 ? pos_device_ + op.slot : nullptr);
+        } catch (...) {
+            cudaGraph_t broken = nullptr;
+            cudaStreamEndCapture(stream_, &broken);
+            if (broken) cudaGraphDestroy(broken);
+            cudaGetLastError();
+            throw;
+        }
+        cudaGraph_t graph = nullptr;
+        SHOOTOUT_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+        const cudaError_t err = cudaGraphInstantiate(&entry.exec, graph, 0);
+        cudaGraphDestroy(graph);
+        if (err != cudaSuccess) {
+            entry.exec = nullptr;
+            throw_cuda_error(err, "cudaGraphInstantiate (decode step)", __FILE__, __LINE__);
+        }
+        ++captured_steps_;
+    } else {
+        ++replayed_steps_;
+    }
+    SHOOTOUT_CUDA_CHECK(cudaGraphLaunch(entry.exec, stream_));
+}
+
+}  // namespace shootout::cuda
