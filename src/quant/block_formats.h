@@ -46,6 +46,21 @@ struct BlockIQ3_XXS { uint16_t d; uint8_t qs[96]; };
 struct BlockIQ3_S { uint16_t d; uint8_t qs[64]; uint8_t qh[8]; uint8_t signs[32]; uint8_t scales[4]; };
 static_assert(sizeof(BlockIQ3_XXS) == 98 && sizeof(BlockIQ3_S) == 110);
 
+// IQ2 lattice types (see iq2_quants.cpp): XXS qs = per 32 elements 4 point indices (bytes) then a
+// u32 of 4 x 7 sign bits | scale << 28; XS qs = 9-bit point index | 7 sign bits << 9 per 8
+// elements; S qs = 32 low index bytes then 32 sign bytes, qh the index's 2 high bits.
+struct BlockIQ2_XXS { uint16_t d; uint16_t qs[32]; };
+struct BlockIQ2_XS { uint16_t d; uint16_t qs[32]; uint8_t scales[8]; };
+struct BlockIQ2_S { uint16_t d; uint8_t qs[64]; uint8_t qh[8]; uint8_t scales[8]; };
+static_assert(sizeof(BlockIQ2_XXS) == 66 && sizeof(BlockIQ2_XS) == 74 && sizeof(BlockIQ2_S) == 82);
+
+// IQ1 types (see iq1_quants.cpp): S qh per 32 elements = 4 x 3 high index bits | scale << 12 |
+// shift sign << 15; M qh per 16 = 2 x (3 high index bits | shift sign << 3), scales = 4 u16 of
+// 4 x 3-bit sub-scales with the fp16 super-scale spread over their top nibbles.
+struct BlockIQ1_S { uint16_t d; uint8_t qs[32]; uint16_t qh[8]; };
+struct BlockIQ1_M { uint8_t qs[32]; uint8_t qh[16]; uint8_t scales[8]; };
+static_assert(sizeof(BlockIQ1_S) == 50 && sizeof(BlockIQ1_M) == 56);
+
 // ggml's kvalues_iq4nl and kvalues_mxfp4 (E2M1 values doubled, so a scale of 2^(e-128) applies).
 inline constexpr int8_t kIQ4NLValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 inline constexpr int8_t kMXFP4Values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};

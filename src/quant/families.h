@@ -63,6 +63,13 @@ SHOOTOUT_DECLARE_TYPE(tq2_0)
 // iq3_quants.cpp: IQ3_XXS, IQ3_S (lattice of iq3_lattice.h)
 SHOOTOUT_DECLARE_TYPE(iq3_xxs)
 SHOOTOUT_DECLARE_TYPE(iq3_s)
+// iq2_quants.cpp: IQ2_XXS, IQ2_XS, IQ2_S (lattices of iq2_lattice.h)
+SHOOTOUT_DECLARE_TYPE(iq2_xxs)
+SHOOTOUT_DECLARE_TYPE(iq2_xs)
+SHOOTOUT_DECLARE_TYPE(iq2_s)
+// iq1_quants.cpp: IQ1_S, IQ1_M (2048-point lattice of iq2_lattice.h)
+SHOOTOUT_DECLARE_TYPE(iq1_s)
+SHOOTOUT_DECLARE_TYPE(iq1_m)
 #undef SHOOTOUT_DECLARE_TYPE
 
 }  // namespace shootout::quant::family

@@ -52,7 +52,9 @@ constexpr char kF32[] = "f32", kF16[] = "f16", kBF16[] = "bf16", kQ4_0[] = "q4_0
                kQ4_K[] = "q4_K", kQ5_K[] = "q5_K", kQ6_K[] = "q6_K",
                kIQ4_NL[] = "iq4_nl", kIQ4_XS[] = "iq4_xs", kMXFP4[] = "mxfp4",
                kTQ1_0[] = "tq1_0", kTQ2_0[] = "tq2_0",
-               kIQ3_XXS[] = "iq3_xxs", kIQ3_S[] = "iq3_s";
+               kIQ3_XXS[] = "iq3_xxs", kIQ3_S[] = "iq3_s",
+               kIQ2_XXS[] = "iq2_xxs", kIQ2_XS[] = "iq2_xs", kIQ2_S[] = "iq2_s",
+               kIQ1_S[] = "iq1_s", kIQ1_M[] = "iq1_m";
 
 using namespace family;
 #define ROW_FNS(t, name, block) t##_to_float, t##_from_float_ref, checked_quantize_rows<name, block, t##_quantize_rows>
@@ -74,20 +76,20 @@ const TypeTraits kTypes[] = {
     {TypeId::Q5_K,    "q5_K",     256, 176, true,  false, ROW_FNS(q5_k, kQ5_K, 256)},
     {TypeId::Q6_K,    "q6_K",     256, 210, true,  false, ROW_FNS(q6_k, kQ6_K, 256)},
     {TypeId::Q8_K,    "q8_K",     256, 292, true,  false, q8_k_to_float, q8_k_from_float_ref, nullptr},
-    {TypeId::IQ2_XXS, "iq2_xxs",  256, 66,  true,  true,  nullptr, nullptr, nullptr},
-    {TypeId::IQ2_XS,  "iq2_xs",   256, 74,  true,  true,  nullptr, nullptr, nullptr},
+    {TypeId::IQ2_XXS, "iq2_xxs",  256, 66,  true,  true,  ROW_FNS(iq2_xxs, kIQ2_XXS, 256)},
+    {TypeId::IQ2_XS,  "iq2_xs",   256, 74,  true,  true,  ROW_FNS(iq2_xs, kIQ2_XS, 256)},
     {TypeId::IQ3_XXS, "iq3_xxs",  256, 98,  true,  false, ROW_FNS(iq3_xxs, kIQ3_XXS, 256)},
-    {TypeId::IQ1_S,   "iq1_s",    256, 50,  true,  true,  nullptr, nullptr, nullptr},
+    {TypeId::IQ1_S,   "iq1_s",    256, 50,  true,  true,  ROW_FNS(iq1_s, kIQ1_S, 256)},
     {TypeId::IQ4_NL,  "iq4_nl",   32,  18,  true,  false, ROW_FNS(iq4_nl, kIQ4_NL, 32)},
     {TypeId::IQ3_S,   "iq3_s",    256, 110, true,  false, ROW_FNS(iq3_s, kIQ3_S, 256)},
-    {TypeId::IQ2_S,   "iq2_s",    256, 82,  true,  false, nullptr, nullptr, nullptr},
+    {TypeId::IQ2_S,   "iq2_s",    256, 82,  true,  false, ROW_FNS(iq2_s, kIQ2_S, 256)},
     {TypeId::IQ4_XS,  "iq4_xs",   256, 136, true,  false, ROW_FNS(iq4_xs, kIQ4_XS, 256)},
     {TypeId::I8,      "i8",       1,   1,   false, false, nullptr, nullptr, nullptr},
     {TypeId::I16,     "i16",      1,   2,   false, false, nullptr, nullptr, nullptr},
     {TypeId::I32,     "i32",      1,   4,   false, false, nullptr, nullptr, nullptr},
     {TypeId::I64,     "i64",      1,   8,   false, false, nullptr, nullptr, nullptr},
     {TypeId::F64,     "f64",      1,   8,   false, false, nullptr, nullptr, nullptr},
-    {TypeId::IQ1_M,   "iq1_m",    256, 56,  true,  false, nullptr, nullptr, nullptr},
+    {TypeId::IQ1_M,   "iq1_m",    256, 56,  true,  false, ROW_FNS(iq1_m, kIQ1_M, 256)},
     {TypeId::BF16,    "bf16",     1,   2,   false, false, bf16_to_float, bf16_from_float, checked_quantize_rows<kBF16, 1, bf16_quantize_rows>},
     {TypeId::TQ1_0,   "tq1_0",    256, 54,  true,  false, ROW_FNS(tq1_0, kTQ1_0, 256)},
     {TypeId::TQ2_0,   "tq2_0",    256, 66,  true,  false, ROW_FNS(tq2_0, kTQ2_0, 256)},

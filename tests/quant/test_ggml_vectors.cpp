@@ -87,12 +87,14 @@ TEST_P(GgmlVectors, QuantizeAndDequantizeMatchGgml) {
 
 INSTANTIATE_TEST_SUITE_P(Types, GgmlVectors,
                          ::testing::Values(TypeId::MXFP4, TypeId::IQ4_NL, TypeId::IQ4_XS, TypeId::TQ1_0, TypeId::TQ2_0,
-                                           TypeId::IQ3_XXS, TypeId::IQ3_S),
+                                           TypeId::IQ3_XXS, TypeId::IQ3_S, TypeId::IQ2_XXS, TypeId::IQ2_XS,
+                                           TypeId::IQ2_S, TypeId::IQ1_S, TypeId::IQ1_M),
                          [](const auto& info) { return std::string(traits(info.param).name); });
 
 TEST(GgmlVectorTypes, RejectNonFiniteInputAndImportance) {
     for (TypeId id : {TypeId::MXFP4, TypeId::IQ4_NL, TypeId::IQ4_XS, TypeId::TQ1_0, TypeId::TQ2_0, TypeId::IQ3_XXS,
-                      TypeId::IQ3_S}) {
+                      TypeId::IQ3_S, TypeId::IQ2_XXS, TypeId::IQ2_XS, TypeId::IQ2_S,
+                      TypeId::IQ1_S, TypeId::IQ1_M}) {
         const TypeTraits& t = traits(id);
         std::vector<float> x(2 * 256, 0.25f), importance(256, 1.f);
         std::vector<uint8_t> out(2 * row_size_bytes(id, 256));

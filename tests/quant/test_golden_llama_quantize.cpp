@@ -128,7 +128,9 @@ INSTANTIATE_TEST_SUITE_P(Recipes, GoldenRecipe,
                                            "imatrix-Q6_K", "imatrix-Q4_K_M", "imatrix-Q5_K_M", "imatrix-Q3_K_M",
                                            "imatrix-Q2_K", "IQ4_NL", "IQ4_XS", "MXFP4_MOE", "imatrix-IQ4_NL",
                                            "imatrix-IQ4_XS", "TQ1_0", "TQ2_0", "imatrix-IQ3_S", "imatrix-IQ3_M",
-                                           "imatrix-IQ3_XS", "imatrix-IQ3_XXS"),
+                                           "imatrix-IQ3_XS", "imatrix-IQ3_XXS", "imatrix-IQ2_XXS",
+                                           "imatrix-IQ2_XS", "imatrix-IQ2_S", "imatrix-IQ2_M", "imatrix-IQ1_S",
+                                           "imatrix-IQ1_M"),
                          [](const auto& info) {
                              std::string name = info.param;
                              for (char& c : name)
