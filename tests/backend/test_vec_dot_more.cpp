@@ -108,14 +108,18 @@ TEST_P(VecDotMore, EveryKernelEqualsTheDequantizedDot) {
 INSTANTIATE_TEST_SUITE_P(Types, VecDotMore,
                          ::testing::Values(PAIR(MXFP4, mxfp4), PAIR(IQ4_NL, iq4_nl), PAIR(IQ4_XS, iq4_xs),
                                            PAIR(TQ1_0, tq1_0), PAIR(TQ2_0, tq2_0), PAIR(Q2_K, q2_k),
-                                           PAIR(Q3_K, q3_k), PAIR(IQ3_XXS, iq3_xxs), PAIR(IQ3_S, iq3_s)),
+                                           PAIR(Q3_K, q3_k), PAIR(IQ3_XXS, iq3_xxs), PAIR(IQ3_S, iq3_s),
+                                           PAIR(IQ2_XXS, iq2_xxs), PAIR(IQ2_XS, iq2_xs), PAIR(IQ2_S, iq2_s),
+                                           PAIR(IQ1_S, iq1_s), PAIR(IQ1_M, iq1_m)),
                          [](const auto& info) { return std::string(quant::traits(info.param.type).name); });
 
 TEST(KernelTableMore, VecDotTypesAreGgmlsPairs) {
     // ggml-cpu.c type_traits_cpu.
     EXPECT_EQ(kernels(TypeId::MXFP4).vec_dot_type, TypeId::Q8_0);
     EXPECT_EQ(kernels(TypeId::IQ4_NL).vec_dot_type, TypeId::Q8_0);
-    for (TypeId t : {TypeId::IQ4_XS, TypeId::TQ1_0, TypeId::TQ2_0, TypeId::IQ3_XXS, TypeId::IQ3_S})
+    for (TypeId t : {TypeId::IQ4_XS, TypeId::TQ1_0, TypeId::TQ2_0, TypeId::IQ3_XXS, TypeId::IQ3_S,
+                      TypeId::IQ2_XXS, TypeId::IQ2_XS, TypeId::IQ2_S, TypeId::IQ1_S,
+                      TypeId::IQ1_M})
         EXPECT_EQ(kernels(t).vec_dot_type, TypeId::Q8_K);
 }
 

@@ -50,6 +50,11 @@ const TypeKernels kKernels[] = {
     {TypeId::TQ2_0, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(tq2_0)},
     {TypeId::IQ3_XXS, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(iq3_xxs)},
     {TypeId::IQ3_S, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(iq3_s)},
+    {TypeId::IQ2_XXS, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(iq2_xxs)},
+    {TypeId::IQ2_XS, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(iq2_xs)},
+    {TypeId::IQ2_S, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(iq2_s)},
+    {TypeId::IQ1_S, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(iq1_s)},
+    {TypeId::IQ1_M, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(iq1_m)},
 };
 #undef PICK
 

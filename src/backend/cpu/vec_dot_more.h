@@ -20,6 +20,13 @@ SHOOTOUT_VEC_DOT_MORE(tq2_0_scalar)
 // vec_dot_iq3.cpp: IQ3_XXS, IQ3_S . Q8_K
 SHOOTOUT_VEC_DOT_MORE(iq3_xxs_scalar)
 SHOOTOUT_VEC_DOT_MORE(iq3_s_scalar)
+// vec_dot_iq2.cpp: IQ2_XXS, IQ2_XS, IQ2_S . Q8_K
+SHOOTOUT_VEC_DOT_MORE(iq2_xxs_scalar)
+SHOOTOUT_VEC_DOT_MORE(iq2_xs_scalar)
+SHOOTOUT_VEC_DOT_MORE(iq2_s_scalar)
+// vec_dot_iq1.cpp: IQ1_S, IQ1_M . Q8_K
+SHOOTOUT_VEC_DOT_MORE(iq1_s_scalar)
+SHOOTOUT_VEC_DOT_MORE(iq1_m_scalar)
 
 #if defined(SHOOTOUT_HAVE_AVX2_KERNELS)
 SHOOTOUT_VEC_DOT_MORE(mxfp4_avx2)
@@ -32,6 +39,11 @@ SHOOTOUT_VEC_DOT_MORE(q2_k_avx2)
 SHOOTOUT_VEC_DOT_MORE(q3_k_avx2)
 SHOOTOUT_VEC_DOT_MORE(iq3_xxs_avx2)
 SHOOTOUT_VEC_DOT_MORE(iq3_s_avx2)
+SHOOTOUT_VEC_DOT_MORE(iq2_xxs_avx2)
+SHOOTOUT_VEC_DOT_MORE(iq2_xs_avx2)
+SHOOTOUT_VEC_DOT_MORE(iq2_s_avx2)
+SHOOTOUT_VEC_DOT_MORE(iq1_s_avx2)
+SHOOTOUT_VEC_DOT_MORE(iq1_m_avx2)
 #endif
 #undef SHOOTOUT_VEC_DOT_MORE
 
