@@ -12,6 +12,7 @@
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/ops_kernels.h"
 #include "backend/cuda/step_graph.h"
+#include "quant/type_table.h"
 
 namespace shootout {
 namespace {
@@ -81,6 +82,48 @@ TEST(CudaStepGraph, ReplaysMatchDirectLaunchesAtEveryPosition) {
     kc_direct.download(a.data(), a.size());
     kc_graph.download(b.data(), b.size());
     EXPECT_EQ(0, std::memcmp(a.data(), b.data(), (size_t)(n_steps * n_kv) * 2));
+}
+
+// Q/K/V share one activation quantization (the CUDA Ops pass x_quantized for the second and third
+// product of the same rows): a product told x is already quantized must use what the previous
+// product of another quantized type left in the workspace, so it equals a fresh product of the x
+// that was quantized then (x is overwritten in between to show the stored copy is what is read),
+// bit for bit, for 1 and 3 tokens.
+TEST(CudaStepGraph, ReusedActivationQuantizationMatchesFresh) {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    const int64_t n_in = 512, n_out = 96;
+    using quant::TypeId;
+    auto upload = [&](TypeId type, uint32_t seed) {
+        const auto src = gaussian((size_t)(n_in * n_out), seed);
+        std::vector<uint8_t> bytes(quant::row_size_bytes(type, n_in) * (size_t)n_out);
+        quant::traits(type).quantize_rows(src.data(), bytes.data(), n_out, n_in, nullptr);
+        return cuda::upload_weight("w", type, n_in, n_out, bytes.data());
+    };
+    const cuda::DeviceWeight first = upload(TypeId::Q4_K, 11), second = upload(TypeId::Q6_K, 12);
+    for (int64_t n_tokens : {1, 3}) {
+        const auto x_then = gaussian((size_t)(n_in * n_tokens), 13 + (uint32_t)n_tokens);
+        const auto x_later = gaussian((size_t)(n_in * n_tokens), 17 + (uint32_t)n_tokens);
+        const size_t n_y = (size_t)(n_out * n_tokens);
+        cuda::DeviceBuffer x(x_then.size() * 4), y(n_y * 4);
+        cuda::Workspace ws;
+        auto product = [&](const cuda::DeviceWeight& w, bool x_quantized) {
+            y.fill_bytes(0xff);  // NaN: an unwritten element fails
+            cuda::matvec(w, x.as<float>(), n_tokens, y.as<float>(), ws, nullptr, x_quantized);
+            std::vector<float> out(n_y);
+            y.download(out.data(), n_y * 4);
+            for (float v : out) EXPECT_TRUE(std::isfinite(v));
+            return out;
+        };
+        x.upload(x_later.data(), x_later.size() * 4);
+        const auto fresh_later = product(second, false);
+        x.upload(x_then.data(), x_then.size() * 4);
+        const auto fresh_then = product(second, false);
+        product(first, false);                     // leaves x_then quantized in ws
+        x.upload(x_later.data(), x_later.size() * 4);
+        const auto reused = product(second, true);  // must read the stored x_then
+        EXPECT_EQ(0, std::memcmp(fresh_then.data(), reused.data(), n_y * 4)) << n_tokens << " tokens";
+        EXPECT_NE(0, std::memcmp(fresh_later.data(), reused.data(), n_y * 4)) << n_tokens << " tokens";
+    }
 }
 
 }  // namespace

@@ -90,9 +90,13 @@ private:
     DeviceBuffer buffer_;
 };
 
-// y = W x for n_tokens <= kMaxMatvecTokens (decode). x, y are device pointers.
+// y = W x for n_tokens <= kMaxMatvecTokens (decode). x, y are device pointers. x_quantized: the
+// workspace already holds x quantized, left there by the previous quantized matvec on this stream
+// with the same x, n_tokens and n_in, x unchanged since (Q/K/V and gate/up share one quantization).
 void matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
-            StreamHandle stream = nullptr);
+            StreamHandle stream = nullptr, bool x_quantized = false);
+// Whether matvec on this type quantizes its activations into the workspace (the integer types).
+inline bool matvec_quantizes_x(quant::TypeId type) { return type != quant::TypeId::F16 && type != quant::TypeId::BF16; }
 // Weight rows per GEMM block; Auto picks 64 when 128-row tiles would leave SMs idle. The others are
 // for tests and benchmarks.
 enum class GemmTile { Auto, Rows64, Rows128 };
@@ -100,9 +104,10 @@ enum class GemmTile { Auto, Rows64, Rows128 };
 // y = W x for any n_tokens on the tensor cores (prefill). x, y are device pointers.
 void gemm(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, StreamHandle stream = nullptr,
           GemmTile tile = GemmTile::Auto);
-// The product a model backend calls: matvec for small n_tokens, gemm above.
+// The product a model backend calls: matvec for small n_tokens, gemm above (x_quantized: as for
+// matvec, ignored by gemm).
 void matmul(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
-            StreamHandle stream = nullptr);
+            StreamHandle stream = nullptr, bool x_quantized = false);
 
 // Waits for all work on the device; throws Error with the first failure of an earlier launch.
 void synchronize();

@@ -77,23 +77,23 @@ public:
     }
 
     std::unique_ptr<backend::Buffer> alloc(size_t n_floats) override {
-        steps().end();
+        end_step();
         return std::make_unique<CudaBuffer>(n_floats);
     }
 
     std::unique_ptr<backend::KvCache> make_kv_cache(int64_t n_layers, int64_t n_ctx,
                                                     const backend::AttentionShape& shape) override {
-        steps().end();
+        end_step();
         return std::make_unique<CudaKvCache>(n_layers, n_ctx, shape);
     }
 
     // The legacy-stream copies below wait for the steps' stream (a blocking stream) and it for them.
     void to_host(const float* src, float* host_dst, size_t n) override {
-        steps().end();
+        end_step();
         SHOOTOUT_CUDA_CHECK(cudaMemcpy(host_dst, src, n * sizeof(float), cudaMemcpyDeviceToHost));
     }
     void from_host(const float* host_src, float* dst, size_t n) override {
-        steps().end();
+        end_step();
         SHOOTOUT_CUDA_CHECK(cudaMemcpy(dst, host_src, n * sizeof(float), cudaMemcpyHostToDevice));
     }
     bool host_memory() const override { return false; }
@@ -115,17 +115,25 @@ public:
         }
         from_host(rows_.data(), out, rows_.size());  // ends a step in progress
         if ((int64_t)ids.size() <= kMaxMatvecTokens) steps().begin();
+        quantized_x_ = {};
     }
 
     void matmul(const backend::Weight& w, const float* x, int64_t n_tokens, float* y) override {
         const DeviceWeight* dw = &matrix(w);  // map nodes stay put
+        // Q/K/V (and gate/up) read the same normed rows back to back: quantize them once.
+        const bool quantizes = n_tokens <= kMaxMatvecTokens && matvec_quantizes_x(dw->type);
+        const QuantizedX now{x, n_tokens, dw->n_in};
+        const bool x_quantized = quantizes && quantized_x_ == now;
+        // Kept for the next product unless this one writes over its own input.
+        const bool overwrites_x = y < x + n_tokens * dw->n_in && x < y + n_tokens * dw->n_out;
+        quantized_x_ = quantizes && !overwrites_x ? now : QuantizedX{};
         if (!steps().recording()) {
-            cuda::matmul(*dw, x, n_tokens, y, workspace_, steps().stream());
+            cuda::matmul(*dw, x, n_tokens, y, workspace_, steps().stream(), x_quantized);
             return;
         }
         Workspace* ws = &steps().workspace();
-        steps().record((Key('M') << dw << x << n_tokens << y).bytes(), -1,
-                      [=](cudaStream_t s, const int64_t*) { cuda::matmul(*dw, x, n_tokens, y, *ws, s); });
+        steps().record((Key('M') << dw << x << n_tokens << y << x_quantized).bytes(), -1,
+                       [=](cudaStream_t s, const int64_t*) { cuda::matmul(*dw, x, n_tokens, y, *ws, s, x_quantized); });
     }
 
     void add_bias(float* x, const backend::Weight& bias, int64_t n_rows) override {
@@ -179,9 +187,16 @@ public:
     // and qwen3next on the CPU only, for now.
 
 private:
+    // Runs the step being recorded, if any; the workspace changes hands, so nothing quantized stays.
+    void end_step() {
+        steps().end();
+        quantized_x_ = {};
+    }
+
     // Records the launch into the step in progress, or runs it now (on the same stream).
     template <class F>
     void launch(const Key& key, int64_t pos, F&& f) {
+        quantized_x_ = {};  // the op may write the rows a product quantized
         if (steps().recording()) steps().record(key.bytes(), pos, std::forward<F>(f));
         else f(steps().stream(), nullptr);
     }
@@ -209,6 +224,14 @@ private:
     std::unordered_map<const uint8_t*, DeviceBuffer> vectors_;
     Workspace workspace_;
     std::vector<float> rows_;
+    // The activations the last product left quantized in the workspace of its mode (eager or step):
+    // x, n_tokens, n_in. Cleared by every other op and at step boundaries.
+    struct QuantizedX {
+        const float* x = nullptr;
+        int64_t n_tokens = 0, n_in = 0;
+        bool operator==(const QuantizedX&) const = default;
+    };
+    QuantizedX quantized_x_;
     std::unique_ptr<StepGraphs> steps_;  // made once a device answers
     StepGraphs& steps() { return *steps_; }
 };

@@ -115,8 +115,8 @@ void check_last_launch(const char* where) {
 }
 
 void matmul(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
-            StreamHandle stream) {
-    if (n_tokens <= kMaxMatvecTokens) matvec(w, x, n_tokens, y, workspace, stream);
+            StreamHandle stream, bool x_quantized) {
+    if (n_tokens <= kMaxMatvecTokens) matvec(w, x, n_tokens, y, workspace, stream, x_quantized);
     else gemm(w, x, n_tokens, y, stream);
 }
 

@@ -39,14 +39,14 @@ void quantize_activations_q8_1(const float* x, int64_t n_blocks, int8_t* qs, flo
 
 
 void matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
-            StreamHandle stream) {
+            StreamHandle stream, bool x_quantized) {
     if (n_tokens < 1 || n_tokens > kMaxMatvecTokens)
         fail(w.name, "matvec takes 1.." + std::to_string(kMaxMatvecTokens) + " tokens, got " + std::to_string(n_tokens));
     // int8 activations then their (d, s) pairs
     void* scratch = workspace.reserve((size_t)n_tokens * w.n_in + (size_t)n_tokens * (w.n_in / 32) * sizeof(float2));
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     const bool known =
-        dispatch_type(w.type, [&]<TypeId T>() { launch_matvec<T>(w, x, n_tokens, y, scratch, s); });
+        dispatch_type(w.type, [&]<TypeId T>() { launch_matvec<T>(w, x, n_tokens, y, scratch, x_quantized, s); });
     if (!known) fail(w.name, std::string("no CUDA matvec for type ") + quant::traits(w.type).name);
     check_last_launch(("matvec " + w.name).c_str());
 }
