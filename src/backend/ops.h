@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,6 +37,11 @@ struct Weight {
 
     explicit operator bool() const { return data != nullptr; }
 };
+
+// Sees the input rows of a matmul before the product: x is n_tokens rows of w.n_in F32 values (in
+// the ops' buffer memory). llama-imatrix's collection hook; set only while collecting, so the
+// matmul pays one empty-function test otherwise.
+using ActivationObserver = std::function<void(const Weight& w, const float* x, int64_t n_tokens)>;
 
 enum class RopeStyle {
     Normal,  // rotates adjacent pairs (x[2i], x[2i+1]): llama
@@ -116,6 +122,11 @@ public:
     // y[t][o] = sum_i W[o][i] * x[t][i] for n_tokens rows; x is converted to the weight type's
     // vec_dot_type once (as ggml does), W is used in place.
     virtual void matmul(const Weight& w, const float* x, int64_t n_tokens, float* y) = 0;
+    // Installs (or, with an empty function, removes) the observer every later matmul calls first.
+    // A backend that cannot hand activations to the host throws Error.
+    virtual void set_activation_observer(ActivationObserver observer) {
+        unsupported("set_activation_observer", observer);
+    }
     // x[r][i] += bias[i] for n_rows rows of bias.n_in elements (bias is F32).
     virtual void add_bias(float* x, const Weight& bias, int64_t n_rows) = 0;
     // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, n_rows rows of weight.n_in elements.

@@ -11,12 +11,14 @@ Command inspect_command();
 Command tokenize_command();
 Command bench_command();
 Command synth_command();
+Command imatrix_command();
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> list = {
         run_command(), quantize_command(), eval_command(), inspect_command(), tokenize_command(),
         bench_command(),
         synth_command(),
+        imatrix_command(),
     };
     return list;
 }

@@ -28,6 +28,13 @@ public:
     // ops->prepare_weight (an upload), so a type the backend cannot run fails here, naming the tensor.
     void use_ops(std::unique_ptr<backend::Ops> ops);
 
+    // Every matmul of later forward passes shows its weight (GGUF tensor name in Weight::name) and
+    // input rows to the observer first (importance-matrix collection); empty removes it. The routed
+    // experts of moe_ffn are not seen: they run inside one op.
+    void set_activation_observer(backend::ActivationObserver observer) {
+        ops_->set_activation_observer(std::move(observer));
+    }
+
 protected:
     // Activations of one chunk, n_tokens rows each; x is the residual stream.
     struct State {

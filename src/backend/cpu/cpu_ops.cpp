@@ -34,8 +34,10 @@ public:
         cpu::get_rows(pool_, table, ids, out);
     }
     void matmul(const backend::Weight& w, const float* x, int64_t n_tokens, float* y) override {
+        if (observer_) observer_(w, x, n_tokens);
         cpu::matmul(pool_, w, x, n_tokens, y, activation_scratch_);
     }
+    void set_activation_observer(backend::ActivationObserver observer) override { observer_ = std::move(observer); }
     void add_bias(float* x, const backend::Weight& bias, int64_t n_rows) override {
         cpu::add_bias(pool_, x, bias, n_rows);
     }
@@ -81,6 +83,7 @@ public:
 private:
     ThreadPool& pool_;
     std::vector<uint8_t> activation_scratch_;
+    backend::ActivationObserver observer_;  // empty unless an importance matrix is being collected
 };
 
 }  // namespace
