@@ -55,6 +55,10 @@ void check_tiles(TypeId type, int64_t n_in, int64_t n_rows, int64_t n_tokens, bo
 TEST(MatmulTiles, Q4_0) { check_tiles(TypeId::Q4_0, 256, 11, 7, true); }
 TEST(MatmulTiles, Q8_0) { check_tiles(TypeId::Q8_0, 160, 9, 5, true); }
 TEST(MatmulTiles, Q4_1) { check_tiles(TypeId::Q4_1, 576, 13, 3, true); }
+// K-quants: two super-blocks or more, rows and tokens both leaving partial tiles.
+TEST(MatmulTiles, Q4_K) { check_tiles(TypeId::Q4_K, 512, 11, 7, true); }
+TEST(MatmulTiles, Q5_K) { check_tiles(TypeId::Q5_K, 768, 6, 5, true); }
+TEST(MatmulTiles, Q6_K) { check_tiles(TypeId::Q6_K, 512, 13, 3, true); }
 TEST(MatmulTiles, BF16) { check_tiles(TypeId::BF16, 520, 10, 8, false); }
 TEST(MatmulTiles, F16) { check_tiles(TypeId::F16, 96, 7, 4, false); }
 TEST(MatmulTiles, F32) { check_tiles(TypeId::F32, 64, 5, 11, false); }

@@ -5,6 +5,10 @@
 // (Q4_K, Q5_K, Q6_K) work on the packed bytes.
 #include <immintrin.h>
 
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/activation_conversion.h"
 #include "backend/cpu/vec_dot.h"
 #include "quant/block_formats.h"
 #include "util/fp16.h"
@@ -165,7 +169,11 @@ float q4_q5_avx2(int64_t n, const void* w, const void* x) {
             acc = _mm256_add_epi32(acc, scaled_dot(lo, b[i].qs + 64 * chunk, _mm256_set1_epi16(sc[2 * chunk])));
             acc = _mm256_add_epi32(acc, scaled_dot(hi, b[i].qs + 64 * chunk + 32, _mm256_set1_epi16(sc[2 * chunk + 1])));
         }
-        sum += b[i].d * (fp16_to_fp32(a[i].d) * (float)horizontal_sum_i32(acc) - fp16_to_fp32(a[i].dmin) * (float)mins);
+        // Explicit FMAs (no contraction left to the compiler): the register tiles (matmul_tiles.cpp)
+        // do the same operations lane by lane and must agree bit for bit.
+        float mins_term = fp16_to_fp32(a[i].dmin) * (float)mins;
+        __asm__("" : "+x"(mins_term));
+        sum = std::fma(b[i].d, std::fma(fp16_to_fp32(a[i].d), (float)horizontal_sum_i32(acc), -mins_term), sum);
     }
     return sum;
 }
@@ -206,9 +214,71 @@ void q6_k_avx2(int64_t n, float* r, const void* w, const void* x) {
                 acc = _mm256_add_epi32(acc, scaled_dot(q[k], b[i].qs + 128 * half + 32 * k, scales));
             }
         }
-        sum += b[i].d * (fp16_to_fp32(a[i].d) * (float)(horizontal_sum_i32(acc) - 32 * offset));
+        float scaled = fp16_to_fp32(a[i].d) * (float)(horizontal_sum_i32(acc) - 32 * offset);
+        __asm__("" : "+x"(scaled));
+        sum = std::fma(b[i].d, scaled, sum);  // as the Q6_K tile, lane by lane
     }
     *r = sum;
+}
+
+// Q8_K activations as quant's q8_k_from_float_ref, bit for bit: the signed value of largest
+// magnitude (its first occurrence) sets iscale = -127 / max; levels are ggml's nearest_int (the
+// 1.5 * 2^23 magic, replayed on the integer bits, so NaN and infinities give the same bytes) capped at
+// 127 and kept as their low byte, as the reference's int8 cast does.
+void q8_k_from_float_avx2(const float* x, void* dst, int64_t n) {
+    auto* y = static_cast<BlockQ8_K*>(dst);
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K) {
+        __m256 amax_v = _mm256_setzero_ps();
+        // max_ps returns its second operand when either is NaN: NaNs are skipped, as `fabs > amax` does.
+        for (int j = 0; j < QK_K; j += 8) amax_v = _mm256_max_ps(_mm256_andnot_ps(sign_bit, _mm256_loadu_ps(x + j)), amax_v);
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax_v), _mm256_extractf128_ps(amax_v, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        const float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+        if (!(amax > 0)) {
+            std::memset(&y[i], 0, sizeof(BlockQ8_K));
+            continue;
+        }
+        float max = 0;
+        const __m256 amax_b = _mm256_set1_ps(amax);
+        for (int j = 0; j < QK_K; j += 8) {
+            const int mask = _mm256_movemask_ps(
+                _mm256_cmp_ps(_mm256_andnot_ps(sign_bit, _mm256_loadu_ps(x + j)), amax_b, _CMP_EQ_OQ));
+            if (mask) {
+                max = x[j + __builtin_ctz((unsigned)mask)];
+                break;
+            }
+        }
+        const float iscale = -127.f / max;
+        const __m256 iscale_v = _mm256_set1_ps(iscale), magic = _mm256_set1_ps(12582912.f);
+        const __m256i mantissa = _mm256_set1_epi32(0x007fffff), bias = _mm256_set1_epi32(0x00400000);
+        const __m256i cap = _mm256_set1_epi32(127), low_byte = _mm256_set1_epi32(0xFF);
+        const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        const __m256i ones = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+        alignas(32) int32_t group_sums[16];
+        for (int j = 0; j < QK_K; j += 32) {
+            __m256i q[4];
+            for (int k = 0; k < 4; ++k) {
+                __m256 p = _mm256_mul_ps(iscale_v, _mm256_loadu_ps(x + j + 8 * k));
+                __asm__("" : "+x"(p));  // rounded product, then the magic add: no FMA
+                const __m256i bits = _mm256_castps_si256(_mm256_add_ps(p, magic));
+                const __m256i level = _mm256_min_epi32(_mm256_sub_epi32(_mm256_and_si256(bits, mantissa), bias), cap);
+                q[k] = _mm256_and_si256(level, low_byte);
+            }
+            const __m256i bytes = _mm256_permutevar8x32_epi32(
+                _mm256_packus_epi16(_mm256_packus_epi32(q[0], q[1]), _mm256_packus_epi32(q[2], q[3])), order);
+            _mm256_storeu_si256((__m256i*)(y[i].qs + j), bytes);
+            // int32 lanes 0-3: sums of 4 levels of group j/16, lanes 4-7: of group j/16 + 1.
+            const __m256i quads = _mm256_madd_epi16(_mm256_maddubs_epi16(ones, bytes), ones16);
+            __m128i lo = _mm256_castsi256_si128(quads), hi = _mm256_extracti128_si256(quads, 1);
+            lo = _mm_hadd_epi32(lo, hi);
+            lo = _mm_hadd_epi32(lo, lo);
+            group_sums[j / 16] = _mm_extract_epi32(lo, 0);
+            group_sums[j / 16 + 1] = _mm_extract_epi32(lo, 1);
+        }
+        for (int g = 0; g < QK_K / 16; ++g) y[i].bsums[g] = (int16_t)group_sums[g];
+        y[i].d = 1 / iscale;
+    }
 }
 #endif
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <immintrin.h>
 
+#include "backend/cpu/activation_conversion.h"
 #include "backend/cpu/vec_dot.h"
 #include "quant/block_formats.h"
 #include "util/fp16.h"
@@ -209,6 +210,58 @@ void q5_1_avx2(int64_t n, float* result, const void* w, const void* x) {
     }
     *result = horizontal_sum(acc) + min_sum;
 }
+
+// Q8_0 / Q8_1 activations as quant's q8_quantize_ref, bit for bit: d = amax / 127, levels
+// round(x * (1 / d)) with C's round (half away from zero, not the ties-to-even of _mm256_round_ps,
+// which ggml's own AVX2 conversion uses), kept as the low byte of the truncated int32 as the
+// reference's truncate_to_int8 (so NaN and infinities give 0).
+template <bool WithSum, typename Block>
+void q8_legacy_from_float(const float* x, void* dst, int64_t n) {
+    Block* blocks = static_cast<Block*>(dst);
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    const __m256i low_byte = _mm256_set1_epi32(0xFF), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t ib = 0; ib < n / QK; ++ib, x += QK) {
+        __m256 v[4];
+        __m256 amax_v = _mm256_setzero_ps();
+        for (int k = 0; k < 4; ++k) {
+            v[k] = _mm256_loadu_ps(x + 8 * k);
+            // max_ps returns its second operand when either is NaN: NaNs are skipped, as std::max does.
+            amax_v = _mm256_max_ps(_mm256_andnot_ps(sign_bit, v[k]), amax_v);
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax_v), _mm256_extractf128_ps(amax_v, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        const float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+        const float d = amax / ((1 << 7) - 1);
+        const float id = d ? 1.0f / d : 0.0f;
+        blocks[ib].d = fp32_to_fp16(d);
+        const __m256 id_v = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int k = 0; k < 4; ++k) {
+            __m256 p = _mm256_mul_ps(v[k], id_v);
+            __asm__("" : "+x"(p));  // the rounded product is what gets rounded: no FMA with what follows
+            const __m256 t = _mm256_round_ps(p, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            // |p - t| is exact; where it is >= 0.5 round away from zero (NaN, inf compare false).
+            const __m256 away = _mm256_cmp_ps(_mm256_andnot_ps(sign_bit, _mm256_sub_ps(p, t)), half, _CMP_GE_OQ);
+            const __m256 step = _mm256_and_ps(away, _mm256_or_ps(_mm256_and_ps(p, sign_bit), one));
+            const __m256 r = _mm256_add_ps(t, step);
+            q[k] = _mm256_and_si256(_mm256_cvttps_epi32(r), low_byte);
+        }
+        const __m256i bytes = _mm256_permutevar8x32_epi32(
+            _mm256_packus_epi16(_mm256_packus_epi32(q[0], q[1]), _mm256_packus_epi32(q[2], q[3])), order);
+        _mm256_storeu_si256((__m256i*)blocks[ib].qs, bytes);
+        if constexpr (WithSum) {
+            const __m256i quads =
+                _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), bytes), _mm256_set1_epi16(1));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(quads), _mm256_extracti128_si256(quads, 1));
+            s4 = _mm_hadd_epi32(s4, s4);
+            s4 = _mm_hadd_epi32(s4, s4);
+            blocks[ib].s = fp32_to_fp16((float)_mm_cvtsi128_si32(s4) * d);
+        }
+    }
+}
+
+void q8_0_from_float_avx2(const float* x, void* dst, int64_t n) { q8_legacy_from_float<false, BlockQ8_0>(x, dst, n); }
+void q8_1_from_float_avx2(const float* x, void* dst, int64_t n) { q8_legacy_from_float<true, BlockQ8_1>(x, dst, n); }
 #endif
 
 }  // namespace shootout::cpu::dot
