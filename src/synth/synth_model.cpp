@@ -28,7 +28,9 @@ struct TensorJob {
 
 TensorJob prepare(const quantize::TensorPlan& t, ValueKind kind, bool fast) {
     const quant::TypeTraits& traits = quant::traits(t.type);
-    const bool can_quantize = traits.quantize_rows != nullptr;
+    // Synthetic rows have no importance matrix: types that require one (IQ2_XXS, IQ2_XS, IQ1_S) are
+    // written as random blocks instead.
+    const bool can_quantize = traits.quantize_rows != nullptr && !traits.requires_imatrix;
     const bool can_randomize = has_random_blocks(t.type);
     if (!can_quantize && !can_randomize) {
         fail(t.name, std::string("type ") + traits.name + ": neither a quantizer nor a random-block generator");
