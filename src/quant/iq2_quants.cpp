@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "quant/lattice_signs.h"
 #include "quant/block_formats.h"
 #include "quant/families.h"
 #include "quant/iq2_lattice.h"
@@ -80,33 +81,8 @@ SubBlock fit_sub_block(const float* xb, const float* weight, int n_groups, Varia
     int8_t L[32] = {}, Laux[32];
     bool on_grid[4], on_grid_aux[4];
     for (int i = 0; i < n; ++i) waux[i] = std::sqrt(weight[i]);
-    for (int k = 0; k < n_groups; ++k) {
-        int n_flip = 0;
-        uint8_t s = 0;
-        for (int i = 0; i < 8; ++i) {
-            if (xb[8 * k + i] >= 0) {
-                xval[8 * k + i] = xb[8 * k + i];
-            } else {
-                xval[8 * k + i] = -xb[8 * k + i];
-                ++n_flip;
-                s |= (uint8_t)(1 << i);
-            }
-        }
-        if (parity && n_flip % 2) {
-            int imin = 0;
-            float min = weight[8 * k] * xb[8 * k] * xb[8 * k];
-            for (int i = 1; i < 8; ++i) {
-                const float ax = weight[8 * k + i] * xb[8 * k + i] * xb[8 * k + i];
-                if (ax < min) {
-                    min = ax;
-                    imin = i;
-                }
-            }
-            xval[8 * k + imin] = -xval[8 * k + imin];
-            s ^= (uint8_t)(1 << imin);
-        }
-        out.signs[k] = parity ? (uint8_t)(s & 127) : s;
-    }
+    for (int k = 0; k < n_groups; ++k)
+        out.signs[k] = fold_signs(xb + 8 * k, weight + 8 * k, xval + 8 * k, parity);
     float max = xval[0];
     for (int i = 1; i < n; ++i) max = std::max(max, xval[i]);
     if (max < (v == Variant::S ? 1e-8f : 1e-15f)) return out;  // GROUP_MAX_EPS(_IQ2_S)

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "quant/lattice_signs.h"
 #include "quant/block_formats.h"
 #include "quant/families.h"
 #include "quant/iq3_lattice.h"
@@ -78,33 +79,8 @@ SubBlock fit_sub_block(const float* xb, const float* weight, bool xxs, const IQ3
     int8_t L[32] = {}, Laux[32];
     bool on_grid[8], on_grid_aux[8];
     for (int i = 0; i < 32; ++i) waux[i] = std::sqrt(weight[i]);
-    for (int k = 0; k < 4; ++k) {
-        int n_flip = 0;
-        uint8_t s = 0;
-        for (int i = 0; i < 8; ++i) {
-            if (xb[8 * k + i] >= 0) {
-                xval[8 * k + i] = xb[8 * k + i];
-            } else {
-                xval[8 * k + i] = -xb[8 * k + i];
-                ++n_flip;
-                s |= (uint8_t)(1 << i);
-            }
-        }
-        if (xxs && n_flip % 2) {
-            int imin = 0;
-            float min = weight[8 * k] * xb[8 * k] * xb[8 * k];
-            for (int i = 1; i < 8; ++i) {
-                const float ax = weight[8 * k + i] * xb[8 * k + i] * xb[8 * k + i];
-                if (ax < min) {
-                    min = ax;
-                    imin = i;
-                }
-            }
-            xval[8 * k + imin] = -xval[8 * k + imin];
-            s ^= (uint8_t)(1 << imin);
-        }
-        out.signs[k] = xxs ? (uint8_t)(s & 127) : s;
-    }
+    for (int k = 0; k < 4; ++k)
+        out.signs[k] = fold_signs(xb + 8 * k, weight + 8 * k, xval + 8 * k, xxs);
     float max = xval[0];
     for (int i = 1; i < 32; ++i) max = std::max(max, xval[i]);
     if (xxs ? max < 1e-8f : !max) return out;  // GROUP_MAX_EPS_IQ3_XXS / exact zero for IQ3_S
