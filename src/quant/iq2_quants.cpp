@@ -13,7 +13,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "quant/lattice_signs.h"
+#include "quant/lattice_search.h"
 #include "quant/block_formats.h"
 #include "quant/families.h"
 #include "quant/iq2_lattice.h"
@@ -30,26 +30,6 @@ constexpr int kMaxQ = 3;
 
 enum class Variant { XXS, XS, S };
 
-void best_neighbour(const uint16_t* run, const IQ2Lattice& lat, const float* xval, const float* weight, float scale,
-                    int8_t* L) {
-    float best_d2 = 3.402823466e+38f;
-    int best = -1;
-    for (int j = 1; j <= run[0]; ++j) {
-        const auto& p = lat.points[run[j]];
-        float d2 = 0;
-        for (int i = 0; i < 8; ++i) {
-            const float q = p[i];
-            const float diff = scale * q - xval[i];
-            d2 += weight[i] * diff * diff;
-        }
-        if (d2 < best_d2) {
-            best_d2 = d2;
-            best = run[j];
-        }
-    }
-    for (int i = 0; i < 8; ++i) L[i] = (int8_t)((lat.points[best][i] - 1) / 2);
-}
-
 inline uint16_t pack_levels(const int8_t* L) {
     uint16_t u = 0;
     for (int i = 0; i < 8; ++i) u = (uint16_t)(u | (L[i] << (2 * i)));
@@ -61,7 +41,7 @@ bool round_group(const IQ2Lattice& lat, const float* xval, const float* waux, fl
     for (int i = 0; i < 8; ++i) L[i] = (int8_t)std::max(0, std::min(kMaxQ - 1, nearest_int(0.5f * (id * xval[i] - 1))));
     const uint16_t* run = nullptr;
     if (lat.lookup(pack_levels(L), &run) >= 0) return true;
-    best_neighbour(run, lat, xval, waux, scale, L);
+    best_neighbour<8>(run, lat, xval, waux, scale, L);
     return false;
 }
 
