@@ -38,10 +38,18 @@ struct Weight {
     explicit operator bool() const { return data != nullptr; }
 };
 
+// Which routed expert an observed product belongs to: index -1 (and n_expert 0) for an ordinary
+// matmul; for moe_ffn's products, expert `index` of the n_expert in the stack w.
+struct ExpertOf {
+    int64_t index = -1;
+    int64_t n_expert = 0;
+};
+
 // Sees the input rows of a matmul before the product: x is n_tokens rows of w.n_in F32 values (in
 // the ops' buffer memory). llama-imatrix's collection hook; set only while collecting, so the
-// matmul pays one empty-function test otherwise.
-using ActivationObserver = std::function<void(const Weight& w, const float* x, int64_t n_tokens)>;
+// matmul pays one empty-function test otherwise. moe_ffn calls it once per routed expert with the
+// rows routed to it (w the whole stack, e.g. blk.N.ffn_gate_exps), as ggml's MUL_MAT_ID shows them.
+using ActivationObserver = std::function<void(const Weight& w, const float* x, int64_t n_tokens, ExpertOf expert)>;
 
 enum class RopeStyle {
     Normal,  // rotates adjacent pairs (x[2i], x[2i+1]): llama
@@ -172,23 +180,35 @@ public:
     virtual void l2_norm(float* x, int64_t n_rows, int64_t n_cols, float eps) {
         unsupported("l2_norm", x, n_rows, n_cols, eps);
     }
-    // Depthwise causal convolution from a zero state, then SiLU (ggml_ssm_conv + ggml_silu):
-    // out[t][c] = silu(sum_{i<K} x[t-K+1+i][c] * kernel[c][i]), x before position 0 being zero.
+    // Depthwise causal convolution, then SiLU (ggml_ssm_conv + ggml_silu):
+    // out[t][c] = silu(sum_{i<K} x[t-K+1+i][c] * kernel[c][i]), where x at positions -(K-1)..-1 (the
+    // inputs before this call) are conv_state's rows.
     // kernel: F32, n_in = K taps, n_out = channels; x, out: n_tokens rows of channels.
-    virtual void causal_conv1d_silu(const float* x, const Weight& kernel, int64_t n_tokens, float* out) {
-        unsupported("causal_conv1d_silu", x, kernel, n_tokens, out);
+    // conv_state (buffer memory, may be nullptr): [K-1][channels], row r = the input row at position
+    // r - (K-1), i.e. the last K-1 input rows of the previous call of the sequence in order (zeros at
+    // its start). Read as the inputs before x, then overwritten with the last K-1 rows of
+    // (conv_state rows, x rows), so the next call continues the sequence. nullptr: a zero state that
+    // is not kept (a sequence from position 0 run in one call).
+    virtual void causal_conv1d_silu(const float* x, const Weight& kernel, int64_t n_tokens, float* conv_state,
+                                    float* out) {
+        unsupported("causal_conv1d_silu", x, kernel, n_tokens, conv_state, out);
     }
-    // The gated delta rule of Gated DeltaNet from a zero state (ggml_gated_delta_net), per value
-    // head h and token t, with g = softplus(alpha[t][h] + dt_bias[h]) * a[h] (a = -exp(A_log), as the
-    // GGUF stores ssm_a), beta = sigmoid(beta_logit[t][h]), k = k[t][h / ratio], q likewise:
+    // The gated delta rule of Gated DeltaNet (ggml_gated_delta_net), per value head h and token t,
+    // with g = softplus(alpha[t][h] + dt_bias[h]) * a[h] (a = -exp(A_log), as the GGUF stores ssm_a),
+    // beta = sigmoid(beta_logit[t][h]), k = k[t][h / ratio], q likewise:
     //   S = exp(g) S;  S += k (beta (v - S^T k))^T;  out[t][h] = S^T q / sqrt(head_k_dim)
     // q, k: [n_tokens][n_k_heads][head_k_dim] (already L2-normalised); v, out:
     // [n_tokens][n_v_heads][head_v_dim]; alpha, beta_logit: [n_tokens][n_v_heads]; dt_bias, a: F32
     // vectors of n_v_heads.
+    // state (buffer memory, may be nullptr): the recurrent state S of every value head, stored
+    // transposed: [n_v_heads][head_v_dim][head_k_dim], state[(h * head_v_dim + j) * head_k_dim + i] =
+    // S_h[i][j] (row j: what value element j reads from the keys). Read as the state before token 0
+    // (zeros at a sequence's start), overwritten with the state after the last token. nullptr: a zero
+    // state that is not kept.
     virtual void gated_delta_rule(const float* q, const float* k, const float* v, const float* alpha,
                                   const float* beta_logit, const Weight& dt_bias, const Weight& a, int64_t n_tokens,
-                                  const DeltaNetShape& shape, float* out) {
-        unsupported("gated_delta_rule", q, k, v, alpha, beta_logit, dt_bias, a, n_tokens, shape, out);
+                                  const DeltaNetShape& shape, float* state, float* out) {
+        unsupported("gated_delta_rule", q, k, v, alpha, beta_logit, dt_bias, a, n_tokens, shape, state, out);
     }
 };
 

@@ -87,7 +87,7 @@ private:
         op.matmul(w.qkv, x, n, b.mix);
         op.matmul(w.z, x, n, b.z);
         op.matmul(w.ba, x, n, b.ba);
-        op.causal_conv1d_silu(b.mix, w.conv1d, n, b.conv);
+        op.causal_conv1d_silu(b.mix, w.conv1d, n, /*conv_state=*/nullptr, b.conv);
         const int64_t conv_dim = dn_.conv_dim(), key_dim = dn_.key_dim();
         op.copy_columns(b.conv, n, conv_dim, 0, key_dim, b.q);
         op.copy_columns(b.conv, n, conv_dim, key_dim, key_dim, b.k);
@@ -97,7 +97,7 @@ private:
         // ssm_ba per key group: ratio beta logits, then ratio alphas; value head g * ratio + j.
         op.copy_columns(b.ba, n * sh.n_k_heads, 2 * ratio, 0, ratio, b.beta);
         op.copy_columns(b.ba, n * sh.n_k_heads, 2 * ratio, ratio, ratio, b.alpha);
-        op.gated_delta_rule(b.q, b.k, b.v, b.alpha, b.beta, w.dt_bias, w.a, n, sh, b.o);
+        op.gated_delta_rule(b.q, b.k, b.v, b.alpha, b.beta, w.dt_bias, w.a, n, sh, /*state=*/nullptr, b.o);
         // RMSNorm per value head, gated by SiLU(z): swiglu(z, o) = silu(z) * o.
         op.rms_norm(b.o, w.norm, n * sh.n_v_heads, c.rms_eps, b.o);
         op.swiglu(b.z, b.o, (size_t)(n * dn_.value_dim()), b.o);

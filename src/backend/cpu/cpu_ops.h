@@ -36,9 +36,10 @@ void attention(ThreadPool& pool, backend::KvCache& cache, int64_t layer, const f
                const float* v, int64_t n_tokens, int64_t pos0, const backend::AttentionShape& shape, float scale,
                float* out);
 
-// moe.cpp: mixture-of-experts FFN, as Ops::moe_ffn.
+// moe.cpp: mixture-of-experts FFN, as Ops::moe_ffn. observer (may be empty) sees each routed expert's
+// gate/up and down inputs.
 void moe_ffn(ThreadPool& pool, const backend::MoeExperts& experts, const float* router_logits, const float* x,
-             int64_t n_tokens, float* out);
+             int64_t n_tokens, float* out, const backend::ActivationObserver& observer = {});
 
 // gating.cpp: as the Ops of the same names.
 void copy_columns(ThreadPool& pool, const float* src, int64_t n_rows, int64_t src_stride, int64_t col0, int64_t n_cols,
@@ -47,10 +48,11 @@ void sigmoid_gate(ThreadPool& pool, float* x, const float* gate, int64_t n_rows,
 void l2_norm(ThreadPool& pool, float* x, int64_t n_rows, int64_t n_cols, float eps);
 
 // delta_net.cpp: Gated DeltaNet's short convolution and recurrence, as the Ops of the same names.
-void causal_conv1d_silu(ThreadPool& pool, const float* x, const backend::Weight& kernel, int64_t n_tokens, float* out);
+void causal_conv1d_silu(ThreadPool& pool, const float* x, const backend::Weight& kernel, int64_t n_tokens,
+                        float* conv_state, float* out);
 void gated_delta_rule(ThreadPool& pool, const float* q, const float* k, const float* v, const float* alpha,
                       const float* beta_logit, const backend::Weight& dt_bias, const backend::Weight& a,
-                      int64_t n_tokens, const backend::DeltaNetShape& shape, float* out);
+                      int64_t n_tokens, const backend::DeltaNetShape& shape, float* state, float* out);
 
 // Dot product of two float vectors (AVX2/FMA where the build has it).
 float dot_f32(const float* a, const float* b, int64_t n);
