@@ -70,6 +70,13 @@ public:
     static std::unique_ptr<File> open(const std::string& path);
     // Parses a buffer already in memory (the fuzzer's entry point); `name` is used in errors.
     static std::unique_ptr<File> parse(const uint8_t* data, size_t size_bytes, const std::string& name);
+    // A file assembled in memory rather than parsed (a Hugging Face checkpoint seen as the GGUF that
+    // llama.cpp's converter would write: src/convert). Tensor data views point into storage that
+    // `owner` keeps alive; offsets are laid out as the writer would (alignment 32); size_bytes is what
+    // size_bytes() reports (the checkpoint's bytes on disk).
+    static std::unique_ptr<File> assemble(std::string path, std::vector<std::pair<std::string, Value>> metadata,
+                                          std::vector<TensorInfo> tensors, size_t size_bytes,
+                                          std::shared_ptr<const void> owner);
 
     const std::string& path() const { return path_; }
     uint32_t version() const { return version_; }
@@ -94,6 +101,7 @@ public:
 private:
     std::string path_;
     std::unique_ptr<MappedFile> mapped_;
+    std::shared_ptr<const void> owner_;  // keeps an assembled file's tensor storage alive
     uint32_t version_ = 3;
     size_t alignment_ = 32;
     size_t data_offset_ = 0;
