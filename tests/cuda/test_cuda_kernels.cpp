@@ -2,14 +2,17 @@
 // (quant::traits(type).quantize_rows), dequantized by the reference to_float, dotted in double.
 //
 // Tolerances, from the formats:
-//  - matvec on quantized weights quantizes the activations to 8-bit blocks of 32 (d = max|x|/127).
-//    Emulating that rounding on the host leaves only F32 accumulation order: |err| <= 1e-4 * sum|w*x|.
-//    Against the unrounded activations the 8-bit rounding itself shows: rms ~ 0.3 % of the result for
-//    Gaussian data, so the relative L2 error must stay under 3e-2.
+//  - matvec on quantized weights converts the activations to the weight type's vec_dot_type exactly
+//    as the CPU does (Q8_0, Q8_1, Q8_K: checked bit for bit by ActivationQuantization below).
+//    Emulating that with the CPU's own conversion leaves only F32 accumulation order:
+//    |err| <= 1e-4 * sum|w*x|. Against the unrounded activations the 8-bit rounding itself shows:
+//    rms ~ 0.3 % of the result for Gaussian data, so the relative L2 error must stay under 3e-2.
 //  - matvec on F16/BF16 weights is F32 throughout: |err| <= 2e-5 * sum|w*x| against the exact activations.
 //  - gemm rounds weights and activations to F16 (BF16 for BF16 weights) and accumulates in F32: against
 //    a reference that rounds the same way, |err| <= 1e-4 * sum|w*x|; against the unrounded one the
 //    rounding shows (F16 2^-11, BF16 2^-8 relative per operand): relative L2 error under 1e-2.
+//  - gemm_dequant: the CPU's vec_dot_type values of the activations and the dequantized weights, each
+//    rounded to F16 (BF16 for BF16), F32 accumulation: |err| <= 1e-4 * sum|w*x| against that emulation.
 // Outputs are poisoned (NaN bytes) before every launch, so an unwritten element fails the test.
 #include <gtest/gtest.h>
 
@@ -18,7 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/type_kernels.h"
+#include "backend/cuda/activation_quant.h"
 #include "backend/cuda/cuda_kernels.h"
+#include "quant/block_formats.h"
 #include "quant/type_table.h"
 #include "util/error.h"
 #include "util/fp16.h"
@@ -65,15 +71,16 @@ HostWeight make_weight(TypeId type, int64_t n_in, int64_t n_out, uint32_t seed) 
     return w;
 }
 
-// The device's activation quantization, on the host: blocks of 32, d = max|x|/127, q = rint(x/d).
-std::vector<float> q8_round(const std::vector<float>& x) {
+// The activations as the CPU multiplies them: converted to the weight type's vec_dot_type by the
+// reference conversion and back to floats (F16/BF16/F32 weights: unchanged, the products see x).
+std::vector<float> cpu_activations(TypeId weight_type, const std::vector<float>& x) {
+    const TypeId vdt = cpu::kernels(weight_type).vec_dot_type;
+    if (vdt == TypeId::F32 || vdt == TypeId::F16 || vdt == TypeId::BF16) return x;
+    const auto& tr = quant::traits(vdt);
+    std::vector<uint8_t> q(quant::row_size_bytes(vdt, (int64_t)x.size()));
+    tr.from_float_ref(x.data(), q.data(), (int64_t)x.size());
     std::vector<float> out(x.size());
-    for (size_t b = 0; b < x.size(); b += 32) {
-        float amax = 0.f;
-        for (size_t i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b + i]));
-        const float d = amax / 127.f;
-        for (size_t i = 0; i < 32; ++i) out[b + i] = amax == 0.f ? 0.f : std::nearbyint(x[b + i] / d) * d;
-    }
+    tr.to_float(q.data(), out.data(), (int64_t)x.size());
     return out;
 }
 
@@ -113,12 +120,13 @@ double relative_l2(const std::vector<float>& y, const std::vector<double>& ref) 
 
 // Runs the product on the device with a poisoned output and returns the result.
 std::vector<float> run_on_device(const cuda::DeviceWeight& dw, const std::vector<float>& x, int64_t n_tokens,
-                                 bool use_gemm, cuda::GemmTile tile = cuda::GemmTile::Auto) {
+                                 bool use_gemm, cuda::GemmTile tile = cuda::GemmTile::Auto, bool dequant = false) {
     cuda::DeviceBuffer dx(x.size() * sizeof(float)), dy((size_t)(n_tokens * dw.n_out) * sizeof(float));
     dx.upload(x.data(), x.size() * sizeof(float));
     dy.fill_bytes(0xFF);  // NaN
     cuda::Workspace ws;
-    if (use_gemm) cuda::gemm(dw, dx.as<float>(), n_tokens, dy.as<float>(), nullptr, tile);
+    if (dequant) cuda::gemm_dequant(dw, dx.as<float>(), n_tokens, dy.as<float>(), ws);
+    else if (use_gemm) cuda::gemm(dw, dx.as<float>(), n_tokens, dy.as<float>(), nullptr, tile);
     else cuda::matvec(dw, dx.as<float>(), n_tokens, dy.as<float>(), ws);
     cuda::synchronize();
     std::vector<float> y((size_t)(n_tokens * dw.n_out));
@@ -149,7 +157,7 @@ TEST_P(CudaKernels, MatvecMatchesReference) {
             emul = exact;
             emul_abs = exact_abs;
         } else {
-            reference(hw.values, q8_round(x), n_in, n_out, n_tokens, emul, emul_abs);
+            reference(hw.values, cpu_activations(type, x), n_in, n_out, n_tokens, emul, emul_abs);
         }
         const double rtol = is_float ? 2e-5 : 1e-4;
         int bad = 0;
@@ -189,6 +197,31 @@ TEST_P(CudaKernels, GemmMatchesReference) {
     }
 }
 
+TEST_P(CudaKernels, GemmDequantMatchesCpuActivations) {
+    const TypeId type = GetParam();
+    const bool bf16 = type == TypeId::BF16;
+    const int64_t n_in = 512, n_out = 200;
+    const HostWeight hw = make_weight(type, n_in, n_out, 31 + (uint32_t)type);
+    const cuda::DeviceWeight dw = cuda::upload_weight("test.weight", type, n_in, n_out, hw.bytes.data());
+    const std::vector<float> w_rounded = round_to(hw.values, bf16);
+    for (int64_t n_tokens : {9, 130, 300}) {
+        SCOPED_TRACE("n_tokens " + std::to_string(n_tokens));
+        std::vector<float> x = gaussian((size_t)(n_tokens * n_in), 300 + (uint32_t)n_tokens, 1.f);
+        for (int64_t i = 0; i < 64; ++i) x[(size_t)i] = 0.f;  // an all-zero block (d = 0)
+        const std::vector<float> y = run_on_device(dw, x, n_tokens, true, cuda::GemmTile::Auto, true);
+        std::vector<double> exact, exact_abs, emul, emul_abs;
+        reference(hw.values, x, n_in, n_out, n_tokens, exact, exact_abs);
+        reference(w_rounded, round_to(cpu_activations(type, x), bf16), n_in, n_out, n_tokens, emul, emul_abs);
+        int bad = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+            ASSERT_TRUE(std::isfinite(y[i])) << "element " << i << " not written";
+            if (std::fabs(y[i] - emul[i]) > 1e-4 * emul_abs[i] && bad++ < 5)
+                ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
+        }
+        EXPECT_LT(relative_l2(y, exact), bf16 ? 1e-2 : 3e-2);
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Types, CudaKernels, ::testing::ValuesIn(kTypes),
                          [](const ::testing::TestParamInfo<TypeId>& info) {
                              return std::string(quant::traits(info.param).name);
@@ -220,6 +253,74 @@ TEST(CudaKernelsApi, DeviceQueryAnswersWithoutGpu) {
         const cuda::DeviceInfo info = cuda::device_info(0);
         EXPECT_FALSE(info.name.empty());
         EXPECT_GT(info.multiprocessors, 0);
+    }
+}
+
+}  // namespace
+}  // namespace shootout
+
+namespace shootout {
+namespace {
+
+// The device's vec_dot_type conversion against the CPU reference, bit for bit: every int8 and the
+// scales the CPU stores. Inputs include an all-zero block, a block whose largest |x| occurs twice
+// with opposite signs (Q8_K takes the first), values on rounding ties, and a wide dynamic range.
+TEST(ActivationQuantization, BitExactWithCpu) {
+    if (!has_gpu()) GTEST_SKIP() << "no CUDA device";
+    const int64_t n_tokens = 3, n_in = 1024, n = n_tokens * n_in;
+    std::vector<float> x = gaussian((size_t)n, 77, 1.f);
+    for (int64_t i = 0; i < 256; ++i) x[(size_t)i] = 0.f;
+    x[300] = -4.f;
+    x[301] = 4.f;
+    for (int64_t i = 512; i < 768; ++i) x[(size_t)i] = (float)(i - 640) * 0.5f;  // halves: ties for q
+    for (int64_t i = 1024; i < 1280; ++i) x[(size_t)i] *= std::ldexp(1.f, (int)(i % 40) - 20);
+    cuda::DeviceBuffer dx((size_t)n * sizeof(float)), dq((size_t)n), dds((size_t)(n / 32) * 8);
+    dx.upload(x.data(), (size_t)n * sizeof(float));
+    for (auto [act, vdt] : {std::pair{cuda::ActivationType::Q8_0, TypeId::Q8_0},
+                            std::pair{cuda::ActivationType::Q8_1, TypeId::Q8_1},
+                            std::pair{cuda::ActivationType::Q8_K, TypeId::Q8_K}}) {
+        SCOPED_TRACE(quant::traits(vdt).name);
+        dq.fill_bytes(0x55);
+        cuda::quantize_activations(act, dx.as<float>(), n_tokens, n_in, dq.as<int8_t>(), dds.as<float2>(), nullptr);
+        cuda::synchronize();
+        std::vector<int8_t> qs((size_t)n);
+        std::vector<float> ds((size_t)(n / 32) * 2);
+        dq.download(qs.data(), qs.size());
+        dds.download(ds.data(), ds.size() * sizeof(float));
+        std::vector<uint8_t> ref(quant::row_size_bytes(vdt, n));
+        quant::traits(vdt).from_float_ref(x.data(), ref.data(), n);
+        int bad = 0;
+        for (int64_t b = 0; b < n / 32; ++b) {
+            const int8_t* ref_q;
+            float ref_d, ref_s = 0.f;
+            if (vdt == TypeId::Q8_K) {
+                const auto* blk = reinterpret_cast<const quant::BlockQ8_K*>(ref.data()) + b / 8;
+                ref_q = blk->qs + 32 * (b % 8);
+                ref_d = blk->d;
+                int sum = 0;
+                for (int i = 0; i < 32; ++i) sum += ref_q[i];
+                ref_s = ref_d * (float)sum;
+            } else if (vdt == TypeId::Q8_1) {
+                const auto* blk = reinterpret_cast<const quant::BlockQ8_1*>(ref.data()) + b;
+                ref_q = blk->qs;
+                ref_d = fp16_to_fp32(blk->d);
+                ref_s = fp16_to_fp32(blk->s);
+            } else {
+                const auto* blk = reinterpret_cast<const quant::BlockQ8_0*>(ref.data()) + b;
+                ref_q = blk->qs;
+                ref_d = fp16_to_fp32(blk->d);
+                int sum = 0;
+                for (int i = 0; i < 32; ++i) sum += ref_q[i];
+                ref_s = ref_d * (float)sum;
+            }
+            for (int i = 0; i < 32; ++i)
+                if (qs[(size_t)(b * 32 + i)] != ref_q[i] && bad++ < 5)
+                    ADD_FAILURE() << "element " << b * 32 + i << " (x " << x[(size_t)(b * 32 + i)] << "): q "
+                                  << (int)qs[(size_t)(b * 32 + i)] << " vs " << (int)ref_q[i];
+            EXPECT_EQ(ds[(size_t)(2 * b)], ref_d) << "block " << b;
+            EXPECT_EQ(ds[(size_t)(2 * b + 1)], ref_s) << "block " << b;
+        }
+        EXPECT_EQ(bad, 0);
     }
 }
 

@@ -5,13 +5,16 @@
 // Layouts are the ones of backend/ops.h: a weight is n_out rows of n_in elements in its GGUF type,
 // activations are row-major x[n_tokens][n_in] (F32), results y[n_tokens][n_out] (F32).
 //
-// How each product is computed (and so how close it is to a float64 reference):
+// How each product is computed (and so how close it is to the CPU backend's):
 //   matvec (n_tokens 1..kMaxMatvecTokens, decode): quantized weights are dotted with activations
-//     quantized to 8-bit blocks of 32 (d = max|x|/127, as ggml's Q8_1) by int8 dot products, scales
-//     applied in F32; F16/BF16 weights are dotted with the F32 activations in F32.
-//   gemm (any n_tokens, prefill): weights are dequantized to F16 (BF16 for BF16 weights) tile by tile
-//     in shared memory, activations rounded to the same type, products on the tensor cores with F32
+//     quantized exactly as the CPU quantizes them (the weight type's vec_dot_type: Q8_0, Q8_1 or
+//     Q8_K, activation_quant.h) by int8 dot products, scales applied in F32; F16/BF16 weights are
+//     dotted with the F32 activations in F32.
+//   gemm_dequant (the model's prefill product): the weight dequantized to F16 in the workspace, the
+//     activations as the CPU's vec_dot_type values rounded to F16, cuBLAS on the tensor cores with F32
 //     accumulation.
+//   gemm (kept for comparison): weights dequantized to F16 (BF16 for BF16 weights) tile by tile in
+//     shared memory, activations rounded to the same type, mma.sync with F32 accumulation.
 #pragma once
 
 #include <cstddef>
@@ -82,10 +85,15 @@ DeviceWeight upload_weight(const std::string& name, quant::TypeId type, int64_t 
 
 bool supports_type(quant::TypeId type);
 
-// Scratch memory the products need for quantized activations; one per stream, grown on demand.
+// Scratch memory the products need (quantized activations, dequantized weights); one per stream,
+// grown on demand. quantized_as: the vec_dot_type (an ActivationType as int) the quantized
+// activations in it were made for, -1 when none, so a product reusing them (x_quantized) checks that
+// they are of its kind.
 class Workspace {
 public:
     void* reserve(size_t bytes);  // device pointer of at least `bytes`, contents undefined
+    int quantized_as = -1;
+
 private:
     DeviceBuffer buffer_;
 };
@@ -104,8 +112,13 @@ enum class GemmTile { Auto, Rows64, Rows128 };
 // y = W x for any n_tokens on the tensor cores (prefill). x, y are device pointers.
 void gemm(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, StreamHandle stream = nullptr,
           GemmTile tile = GemmTile::Auto);
-// The product a model backend calls: matvec for small n_tokens, gemm above (x_quantized: as for
-// matvec, ignored by gemm).
+// y = W x for any n_tokens through cuBLAS (see the top of this file); uses the workspace.
+void gemm_dequant(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
+                  StreamHandle stream = nullptr);
+// The weight's n_out x n_in elements as F16 bits into out (row-major), for gemm_dequant and tests.
+void dequantize_to_half(const DeviceWeight& w, uint16_t* out, StreamHandle stream = nullptr);
+// The product a model backend calls: matvec for small n_tokens, gemm_dequant above (x_quantized: as
+// for matvec, ignored above).
 void matmul(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
             StreamHandle stream = nullptr, bool x_quantized = false);
 

@@ -71,6 +71,7 @@ void DeviceBuffer::fill_bytes(uint8_t value) {
 void* Workspace::reserve(size_t bytes) {
     if (buffer_.bytes() < bytes) {
         buffer_ = DeviceBuffer();  // free first: the old contents are not kept
+        quantized_as = -1;
         buffer_ = DeviceBuffer(bytes + bytes / 4);
     }
     return buffer_.data();
@@ -117,7 +118,7 @@ void check_last_launch(const char* where) {
 void matmul(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
             StreamHandle stream, bool x_quantized) {
     if (n_tokens <= kMaxMatvecTokens) matvec(w, x, n_tokens, y, workspace, stream, x_quantized);
-    else gemm(w, x, n_tokens, y, stream);
+    else gemm_dequant(w, x, n_tokens, y, workspace, stream);
 }
 
 }  // namespace shootout::cuda

@@ -20,9 +20,6 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
-// Quantizes n_blocks blocks of 32 activations to int8 qs and (d, s) pairs (matvec.cu).
-void quantize_activations_q8_1(const float* x, int64_t n_blocks, int8_t* qs, float2* ds, cudaStream_t stream);
-
 template <TypeId T, int NT>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks<NT>)
 matvec_q8_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t n_out, int64_t n_blocks_per_row,
@@ -84,39 +81,35 @@ matvec_float_kernel(const uint8_t* __restrict__ w, int64_t n_in, int64_t n_out, 
 }
 
 template <TypeId T, int NT>
-void launch_matvec_impl(const DeviceWeight& w, const float* x, float* y, void* scratch, bool x_quantized,
-                        cudaStream_t stream) {
+void launch_matvec_impl(const DeviceWeight& w, const float* x, float* y, void* scratch, cudaStream_t stream) {
     const dim3 grid((unsigned)((w.n_out + kWarpsPerBlock - 1) / kWarpsPerBlock));
     const dim3 block(kWarpsPerBlock * 32);
     if constexpr (T == TypeId::F16 || T == TypeId::BF16) {
         (void)scratch;
-        (void)x_quantized;
         matvec_float_kernel<T, NT><<<grid, block, 0, stream>>>(w.data.as<uint8_t>(), w.n_in, w.n_out, x, y);
     } else {
-        const int64_t n_xblocks = NT * w.n_in / 32;
+        (void)x;
         int8_t* qs = static_cast<int8_t*>(scratch);
         float2* ds = reinterpret_cast<float2*>(qs + NT * w.n_in);  // n_in % 32 == 0 keeps this 8-aligned
-        if (!x_quantized) quantize_activations_q8_1(x, n_xblocks, qs, ds, stream);
         const QuantizedX xq{qs, ds, w.n_in};
         matvec_q8_kernel<T, NT><<<grid, block, 0, stream>>>(w.data.as<uint8_t>(), w.row_bytes, w.n_out,
                                                              w.n_in / VecDot<T>::kElems, xq, y);
     }
 }
 
-// y = W x for n_tokens (1..kMaxMatvecTokens) tokens of weight type T; scratch holds the quantized
-// activations (n_tokens * n_in int8, then n_tokens * n_in / 32 float2); x_quantized: it already does.
+// y = W x for n_tokens (1..kMaxMatvecTokens) tokens of weight type T; for the int8 types scratch holds
+// the activations quantized by matvec() (n_tokens * n_in int8, then n_tokens * n_in / 32 float2).
 template <TypeId T>
-void launch_matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, void* scratch, bool x_quantized,
-                   cudaStream_t s) {
+void launch_matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, void* scratch, cudaStream_t s) {
     switch (n_tokens) {
-        case 1: launch_matvec_impl<T, 1>(w, x, y, scratch, x_quantized, s); break;
-        case 2: launch_matvec_impl<T, 2>(w, x, y, scratch, x_quantized, s); break;
-        case 3: launch_matvec_impl<T, 3>(w, x, y, scratch, x_quantized, s); break;
-        case 4: launch_matvec_impl<T, 4>(w, x, y, scratch, x_quantized, s); break;
-        case 5: launch_matvec_impl<T, 5>(w, x, y, scratch, x_quantized, s); break;
-        case 6: launch_matvec_impl<T, 6>(w, x, y, scratch, x_quantized, s); break;
-        case 7: launch_matvec_impl<T, 7>(w, x, y, scratch, x_quantized, s); break;
-        default: launch_matvec_impl<T, 8>(w, x, y, scratch, x_quantized, s); break;
+        case 1: launch_matvec_impl<T, 1>(w, x, y, scratch, s); break;
+        case 2: launch_matvec_impl<T, 2>(w, x, y, scratch, s); break;
+        case 3: launch_matvec_impl<T, 3>(w, x, y, scratch, s); break;
+        case 4: launch_matvec_impl<T, 4>(w, x, y, scratch, s); break;
+        case 5: launch_matvec_impl<T, 5>(w, x, y, scratch, s); break;
+        case 6: launch_matvec_impl<T, 6>(w, x, y, scratch, s); break;
+        case 7: launch_matvec_impl<T, 7>(w, x, y, scratch, s); break;
+        default: launch_matvec_impl<T, 8>(w, x, y, scratch, s); break;
     }
 }
 
@@ -124,10 +117,10 @@ void launch_matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, floa
     X(F16) X(BF16) X(Q8_0) X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q4_K) X(Q5_K) X(Q6_K)
 #define SHOOTOUT_EXTERN_MATVEC(t)                                                                         \
     extern template void launch_matvec<TypeId::t>(const DeviceWeight&, const float*, int64_t, float*, void*, \
-                                                  bool, cudaStream_t);
+                                                  cudaStream_t);
 SHOOTOUT_MATVEC_TYPES(SHOOTOUT_EXTERN_MATVEC)
 #define SHOOTOUT_INSTANTIATE_MATVEC(t)                                                                      \
     template void launch_matvec<TypeId::t>(const DeviceWeight&, const float*, int64_t, float*, void*, \
-                                           bool, cudaStream_t);
+                                           cudaStream_t);
 
 }  // namespace shootout::cuda

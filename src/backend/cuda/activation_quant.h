@@ -1,0 +1,39 @@
+// Activations as the CPU backend (and ggml) hands them to a product: converted to the weight type's
+// vec_dot_type first. The GPU reproduces that conversion bit for bit, so both backends multiply the
+// same activation values and differ only by summation order (the acceptance bound between CPU and
+// CUDA logits is a KLD of 1e-4; rounding activations differently alone costs several times that).
+//   Q8_0 (Q4_0, Q5_0, Q8_0 weights): blocks of 32, d = max|x|/127, q = round(x * (1/d)) half away
+//     from zero, d stored as F16;
+//   Q8_1 (Q4_1, Q5_1): as Q8_0, plus s = F16(d * sum q);
+//   Q8_K (K-quants): blocks of 256, iscale = -127/x_m (x_m the first element of largest |x|),
+//     q = min(127, round-half-even(iscale * x)), d = 1/iscale (F32);
+//   F16 / BF16 weights: x rounded to F16 / BF16 (nearest even); F32: x as it is.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "quant/type_table.h"
+
+namespace shootout::cuda {
+
+enum class ActivationType { F32, F16, BF16, Q8_0, Q8_1, Q8_K };
+
+// The vec_dot_type of a weight type with CUDA kernels (backend/cpu/type_kernels.cpp has the CPU's).
+ActivationType activation_type(quant::TypeId weight_type);
+
+// For the int8 matvec: n_tokens rows of n_in activations quantized as `type` (a Q8 type) into
+// qs[n_tokens * n_in] and ds[n_tokens * n_in / 32], one (d, s) pair per 32 elements with
+// s = d * sum of those 32 qs (for Q8_1, s is the F16-rounded value the CPU stores; for Q8_K every
+// 32-element piece of a 256 block carries the block's d).
+void quantize_activations(ActivationType type, const float* x, int64_t n_tokens, int64_t n_in, int8_t* qs, float2* ds,
+                          cudaStream_t stream);
+
+// For the tensor-core products: the activation values the CPU would multiply (q * d for the Q8
+// types), as F16 (BF16 when type is BF16) in out[n_tokens * n_in]. The Q8 values are rounded to F16
+// once more here (q * d is not exact in F16): a relative 2^-12 per element, far below the 8-bit step.
+void activations_to_half(ActivationType type, const float* x, int64_t n_tokens, int64_t n_in, uint16_t* out,
+                         cudaStream_t stream);
+
+}  // namespace shootout::cuda
