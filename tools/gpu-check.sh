@@ -16,6 +16,9 @@
 #                   shootout run --backend cuda (--model vs its Q4_K_M), and eval tokens/s of the
 #                   synthetic models (beside llama-perplexity when --llama is given)
 #     --prompts LIST  bench prompt sizes (default 512)
+#     --profile     time every kernel of two decode steps and one 512-token prefill of the first
+#                   synthetic model under ncu (gpu__time_duration), summed per kernel name
+#                   (tools/ncu_summary.py) into $OUT/profile-{decode,prefill}.txt
 # The project is built without -Werror here (SHOOTOUT_GPU_WERROR=ON to turn it on): the CPU CI
 # enforces it, and a host-compiler false positive elsewhere should not cost a GPU lease.
 # GoogleTest: used from the system when CMake finds it; otherwise built from $GTEST_SRC (default
@@ -23,7 +26,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-quick=""; sanitize=0; kernel_bench=1; model=""; llama_src=""; bench_models=(); synth=(); text=""; prompts=512
+quick=""; sanitize=0; kernel_bench=1; model=""; llama_src=""; bench_models=(); synth=(); text=""; prompts=512; profile=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=--quick ;;
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
     --synth) synth+=("$2"); shift ;;
     --text) text=$(realpath "$2"); shift ;;
     --prompts) prompts=$2; shift ;;
+    --profile) profile=1 ;;
     *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -126,6 +130,17 @@ for recipe in "${synth[@]}"; do
     echo "gpu-check: synth $recipe failed"; tail -3 "$out/synth.log"; status=1
   fi
 done
+if [ $profile -eq 1 ] && [ ${#synth[@]} -gt 0 ] && command -v ncu >/dev/null; then
+  f=/tmp/qwen3-8b-${synth[0]}.gguf
+  # bench -p 0 -n 4 -r 1: a warm-up of 4 steps then 4 timed ones; skip the warm-up's launches.
+  ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 3000 --launch-count 1500 \
+    "$build/shootout" bench -m "$f" -p 0 -n 4 -r 1 --backend cuda >"$out/ncu-decode.csv" 2>"$out/ncu-decode.err" \
+    && python3 "$root/tools/ncu_summary.py" "$out/ncu-decode.csv" >"$out/profile-decode.txt"
+  ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 1300 --launch-count 1300 \
+    "$build/shootout" bench -m "$f" -p 512 -n 0 -r 1 --backend cuda >"$out/ncu-prefill.csv" 2>"$out/ncu-prefill.err" \
+    && python3 "$root/tools/ncu_summary.py" "$out/ncu-prefill.csv" >"$out/profile-prefill.txt"
+  head -25 "$out/profile-decode.txt" "$out/profile-prefill.txt"
+fi
 if [ ${#bench_models[@]} -gt 0 ]; then
   mflags=(); for m in "${bench_models[@]}"; do mflags+=(-m "$m"); done
   "$build/shootout" bench "${mflags[@]}" -p $prompts -n 128 -r 5 --backend cuda -o "$out/bench-shootout" \
