@@ -5,6 +5,10 @@
 // projection; per-head q/k RMSNorm; partial NEOX RoPE over rope.dimension_count dims). Every layer's
 // FFN is a mixture of experts plus a sigmoid-gated shared expert, normed by post_attention_norm.
 // Graph and GGUF names as llama.cpp's qwen3next; the math as the transformers reference.
+// Sequence state: the KV cache holds only the attention layers; each Gated DeltaNet layer keeps its
+// convolution inputs and recurrent state in backend buffers, zeroed when a pass starts at position 0
+// and carried from call to call otherwise, so decode() continues a sequence token by token.
+#include <algorithm>
 #include <cmath>
 
 #include "backend/cpu/cpu_ops.h"
@@ -30,11 +34,23 @@ public:
     Qwen3Next(const gguf::File& file, std::unique_ptr<backend::Ops> ops, Config config, Weights weights,
               DeltaNetConfig delta, MoeConfig moe, std::vector<NextLayer> layers)
         : Transformer(file, std::move(ops), std::move(config), std::move(weights)), dn_(std::move(delta)),
-          layers_(std::move(layers)), ffn_(this->ops(), config_, moe) {}
+          layers_(std::move(layers)), ffn_(config_, moe) {
+        std::vector<bool> attention(dn_.recurrent.size());
+        for (size_t il = 0; il < attention.size(); ++il) attention[il] = !dn_.recurrent[il];
+        set_attention_layers(attention);
+    }
 
 private:
     struct Scratch {
         float *q_gate, *gate, *mix, *conv, *z, *ba, *beta, *alpha, *q, *k, *v, *o, *out;
+    };
+
+    // What a Gated DeltaNet layer carries from one call of a sequence to the next (layouts in
+    // backend/ops.h): the last conv_kernel - 1 rows of the q/k/v mix fed to the convolution, and the
+    // delta rule's per-head state.
+    struct RecurrentState {
+        std::unique_ptr<backend::Buffer> conv;  // [conv_kernel - 1][conv_dim]
+        std::unique_ptr<backend::Buffer> ssm;   // [n_v_heads][head_v_dim][head_k_dim]
     };
 
     void layer(int64_t il, State& s) override {
@@ -43,21 +59,17 @@ private:
         backend::Ops& op = ops();
         const Scratch& b = scratch(n);
         const NextLayer& l = layers_[il];
-        // The Gated DeltaNet layers start from a zero state: a call continuing a sequence would need
-        // the convolution and recurrence states of the previous call, which are not kept yet.
-        if (s.pos0 != 0)
-            fail(info().name, "qwen3next: continuing a sequence (decode after position 0) is not supported yet");
 
         op.rms_norm(s.x, w_.layers[il].attn_norm, n, c.rms_eps, s.xb);
         if (dn_.recurrent[il]) {
-            linear_attention(l.delta, s.xb, n, b);
+            linear_attention(l.delta, s.xb, n, recurrent_state(il, s.pos0), b);
         } else {
             gated_attention(il, l, s, b);
         }
         op.add(s.x, b.out, (size_t)(n * c.n_embd));
 
         op.rms_norm(s.x, w_.layers[il].ffn_norm, n, c.rms_eps, s.xb);  // post_attention_norm
-        ffn_.run(l.moe, s.xb, n, b.out);
+        ffn_.run(op, l.moe, s.xb, n, b.out);
         op.add(s.x, b.out, (size_t)(n * c.n_embd));
     }
 
@@ -74,12 +86,13 @@ private:
         op.rms_norm(s.k, l.k_norm, n * c.n_head_kv, c.rms_eps, s.k);
         op.rope(s.q, n, c.n_head, hd, s.pos0, c.rope);
         op.rope(s.k, n, c.n_head_kv, hd, s.pos0, c.rope);
-        op.attention(kv_cache(), il, s.q, s.k, s.v, n, s.pos0, c.attention_shape(), 1.0f / std::sqrt((float)hd), s.att);
+        op.attention(kv_cache(), kv_slot(il), s.q, s.k, s.v, n, s.pos0, c.attention_shape(), 1.0f / std::sqrt((float)hd), s.att);
         op.sigmoid_gate(s.att, b.gate, n, n_q, n_q);
         op.matmul(l.wo, s.att, n, b.out);
     }
 
-    void linear_attention(const DeltaNetLayerWeights& w, const float* x, int64_t n, const Scratch& b) {
+    void linear_attention(const DeltaNetLayerWeights& w, const float* x, int64_t n, RecurrentState& state,
+                          const Scratch& b) {
         const Config& c = config_;
         const backend::DeltaNetShape& sh = dn_.shape;
         const int64_t ratio = sh.n_v_heads / sh.n_k_heads;
@@ -87,7 +100,7 @@ private:
         op.matmul(w.qkv, x, n, b.mix);
         op.matmul(w.z, x, n, b.z);
         op.matmul(w.ba, x, n, b.ba);
-        op.causal_conv1d_silu(b.mix, w.conv1d, n, /*conv_state=*/nullptr, b.conv);
+        op.causal_conv1d_silu(b.mix, w.conv1d, n, state.conv->data(), b.conv);
         const int64_t conv_dim = dn_.conv_dim(), key_dim = dn_.key_dim();
         op.copy_columns(b.conv, n, conv_dim, 0, key_dim, b.q);
         op.copy_columns(b.conv, n, conv_dim, key_dim, key_dim, b.k);
@@ -97,11 +110,37 @@ private:
         // ssm_ba per key group: ratio beta logits, then ratio alphas; value head g * ratio + j.
         op.copy_columns(b.ba, n * sh.n_k_heads, 2 * ratio, 0, ratio, b.beta);
         op.copy_columns(b.ba, n * sh.n_k_heads, 2 * ratio, ratio, ratio, b.alpha);
-        op.gated_delta_rule(b.q, b.k, b.v, b.alpha, b.beta, w.dt_bias, w.a, n, sh, /*state=*/nullptr, b.o);
+        op.gated_delta_rule(b.q, b.k, b.v, b.alpha, b.beta, w.dt_bias, w.a, n, sh, state.ssm->data(), b.o);
         // RMSNorm per value head, gated by SiLU(z): swiglu(z, o) = silu(z) * o.
         op.rms_norm(b.o, w.norm, n * sh.n_v_heads, c.rms_eps, b.o);
         op.swiglu(b.z, b.o, (size_t)(n * dn_.value_dim()), b.o);
         op.matmul(w.out, b.o, n, b.out);
+    }
+
+    // Layer il's state (allocated on first use), zeroed when the pass starts a sequence (pos0 == 0).
+    RecurrentState& recurrent_state(int64_t il, int64_t pos0) {
+        if (states_.empty()) states_.resize(layers_.size());
+        RecurrentState& st = states_[(size_t)il];
+        const size_t conv_floats = (size_t)((dn_.conv_kernel - 1) * dn_.conv_dim());
+        const size_t ssm_floats = (size_t)(dn_.shape.n_v_heads * dn_.shape.head_v_dim * dn_.shape.head_k_dim);
+        if (!st.conv) {
+            if (pos0 != 0) fail(info().name, "qwen3next: a sequence continued before it was started at position 0");
+            st.conv = ops().alloc(conv_floats);
+            st.ssm = ops().alloc(ssm_floats);
+        }
+        if (pos0 == 0) {
+            zeros_.resize(std::max(conv_floats, ssm_floats), 0.0f);
+            ops().from_host(zeros_.data(), st.conv->data(), conv_floats);
+            ops().from_host(zeros_.data(), st.ssm->data(), ssm_floats);
+        }
+        return st;
+    }
+
+    void release_buffers() override {
+        buffers_.clear();
+        scratch_ = Scratch{};
+        capacity_ = 0;
+        states_.clear();
     }
 
     const Scratch& scratch(int64_t n_tokens) {
@@ -136,6 +175,8 @@ private:
     std::vector<std::unique_ptr<backend::Buffer>> buffers_;
     Scratch scratch_{};
     int64_t capacity_ = 0;
+    std::vector<RecurrentState> states_;  // per layer; empty for the attention layers
+    std::vector<float> zeros_;            // host zeros to reset a state from
 };
 
 }  // namespace

@@ -15,13 +15,25 @@ Transformer::Transformer(const gguf::File& file, std::unique_ptr<backend::Ops> o
     info_.n_embd = config_.n_embd;
     info_.n_vocab = config_.n_vocab;
     info_.n_ctx_train = config_.n_ctx_train;
+    n_kv_layers_ = config_.n_layers;
     for (const auto& t : file.tensors()) {
         info_.n_params += t.n_elements();
         info_.weight_bytes += t.size_bytes;
     }
 }
 
+void Transformer::set_attention_layers(const std::vector<bool>& has_kv) {
+    if ((int64_t)has_kv.size() != config_.n_layers)
+        fail(info_.name, "set_attention_layers needs one flag per layer (" + std::to_string(config_.n_layers) + ")");
+    cache_.reset();
+    kv_slot_.assign(has_kv.size(), -1);
+    n_kv_layers_ = 0;
+    for (size_t il = 0; il < has_kv.size(); ++il)
+        if (has_kv[il]) kv_slot_[il] = n_kv_layers_++;
+}
+
 void Transformer::use_ops(std::unique_ptr<backend::Ops> ops) {
+    release_buffers();
     buffers_.clear();
     cache_.reset();
     logits_in_.reset();
@@ -66,7 +78,8 @@ void Transformer::reserve(int64_t n_tokens) {
 void Transformer::reserve_cache(int64_t n_ctx) {
     if (cache_ && cache_->n_ctx() >= n_ctx) return;
     cache_.reset();  // free the old one first: on a GPU both may not fit
-    cache_ = ops_->make_kv_cache(config_.n_layers, n_ctx, config_.attention_shape());
+    // A stack without attention layers still gets a (zero-layer) cache: it carries n_ctx for decode.
+    cache_ = ops_->make_kv_cache(n_kv_layers_, n_ctx, config_.attention_shape());
 }
 
 Transformer::State Transformer::forward(std::span<const int32_t> tokens, int64_t pos0) {

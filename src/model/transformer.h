@@ -52,6 +52,15 @@ protected:
     backend::Ops& ops() { return *ops_; }
     backend::KvCache& kv_cache() { return *cache_; }
 
+    // Which layers keep keys and values (default: every layer). A hybrid stack (qwen3next: 3 of 4
+    // layers recurrent) calls this from its constructor so the cache holds only its attention layers;
+    // kv_slot(il) is then the cache layer of layer il (pass it to Ops::attention).
+    void set_attention_layers(const std::vector<bool>& has_kv);
+    int64_t kv_slot(int64_t il) const { return kv_slot_.empty() ? il : kv_slot_[(size_t)il]; }
+    // Called by use_ops before the new ops take over: an architecture drops the buffers it allocated
+    // through the old ops (scratch, recurrent state) here.
+    virtual void release_buffers() {}
+
     const Config config_;
     const Weights w_;
 
@@ -67,6 +76,8 @@ private:
     std::vector<std::unique_ptr<backend::Buffer>> buffers_;
     State state_{};
     std::unique_ptr<backend::KvCache> cache_;
+    std::vector<int64_t> kv_slot_;  // per layer: its cache layer, -1 for none; empty: layer il is slot il
+    int64_t n_kv_layers_ = 0;       // layers in the cache
     int64_t sequence_pos_ = -1;  // next position of the decode() sequence; -1: none started
     // Device-side rows for logits() and decode() when the ops' buffers are not host memory.
     std::unique_ptr<backend::Buffer> logits_in_, logits_out_;
