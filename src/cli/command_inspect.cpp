@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/command.h"
+#include "convert/hf_model.h"
 #include "gguf/describe.h"
 #include "gguf/gguf.h"
 
@@ -16,7 +17,7 @@ Command inspect_command() {
             {"arrays", "", "print metadata arrays in full (e.g. the vocabulary)"},
         },
         [](const Args& args) {
-            auto file = gguf::File::open(args.require("model"));
+            auto file = convert::open_model_file(args.require("model"));
             std::fputs(gguf::describe(*file, args.flag("arrays")).c_str(), stdout);
             return kExitOk;
         },

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "cli/command.h"
+#include "convert/hf_model.h"
 #include "gguf/gguf.h"
 #include "quantize/imatrix.h"
 #include "quantize/plan.h"
@@ -32,7 +33,7 @@ Command quantize_command() {
             {"threads", "N", "worker threads (default: all cores)", false, "t"},
         },
         [](const Args& args) {
-            auto input = gguf::File::open(args.require("model"));
+            auto input = convert::open_model_file(args.require("model"));
             quantize::Recipe recipe = quantize::recipe_named(args.require("recipe"));
             for (const auto& spec : args.all("tensor-type"))
                 recipe.tensor_types.push_back(quantize::parse_tensor_type_override(spec));

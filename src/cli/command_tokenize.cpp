@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "convert/hf_model.h"
 #include "cli/text_input.h"
 #include "gguf/gguf.h"
 #include "model/tokenizer.h"
@@ -29,7 +30,7 @@ std::string escape_piece(const std::string& piece) {
 }
 
 int tokenize_run(const Args& args) {
-    auto file = gguf::File::open(args.require("model"));
+    auto file = convert::open_model_file(args.require("model"));
     auto tokenizer = Tokenizer::from_gguf(*file);
     std::string text;
     if (args.has("file") == args.has("text")) throw UsageError("give exactly one of --file FILE or --text TEXT");

@@ -12,6 +12,7 @@ Command tokenize_command();
 Command bench_command();
 Command synth_command();
 Command imatrix_command();
+Command convert_command();
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> list = {
@@ -19,6 +20,7 @@ const std::vector<Command>& commands() {
         bench_command(),
         synth_command(),
         imatrix_command(),
+        convert_command(),
     };
     return list;
 }

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "convert/hf_model.h"
 namespace shootout::cli {
 
 report::ModelColumn LoadedModel::column() const {
@@ -21,7 +22,7 @@ report::ModelColumn LoadedModel::column() const {
 LoadedModel open_model(const std::string& path, const std::string& name) {
     LoadedModel loaded;
     loaded.name = name.empty() ? display_name(path) : name;
-    loaded.file = gguf::File::open(path);
+    loaded.file = convert::open_model_file(path);  // a GGUF or a Hugging Face directory
     return loaded;
 }
 
