@@ -15,7 +15,7 @@ public:
     Qwen3Moe(const gguf::File& file, std::unique_ptr<backend::Ops> ops, Config config, Weights weights, MoeConfig moe,
              std::vector<MoeLayerWeights> moe_layers)
         : Transformer(file, std::move(ops), std::move(config), std::move(weights)),
-          moe_layers_(std::move(moe_layers)), ffn_(this->ops(), config_, moe) {}
+          moe_layers_(std::move(moe_layers)), ffn_(config_, moe) {}
 
 private:
     void layer(int64_t il, State& s) override {
@@ -38,7 +38,7 @@ private:
 
         // Mixture of experts with pre-norm and a residual connection.
         op.rms_norm(s.x, l.ffn_norm, n, c.rms_eps, s.xb);
-        ffn_.run(moe_layers_[il], s.xb, n, moe_out(n));
+        ffn_.run(op, moe_layers_[il], s.xb, n, moe_out(n));
         op.add(s.x, moe_out_, (size_t)(n * c.n_embd));
     }
 

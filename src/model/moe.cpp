@@ -56,11 +56,12 @@ MoeLayerWeights load_moe_layer(const gguf::File& file, const Config& c, const Mo
     return w;
 }
 
-void MoeFeedForward::reserve(int64_t n_tokens) {
-    if (n_tokens <= capacity_) return;
+void MoeFeedForward::reserve(backend::Ops& ops, int64_t n_tokens) {
+    if (n_tokens <= capacity_ && &ops == owner_) return;
     buffers_.clear();
+    owner_ = &ops;
     auto alloc = [&](int64_t n_per_token) {
-        buffers_.push_back(ops_.alloc((size_t)(n_tokens * n_per_token)));
+        buffers_.push_back(ops.alloc((size_t)(n_tokens * n_per_token)));
         return buffers_.back()->data();
     };
     const int64_t n_ff_shexp = moe_.n_ff_shexp ? moe_.n_ff_shexp : c_.n_ff;
@@ -72,18 +73,18 @@ void MoeFeedForward::reserve(int64_t n_tokens) {
     capacity_ = n_tokens;
 }
 
-void MoeFeedForward::run(const MoeLayerWeights& w, const float* x, int64_t n_tokens, float* out) {
-    reserve(n_tokens);
-    ops_.matmul(w.router, x, n_tokens, logits_);
-    ops_.moe_ffn(w.experts, logits_, x, n_tokens, out);
+void MoeFeedForward::run(backend::Ops& ops, const MoeLayerWeights& w, const float* x, int64_t n_tokens, float* out) {
+    reserve(ops, n_tokens);
+    ops.matmul(w.router, x, n_tokens, logits_);
+    ops.moe_ffn(w.experts, logits_, x, n_tokens, out);
     if (!w.shexp_up) return;
-    ops_.matmul(w.shexp_gate, x, n_tokens, gate_);
-    ops_.matmul(w.shexp_up, x, n_tokens, up_);
-    ops_.swiglu(gate_, up_, (size_t)(n_tokens * w.shexp_gate.n_out), gate_);
-    ops_.matmul(w.shexp_down, gate_, n_tokens, shared_);
-    ops_.matmul(w.shexp_router, x, n_tokens, shared_gate_);
-    ops_.sigmoid_gate(shared_, shared_gate_, n_tokens, c_.n_embd, 1);
-    ops_.add(out, shared_, (size_t)(n_tokens * c_.n_embd));
+    ops.matmul(w.shexp_gate, x, n_tokens, gate_);
+    ops.matmul(w.shexp_up, x, n_tokens, up_);
+    ops.swiglu(gate_, up_, (size_t)(n_tokens * w.shexp_gate.n_out), gate_);
+    ops.matmul(w.shexp_down, gate_, n_tokens, shared_);
+    ops.matmul(w.shexp_router, x, n_tokens, shared_gate_);
+    ops.sigmoid_gate(shared_, shared_gate_, n_tokens, c_.n_embd, 1);
+    ops.add(out, shared_, (size_t)(n_tokens * c_.n_embd));
 }
 
 }  // namespace shootout::model

@@ -42,20 +42,27 @@ MoeLayerWeights load_moe_layer(const gguf::File& file, const Config& config, con
                                bool shared_expert);
 
 // out = MoE(x) (+ sigmoid-gated shared expert) for n_tokens rows of n_embd; scratch that grows as
-// needed, owned by the caller so each layer reuses it.
+// needed, owned by the caller so each layer reuses it. The ops come with each call, not at
+// construction: Transformer::use_ops moves a model onto other ops after it is built (the scratch is
+// then reallocated from the new ones).
 class MoeFeedForward {
 public:
-    MoeFeedForward(backend::Ops& ops, const Config& config, const MoeConfig& moe) : ops_(ops), c_(config), moe_(moe) {}
-    void run(const MoeLayerWeights& w, const float* x, int64_t n_tokens, float* out);
+    MoeFeedForward(const Config& config, const MoeConfig& moe) : c_(config), moe_(moe) {}
+    void run(backend::Ops& ops, const MoeLayerWeights& w, const float* x, int64_t n_tokens, float* out);
+    // The former interface, ops fixed at construction (wrong once use_ops has replaced them): kept
+    // only until every caller passes its ops to run.
+    MoeFeedForward(backend::Ops& ops, const Config& config, const MoeConfig& moe) : c_(config), moe_(moe), fixed_(&ops) {}
+    void run(const MoeLayerWeights& w, const float* x, int64_t n_tokens, float* out) { run(*fixed_, w, x, n_tokens, out); }
 
 private:
-    void reserve(int64_t n_tokens);
+    void reserve(backend::Ops& ops, int64_t n_tokens);
 
-    backend::Ops& ops_;
+    const backend::Ops* owner_ = nullptr;  // the ops the scratch came from
     const Config& c_;
     const MoeConfig moe_;
     int64_t capacity_ = 0;
     std::vector<std::unique_ptr<backend::Buffer>> buffers_;
+    backend::Ops* fixed_ = nullptr;
     float *logits_ = nullptr, *gate_ = nullptr, *up_ = nullptr, *shared_ = nullptr, *shared_gate_ = nullptr;
 };
 

@@ -11,12 +11,14 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/moe_deltanet_kernels.h"
 #include "backend/cuda/ops_kernels.h"
 #include "backend/cuda/step_graph.h"
 #include "util/error.h"
@@ -99,7 +101,7 @@ public:
     bool host_memory() const override { return false; }
 
     void prepare_weight(const backend::Weight& w) override {
-        if (w.n_out == 1 && w.type == quant::TypeId::F32) vector(w);
+        if (w.type == quant::TypeId::F32) vector(w);  // vectors, and F32 matrices (matmul_f32)
         else matrix(w);
     }
 
@@ -119,6 +121,13 @@ public:
     }
 
     void matmul(const backend::Weight& w, const float* x, int64_t n_tokens, float* y) override {
+        if (w.type == quant::TypeId::F32) {  // routers and the shared-expert gate (small, kept F32)
+            const float* wf = vector(w);
+            const int64_t n_in = w.n_in, n_out = w.n_out;
+            launch(Key('F') << wf << n_in << n_out << x << n_tokens << y, -1,
+                   [=](cudaStream_t s, const int64_t*) { cuda::matmul_f32(wf, n_in, n_out, x, n_tokens, y, s); });
+            return;
+        }
         const DeviceWeight* dw = &matrix(w);  // map nodes stay put
         // Q/K/V (and gate/up) read the same normed rows back to back: quantize them once.
         const bool quantizes = n_tokens <= kMaxMatvecTokens && matvec_quantizes_x(dw->type);
@@ -183,8 +192,117 @@ public:
     void add(float* x, const float* y, size_t n) override {
         launch(Key('+') << x << y << n, -1, [=](cudaStream_t s, const int64_t*) { cuda::add(x, y, n, s); });
     }
-    // The MoE and Gated DeltaNet ops keep the Ops defaults (they throw): Model::load runs qwen3moe
-    // and qwen3next on the CPU only, for now.
+    // ---- The MoE and Gated DeltaNet ops (qwen3moe, qwen3next): kernels in moe_deltanet_kernels.h.
+
+    // Mixture of experts. The routing (softmax, top-k) runs on the device, but which experts' rows
+    // to read is decided on the host: the step in progress runs first, the routed ids come back
+    // (one synchronous copy per layer), the tokens are grouped by expert, and each routed expert's
+    // three products run over just its tokens on just its rows (uploaded one expert at a time, on
+    // first use). A decode step thus records into graphs only the stretches between MoE layers.
+    void moe_ffn(const backend::MoeExperts& ex, const float* router_logits, const float* x, int64_t n_tokens,
+                 float* out) override {
+        const int64_t n_expert = ex.n_expert, n_used = ex.n_used;
+        if (n_expert <= 0 || n_used <= 0 || n_used > n_expert)
+            fail(ex.gate.name, "expert counts " + std::to_string(n_used) + " of " + std::to_string(n_expert) + " invalid");
+        if (ex.gate.n_out % n_expert != 0 || ex.up.n_out != ex.gate.n_out || ex.down.n_out % n_expert != 0)
+            fail(ex.gate.name, "expert stacks do not split into " + std::to_string(n_expert) + " experts");
+        const int64_t n_embd = ex.gate.n_in, n_ff = ex.gate.n_out / n_expert;
+        if (ex.down.n_in != n_ff || ex.down.n_out / n_expert != n_embd)
+            fail(ex.down.name, "down-projection stack does not match the gate stack");
+        if (n_tokens <= 0) return;
+
+        const bool was_recording = steps().recording();
+        end_step();
+        cudaStream_t s = steps().stream();
+        const int64_t n_slots = n_tokens * n_used;
+        MoeScratch& m = moe_scratch(n_slots, n_embd, n_ff);
+        cuda::moe_route(router_logits, n_tokens, n_expert, n_used, ex.normalize_weights, m.ids.as<int32_t>(),
+                        m.weights.as<float>(), s);
+        route_ids_.resize((size_t)n_slots);
+        SHOOTOUT_CUDA_CHECK(cudaMemcpy(route_ids_.data(), m.ids.data(), (size_t)n_slots * sizeof(int32_t),
+                                       cudaMemcpyDeviceToHost));
+
+        // Rows grouped by expert: row_token[r] is the token of grouped row r, row_of_slot[t * n_used + j]
+        // the grouped row of token t's j-th expert; first_row[e]..first_row[e + 1] are expert e's rows.
+        std::vector<int64_t> first_row((size_t)n_expert + 1, 0);
+        for (int32_t e : route_ids_) {
+            if (e < 0 || e >= n_expert) fail(ex.gate.name, "routing chose expert " + std::to_string(e));
+            ++first_row[(size_t)e + 1];
+        }
+        for (int64_t e = 0; e < n_expert; ++e) first_row[(size_t)e + 1] += first_row[(size_t)e];
+        route_rows_.resize((size_t)(2 * n_slots));
+        int32_t* row_token = route_rows_.data();
+        int32_t* row_of_slot = row_token + n_slots;
+        std::vector<int64_t> next(first_row.begin(), first_row.end() - 1);
+        for (int64_t slot = 0; slot < n_slots; ++slot) {
+            const int64_t r = next[(size_t)route_ids_[(size_t)slot]]++;
+            row_token[r] = (int32_t)(slot / n_used);
+            row_of_slot[slot] = (int32_t)r;
+        }
+        SHOOTOUT_CUDA_CHECK(cudaMemcpy(m.rows.data(), route_rows_.data(), route_rows_.size() * sizeof(int32_t),
+                                       cudaMemcpyHostToDevice));
+
+        float* xe = m.x.as<float>();
+        float* gate = m.gate.as<float>();
+        float* up = m.up.as<float>();
+        float* ye = m.y.as<float>();
+        cuda::gather_rows(x, m.rows.as<int32_t>(), n_slots, n_embd, xe, s);
+        for (int64_t e = 0; e < n_expert; ++e) {
+            const int64_t r0 = first_row[(size_t)e], rows = first_row[(size_t)e + 1] - r0;
+            if (rows == 0) continue;
+            const DeviceWeight& wg = expert(ex.gate, n_expert, e);
+            const DeviceWeight& wu = expert(ex.up, n_expert, e);
+            const DeviceWeight& wd = expert(ex.down, n_expert, e);
+            // gate and up read the same rows: the up matvec reuses gate's quantization of them.
+            const bool reuse = rows <= kMaxMatvecTokens && wu.type == wg.type && matvec_quantizes_x(wg.type);
+            cuda::matmul(wg, xe + r0 * n_embd, rows, gate + r0 * n_ff, workspace_, s);
+            cuda::matmul(wu, xe + r0 * n_embd, rows, up + r0 * n_ff, workspace_, s, reuse);
+            cuda::swiglu(gate + r0 * n_ff, up + r0 * n_ff, (size_t)(rows * n_ff), gate + r0 * n_ff, s);
+            cuda::matmul(wd, gate + r0 * n_ff, rows, ye + r0 * n_embd, workspace_, s);
+        }
+        cuda::moe_combine(ye, m.rows.as<int32_t>() + n_slots, m.weights.as<float>(), n_tokens, n_used, n_embd, out, s);
+        quantized_x_ = {};
+        if (was_recording) steps().begin();  // the rest of the decode step
+    }
+
+    void copy_columns(const float* src, int64_t n_rows, int64_t src_stride, int64_t col0, int64_t n_cols,
+                      float* dst) override {
+        launch(Key('C') << src << n_rows << src_stride << col0 << n_cols << dst, -1,
+               [=](cudaStream_t s, const int64_t*) { cuda::copy_columns(src, n_rows, src_stride, col0, n_cols, dst, s); });
+    }
+
+    void sigmoid_gate(float* x, const float* gate, int64_t n_rows, int64_t n_cols, int64_t gate_cols) override {
+        launch(Key('G') << x << gate << n_rows << n_cols << gate_cols, -1,
+               [=](cudaStream_t s, const int64_t*) { cuda::sigmoid_gate(x, gate, n_rows, n_cols, gate_cols, s); });
+    }
+
+    void l2_norm(float* x, int64_t n_rows, int64_t n_cols, float eps) override {
+        launch(Key('L') << x << n_rows << n_cols << eps, -1,
+               [=](cudaStream_t s, const int64_t*) { cuda::l2_norm(x, n_rows, n_cols, eps, s); });
+    }
+
+    void causal_conv1d_silu(const float* x, const backend::Weight& kernel, int64_t n_tokens, float* conv_state,
+                            float* out) override {
+        if (kernel.type != quant::TypeId::F32) fail(kernel.name, "convolution kernel must be F32");
+        const float* w = vector(kernel);
+        const int64_t n_taps = kernel.n_in, n_channels = kernel.n_out;
+        launch(Key('V') << x << w << n_taps << n_channels << n_tokens << conv_state << out, -1,
+               [=](cudaStream_t s, const int64_t*) {
+                   cuda::causal_conv1d_silu(x, w, n_taps, n_channels, n_tokens, conv_state, out, s);
+               });
+    }
+
+    void gated_delta_rule(const float* q, const float* k, const float* v, const float* alpha, const float* beta_logit,
+                          const backend::Weight& dt_bias, const backend::Weight& a, int64_t n_tokens,
+                          const backend::DeltaNetShape& shape, float* state, float* out) override {
+        const float* dt = f32_vector(dt_bias, shape.n_v_heads, "ssm_dt.bias");
+        const float* a_neg = f32_vector(a, shape.n_v_heads, "ssm_a");
+        launch(Key('D') << q << k << v << alpha << beta_logit << dt << a_neg << n_tokens << shape.n_k_heads
+                        << shape.n_v_heads << shape.head_k_dim << shape.head_v_dim << state << out,
+               -1, [=](cudaStream_t s, const int64_t*) {
+                   cuda::gated_delta_rule(q, k, v, alpha, beta_logit, dt, a_neg, n_tokens, shape, state, out, s);
+               });
+    }
 
 private:
     // Runs the step being recorded, if any; the workspace changes hands, so nothing quantized stays.
@@ -220,7 +338,54 @@ private:
         return it->second.as<float>();
     }
 
+    const float* f32_vector(const backend::Weight& w, int64_t n, const char* what) {
+        if (w.type != quant::TypeId::F32 || w.n_in * w.n_out != n)
+            fail(w.name, std::string(what) + " must be an F32 vector of " + std::to_string(n) + " elements");
+        return vector(w);
+    }
+
+    // Expert e's rows of a stack (ggml shape {n_in, n_out, n_expert}), uploaded on first use. Kept
+    // apart from matrices_: expert 0 starts at the stack's own address.
+    const DeviceWeight& expert(const backend::Weight& stack, int64_t n_expert, int64_t e) {
+        const int64_t rows = stack.n_out / n_expert;
+        const uint8_t* data = stack.data + (size_t)(e * rows) * stack.row_bytes;
+        auto it = experts_.find(data);
+        if (it == experts_.end())
+            it = experts_.emplace(data, upload_weight(stack.name + " (expert " + std::to_string(e) + ")", stack.type,
+                                                      stack.n_in, rows, data)).first;
+        return it->second;
+    }
+
+    // moe_ffn's device memory for n_slots routed rows, grown on demand.
+    struct MoeScratch {
+        DeviceBuffer ids, weights, rows, x, gate, up, y;
+        int64_t n_slots = 0, n_embd = 0, n_ff = 0;
+    };
+    MoeScratch& moe_scratch(int64_t n_slots, int64_t n_embd, int64_t n_ff) {
+        MoeScratch& m = moe_;
+        if (n_slots <= m.n_slots && n_embd <= m.n_embd && n_ff <= m.n_ff) return m;
+        n_slots = std::max(n_slots, m.n_slots);
+        n_embd = std::max(n_embd, m.n_embd);
+        n_ff = std::max(n_ff, m.n_ff);
+        m = MoeScratch{};  // free first (cudaFree waits for the kernels that used it)
+        const size_t f = sizeof(float);
+        m.ids = DeviceBuffer((size_t)n_slots * sizeof(int32_t));
+        m.weights = DeviceBuffer((size_t)n_slots * f);
+        m.rows = DeviceBuffer((size_t)(2 * n_slots) * sizeof(int32_t));
+        m.x = DeviceBuffer((size_t)(n_slots * n_embd) * f);
+        m.gate = DeviceBuffer((size_t)(n_slots * n_ff) * f);
+        m.up = DeviceBuffer((size_t)(n_slots * n_ff) * f);
+        m.y = DeviceBuffer((size_t)(n_slots * n_embd) * f);
+        m.n_slots = n_slots;
+        m.n_embd = n_embd;
+        m.n_ff = n_ff;
+        return m;
+    }
+
     std::unordered_map<const uint8_t*, DeviceWeight> matrices_;
+    std::unordered_map<const uint8_t*, DeviceWeight> experts_;
+    MoeScratch moe_;
+    std::vector<int32_t> route_ids_, route_rows_;  // host copies of moe_ffn's routing
     std::unordered_map<const uint8_t*, DeviceBuffer> vectors_;
     Workspace workspace_;
     std::vector<float> rows_;
