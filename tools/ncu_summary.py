@@ -12,7 +12,7 @@ def main(path):
     rows = csv.DictReader(lines)
     total = defaultdict(float)
     calls = defaultdict(int)
-    unit_scale = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3, "second": 1e6}
+    unit_scale = {"nsecond": 1e-3, "usecond": 1.0, "ns": 1e-3, "us": 1.0, "ms": 1e3, "msecond": 1e3, "second": 1e6}
     for r in rows:
         if r.get("Metric Name") != "gpu__time_duration.sum":
             continue

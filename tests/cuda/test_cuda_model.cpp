@@ -152,10 +152,19 @@ TEST_F(CudaModelTest, PrefillAndDecodeMatchCpu) {
         std::printf("KLD cpu||cuda %s: prefill %zu tokens mean %.3g max %.3g; decode %zu steps mean %.3g max %.3g\n",
                     std::filesystem::path(path).filename().c_str(), prefill.n, prefill.mean, prefill.max, decode.n,
                     decode.mean, decode.max);
-        // Both backends convert the activations to the weight type's vec_dot_type the same way (the
-        // GPU's conversion is bit-exact with the CPU's), so the products differ by summation order and,
-        // in the prefill GEMM, by the F16 rounding of dequantized weights and 8-bit activation values.
-        const double mean_bound = 1e-4, max_bound = 1e-3;
+        // F16/BF16 weights: only summation order differs (and the F16 rounding of q and of the softmax
+        // probabilities in the GPU's prompt attention), well under 1e-4. Quantized weights: both
+        // backends quantize the activations to 8 bits the same way (bit-exact, test_cuda_kernels), but
+        // an activation that the two backends' rounding-order differences put on the other side of an
+        // 8-bit rounding boundary moves by a whole step, and the model amplifies it. The floor this
+        // sets is a property of 8-bit activations, not of the GPU: on the CPU alone, changing
+        // rms_norm's eps from 1e-6 to 1.2e-6 (outputs change ~1e-7 relative) moves the Q8_0 model's
+        // logits by a mean KLD of 3.1e-4, its F32-dequantized twin's by < 1e-6. Measured CPU vs
+        // CUDA (H200, 2026-11-26): 1.3e-4..1.6e-4 (Q8_0 activations), 4.5e-4..5.7e-4 (Q8_K, whose
+        // 256-wide blocks have coarser steps). The bound still catches a wrong kernel (KLD 0.1 and up).
+        const auto ffn_type = file->find_tensor("blk.0.ffn_down.weight")->type;
+        const bool float_weights = ffn_type == quant::TypeId::F16 || ffn_type == quant::TypeId::BF16;
+        const double mean_bound = float_weights ? 1e-4 : 1e-3, max_bound = float_weights ? 1e-3 : 1e-2;
         EXPECT_LT(prefill.mean, mean_bound);
         EXPECT_LT(decode.mean, mean_bound);
         EXPECT_LT(prefill.max, max_bound);

@@ -16,6 +16,7 @@ namespace {
 
 constexpr int kWarps = 4;
 constexpr int kKeysPerTile = 32;
+constexpr int64_t kMinGemmTokens = 32;  // from here on attention_prefill_gemm
 
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
@@ -162,6 +163,12 @@ void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float
     store_kv_kernel<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(
         k, v, n, reinterpret_cast<__half*>(k_cache), reinterpret_cast<__half*>(v_cache), pos0, pos0_device, kv_row);
     check_last_launch("attention (KV store)");
+    // Prompts go to the tensor cores; decode steps (a few tokens, positions from device memory in a
+    // captured graph) stay on the kernel below.
+    if (n_tokens >= kMinGemmTokens && !pos0_device) {
+        attention_prefill_gemm(k_cache, v_cache, q, n_tokens, pos0, shape, scale, out, stream);
+        return;
+    }
     switch (shape.head_dim) {
         case 64: launch<64, 4>(k_cache, v_cache, q, n_tokens, pos0, pos0_device, shape, scale, out, s); break;
         case 128: launch<128, 4>(k_cache, v_cache, q, n_tokens, pos0, pos0_device, shape, scale, out, s); break;

@@ -17,6 +17,7 @@
 #include "backend/cuda/activation_quant.h"
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cublas_util.h"
 #include "backend/cuda/quant_blocks.cuh"
 #include "util/error.h"
 
@@ -44,19 +45,18 @@ __global__ void dequantize_half_kernel(const uint8_t* __restrict__ w, size_t row
     dst[1] = make_uint4(h[4], h[5], h[6], h[7]);
 }
 
-void check_cublas(cublasStatus_t status, const char* what, const std::string& tensor) {
-    if (status != CUBLAS_STATUS_SUCCESS) fail(tensor, std::string(what) + ": " + cublasGetStatusString(status));
+}  // namespace
+
+void check_cublas(cublasStatus_t status, const char* what, const std::string& name) {
+    if (status != CUBLAS_STATUS_SUCCESS) fail(name, std::string(what) + ": " + cublasGetStatusString(status));
 }
 
-// One handle for the process (created on first use; cuBLAS handles are not cheap to make).
-cublasHandle_t handle() {
+cublasHandle_t cublas_handle() {
     static cublasHandle_t h = nullptr;
     static std::once_flag once;
     std::call_once(once, [] { check_cublas(cublasCreate(&h), "cublasCreate", "cuda"); });
     return h;
 }
-
-}  // namespace
 
 void dequantize_to_half(const DeviceWeight& w, uint16_t* out, StreamHandle stream) {
     const int64_t n_threads = w.n_out * (w.n_in / 16);
@@ -87,8 +87,8 @@ void gemm_dequant(const DeviceWeight& w, const float* x, int64_t n_tokens, float
     // Column-major view: y^T (n_out x n_tokens) = W (n_in x n_out, transposed) * x^T (n_in x n_tokens).
     const cudaDataType_t ab = w.type == TypeId::BF16 ? CUDA_R_16BF : CUDA_R_16F;
     const float alpha = 1.0f, beta = 0.0f;
-    check_cublas(cublasSetStream(handle(), s), "cublasSetStream", w.name);
-    check_cublas(cublasGemmEx(handle(), CUBLAS_OP_T, CUBLAS_OP_N, (int)w.n_out, (int)n_tokens, (int)w.n_in, &alpha, a,
+    check_cublas(cublasSetStream(cublas_handle(), s), "cublasSetStream", w.name);
+    check_cublas(cublasGemmEx(cublas_handle(), CUBLAS_OP_T, CUBLAS_OP_N, (int)w.n_out, (int)n_tokens, (int)w.n_in, &alpha, a,
                               ab, (int)w.n_in, xh, ab, (int)w.n_in, &beta, y, CUDA_R_32F, (int)w.n_out,
                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                  "cublasGemmEx", w.name);

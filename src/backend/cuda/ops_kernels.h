@@ -33,4 +33,10 @@ void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float
                int64_t n_tokens, int64_t pos0, const backend::AttentionShape& shape, float scale, float* out,
                StreamHandle stream, const int64_t* pos0_device = nullptr);
 
+// The prefill path of attention() (attention_gemm.cu; the cache rows already stored): scores and
+// weighted values as cuBLAS products on the tensor cores, for n_tokens of a few dozen and up.
+void attention_prefill_gemm(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, int64_t n_tokens,
+                            int64_t pos0, const backend::AttentionShape& shape, float scale, float* out,
+                            StreamHandle stream);
+
 }  // namespace shootout::cuda

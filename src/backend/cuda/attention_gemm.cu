@@ -1,0 +1,137 @@
+// Prefill attention on the tensor cores through cuBLAS: per query head h (KV head g = h / ratio)
+//   S_h = Q_h K_g^T          (Q rounded to F16, K the F16 cache; F32 accumulation, F32 scores)
+//   P_h = causal softmax(S_h * scale), rounded to F16
+//   O_h = P_h V_g            (F32 accumulation, written straight into out[t][h][:])
+// The per-query kernel of attention.cu scores one key per lane on the CUDA cores: fine for decode,
+// but at 512 tokens it was a third of a Qwen3-8B prefill and it grows with the square of the context.
+// The scores of a head are materialised (n_tokens x n_kv floats), heads in groups so that the scratch
+// stays under kScratchBytes; the masked upper triangle is computed and thrown away (2x the FLOPs of
+// the causal part, still far cheaper than the CUDA-core kernel). Versus the CPU's all-F32 attention the
+// F16 rounding of q and of the probabilities is 2^-12 relative per element, the size of the F16
+// activation rounding the F16 weights already see.
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <string>
+
+#include "backend/cuda/cublas_util.h"
+#include "backend/cuda/cuda_check.cuh"
+#include "backend/cuda/ops_kernels.h"
+
+namespace shootout::cuda {
+namespace {
+
+constexpr size_t kScratchBytes = size_t(1) << 30;
+
+__global__ void to_half_kernel(const float* __restrict__ x, size_t n, __half* __restrict__ out) {
+    const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = __float2half_rn(x[i]);
+}
+
+__device__ __forceinline__ float block_reduce(float v, float* shared, bool is_max) {
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) {
+        const float o = __shfl_xor_sync(0xffffffffu, v, off);
+        v = is_max ? fmaxf(v, o) : v + o;
+    }
+    __syncthreads();  // shared is reused between calls
+    if (lane == 0) shared[warp] = v;
+    __syncthreads();
+    const int n_warps = blockDim.x / 32;
+    v = is_max ? -INFINITY : 0.0f;
+    for (int w = 0; w < n_warps; ++w) v = is_max ? fmaxf(v, shared[w]) : v + shared[w];
+    return v;
+}
+
+// One block per score row (head-in-group, token): row t sees keys 0..pos0+t.
+__global__ void causal_softmax_kernel(const float* __restrict__ s, __half* __restrict__ p, int64_t n_tokens,
+                                      int64_t n_kv, int64_t pos0, float scale) {
+    __shared__ float shared[32];
+    const int64_t row = blockIdx.x;
+    const int64_t t = row % n_tokens;
+    const int64_t n_valid = pos0 + t + 1;
+    const float* sr = s + row * n_kv;
+    __half* pr = p + row * n_kv;
+    float m = -INFINITY;
+    for (int64_t j = threadIdx.x; j < n_valid; j += blockDim.x) m = fmaxf(m, sr[j] * scale);
+    m = block_reduce(m, shared, true);
+    float sum = 0.0f;
+    for (int64_t j = threadIdx.x; j < n_valid; j += blockDim.x) sum += expf(sr[j] * scale - m);
+    sum = block_reduce(sum, shared, false);
+    const float inv = 1.0f / sum;
+    for (int64_t j = threadIdx.x; j < n_kv; j += blockDim.x)
+        pr[j] = __float2half_rn(j < n_valid ? expf(sr[j] * scale - m) * inv : 0.0f);
+}
+
+struct Scratch {
+    DeviceBuffer buffer;
+    void* reserve(size_t bytes) {
+        if (buffer.bytes() < bytes) {
+            buffer = DeviceBuffer();
+            buffer = DeviceBuffer(bytes);
+        }
+        return buffer.data();
+    }
+};
+
+Scratch& scratch() {
+    static Scratch s;  // one stream uses it at a time (the model's)
+    return s;
+}
+
+}  // namespace
+
+void attention_prefill_gemm(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, int64_t n_tokens,
+                            int64_t pos0, const backend::AttentionShape& shape, float scale, float* out,
+                            StreamHandle stream) {
+    cudaStream_t st = static_cast<cudaStream_t>(stream);
+    const int64_t hd = shape.head_dim, n_head = shape.n_head, n_kv_head = shape.n_head_kv;
+    const int64_t ratio = n_head / n_kv_head, n_kv = pos0 + n_tokens;
+    const size_t q_elems = (size_t)(n_tokens * n_head * hd);
+    const size_t per_head = (size_t)(n_tokens * n_kv);  // scores of one head
+    // KV heads per group: all their query heads' scores (F32) and probabilities (F16) fit the scratch.
+    const int64_t group = std::clamp<int64_t>((int64_t)(kScratchBytes / (per_head * 6 * ratio)), 1, n_kv_head);
+    const size_t q_bytes = (q_elems * 2 + 255) / 256 * 256;
+    const size_t s_elems = per_head * (size_t)(group * ratio);
+    auto* base = static_cast<uint8_t*>(scratch().reserve(q_bytes + s_elems * 6));
+    auto* qh = reinterpret_cast<__half*>(base);
+    auto* sc = reinterpret_cast<float*>(base + q_bytes);
+    auto* pr = reinterpret_cast<__half*>(base + q_bytes + s_elems * 4);
+
+    to_half_kernel<<<(unsigned)((q_elems + 255) / 256), 256, 0, st>>>(q, q_elems, qh);
+    check_last_launch("attention (q to F16)");
+
+    cublasHandle_t h = cublas_handle();
+    check_cublas(cublasSetStream(h, st), "cublasSetStream", "attention");
+    const float one = 1.0f, zero = 0.0f;
+    const int kv_ld = (int)(n_kv_head * hd), q_ld = (int)(n_head * hd);
+    for (int64_t g0 = 0; g0 < n_kv_head; g0 += group) {
+        const int64_t n_g = std::min(group, n_kv_head - g0);
+        // Scores: for each j < ratio, one batched product over the group's KV heads g (head g*ratio+j).
+        // Column-major: S^T (n_kv x n_tokens) = K_g (as d x n_kv, transposed) * Q_h (d x n_tokens).
+        for (int64_t j = 0; j < ratio; ++j) {
+            check_cublas(cublasGemmStridedBatchedEx(
+                             h, CUBLAS_OP_T, CUBLAS_OP_N, (int)n_kv, (int)n_tokens, (int)hd, &one,
+                             k_cache + g0 * hd, CUDA_R_16F, kv_ld, (long long)hd,
+                             qh + (g0 * ratio + j) * hd, CUDA_R_16F, q_ld, (long long)(ratio * hd), &zero,
+                             sc + (size_t)j * per_head, CUDA_R_32F, (int)n_kv, (long long)(ratio * per_head),
+                             (int)n_g, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                         "cublasGemmStridedBatchedEx (scores)", "attention");
+        }
+        causal_softmax_kernel<<<(unsigned)(n_g * ratio * n_tokens), 256, 0, st>>>(sc, pr, n_tokens, n_kv, pos0, scale);
+        check_last_launch("attention (softmax)");
+        // Output: O^T (d x n_tokens, ld n_head*d) = V_g (d x n_kv) * P_h^T (n_kv x n_tokens).
+        for (int64_t j = 0; j < ratio; ++j) {
+            check_cublas(cublasGemmStridedBatchedEx(
+                             h, CUBLAS_OP_N, CUBLAS_OP_N, (int)hd, (int)n_tokens, (int)n_kv, &one,
+                             v_cache + g0 * hd, CUDA_R_16F, kv_ld, (long long)hd,
+                             pr + (size_t)j * per_head, CUDA_R_16F, (int)n_kv, (long long)(ratio * per_head), &zero,
+                             out + (g0 * ratio + j) * hd, CUDA_R_32F, q_ld, (long long)(ratio * hd),
+                             (int)n_g, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                         "cublasGemmStridedBatchedEx (values)", "attention");
+        }
+    }
+}
+
+}  // namespace shootout::cuda
