@@ -19,11 +19,8 @@ std::unique_ptr<Model> Model::load(const gguf::File& file, ThreadPool& pool, Bac
     fail("--backend cuda", "this build has no CUDA backend (configure with -DSHOOTOUT_CUDA=ON)");
 #else
     // Every architecture here is a Transformer written in backend::Ops, all of which the CUDA
-    // backend has (qwen3moe and qwen3next's MoE and Gated DeltaNet ops included). qwen3next still
-    // binds its MoE feed-forward to the ops it was built with, which use_ops replaces.
+    // backend has (qwen3moe and qwen3next's MoE and Gated DeltaNet ops included).
     const std::string arch = file.architecture();
-    if (arch == "qwen3next")
-        fail(file.path(), "architecture 'qwen3next' has no CUDA path yet (its MoE block keeps the CPU ops)");
     std::unique_ptr<Model> model = load(file, pool);
     auto* transformer = dynamic_cast<model::Transformer*>(model.get());
     if (!transformer) fail(file.path(), "architecture '" + arch + "' has no CUDA path yet");

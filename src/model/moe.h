@@ -49,10 +49,6 @@ class MoeFeedForward {
 public:
     MoeFeedForward(const Config& config, const MoeConfig& moe) : c_(config), moe_(moe) {}
     void run(backend::Ops& ops, const MoeLayerWeights& w, const float* x, int64_t n_tokens, float* out);
-    // The former interface, ops fixed at construction (wrong once use_ops has replaced them): kept
-    // only until every caller passes its ops to run.
-    MoeFeedForward(backend::Ops& ops, const Config& config, const MoeConfig& moe) : c_(config), moe_(moe), fixed_(&ops) {}
-    void run(const MoeLayerWeights& w, const float* x, int64_t n_tokens, float* out) { run(*fixed_, w, x, n_tokens, out); }
 
 private:
     void reserve(backend::Ops& ops, int64_t n_tokens);
@@ -62,7 +58,6 @@ private:
     const MoeConfig moe_;
     int64_t capacity_ = 0;
     std::vector<std::unique_ptr<backend::Buffer>> buffers_;
-    backend::Ops* fixed_ = nullptr;
     float *logits_ = nullptr, *gate_ = nullptr, *up_ = nullptr, *shared_ = nullptr, *shared_gate_ = nullptr;
 };
 
