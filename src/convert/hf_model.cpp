@@ -3,12 +3,14 @@
 // File and the GGUF writer over that plan.
 #include "convert/hf_model.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <map>
 
+#include "convert/hf_naming.h"
 #include "convert/hf_tensors.h"
 #include "convert/json.h"
 #include "util/error.h"
@@ -221,22 +223,37 @@ ConvertedModel plan_conversion(const std::string& dir, OutType outtype) {
     auto akey = [&](const std::string& key) { return arch + "." + key; };
     add("general.architecture", Value::make_string(arch));
     add("general.type", Value::make_string("model"));
-    // Metadata.load: a README model card is not read; _name_or_path, else the directory name.
-    std::string name;
+    // Metadata.load: the naming heuristic on _name_or_path (when it looks like a hub id), then on the
+    // directory name; each field taken from the first that gives it. A README model card is not read.
+    ModelIdParts naming;
+    auto apply = [&](const std::string& id) {
+        const ModelIdParts parts = model_id_components(id, total);
+        auto take = [](std::optional<std::string>& field, const std::optional<std::string>& value, bool title) {
+            if (!field && value) field = title ? id_to_title(*value) : *value;
+        };
+        take(naming.full_name, parts.full_name, true);
+        take(naming.organization, parts.organization, true);
+        take(naming.basename, parts.basename, false);
+        take(naming.finetune, parts.finetune, false);
+        take(naming.version, parts.version, false);
+        take(naming.size_label, parts.size_label, false);
+    };
     if (const Json* n = config.find("_name_or_path"); n && n->is_string() &&
-        std::count(n->as_string().begin(), n->as_string().end(), '/') <= 1 && !n->as_string().empty()) {
-        const std::string& id = n->as_string();
-        name = id.find(' ') != std::string::npos ? id : id.substr(id.find('/') == std::string::npos ? 0 : id.find('/') + 1);
-    } else {
-        fs::path p = fs::path(dir).lexically_normal();
-        if (p.filename().empty()) p = p.parent_path();
-        name = p.filename().string();
-        if (name == "." || name.empty()) name = fs::absolute(dir).lexically_normal().filename().string();
-    }
+        std::count(n->as_string().begin(), n->as_string().end(), '/') <= 1)
+        apply(n->as_string());
+    fs::path dir_path = fs::path(dir).lexically_normal();
+    if (dir_path.filename().empty()) dir_path = dir_path.parent_path();
+    if (dir_path.filename().empty() || dir_path.filename() == ".") dir_path = fs::absolute(dir_path).lexically_normal();
+    apply(dir_path.filename().string());
     if (fs::is_regular_file(fs::path(dir) / "README.md"))
         model.notes.push_back("README.md model card metadata is not read (general.* may differ from llama.cpp's)");
-    add("general.name", Value::make_string(id_to_title(name)));
-    if (total > 0) add("general.size_label", Value::make_string(size_label(total, shared, expert, expert_count)));
+    add("general.name", Value::make_string(naming.full_name.value_or(dir_path.filename().string())));
+    if (naming.version) add("general.version", Value::make_string(*naming.version));
+    if (naming.organization) add("general.organization", Value::make_string(*naming.organization));
+    if (naming.finetune) add("general.finetune", Value::make_string(*naming.finetune));
+    if (naming.basename) add("general.basename", Value::make_string(*naming.basename));
+    if (naming.size_label) add("general.size_label", Value::make_string(*naming.size_label));
+    else if (total > 0) add("general.size_label", Value::make_string(size_label(total, shared, expert, expert_count)));
 
     // TextModel.set_gguf_parameters
     const Json* layers = first_of(config, {"n_layers", "num_hidden_layers", "n_layer", "num_layers"});

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "convert/hf_model.h"
+#include "convert/hf_naming.h"
 #include "gguf/gguf.h"
 #include "util/error.h"
 #include "util/sha256.h"
@@ -121,6 +122,39 @@ TEST(ConvertLabels, SizeLabelAndTitleAsGgufPy) {
     EXPECT_EQ(convert::size_label(7241732096, 7241732096, 0, 0), "7.2B");
     EXPECT_EQ(convert::id_to_title("hf"), "Hf");
     EXPECT_EQ(convert::id_to_title("qwen3-coder-v1.5"), "Qwen3 Coder v1.5");
+}
+
+// Golden values from gguf-py's Metadata.get_model_id_components (gguf-py at the llama.cpp mirror's HEAD).
+TEST(ConvertLabels, ModelIdComponentsAsGgufPy) {
+    struct Case {
+        const char* id;
+        int64_t total_params;
+        const char *full, *org, *basename, *finetune, *version, *size;
+    };
+    const Case cases[] = {
+        {"Qwen/Qwen3-Coder-30B-A3B-Instruct", 30500000000, "Qwen3-Coder-30B-A3B-Instruct", "Qwen", "Qwen3-Coder",
+         "Instruct", nullptr, "30B-A3B"},
+        {"hf", 5000000, "hf", nullptr, nullptr, nullptr, nullptr, nullptr},
+        {"Meta-Llama-3.1-8B-Instruct", 8030000000, "Meta-Llama-3.1-8B-Instruct", nullptr, "Meta-Llama-3.1", "Instruct",
+         nullptr, "8B"},
+        {"bloom-7b1", 7000000000, "bloom-7b1", nullptr, "bloom", nullptr, nullptr, "7.1B"},
+        {"Qwen3-Next-80B-A3B-Thinking-FP8", 80000000000, "Qwen3-Next-80B-A3B-Thinking-FP8", nullptr, "Qwen3-Next",
+         "Thinking-FP8", nullptr, "80B-A3B"},
+        {"mistral-7b-v0.1-128k", 7240000000, "mistral-7b-v0.1-128k", nullptr, "mistral", "128k", "v0.1", "7B"},
+        {"llama-2-7b-chat-q4_0", 0, "llama-2-7b-chat-q4_0", nullptr, "llama-2", "chat", nullptr, "7B"},
+    };
+    auto str = [](const std::optional<std::string>& v) { return v ? *v : std::string("<none>"); };
+    auto want = [](const char* v) { return v ? std::string(v) : std::string("<none>"); };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.id);
+        const convert::ModelIdParts p = convert::model_id_components(c.id, c.total_params);
+        EXPECT_EQ(str(p.full_name), want(c.full));
+        EXPECT_EQ(str(p.organization), want(c.org));
+        EXPECT_EQ(str(p.basename), want(c.basename));
+        EXPECT_EQ(str(p.finetune), want(c.finetune));
+        EXPECT_EQ(str(p.version), want(c.version));
+        EXPECT_EQ(str(p.size_label), want(c.size));
+    }
 }
 
 }  // namespace
