@@ -107,6 +107,17 @@ TEST_F(CliConvert, EvalOnTheDirectoryEqualsEvalOnTheConvertedGguf) {
     fs::remove(text);
 }
 
+TEST_F(CliConvert, QuantizeFromTheDirectoryEqualsQuantizeFromTheConvertedGguf) {
+    const std::string a = temp_path("from-dir.gguf"), b = temp_path("from-gguf.gguf");
+    const Result from_dir = shootout("quantize -m " + kNextDir + "/hf --recipe Q4_K_M -o " + a);
+    const Result from_gguf = shootout("quantize -m " + kNextDir + "/model-bf16.gguf --recipe Q4_K_M -o " + b);
+    ASSERT_EQ(from_dir.exit_code, 0) << from_dir.err;
+    ASSERT_EQ(from_gguf.exit_code, 0) << from_gguf.err;
+    EXPECT_TRUE(read_file(a) == read_file(b)) << "quantized files differ";
+    fs::remove(a);
+    fs::remove(b);
+}
+
 TEST_F(CliConvert, BadInputIsOneLineWithTheRightExitCode) {
     const Result bad_type = shootout("convert -m " + kMoeDir + "/hf -o /tmp/x.gguf --outtype q4_k");
     EXPECT_EQ(bad_type.exit_code, 2);
