@@ -115,8 +115,9 @@ protected:
 };
 
 // Expert stacks of `type`, n_tokens routed by random logits (token 0's all equal: the ties go to
-// experts 0, 1, 2 on both backends), CPU vs CUDA outputs. Few rows per expert run the matvec path,
-// 37 tokens (about 14 rows per expert) the GEMM.
+// experts 0, 1, 2 on both backends), CPU vs CUDA outputs. Up to 8 routed slots (1 and 2 tokens of 3
+// experts) take the staged decode path; more, the grouped path: matvecs for few rows per expert,
+// the GEMM for 37 tokens (about 14 rows per expert).
 void CudaMoeDeltaNetOps::check_moe(TypeId type, int64_t n_tokens, double tolerance) {
     const int64_t n_embd = 128, n_ff = 64, n_expert = 8, n_used = 3;
     const Weight& gate = weight("gate_exps", type, n_embd, n_expert * n_ff, random_floats((size_t)(n_expert * n_ff * n_embd), 1, -0.2f, 0.2f));
@@ -146,13 +147,13 @@ void CudaMoeDeltaNetOps::check_moe(TypeId type, int64_t n_tokens, double toleran
 // F16 experts: the CPU rounds activations to F16 (its vec_dot_type); the GPU's matvec keeps them F32
 // (measured on an H200: 4.3e-4).
 TEST_F(CudaMoeDeltaNetOps, MoeF16) {
-    for (int64_t n : {1, 4, 37}) check_moe(TypeId::F16, n, 3e-3);
+    for (int64_t n : {1, 2, 4, 37}) check_moe(TypeId::F16, n, 3e-3);
 }
 
 // Q8_0 experts: the matvec quantizes activations as the CPU does (Q8_0), the GEMM rounds them to F16
 // (measured on an H200: 1e-7 and 4e-3).
 TEST_F(CudaMoeDeltaNetOps, MoeQ8_0) {
-    for (int64_t n : {1, 6, 37}) check_moe(TypeId::Q8_0, n, 1.5e-2);
+    for (int64_t n : {1, 2, 6, 37}) check_moe(TypeId::Q8_0, n, 1.5e-2);
 }
 
 TEST_F(CudaMoeDeltaNetOps, F32Matmul) {

@@ -12,7 +12,10 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <deque>
+#include <map>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -136,13 +139,7 @@ public:
         // Kept for the next product unless this one writes over its own input.
         const bool overwrites_x = y < x + n_tokens * dw->n_in && x < y + n_tokens * dw->n_out;
         quantized_x_ = quantizes && !overwrites_x ? now : QuantizedX{};
-        if (!steps().recording()) {
-            cuda::matmul(*dw, x, n_tokens, y, workspace_, steps().stream(), x_quantized);
-            return;
-        }
-        Workspace* ws = &steps().workspace();
-        steps().record((Key('M') << dw << x << n_tokens << y << x_quantized).bytes(), -1,
-                       [=](cudaStream_t s, const int64_t*) { cuda::matmul(*dw, x, n_tokens, y, *ws, s, x_quantized); });
+        product(dw, x, n_tokens, y, x_quantized);
     }
 
     void add_bias(float* x, const backend::Weight& bias, int64_t n_rows) override {
@@ -194,11 +191,18 @@ public:
     }
     // ---- The MoE and Gated DeltaNet ops (qwen3moe, qwen3next): kernels in moe_deltanet_kernels.h.
 
-    // Mixture of experts. The routing (softmax, top-k) runs on the device, but which experts' rows
-    // to read is decided on the host: the step in progress runs first, the routed ids come back
-    // (one synchronous copy per layer), the tokens are grouped by expert, and each routed expert's
-    // three products run over just its tokens on just its rows (uploaded one expert at a time, on
-    // first use). A decode step thus records into graphs only the stretches between MoE layers.
+    // Mixture of experts, routing (softmax, top-k) on the device. The experts' stacks are uploaded
+    // whole; an expert's rows are one byte range of its stack (device rows stay contiguous).
+    //   Decode (n_tokens * n_used <= kMaxMatvecTokens): no host round-trip, so the step stays one
+    //   graph. A kernel copies each slot's expert rows (gate, up, down) into staged matrices; one
+    //   matvec over the staged gate (and up) rows gives every token against every slot's expert,
+    //   of which each slot keeps its own token's share; the down matvec takes the slots' rows as
+    //   its tokens, and each slot keeps the product with its own expert. The matvecs read the
+    //   staged weights once whatever the token count, so this reads n_slots experts (twice: the
+    //   copy, then the product) instead of all of them.
+    //   Prefill: the routed ids come back to the host (one synchronous copy per layer), tokens are
+    //   grouped by expert, and each routed expert's rows are copied (device to device) into a staged
+    //   matrix for its three products over just its tokens.
     void moe_ffn(const backend::MoeExperts& ex, const float* router_logits, const float* x, int64_t n_tokens,
                  float* out) override {
         const int64_t n_expert = ex.n_expert, n_used = ex.n_used;
@@ -210,11 +214,52 @@ public:
         if (ex.down.n_in != n_ff || ex.down.n_out / n_expert != n_embd)
             fail(ex.down.name, "down-projection stack does not match the gate stack");
         if (n_tokens <= 0) return;
+        if (n_tokens * n_used <= kMaxMatvecTokens) moe_ffn_staged(ex, router_logits, x, n_tokens, out, n_embd, n_ff);
+        else moe_ffn_grouped(ex, router_logits, x, n_tokens, out, n_embd, n_ff);
+    }
 
+    void moe_ffn_staged(const backend::MoeExperts& ex, const float* router_logits, const float* x, int64_t n_tokens,
+                        float* out, int64_t n_embd, int64_t n_ff) {
+        const int64_t n_expert = ex.n_expert, n_used = ex.n_used, n_slots = n_tokens * n_used;
+        const DeviceWeight* stacks[3] = {&matrix(ex.gate), &matrix(ex.up), &matrix(ex.down)};
+        const int64_t rows[3] = {n_ff, n_ff, n_embd};
+        const DeviceWeight* staged_w[3];
+        for (int i = 0; i < 3; ++i)
+            staged_w[i] = &staged(i, *stacks[i], n_slots * rows[i]);
+        const DecodeScratch& d = decode_scratch(n_embd, n_ff);
+        int32_t* ids = d.ids;
+        float *weights = d.weights, *g = d.gate, *u = d.up, *h = d.h, *y = d.y;
+        const bool normalize = ex.normalize_weights;
+        launch(Key('r') << router_logits << n_tokens << n_expert << n_used << normalize << ids << weights, -1,
+               [=](cudaStream_t s, const int64_t*) {
+                   cuda::moe_route(router_logits, n_tokens, n_expert, n_used, normalize, ids, weights, s);
+               });
+        for (int i = 0; i < 3; ++i) {
+            const uint8_t* stack = stacks[i]->data.as<uint8_t>();
+            const size_t expert_bytes = (size_t)rows[i] * stacks[i]->row_bytes;
+            uint8_t* dst = staged_w[i]->data.as<uint8_t>();
+            launch(Key('s') << stack << expert_bytes << ids << n_slots << dst, -1, [=](cudaStream_t s, const int64_t*) {
+                cuda::stage_experts(stack, expert_bytes, ids, n_slots, dst, s);
+            });
+        }
+        const bool reuse = staged_w[0]->type == staged_w[1]->type && matvec_quantizes_x(staged_w[0]->type);
+        product(staged_w[0], x, n_tokens, g, false);
+        product(staged_w[1], x, n_tokens, u, reuse);
+        launch(Key('p') << g << u << n_tokens << n_used << n_ff << h, -1,
+               [=](cudaStream_t s, const int64_t*) { cuda::moe_pick_swiglu(g, u, n_tokens, n_used, n_ff, h, s); });
+        product(staged_w[2], h, n_slots, y, false);
+        launch(Key('c') << y << weights << n_tokens << n_used << n_embd << out, -1, [=](cudaStream_t s, const int64_t*) {
+            cuda::moe_combine_diagonal(y, weights, n_tokens, n_used, n_embd, out, s);
+        });
+        quantized_x_ = {};
+    }
+
+    void moe_ffn_grouped(const backend::MoeExperts& ex, const float* router_logits, const float* x, int64_t n_tokens,
+                         float* out, int64_t n_embd, int64_t n_ff) {
+        const int64_t n_expert = ex.n_expert, n_used = ex.n_used, n_slots = n_tokens * n_used;
         const bool was_recording = steps().recording();
         end_step();
         cudaStream_t s = steps().stream();
-        const int64_t n_slots = n_tokens * n_used;
         MoeScratch& m = moe_scratch(n_slots, n_embd, n_ff);
         cuda::moe_route(router_logits, n_tokens, n_expert, n_used, ex.normalize_weights, m.ids.as<int32_t>(),
                         m.weights.as<float>(), s);
@@ -242,6 +287,10 @@ public:
         SHOOTOUT_CUDA_CHECK(cudaMemcpy(m.rows.data(), route_rows_.data(), route_rows_.size() * sizeof(int32_t),
                                        cudaMemcpyHostToDevice));
 
+        const DeviceWeight* stacks[3] = {&matrix(ex.gate), &matrix(ex.up), &matrix(ex.down)};
+        const int64_t rows_of[3] = {n_ff, n_ff, n_embd};
+        const DeviceWeight* one[3];
+        for (int i = 0; i < 3; ++i) one[i] = &staged(3 + i, *stacks[i], rows_of[i]);
         float* xe = m.x.as<float>();
         float* gate = m.gate.as<float>();
         float* up = m.up.as<float>();
@@ -250,15 +299,18 @@ public:
         for (int64_t e = 0; e < n_expert; ++e) {
             const int64_t r0 = first_row[(size_t)e], rows = first_row[(size_t)e + 1] - r0;
             if (rows == 0) continue;
-            const DeviceWeight& wg = expert(ex.gate, n_expert, e);
-            const DeviceWeight& wu = expert(ex.up, n_expert, e);
-            const DeviceWeight& wd = expert(ex.down, n_expert, e);
+            for (int i = 0; i < 3; ++i) {
+                const size_t expert_bytes = (size_t)rows_of[i] * stacks[i]->row_bytes;
+                SHOOTOUT_CUDA_CHECK(cudaMemcpyAsync(one[i]->data.data(),
+                                                    stacks[i]->data.as<uint8_t>() + (size_t)e * expert_bytes,
+                                                    expert_bytes, cudaMemcpyDeviceToDevice, s));
+            }
             // gate and up read the same rows: the up matvec reuses gate's quantization of them.
-            const bool reuse = rows <= kMaxMatvecTokens && wu.type == wg.type && matvec_quantizes_x(wg.type);
-            cuda::matmul(wg, xe + r0 * n_embd, rows, gate + r0 * n_ff, workspace_, s);
-            cuda::matmul(wu, xe + r0 * n_embd, rows, up + r0 * n_ff, workspace_, s, reuse);
+            const bool reuse = rows <= kMaxMatvecTokens && one[1]->type == one[0]->type && matvec_quantizes_x(one[0]->type);
+            cuda::matmul(*one[0], xe + r0 * n_embd, rows, gate + r0 * n_ff, workspace_, s);
+            cuda::matmul(*one[1], xe + r0 * n_embd, rows, up + r0 * n_ff, workspace_, s, reuse);
             cuda::swiglu(gate + r0 * n_ff, up + r0 * n_ff, (size_t)(rows * n_ff), gate + r0 * n_ff, s);
-            cuda::matmul(wd, gate + r0 * n_ff, rows, ye + r0 * n_embd, workspace_, s);
+            cuda::matmul(*one[2], gate + r0 * n_ff, rows, ye + r0 * n_embd, workspace_, s);
         }
         cuda::moe_combine(ye, m.rows.as<int32_t>() + n_slots, m.weights.as<float>(), n_tokens, n_used, n_embd, out, s);
         quantized_x_ = {};
@@ -344,16 +396,63 @@ private:
         return vector(w);
     }
 
-    // Expert e's rows of a stack (ggml shape {n_in, n_out, n_expert}), uploaded on first use. Kept
-    // apart from matrices_: expert 0 starts at the stack's own address.
-    const DeviceWeight& expert(const backend::Weight& stack, int64_t n_expert, int64_t e) {
-        const int64_t rows = stack.n_out / n_expert;
-        const uint8_t* data = stack.data + (size_t)(e * rows) * stack.row_bytes;
-        auto it = experts_.find(data);
-        if (it == experts_.end())
-            it = experts_.emplace(data, upload_weight(stack.name + " (expert " + std::to_string(e) + ")", stack.type,
-                                                      stack.n_in, rows, data)).first;
+    // A product recorded into the step in progress, or run now.
+    void product(const DeviceWeight* dw, const float* x, int64_t n_tokens, float* y, bool x_quantized) {
+        if (!steps().recording()) {
+            cuda::matmul(*dw, x, n_tokens, y, workspace_, steps().stream(), x_quantized);
+            return;
+        }
+        Workspace* ws = &steps().workspace();
+        steps().record((Key('M') << dw << x << n_tokens << y << x_quantized).bytes(), -1,
+                       [=](cudaStream_t s, const int64_t*) { cuda::matmul(*dw, x, n_tokens, y, *ws, s, x_quantized); });
+    }
+
+    // A matrix of n_out rows laid out as the stack's (type, n_in, device row bytes) that moe_ffn
+    // copies experts' rows into; one per use (role) and shape, kept for the ops' lifetime (graphs
+    // bake in its address).
+    const DeviceWeight& staged(int role, const DeviceWeight& stack, int64_t n_out) {
+        const auto key = std::make_tuple(role, (int)stack.type, stack.n_in, n_out, stack.row_bytes);
+        auto it = staged_.find(key);
+        if (it == staged_.end()) {
+            DeviceWeight w;
+            w.name = stack.name + " (staged experts)";
+            w.type = stack.type;
+            w.n_in = stack.n_in;
+            w.n_out = n_out;
+            w.row_bytes = stack.row_bytes;
+            w.data = DeviceBuffer(stack.row_bytes * (size_t)n_out);
+            it = staged_.emplace(key, std::move(w)).first;
+        }
         return it->second;
+    }
+
+    // The staged decode path's activations, sized for kMaxMatvecTokens slots. Never freed while the
+    // ops live (captured graphs use them); a larger shape gets new ones.
+    struct DecodeScratch {
+        int64_t n_embd = 0, n_ff = 0;
+        DeviceBuffer memory;
+        int32_t* ids = nullptr;
+        float *weights = nullptr, *gate = nullptr, *up = nullptr, *h = nullptr, *y = nullptr;
+    };
+    const DecodeScratch& decode_scratch(int64_t n_embd, int64_t n_ff) {
+        if (!decode_.empty() && decode_.back().n_embd >= n_embd && decode_.back().n_ff >= n_ff) return decode_.back();
+        const size_t slots = (size_t)kMaxMatvecTokens;
+        // ids, weights: slots; gate, up: [tokens <= slots][slots * n_ff]; h: [slots][n_ff]; y: [slots][slots * n_embd].
+        const size_t n_ids = slots, n_w = slots, n_g = slots * slots * (size_t)n_ff, n_h = slots * (size_t)n_ff,
+                     n_y = slots * slots * (size_t)n_embd;
+        DecodeScratch d;
+        d.n_embd = n_embd;
+        d.n_ff = n_ff;
+        d.memory = DeviceBuffer((n_ids + n_w + 2 * n_g + n_h + n_y) * sizeof(float));
+        float* p = d.memory.as<float>();
+        d.ids = reinterpret_cast<int32_t*>(p);
+        d.weights = p + n_ids;
+        d.gate = d.weights + n_w;
+        d.up = d.gate + n_g;
+        d.h = d.up + n_g;
+        d.y = d.h + n_h;
+        decode_.push_back(std::move(d));
+        return decode_.back();
     }
 
     // moe_ffn's device memory for n_slots routed rows, grown on demand.
@@ -383,7 +482,8 @@ private:
     }
 
     std::unordered_map<const uint8_t*, DeviceWeight> matrices_;
-    std::unordered_map<const uint8_t*, DeviceWeight> experts_;
+    std::map<std::tuple<int, int, int64_t, int64_t, size_t>, DeviceWeight> staged_;
+    std::deque<DecodeScratch> decode_;  // deque: earlier ones stay put
     MoeScratch moe_;
     std::vector<int32_t> route_ids_, route_rows_;  // host copies of moe_ffn's routing
     std::unordered_map<const uint8_t*, DeviceBuffer> vectors_;

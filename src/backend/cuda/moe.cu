@@ -1,7 +1,9 @@
 // The mixture-of-experts pieces of the CUDA backend: the router's softmax and top-k, the gather of the
 // rows routed to an expert, the weighted sum of the experts' outputs, and the F32 product the routers
 // use. The experts' own products are the ordinary matmuls on each expert's rows (cuda_ops.cpp).
+#include <algorithm>
 #include <cfloat>
+#include <cstdint>
 
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/moe_deltanet_kernels.h"
@@ -123,7 +125,79 @@ __global__ void moe_combine_kernel(const float* __restrict__ expert_out, const i
     out[idx] = o;
 }
 
+// Grid: (chunks of the expert's bytes, slot). 16-byte copies when the sizes allow (device rows are
+// multiples of 16 bytes), else bytes.
+__global__ void stage_experts_kernel(const uint8_t* __restrict__ stack, size_t expert_bytes,
+                                     const int32_t* __restrict__ ids, uint8_t* __restrict__ staged, bool wide) {
+    const int64_t slot = blockIdx.y;
+    const uint8_t* src = stack + (size_t)ids[slot] * expert_bytes;
+    uint8_t* dst = staged + (size_t)slot * expert_bytes;
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    if (wide) {
+        const uint4* s4 = reinterpret_cast<const uint4*>(src);
+        uint4* d4 = reinterpret_cast<uint4*>(dst);
+        for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < expert_bytes / 16; i += stride) d4[i] = s4[i];
+    } else {
+        for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < expert_bytes; i += stride) dst[i] = src[i];
+    }
+}
+
+__global__ void moe_pick_swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up, int64_t n_used,
+                                       int64_t n_slots, int64_t n_ff, float* __restrict__ h) {
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (size_t)(n_slots * n_ff)) return;
+    const int64_t s = (int64_t)(idx / (size_t)n_ff), i = (int64_t)(idx % (size_t)n_ff), t = s / n_used;
+    const size_t at = (size_t)(t * n_slots * n_ff + s * n_ff + i);
+    const float g = gate[at];
+    h[idx] = g / (1.0f + expf(-g)) * up[at];  // as swiglu
+}
+
+__global__ void moe_combine_diagonal_kernel(const float* __restrict__ y, const float* __restrict__ weights,
+                                            int64_t n_used, int64_t n, size_t total, float* __restrict__ out) {
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= total) return;
+    const size_t t = idx / (size_t)n, i = idx % (size_t)n;
+    const size_t n_slots = total / (size_t)n * (size_t)n_used;
+    float o = 0.f;
+    for (int64_t j = 0; j < n_used; ++j) {
+        const size_t s = t * (size_t)n_used + (size_t)j;
+        const float v = y[s * n_slots * (size_t)n + s * (size_t)n + i];
+        o = j == 0 ? __fmul_rn(v, weights[s]) : __fadd_rn(o, __fmul_rn(v, weights[s]));
+    }
+    out[idx] = o;
+}
+
 }  // namespace
+
+void stage_experts(const uint8_t* stack, size_t expert_bytes, const int32_t* ids, int64_t n_slots, uint8_t* staged,
+                   StreamHandle stream) {
+    if (n_slots <= 0 || expert_bytes == 0) return;
+    const bool wide = expert_bytes % 16 == 0 && (uintptr_t)stack % 16 == 0 && (uintptr_t)staged % 16 == 0;
+    const size_t units = wide ? expert_bytes / 16 : expert_bytes;
+    const unsigned chunks = (unsigned)std::min<size_t>((units + kThreads - 1) / kThreads, 64);
+    stage_experts_kernel<<<dim3(chunks, (unsigned)n_slots), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        stack, expert_bytes, ids, staged, wide);
+    check_last_launch("stage_experts");
+}
+
+void moe_pick_swiglu(const float* gate, const float* up, int64_t n_tokens, int64_t n_used, int64_t n_ff, float* h,
+                     StreamHandle stream) {
+    const int64_t n_slots = n_tokens * n_used;
+    const size_t total = (size_t)(n_slots * n_ff);
+    if (total == 0) return;
+    moe_pick_swiglu_kernel<<<blocks_for(total), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(gate, up, n_used,
+                                                                                                  n_slots, n_ff, h);
+    check_last_launch("moe_pick_swiglu");
+}
+
+void moe_combine_diagonal(const float* y, const float* weights, int64_t n_tokens, int64_t n_used, int64_t n,
+                          float* out, StreamHandle stream) {
+    const size_t total = (size_t)(n_tokens * n);
+    if (total == 0) return;
+    moe_combine_diagonal_kernel<<<blocks_for(total), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        y, weights, n_used, n, total, out);
+    check_last_launch("moe_combine_diagonal");
+}
 
 void matmul_f32(const float* w, int64_t n_in, int64_t n_out, const float* x, int64_t n_tokens, float* y,
                 StreamHandle stream) {

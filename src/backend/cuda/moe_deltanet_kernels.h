@@ -30,6 +30,19 @@ void gather_rows(const float* x, const int32_t* rows, int64_t n_rows, int64_t n,
 void moe_combine(const float* expert_out, const int32_t* row_of_slot, const float* weights, int64_t n_tokens,
                  int64_t n_used, int64_t n, float* out, StreamHandle stream);
 
+// Decode without the host: staged[s] = expert ids[s]'s bytes of a stack (expert_bytes each, as laid
+// out on the device), for n_slots slots, so one product over the staged rows serves every slot.
+void stage_experts(const uint8_t* stack, size_t expert_bytes, const int32_t* ids, int64_t n_slots, uint8_t* staged,
+                   StreamHandle stream);
+// h[s][i] = silu(gate[t][s * n_ff + i]) * up[t][s * n_ff + i] with t = s / n_used: each slot's own
+// token's share of products over all staged experts (gate, up: [n_tokens][n_slots * n_ff]).
+void moe_pick_swiglu(const float* gate, const float* up, int64_t n_tokens, int64_t n_used, int64_t n_ff, float* h,
+                     StreamHandle stream);
+// out[t] = sum_j weights[s] * y[s][s * n + 0..n) with s = t * n_used + j, y: [n_slots][n_slots * n] (the
+// down products of every slot's row against every staged expert), summed as moe_combine.
+void moe_combine_diagonal(const float* y, const float* weights, int64_t n_tokens, int64_t n_used, int64_t n,
+                          float* out, StreamHandle stream);
+
 // The gated-architecture row ops, as backend::Ops::copy_columns, sigmoid_gate, l2_norm.
 void copy_columns(const float* src, int64_t n_rows, int64_t src_stride, int64_t col0, int64_t n_cols, float* dst,
                   StreamHandle stream);
