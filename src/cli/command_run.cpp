@@ -101,7 +101,9 @@ int run(const Args& args) {
     settings.out_dir = args.get("out", "results");
     settings.reference_mode = args.get("reference-mode", "auto");
     settings.top_k = args.get_int("top-k", 64, 1, 1 << 20);
-    settings.tile_rows = args.get_int("tile", 32, 1, 4096);
+    // On the GPU a tile is one output product (the whole output matrix is dequantized for it): take
+    // a chunk's scored rows at once there unless told otherwise.
+    settings.tile_rows = args.get_int("tile", backend_option(args) == Backend::Cuda ? 256 : 32, 1, 4096);
     settings.resume = !args.flag("no-resume");
     settings.base_logits = args.get("base-logits", "");
     if (!settings.base_logits.empty()) settings.reference_mode = "llama-logits-file";
@@ -198,7 +200,7 @@ Command run_command() {
              "(reference run first, its top-k log-probs cached)"},
             {"top-k", "K", "log-probs kept per token in top-k mode (default 64)"},
             {"base-logits", "FILE", "use a llama-perplexity --kl-divergence-base file as the reference's log-probs"},
-            {"tile", "ROWS", "scored positions whose logits are held at once (default 32)"},
+            {"tile", "ROWS", "scored positions whose logits are held at once (default 32; 256 with --backend cuda)"},
             {"no-resume", "", "ignore and do not write the per-chunk resume state"},
             {"backend", "NAME", "cpu (default) or cuda: where every model's forward pass runs"},
         },
