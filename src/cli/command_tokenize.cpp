@@ -34,7 +34,7 @@ int tokenize_run(const Args& args) {
     auto tokenizer = Tokenizer::from_gguf(*file);
     std::string text;
     if (args.has("file") == args.has("text")) throw UsageError("give exactly one of --file FILE or --text TEXT");
-    if (args.has("file")) text = read_text_file(args.get("file", ""));
+    if (args.has("file")) text = read_text_file(args.get("file", ""), /*allow_empty=*/true);
     else text = args.get("text", "");
     const bool add_special = !args.flag("no-bos");
     const bool parse_special = !args.flag("no-parse-special");

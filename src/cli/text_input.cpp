@@ -9,14 +9,14 @@
 
 namespace shootout::cli {
 
-std::string read_text_file(const std::string& path) {
+std::string read_text_file(const std::string& path, bool allow_empty) {
     std::ifstream in(path, std::ios::binary);
     if (!in) fail(path, "cannot open the text file");
     std::ostringstream content;
     content << in.rdbuf();
     if (in.bad()) fail(path, "cannot read the text file");
     std::string text = content.str();
-    if (text.empty()) fail(path, "the text is empty");
+    if (text.empty() && !allow_empty) fail(path, "the text is empty");
     return text;
 }
 

@@ -15,8 +15,9 @@ class File;
 
 namespace shootout::cli {
 
-// The whole file; Error names it when missing, unreadable or empty.
-std::string read_text_file(const std::string& path);
+// The whole file; Error names it when missing, unreadable or (unless allow_empty) empty. An empty
+// text is an error for scoring but a valid input to tokenize (llama-tokenize prints just the BOS).
+std::string read_text_file(const std::string& path, bool allow_empty = false);
 
 // llama_tokenize(text, add_special = true, parse_special = true), as llama-perplexity tokenizes.
 std::vector<int32_t> tokenize_for_perplexity(const Tokenizer& tokenizer, const std::string& text);

@@ -253,4 +253,18 @@ TEST(Cli, TokenizeIdsMatchLlamaTokenize) {
     EXPECT_NE(r.out.find("  5686 -> 'numbers'\n"), std::string::npos) << r.out;
 }
 
+// An empty text tokenizes to the BOS alone where the vocab adds one (llama-tokenize prints [1] for
+// the SentencePiece test vocab), to nothing where it does not (the qwen3 model); exit 0 both ways.
+TEST(Cli, TokenizeEmptyTextAsLlamaTokenize) {
+    TempDir dir;
+    write_bytes(dir.file("empty.txt"), {});
+    const std::string spm = std::string(SHOOTOUT_SOURCE_DIR) + "/tests/data/tokenizer/spm-llama.gguf";
+    Result r = shootout("tokenize --model " + spm + " --file " + dir.file("empty.txt") + " --ids");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.out, "1\n");
+    r = shootout("tokenize --model " + kModel + " --file " + dir.file("empty.txt") + " --ids");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.out, "\n");
+}
+
 }  // namespace
