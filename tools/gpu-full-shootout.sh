@@ -5,7 +5,9 @@
 # (its reference pass --kl-divergence-base, then one --kl-divergence pass per variant), run on the
 # first LLAMA_CHUNKS chunks only (its base file takes ~78 MB a chunk for this vocabulary, more than the
 # disk holds for 583 chunks) and scaled to the chunk count linearly, as the notes say.
-#   tools/gpu-full-shootout.sh TEXT [LLAMA_SRC] [LLAMA_CHUNKS]
+#   [CHUNKS=583] [SYNTH_VARIANTS=1] tools/gpu-full-shootout.sh TEXT [LLAMA_SRC] [LLAMA_CHUNKS]
+# CHUNKS: chunks scored (wikitext-2 is 583 chunks for Qwen3's tokenizer; synth's vocabulary splits it
+# into more, so the count is pinned to the real model's).
 # Logs go to $OUT (default build-gpu/logs). Run through the device tool in one call.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,16 +35,23 @@ S=$build/shootout
 t0=$(date +%s)
 "$S" synth --arch qwen3 --shape 8B --recipe F16 -o "$work/ref-f16.gguf" >"$out/synth.log" 2>&1 || { tail -5 "$out/synth.log"; exit 1; }
 echo "synth F16: $(( $(date +%s) - t0 )) s"
+# Variants: quantized from the reference (meaningful KLD; the K-quants take ~2 min each for 16 GB on
+# 16 cores), or with --synth-variants written directly by synth (random weights of their own: the
+# KLD figures mean nothing, the timing is the same, and it fits one device call).
 variants=()
 for r in Q8_0 Q5_K_M Q4_K_M; do
   t1=$(date +%s)
-  "$S" quantize --model "$work/ref-f16.gguf" --recipe $r -o "$work/$r.gguf" >>"$out/quantize.log" 2>&1 || { tail -5 "$out/quantize.log"; exit 1; }
-  echo "quantize $r: $(( $(date +%s) - t1 )) s"
+  if [ "${SYNTH_VARIANTS:-0}" = 1 ]; then
+    "$S" synth --arch qwen3 --shape 8B --recipe $r --seed 2 -o "$work/$r.gguf" >>"$out/quantize.log" 2>&1 || { tail -5 "$out/quantize.log"; exit 1; }
+  else
+    "$S" quantize --model "$work/ref-f16.gguf" --recipe $r -o "$work/$r.gguf" >>"$out/quantize.log" 2>&1 || { tail -5 "$out/quantize.log"; exit 1; }
+  fi
+  echo "variant $r: $(( $(date +%s) - t1 )) s"
   variants+=(--variant "$work/$r.gguf")
 done
 
 t1=$(date +%s)
-/usr/bin/time -v "$S" run -m "$work/ref-f16.gguf" "${variants[@]}" -f "$text" --backend cuda --no-speed --no-resume \
+/usr/bin/time -v "$S" run -m "$work/ref-f16.gguf" "${variants[@]}" -f "$text" --chunks "${CHUNKS:-583}" --backend cuda --no-speed --no-resume \
   -o "$work/run" >"$out/run.txt" 2>"$out/run.err"
 rc=$?
 run_s=$(( $(date +%s) - t1 ))

@@ -145,6 +145,25 @@ public:
     // x[i] += y[i]
     virtual void add(float* x, const float* y, size_t n) = 0;
 
+    // Fused forms of common op sequences, for backends where every launch costs (a GPU decode step is
+    // hundreds of tiny kernels). The defaults run the plain ops, so a backend overrides them only to
+    // go faster, never to change a result beyond rounding order.
+    //
+    // x += y, then out = rms_norm(x) * weight (the residual add and the next pre-norm); out may equal y.
+    virtual void add_rms_norm(float* x, const float* y, const Weight& weight, int64_t n_rows, float eps, float* out) {
+        add(x, y, (size_t)(n_rows * weight.n_in));
+        rms_norm(x, weight, n_rows, eps, out);
+    }
+    // Per-head RMSNorm of q and k (when q_norm / k_norm are given: qwen3's QK-norm), then RoPE of both
+    // at positions pos0.., in place: q[n_tokens][n_head][head_dim], k[n_tokens][n_head_kv][head_dim].
+    virtual void qk_norm_rope(float* q, float* k, const Weight* q_norm, const Weight* k_norm, int64_t n_tokens,
+                              const AttentionShape& shape, float eps, int64_t pos0, const RopeParams& rope_params) {
+        if (q_norm) rms_norm(q, *q_norm, n_tokens * shape.n_head, eps, q);
+        if (k_norm) rms_norm(k, *k_norm, n_tokens * shape.n_head_kv, eps, k);
+        rope(q, n_tokens, shape.n_head, shape.head_dim, pos0, rope_params);
+        rope(k, n_tokens, shape.n_head_kv, shape.head_dim, pos0, rope_params);
+    }
+
     // The ops of the MoE and hybrid architectures (qwen3moe, qwen3next). A backend that lacks one
     // throws Error naming it, so the other architectures run on backends without them.
     //

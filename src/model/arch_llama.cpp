@@ -27,13 +27,10 @@ private:
         op.matmul(l.wq, s.xb, n, s.q);
         op.matmul(l.wk, s.xb, n, s.k);
         op.matmul(l.wv, s.xb, n, s.v);
-        op.rope(s.q, n, c.n_head, c.head_dim, s.pos0, c.rope);
-        op.rope(s.k, n, c.n_head_kv, c.head_dim, s.pos0, c.rope);
+        op.qk_norm_rope(s.q, s.k, nullptr, nullptr, n, c.attention_shape(), c.rms_eps, s.pos0, c.rope);
         op.attention(kv_cache(), il, s.q, s.k, s.v, n, s.pos0, c.attention_shape(), 1.0f / std::sqrt((float)c.head_dim), s.att);
         op.matmul(l.wo, s.att, n, s.xb);
-        op.add(s.x, s.xb, (size_t)(n * c.n_embd));
-
-        feed_forward(l, s);
+        feed_forward(l, s);  // adds s.xb to the residual first
     }
 };
 

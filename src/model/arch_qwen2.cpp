@@ -28,13 +28,10 @@ private:
         op.add_bias(s.q, l.bq, n);
         op.add_bias(s.k, l.bk, n);
         op.add_bias(s.v, l.bv, n);
-        op.rope(s.q, n, c.n_head, c.head_dim, s.pos0, c.rope);
-        op.rope(s.k, n, c.n_head_kv, c.head_dim, s.pos0, c.rope);
+        op.qk_norm_rope(s.q, s.k, nullptr, nullptr, n, c.attention_shape(), c.rms_eps, s.pos0, c.rope);
         op.attention(kv_cache(), il, s.q, s.k, s.v, n, s.pos0, c.attention_shape(), 1.0f / std::sqrt((float)c.head_dim), s.att);
         op.matmul(l.wo, s.att, n, s.xb);
-        op.add(s.x, s.xb, (size_t)(n * c.n_embd));
-
-        feed_forward(l, s);
+        feed_forward(l, s);  // adds s.xb to the residual first
     }
 };
 

@@ -28,16 +28,11 @@ private:
         op.matmul(l.wq, s.xb, n, s.q);
         op.matmul(l.wk, s.xb, n, s.k);
         op.matmul(l.wv, s.xb, n, s.v);
-        op.rms_norm(s.q, l.q_norm, n * c.n_head, c.rms_eps, s.q);
-        op.rms_norm(s.k, l.k_norm, n * c.n_head_kv, c.rms_eps, s.k);
-        op.rope(s.q, n, c.n_head, c.head_dim, s.pos0, c.rope);
-        op.rope(s.k, n, c.n_head_kv, c.head_dim, s.pos0, c.rope);
+        op.qk_norm_rope(s.q, s.k, &l.q_norm, &l.k_norm, n, c.attention_shape(), c.rms_eps, s.pos0, c.rope);
         op.attention(kv_cache(), il, s.q, s.k, s.v, n, s.pos0, c.attention_shape(), 1.0f / std::sqrt((float)c.head_dim), s.att);
         op.matmul(l.wo, s.att, n, s.xb);
-        op.add(s.x, s.xb, (size_t)(n * c.n_embd));
-
-        // Mixture of experts with pre-norm and a residual connection.
-        op.rms_norm(s.x, l.ffn_norm, n, c.rms_eps, s.xb);
+        // Mixture of experts with pre-norm and a residual connection (the attention's residual first).
+        op.add_rms_norm(s.x, s.xb, l.ffn_norm, n, c.rms_eps, s.xb);
         ffn_.run(op, moe_layers_[il], s.xb, n, moe_out(n));
         op.add(s.x, moe_out_, (size_t)(n * c.n_embd));
     }

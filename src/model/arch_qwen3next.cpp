@@ -66,9 +66,7 @@ private:
         } else {
             gated_attention(il, l, s, b);
         }
-        op.add(s.x, b.out, (size_t)(n * c.n_embd));
-
-        op.rms_norm(s.x, w_.layers[il].ffn_norm, n, c.rms_eps, s.xb);  // post_attention_norm
+        op.add_rms_norm(s.x, b.out, w_.layers[il].ffn_norm, n, c.rms_eps, s.xb);  // post_attention_norm
         ffn_.run(op, l.moe, s.xb, n, b.out);
         op.add(s.x, b.out, (size_t)(n * c.n_embd));
     }
@@ -82,10 +80,7 @@ private:
         op.copy_columns(b.q_gate, n * c.n_head, 2 * hd, hd, hd, b.gate);
         op.matmul(l.wk, s.xb, n, s.k);
         op.matmul(l.wv, s.xb, n, s.v);
-        op.rms_norm(s.q, l.q_norm, n * c.n_head, c.rms_eps, s.q);
-        op.rms_norm(s.k, l.k_norm, n * c.n_head_kv, c.rms_eps, s.k);
-        op.rope(s.q, n, c.n_head, hd, s.pos0, c.rope);
-        op.rope(s.k, n, c.n_head_kv, hd, s.pos0, c.rope);
+        op.qk_norm_rope(s.q, s.k, &l.q_norm, &l.k_norm, n, c.attention_shape(), c.rms_eps, s.pos0, c.rope);
         op.attention(kv_cache(), kv_slot(il), s.q, s.k, s.v, n, s.pos0, c.attention_shape(), 1.0f / std::sqrt((float)hd), s.att);
         op.sigmoid_gate(s.att, b.gate, n, n_q, n_q);
         op.matmul(l.wo, s.att, n, b.out);

@@ -145,7 +145,7 @@ void Transformer::decode(std::span<const int32_t> tokens, float* last_logits) {
 
 void Transformer::feed_forward(const LayerWeights& l, State& s) {
     const int64_t n = s.n_tokens;
-    ops_->rms_norm(s.x, l.ffn_norm, n, config_.rms_eps, s.xb);
+    ops_->add_rms_norm(s.x, s.xb, l.ffn_norm, n, config_.rms_eps, s.xb);
     ops_->matmul(l.ffn_gate, s.xb, n, s.gate);
     ops_->matmul(l.ffn_up, s.xb, n, s.up);
     ops_->swiglu(s.gate, s.up, (size_t)(n * config_.n_ff), s.gate);

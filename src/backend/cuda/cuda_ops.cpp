@@ -186,6 +186,30 @@ public:
                [=](cudaStream_t s, const int64_t*) { cuda::swiglu(gate, up, n, out, s); });
     }
 
+    void add_rms_norm(float* x, const float* y, const backend::Weight& weight, int64_t n_rows, float eps,
+                      float* out) override {
+        const float* wv = vector(weight);
+        const int64_t n = weight.n_in;
+        launch(Key('n') << x << y << wv << n_rows << n << eps << out, -1,
+               [=](cudaStream_t s, const int64_t*) { cuda::add_rms_norm(x, y, wv, n_rows, n, eps, out, s); });
+    }
+
+    void qk_norm_rope(float* q, float* k, const backend::Weight* q_norm, const backend::Weight* k_norm,
+                      int64_t n_tokens, const backend::AttentionShape& shape, float eps, int64_t pos0,
+                      const backend::RopeParams& params) override {
+        if (!qk_norm_rope_supports(shape.head_dim)) {
+            backend::Ops::qk_norm_rope(q, k, q_norm, k_norm, n_tokens, shape, eps, pos0, params);
+            return;
+        }
+        const float* qn = q_norm ? vector(*q_norm) : nullptr;
+        const float* kn = k_norm ? vector(*k_norm) : nullptr;
+        launch(Key('Q') << q << k << qn << kn << n_tokens << shape << eps << params.style << params.n_rot
+                        << params.freq_base,
+               pos0, [=](cudaStream_t s, const int64_t* pos_device) {
+                   cuda::qk_norm_rope(q, k, qn, kn, n_tokens, shape, eps, pos0, params, s, pos_device);
+               });
+    }
+
     void add(float* x, const float* y, size_t n) override {
         launch(Key('+') << x << y << n, -1, [=](cudaStream_t s, const int64_t*) { cuda::add(x, y, n, s); });
     }

@@ -24,6 +24,15 @@ void add(float* x, const float* y, size_t n, StreamHandle stream);
 // x[r][i] += bias[i] for n_rows rows of n floats.
 void add_bias(float* x, const float* bias, int64_t n_rows, int64_t n, StreamHandle stream);
 
+// The fused ops (fused.cu), as backend::Ops::add_rms_norm and qk_norm_rope define them. q_norm / k_norm
+// may be null (RoPE only); qk_norm_rope takes the head sizes qk_norm_rope_supports() accepts.
+void add_rms_norm(float* x, const float* y, const float* weight, int64_t n_rows, int64_t n, float eps, float* out,
+                  StreamHandle stream);
+inline bool qk_norm_rope_supports(int64_t head_dim) { return head_dim == 64 || head_dim == 128 || head_dim == 256; }
+void qk_norm_rope(float* q, float* k, const float* q_norm, const float* k_norm, int64_t n_tokens,
+                  const backend::AttentionShape& shape, float eps, int64_t pos0, const backend::RopeParams& rope,
+                  StreamHandle stream, const int64_t* pos0_device = nullptr);
+
 // Causal grouped-query attention over an F16 cache laid out [n_ctx][n_head_kv][head_dim] per layer
 // (k_cache, v_cache point at the layer): stores k, v of positions pos0..pos0+n_tokens-1 rounded to
 // F16, then out[t] = softmax(q[t] K^T * scale) V over positions 0..pos0+t, in F32 on the F16 values.

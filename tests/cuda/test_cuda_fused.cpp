@@ -1,0 +1,129 @@
+// The CUDA backend's fused ops (add_rms_norm, qk_norm_rope: one kernel each) against the CPU backend,
+// which runs them as the plain ops they stand for (backend::Ops defaults). Same F32 operations in a
+// different summation order: relative differences of a few ulp, bounded here at 1e-5 of the row scale.
+// Cases: NEOX and normal RoPE, partial rotation (qwen3next rotates a quarter of each head), with and
+// without the per-head norms, positions from a nonzero pos0, an aliased output (out == y).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "backend/cpu/cpu_ops.h"
+#include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_ops.h"
+#include "util/parallel.h"
+
+namespace shootout {
+namespace {
+
+std::vector<float> gaussian(size_t n, uint32_t seed, float mean = 0.f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(mean, 1.f);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(rng);
+    return v;
+}
+
+backend::Weight f32_vector(const std::string& name, const std::vector<float>& v) {
+    backend::Weight w;
+    w.name = name;
+    w.type = quant::TypeId::F32;
+    w.n_in = (int64_t)v.size();
+    w.n_out = 1;
+    w.row_bytes = v.size() * sizeof(float);
+    w.data = reinterpret_cast<const uint8_t*>(v.data());
+    return w;
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+    double m = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (!std::isfinite(b[i])) return INFINITY;
+        m = std::max(m, (double)std::fabs(a[i] - b[i]));
+    }
+    return m;
+}
+
+class CudaFused : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+        cpu_ = cpu::make_cpu_ops(pool_);
+        gpu_ = cuda::make_cuda_ops();
+    }
+    // Runs f on the GPU over device copies of the host vectors, then copies them back.
+    template <class F>
+    void on_gpu(std::vector<std::vector<float>*> host, F&& f) {
+        std::vector<std::unique_ptr<backend::Buffer>> bufs;
+        std::vector<float*> ptrs;
+        for (auto* h : host) {
+            bufs.push_back(gpu_->alloc(h->size()));
+            gpu_->from_host(h->data(), bufs.back()->data(), h->size());
+            ptrs.push_back(bufs.back()->data());
+        }
+        f(ptrs);
+        for (size_t i = 0; i < host.size(); ++i) gpu_->to_host(ptrs[i], host[i]->data(), host[i]->size());
+    }
+    ThreadPool pool_{0};
+    std::unique_ptr<backend::Ops> cpu_, gpu_;
+};
+
+TEST_F(CudaFused, AddRmsNormMatchesPlainOps) {
+    const int64_t n_rows = 3, n = 1536;
+    const auto w_host = gaussian((size_t)n, 5, 1.f);
+    const backend::Weight w = f32_vector("ffn_norm", w_host);
+    for (bool aliased : {false, true}) {
+        SCOPED_TRACE(aliased ? "out == y" : "separate out");
+        std::vector<float> x = gaussian((size_t)(n_rows * n), 1), y = gaussian((size_t)(n_rows * n), 2);
+        std::vector<float> out((size_t)(n_rows * n));
+        std::vector<float> gx = x, gy = y, gout = out;
+        cpu_->add_rms_norm(x.data(), y.data(), w, n_rows, 1e-6f, aliased ? y.data() : out.data());
+        on_gpu({&gx, &gy, &gout}, [&](const std::vector<float*>& p) {
+            gpu_->add_rms_norm(p[0], p[1], w, n_rows, 1e-6f, aliased ? p[1] : p[2]);
+        });
+        EXPECT_LT(max_abs_diff(x, gx), 1e-6);
+        EXPECT_LT(max_abs_diff(aliased ? y : out, aliased ? gy : gout), 1e-5);
+    }
+}
+
+struct RopeCase {
+    int64_t head_dim, n_rot;
+    backend::RopeStyle style;
+    bool norms;
+    int64_t pos0;
+};
+
+class CudaFusedRope : public CudaFused, public ::testing::WithParamInterface<RopeCase> {};
+
+TEST_P(CudaFusedRope, QkNormRopeMatchesPlainOps) {
+    const RopeCase c = GetParam();
+    const backend::AttentionShape shape{8, 2, c.head_dim};
+    const int64_t n_tokens = 5;
+    const backend::RopeParams rope{c.style, c.n_rot, 1000000.f};
+    const auto qn_host = gaussian((size_t)c.head_dim, 7, 1.f), kn_host = gaussian((size_t)c.head_dim, 8, 1.f);
+    const backend::Weight qn = f32_vector("q_norm", qn_host), kn = f32_vector("k_norm", kn_host);
+    std::vector<float> q = gaussian((size_t)(n_tokens * shape.n_head * c.head_dim), 3);
+    std::vector<float> k = gaussian((size_t)(n_tokens * shape.n_head_kv * c.head_dim), 4);
+    std::vector<float> gq = q, gk = k;
+    cpu_->qk_norm_rope(q.data(), k.data(), c.norms ? &qn : nullptr, c.norms ? &kn : nullptr, n_tokens, shape, 1e-6f,
+                       c.pos0, rope);
+    on_gpu({&gq, &gk}, [&](const std::vector<float*>& p) {
+        gpu_->qk_norm_rope(p[0], p[1], c.norms ? &qn : nullptr, c.norms ? &kn : nullptr, n_tokens, shape, 1e-6f,
+                           c.pos0, rope);
+    });
+    // Values are O(1) (norm weights ~N(1, 1)); large positions make sincos arguments big, so allow
+    // for the GPU's sincosf differing from the host's by an ulp of the argument's range reduction.
+    EXPECT_LT(max_abs_diff(q, gq), 2e-5);
+    EXPECT_LT(max_abs_diff(k, gk), 2e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, CudaFusedRope,
+                         ::testing::Values(RopeCase{128, 128, backend::RopeStyle::Neox, true, 0},
+                                           RopeCase{128, 128, backend::RopeStyle::Neox, true, 300},
+                                           RopeCase{64, 64, backend::RopeStyle::Normal, false, 17},
+                                           RopeCase{256, 64, backend::RopeStyle::Neox, true, 9},
+                                           RopeCase{128, 128, backend::RopeStyle::Normal, true, 1000}));
+
+}  // namespace
+}  // namespace shootout
