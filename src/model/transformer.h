@@ -46,7 +46,8 @@ protected:
     // One transformer block on s.x (the residual stream) in place.
     virtual void layer(int64_t il, State& s) = 0;
 
-    // x += W_down · (silu(W_gate · norm(x)) * (W_up · norm(x))): the FFN half of every block here.
+    // x += s.xb (the attention's output), then x += W_down · (silu(W_gate · norm(x)) * (W_up · norm(x))):
+    // the residual add and the FFN half of every dense block here (add and norm are one fused op).
     void feed_forward(const LayerWeights& l, State& s);
 
     backend::Ops& ops() { return *ops_; }
