@@ -5,9 +5,12 @@ Usage: tools/imatrix_golden.py IMATRIX.gguf > tests/data/quantize/<name>.txt
 
 The matrix itself is not committed (it is llama.cpp's output and ~150 KB); per entry one line:
   name count n_values sum(in_sum2) in_sum2[0] in_sum2[1] in_sum2[2] in_sum2[3] max(in_sum2)
+and for a routed-expert entry (one count per expert) one such line per expert e, named name#e, with
+that expert's slice of n_values sums.
 Made with:
   llama-imatrix -m ../shared/models/qwen3-34m-code/model-bf16.gguf -f ../shared/data/wikitext-2-test.txt \
       -c 512 --chunks 2 -o li2.gguf
+  (and the same with ../shared/models/qwen3moe-11m-code/model-bf16.gguf for the MoE golden)
 """
 import sys
 
@@ -26,9 +29,14 @@ def main() -> None:
     for name in sorted(n[: -len(".in_sum2")] for n in tensors if n.endswith(".in_sum2")):
         sums = tensors[name + ".in_sum2"]
         counts = tensors[name + ".counts"]
-        assert counts.size == 1, f"{name}: dense models only (one count)"
-        head = " ".join(f"{v:.9g}" for v in sums[:4])
-        print(f"{name} {int(counts[0])} {sums.size} {float(sums.astype(np.float64).sum()):.9g} {head} {float(sums.max()):.9g}")
+        if counts.size == 1:
+            slices = [(name, sums)]
+        else:  # routed experts: one line per expert slice, named <entry>#<expert>
+            slices = [(f"{name}#{e}", part) for e, part in enumerate(sums.reshape(counts.size, -1))]
+        for (label, part), count in zip(slices, counts):
+            head = " ".join(f"{v:.9g}" for v in part[:4])
+            print(f"{label} {int(count)} {part.size} {float(part.astype(np.float64).sum()):.9g} {head} "
+                  f"{float(part.max()):.9g}")
 
 
 if __name__ == "__main__":

@@ -38,10 +38,18 @@ struct Weight {
     explicit operator bool() const { return data != nullptr; }
 };
 
+// Which routed expert an observed product belongs to: index -1 (and n_expert 0) for an ordinary
+// matmul; for moe_ffn's products, expert `index` of the n_expert in the stack w.
+struct ExpertOf {
+    int64_t index = -1;
+    int64_t n_expert = 0;
+};
+
 // Sees the input rows of a matmul before the product: x is n_tokens rows of w.n_in F32 values (in
 // the ops' buffer memory). llama-imatrix's collection hook; set only while collecting, so the
-// matmul pays one empty-function test otherwise.
-using ActivationObserver = std::function<void(const Weight& w, const float* x, int64_t n_tokens)>;
+// matmul pays one empty-function test otherwise. moe_ffn calls it once per routed expert with the
+// rows routed to it (w the whole stack, e.g. blk.N.ffn_gate_exps), as ggml's MUL_MAT_ID shows them.
+using ActivationObserver = std::function<void(const Weight& w, const float* x, int64_t n_tokens, ExpertOf expert)>;
 
 enum class RopeStyle {
     Normal,  // rotates adjacent pairs (x[2i], x[2i+1]): llama

@@ -1,7 +1,7 @@
 // shootout imatrix: the importance matrix of a model on a calibration text, collected with Shootout's
 // own CPU engine as llama-imatrix collects it (chunks of --ctx tokens from a fresh cache, BOS first
-// where the vocab adds it, sums of x^2 of every blk.* matmul input) and written in llama.cpp's GGUF
-// form, or the legacy .dat with --legacy.
+// where the vocab adds it, sums of x^2 of every blk.* matmul input, per expert for the routed experts
+// of MoE layers) and written in llama.cpp's GGUF form, or the legacy .dat with --legacy.
 #include <chrono>
 #include <cstdio>
 
@@ -35,13 +35,6 @@ int imatrix_command_run(const Args& args) {
     load_model(loaded, pool, Backend::Cpu);
     auto* transformer = dynamic_cast<model::Transformer*>(loaded.model.get());
     if (!transformer) fail(loaded.file->path(), "imatrix: this architecture's model cannot show its activations");
-    for (const auto& t : loaded.file->tensors()) {
-        if (t.name.find("_exps.") != std::string::npos) {
-            std::fprintf(stderr, "warning: %s: routed expert tensors (%s, ...) are not collected; the imatrix "
-                                 "has no entries for them\n", loaded.file->path().c_str(), t.name.c_str());
-            break;
-        }
-    }
 
     quantize::ImatrixCollectOptions options;
     options.chunk_size = n_ctx;
@@ -67,7 +60,7 @@ int imatrix_command_run(const Args& args) {
 
     const quantize::ImatrixSums& sums = collector.sums();
     if (legacy) {
-        save_imatrix_legacy(sums.to_importance_matrix(), sums.legacy_ncall(), out_path);
+        quantize::save_imatrix_legacy(sums, out_path);
     } else {
         quantize::save_imatrix_gguf(sums, out_path);
     }

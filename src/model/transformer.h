@@ -29,8 +29,8 @@ public:
     void use_ops(std::unique_ptr<backend::Ops> ops);
 
     // Every matmul of later forward passes shows its weight (GGUF tensor name in Weight::name) and
-    // input rows to the observer first (importance-matrix collection); empty removes it. The routed
-    // experts of moe_ffn are not seen: they run inside one op.
+    // input rows to the observer first (importance-matrix collection); empty removes it. moe_ffn
+    // shows each routed expert's rows (backend::ExpertOf names the expert).
     void set_activation_observer(backend::ActivationObserver observer) {
         ops_->set_activation_observer(std::move(observer));
     }

@@ -46,7 +46,9 @@ ImatrixCollector::ImatrixCollector(ImatrixCollectOptions options) : options_(opt
 }
 
 backend::ActivationObserver ImatrixCollector::observer() {
-    return [this](const backend::Weight& w, const float* x, int64_t n_rows) { observe(w, x, n_rows); };
+    return [this](const backend::Weight& w, const float* x, int64_t n_rows, backend::ExpertOf expert) {
+        observe(w, x, n_rows, expert);
+    };
 }
 
 bool ImatrixCollector::wants(const std::string& name, int64_t n_rows) const {
@@ -54,20 +56,25 @@ bool ImatrixCollector::wants(const std::string& name, int64_t n_rows) const {
     return name.compare(0, 4, "blk.") == 0 || (options_.process_output && name == "output.weight");
 }
 
-void ImatrixCollector::observe(const backend::Weight& w, const float* x, int64_t n_rows) {
-    if (!wants(w.name, n_rows)) return;
+void ImatrixCollector::observe(const backend::Weight& w, const float* x, int64_t n_rows, backend::ExpertOf expert) {
+    const bool routed = expert.index >= 0;
+    // llama-imatrix takes every MUL_MAT_ID (routed experts) whatever its row count.
+    if (routed ? n_rows <= 0 : !wants(w.name, n_rows)) return;
+    if (routed && expert.index >= expert.n_expert)
+        fail(w.name, "imatrix: expert " + std::to_string(expert.index) + " of " + std::to_string(expert.n_expert));
     ImatrixSums::Entry& e = sums_.entries[w.name];
-    const size_t n_in = (size_t)w.n_in;
+    const size_t n_in = (size_t)w.n_in, n_mat = routed ? (size_t)expert.n_expert : 1;
     if (e.in_sum2.empty()) {
-        e.in_sum2.assign(n_in, 0.0f);
-        e.counts.assign(1, 0);
-    } else if (e.in_sum2.size() != n_in) {
-        fail(w.name, "imatrix: input width changed from " + std::to_string(e.in_sum2.size()) + " to " +
-                         std::to_string(n_in));
+        e.in_sum2.assign(n_in * n_mat, 0.0f);
+        e.counts.assign(n_mat, 0);
+    } else if (e.in_sum2.size() != n_in * n_mat || e.counts.size() != n_mat) {
+        fail(w.name, "imatrix: shape changed from " + std::to_string(e.in_sum2.size() / e.counts.size()) + " x " +
+                         std::to_string(e.counts.size()) + " to " + std::to_string(n_in) + " x " + std::to_string(n_mat));
     }
     // Row by row in float, the order and precision llama-imatrix accumulates in, so the sums agree
-    // to the last bit when the activations do.
-    float* sum = e.in_sum2.data();
+    // to the last bit when the activations do. A routed expert adds into its own slice of n_in.
+    const size_t slice = routed ? (size_t)expert.index : 0;
+    float* sum = e.in_sum2.data() + slice * n_in;
     for (int64_t r = 0; r < n_rows; ++r) {
         const float* row = x + (size_t)r * n_in;
         for (size_t j = 0; j < n_in; ++j) sum[j] += row[j] * row[j];
@@ -75,7 +82,7 @@ void ImatrixCollector::observe(const backend::Weight& w, const float* x, int64_t
     for (size_t j = 0; j < n_in; ++j) {
         if (!std::isfinite(sum[j])) fail(w.name, "imatrix: non-finite sum of squares in column " + std::to_string(j));
     }
-    e.counts[0] += n_rows;
+    e.counts[slice] += n_rows;
 }
 
 }  // namespace shootout::quantize

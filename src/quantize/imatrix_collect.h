@@ -29,7 +29,8 @@ struct ImatrixSums {
 
     // Means (in_sum2 / count per slice) in the form the quantizers and the legacy writer take.
     ImportanceMatrix to_importance_matrix() const;
-    // The legacy .dat's ncall: ceil(largest count / chunk_size).
+    // The legacy .dat's ncall for the whole matrix: ceil(largest count / chunk_size). (The writer
+    // below uses each entry's own largest count, as llama-imatrix does.)
     int legacy_ncall() const;
 };
 
@@ -47,9 +48,12 @@ public:
 
     // The observer to install on the model (it refers to this collector, which must outlive it).
     backend::ActivationObserver observer();
-    // One matmul's input: n_rows rows of w.n_in floats. Throws Error naming the tensor when its width
-    // changes between calls or a sum stops being finite (llama-imatrix aborts there too).
-    void observe(const backend::Weight& w, const float* x, int64_t n_rows);
+    // One matmul's input: n_rows rows of w.n_in floats. For a routed expert (expert.index >= 0) the
+    // rows add into that expert's slice of the stack's entry (n_expert slices, one count each), as
+    // llama-imatrix's MUL_MAT_ID branch does, and are taken whatever their number. Throws Error naming
+    // the tensor when its shape changes between calls or a sum stops being finite (llama-imatrix
+    // aborts there too).
+    void observe(const backend::Weight& w, const float* x, int64_t n_rows, backend::ExpertOf expert = {});
 
     // Whether llama-imatrix would collect a matmul of this weight over n_rows rows.
     bool wants(const std::string& weight_name, int64_t n_rows) const;
@@ -63,8 +67,15 @@ private:
 };
 
 // Writes llama.cpp's GGUF imatrix (general.type "imatrix", imatrix.datasets / chunk_count /
-// chunk_size, per entry <name>.in_sum2 F32 {n_in, n_mat} and <name>.counts F32 {1, n_mat}), tensors in
-// name order as llama-imatrix writes them. load_imatrix reads it back.
+// chunk_size, per entry <name>.in_sum2 F32 {n_in, n_mat} and <name>.counts F32 {1, n_mat}, trailing
+// dimensions of 1 dropped as ggml writes them), tensors in name order as llama-imatrix writes them.
+// load_imatrix reads it back.
 void save_imatrix_gguf(const ImatrixSums& sums, const std::string& path);
+
+// Writes llama-imatrix's legacy .dat (--output-format dat) as it does: per entry, ncall =
+// ceil(entry's largest count / chunk_size) and the values (sum / count of their slice) * ncall, a
+// slice that saw no token stored as 1 * ncall; entries with no count at all left out; then the chunk
+// count and the first dataset name.
+void save_imatrix_legacy(const ImatrixSums& sums, const std::string& path);
 
 }  // namespace shootout::quantize

@@ -34,7 +34,7 @@ public:
         cpu::get_rows(pool_, table, ids, out);
     }
     void matmul(const backend::Weight& w, const float* x, int64_t n_tokens, float* y) override {
-        if (observer_) observer_(w, x, n_tokens);
+        if (observer_) observer_(w, x, n_tokens, backend::ExpertOf{});
         cpu::matmul(pool_, w, x, n_tokens, y, activation_scratch_);
     }
     void set_activation_observer(backend::ActivationObserver observer) override { observer_ = std::move(observer); }
@@ -59,7 +59,7 @@ public:
     void add(float* x, const float* y, size_t n) override { cpu::add(pool_, x, y, n); }
     void moe_ffn(const backend::MoeExperts& experts, const float* router_logits, const float* x, int64_t n_tokens,
                  float* out) override {
-        cpu::moe_ffn(pool_, experts, router_logits, x, n_tokens, out);
+        cpu::moe_ffn(pool_, experts, router_logits, x, n_tokens, out, observer_);
     }
     void copy_columns(const float* src, int64_t n_rows, int64_t src_stride, int64_t col0, int64_t n_cols,
                       float* dst) override {

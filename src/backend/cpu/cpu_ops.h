@@ -36,9 +36,10 @@ void attention(ThreadPool& pool, backend::KvCache& cache, int64_t layer, const f
                const float* v, int64_t n_tokens, int64_t pos0, const backend::AttentionShape& shape, float scale,
                float* out);
 
-// moe.cpp: mixture-of-experts FFN, as Ops::moe_ffn.
+// moe.cpp: mixture-of-experts FFN, as Ops::moe_ffn. observer (may be empty) sees each routed expert's
+// gate/up and down inputs.
 void moe_ffn(ThreadPool& pool, const backend::MoeExperts& experts, const float* router_logits, const float* x,
-             int64_t n_tokens, float* out);
+             int64_t n_tokens, float* out, const backend::ActivationObserver& observer = {});
 
 // gating.cpp: as the Ops of the same names.
 void copy_columns(ThreadPool& pool, const float* src, int64_t n_rows, int64_t src_stride, int64_t col0, int64_t n_cols,

@@ -31,7 +31,7 @@ backend::Weight expert_slice(const backend::Weight& stack, int64_t n_expert, int
 }  // namespace
 
 void moe_ffn(ThreadPool& pool, const backend::MoeExperts& ex, const float* router_logits, const float* x,
-             int64_t n_tokens, float* out) {
+             int64_t n_tokens, float* out, const backend::ActivationObserver& observer) {
     const int64_t n_expert = ex.n_expert, n_used = ex.n_used;
     if (n_expert <= 0 || n_used <= 0 || n_used > n_expert)
         fail(ex.gate.name, "expert counts " + std::to_string(n_used) + " of " + std::to_string(n_expert) + " invalid");
@@ -66,9 +66,13 @@ void moe_ffn(ThreadPool& pool, const backend::MoeExperts& ex, const float* route
         }
     });
 
-    // Each expert's (token, slot) pairs, in token order.
+    // Each expert's (token, slot) pairs t * n_used + j, slot by slot and tokens in order within a
+    // slot: the order llama-imatrix visits MUL_MAT_ID rows in, so an observer's float sums add up as
+    // its do (the products of a row do not depend on where it sits in the block).
     std::vector<std::vector<int64_t>> routed((size_t)n_expert);
-    for (int64_t i = 0; i < n_tokens * n_used; ++i) routed[ids[i]].push_back(i);
+    for (int64_t j = 0; j < n_used; ++j) {
+        for (int64_t t = 0; t < n_tokens; ++t) routed[ids[t * n_used + j]].push_back(t * n_used + j);
+    }
 
     // expert_out[t * n_used + j]: expert j's unweighted output for token t.
     std::vector<float> expert_out((size_t)(n_tokens * n_used * n_embd));
@@ -84,9 +88,15 @@ void moe_ffn(ThreadPool& pool, const backend::MoeExperts& ex, const float* route
         ye.resize(xe.size());
         for (int64_t r = 0; r < m; ++r)
             std::copy_n(x + (slots[r] / n_used) * n_embd, n_embd, xe.data() + r * n_embd);
+        const backend::ExpertOf which{e, n_expert};
+        if (observer) {
+            observer(ex.gate, xe.data(), m, which);
+            observer(ex.up, xe.data(), m, which);
+        }
         matmul(pool, expert_slice(ex.gate, n_expert, e), xe.data(), m, gate.data(), scratch);
         matmul(pool, expert_slice(ex.up, n_expert, e), xe.data(), m, up.data(), scratch);
         swiglu(pool, gate.data(), up.data(), gate.size(), gate.data());
+        if (observer) observer(ex.down, gate.data(), m, which);
         matmul(pool, expert_slice(ex.down, n_expert, e), gate.data(), m, ye.data(), scratch);
         for (int64_t r = 0; r < m; ++r) std::copy_n(ye.data() + r * n_embd, n_embd, expert_out.data() + slots[r] * n_embd);
     }
