@@ -98,6 +98,35 @@ __device__ void load8(const float* p, float (&v)[8]) {
     v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
 }
 
+// Stores the quantization of one 256 block held by the warp (lane i: elements 8i..8i+7) at qs (256
+// bytes) and ds (8 pairs).
+__device__ void store_q8_k(const float (&v)[8], int8_t* qs, float2* ds) {
+    const int lane = threadIdx.x % 32;
+    int q[8];
+    const float d = quantize256(v, q);
+    int sum = 0;
+    uint32_t packed[2] = {0, 0};
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+        sum += q[i];
+        packed[i / 4] |= (uint32_t)(uint8_t)(int8_t)q[i] << (8 * (i % 4));
+    }
+    reinterpret_cast<uint2*>(qs)[lane] = make_uint2(packed[0], packed[1]);
+    sum = sum_of_quad(sum);
+    if (lane % 4 == 0) ds[lane / 4] = make_float2(d, d * (float)sum);
+}
+
+// Stores the Q8_0 / Q8_1 quantization of one 32 block held by the warp (lane i: element i).
+template <ActivationType A>
+__device__ void store_q8_32(float v, int8_t* qs, float2* ds) {
+    const Q8Block32 b = quantize32(v);
+    qs[threadIdx.x % 32] = (int8_t)b.q;
+    if (threadIdx.x % 32 == 0) {
+        const float s = A == ActivationType::Q8_1 ? __half2float(__float2half_rn(b.sum * b.d)) : b.d_stored * b.sum;
+        *ds = make_float2(b.d_stored, s);
+    }
+}
+
 template <ActivationType A>
 __global__ void quantize_kernel(const float* __restrict__ x, int64_t n_blocks, int8_t* __restrict__ qs,
                                 float2* __restrict__ ds) {
@@ -106,26 +135,80 @@ __global__ void quantize_kernel(const float* __restrict__ x, int64_t n_blocks, i
     if (block >= n_blocks) return;
     if constexpr (A == ActivationType::Q8_K) {
         float v[8];
-        int q[8];
         load8(x + block * 256 + 8 * lane, v);
-        const float d = quantize256(v, q);
-        int sum = 0;
-        uint32_t packed[2] = {0, 0};
-#pragma unroll
-        for (int i = 0; i < 8; ++i) {
-            sum += q[i];
-            packed[i / 4] |= (uint32_t)(uint8_t)(int8_t)q[i] << (8 * (i % 4));
-        }
-        reinterpret_cast<uint2*>(qs + block * 256)[lane] = make_uint2(packed[0], packed[1]);
-        sum = sum_of_quad(sum);
-        if (lane % 4 == 0) ds[block * 8 + lane / 4] = make_float2(d, d * (float)sum);
+        store_q8_k(v, qs + block * 256, ds + block * 8);
     } else {
-        const Q8Block32 b = quantize32(x[block * 32 + lane]);
-        qs[block * 32 + lane] = (int8_t)b.q;
-        if (lane == 0) {
-            const float s = A == ActivationType::Q8_1 ? __half2float(__float2half_rn(b.sum * b.d)) : b.d_stored * b.sum;
-            ds[block] = make_float2(b.d_stored, s);
+        store_q8_32<A>(x[block * 32 + lane], qs + block * 32, ds + block);
+    }
+}
+
+// One block per row: the F32 output of the (add +) RMSNorm and its quantization, block by block,
+// each warp taking whole quantization blocks. kAdd: x += y_in first (add_rms_norm).
+template <ActivationType A, bool kAdd>
+__global__ void norm_quantize_kernel(float* x, const float* y_in, const float* __restrict__ w, int64_t n, float eps,
+                                     float* out, int8_t* __restrict__ qs, float2* __restrict__ ds) {
+    float* xr = x + blockIdx.x * n;
+    float* orow = out + blockIdx.x * n;
+    float sum = 0.f;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+        float v = xr[i];
+        if constexpr (kAdd) {
+            v += y_in[blockIdx.x * n + i];
+            xr[i] = v;
         }
+        sum += v * v;
+    }
+    __shared__ float partial[32];
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(kFull, sum, off);
+    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
+    __syncthreads();
+    float total = 0.f;
+    for (int i = 0; i < (int)blockDim.x / 32; ++i) total += partial[i];
+    const float scale = 1.0f / sqrtf(total / (float)n + eps);
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, n_warps = blockDim.x / 32;
+    constexpr int64_t kBlock = A == ActivationType::Q8_K ? 256 : 32;
+    int8_t* q_row = qs + blockIdx.x * n;
+    float2* d_row = ds + blockIdx.x * (n / 32);
+    for (int64_t b = warp; b < n / kBlock; b += n_warps) {
+        if constexpr (A == ActivationType::Q8_K) {
+            float v[8];
+#pragma unroll
+            for (int i = 0; i < 8; ++i) {
+                const int64_t e = b * 256 + 8 * lane + i;
+                v[i] = (xr[e] * scale) * w[e];
+                orow[e] = v[i];
+            }
+            store_q8_k(v, q_row + b * 256, d_row + b * 8);
+        } else {
+            const int64_t e = b * 32 + lane;
+            const float v = (xr[e] * scale) * w[e];
+            orow[e] = v;
+            store_q8_32<A>(v, q_row + b * 32, d_row + b);
+        }
+    }
+}
+
+// One warp per quantization block of the n_rows * n outputs: out = silu(gate) * up, then quantized.
+template <ActivationType A>
+__global__ void swiglu_quantize_kernel(const float* gate, const float* up, int64_t n_blocks, float* out,
+                                       int8_t* __restrict__ qs, float2* __restrict__ ds) {
+    const int lane = threadIdx.x % 32;
+    const int64_t block = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    if (block >= n_blocks) return;
+    auto f = [&](int64_t e) {
+        const float g = gate[e];
+        const float v = g / (1.0f + expf(-g)) * up[e];  // as swiglu_kernel (pointwise.cu)
+        out[e] = v;
+        return v;
+    };
+    if constexpr (A == ActivationType::Q8_K) {
+        float v[8];
+#pragma unroll
+        for (int i = 0; i < 8; ++i) v[i] = f(block * 256 + 8 * lane + i);
+        store_q8_k(v, qs + block * 256, ds + block * 8);
+    } else {
+        store_q8_32<A>(f(block * 32 + lane), qs + block * 32, ds + block);
     }
 }
 
@@ -187,6 +270,57 @@ void quantize_activations(ActivationType type, const float* x, int64_t n_tokens,
         default: fail("quantize_activations", "not an 8-bit activation type");
     }
     check_last_launch("quantize_activations");
+}
+
+void rms_norm_quantize(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, float* y,
+                       ActivationType type, int8_t* qs, float2* ds, cudaStream_t stream) {
+    check_shape(type, n, "rms_norm_quantize");
+    float* xm = const_cast<float*>(x);  // read only: kAdd is false
+    switch (type) {
+        case ActivationType::Q8_0:
+            norm_quantize_kernel<ActivationType::Q8_0, false><<<(unsigned)n_rows, 256, 0, stream>>>(xm, nullptr, w, n, eps, y, qs, ds);
+            break;
+        case ActivationType::Q8_1:
+            norm_quantize_kernel<ActivationType::Q8_1, false><<<(unsigned)n_rows, 256, 0, stream>>>(xm, nullptr, w, n, eps, y, qs, ds);
+            break;
+        case ActivationType::Q8_K:
+            norm_quantize_kernel<ActivationType::Q8_K, false><<<(unsigned)n_rows, 256, 0, stream>>>(xm, nullptr, w, n, eps, y, qs, ds);
+            break;
+        default: fail("rms_norm_quantize", "not an 8-bit activation type");
+    }
+    check_last_launch("rms_norm_quantize");
+}
+
+void add_rms_norm_quantize(float* x, const float* y_in, const float* w, int64_t n_rows, int64_t n, float eps,
+                           float* out, ActivationType type, int8_t* qs, float2* ds, cudaStream_t stream) {
+    check_shape(type, n, "add_rms_norm_quantize");
+    switch (type) {
+        case ActivationType::Q8_0:
+            norm_quantize_kernel<ActivationType::Q8_0, true><<<(unsigned)n_rows, 256, 0, stream>>>(x, y_in, w, n, eps, out, qs, ds);
+            break;
+        case ActivationType::Q8_1:
+            norm_quantize_kernel<ActivationType::Q8_1, true><<<(unsigned)n_rows, 256, 0, stream>>>(x, y_in, w, n, eps, out, qs, ds);
+            break;
+        case ActivationType::Q8_K:
+            norm_quantize_kernel<ActivationType::Q8_K, true><<<(unsigned)n_rows, 256, 0, stream>>>(x, y_in, w, n, eps, out, qs, ds);
+            break;
+        default: fail("add_rms_norm_quantize", "not an 8-bit activation type");
+    }
+    check_last_launch("add_rms_norm_quantize");
+}
+
+void swiglu_quantize(const float* gate, const float* up, int64_t n_rows, int64_t n, float* out, ActivationType type,
+                     int8_t* qs, float2* ds, cudaStream_t stream) {
+    check_shape(type, n, "swiglu_quantize");
+    const int64_t n_blocks = n_rows * n / block_elems(type);
+    const unsigned grid = grid_for(n_blocks);
+    switch (type) {
+        case ActivationType::Q8_0: swiglu_quantize_kernel<ActivationType::Q8_0><<<grid, kThreads, 0, stream>>>(gate, up, n_blocks, out, qs, ds); break;
+        case ActivationType::Q8_1: swiglu_quantize_kernel<ActivationType::Q8_1><<<grid, kThreads, 0, stream>>>(gate, up, n_blocks, out, qs, ds); break;
+        case ActivationType::Q8_K: swiglu_quantize_kernel<ActivationType::Q8_K><<<grid, kThreads, 0, stream>>>(gate, up, n_blocks, out, qs, ds); break;
+        default: fail("swiglu_quantize", "not an 8-bit activation type");
+    }
+    check_last_launch("swiglu_quantize");
 }
 
 void activations_to_half(ActivationType type, const float* x, int64_t n_tokens, int64_t n_in, uint16_t* out,

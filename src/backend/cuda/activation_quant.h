@@ -36,4 +36,15 @@ void quantize_activations(ActivationType type, const float* x, int64_t n_tokens,
 void activations_to_half(ActivationType type, const float* x, int64_t n_tokens, int64_t n_in, uint16_t* out,
                          cudaStream_t stream);
 
+// Producers fused with the conversion (decode steps, where each saved launch counts): each writes its
+// F32 output exactly as the plain op does and that output converted as quantize_activations() would
+// (type a Q8 type, rows of n elements). rms_norm: y = rms_norm(x) * w; add_rms_norm: x += y_in, then
+// out = rms_norm(x) * w (out may equal y_in); swiglu: out = silu(gate) * up, n_rows rows of n.
+void rms_norm_quantize(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, float* y,
+                       ActivationType type, int8_t* qs, float2* ds, cudaStream_t stream);
+void add_rms_norm_quantize(float* x, const float* y_in, const float* w, int64_t n_rows, int64_t n, float eps,
+                           float* out, ActivationType type, int8_t* qs, float2* ds, cudaStream_t stream);
+void swiglu_quantize(const float* gate, const float* up, int64_t n_rows, int64_t n, float* out, ActivationType type,
+                     int8_t* qs, float2* ds, cudaStream_t stream);
+
 }  // namespace shootout::cuda

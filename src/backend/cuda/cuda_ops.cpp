@@ -14,11 +14,13 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
 
+#include "backend/cuda/activation_quant.h"
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/moe_deltanet_kernels.h"
@@ -136,10 +138,13 @@ public:
         const bool quantizes = n_tokens <= kMaxMatvecTokens && matvec_quantizes_x(dw->type);
         const QuantizedX now{x, n_tokens, dw->n_in};
         const bool x_quantized = quantizes && quantized_x_ == now;
+        // The first product after x's producer names the conversion the producer may do ahead next time.
+        if (quantizes && x != last_product_x_) consumers_[x] = {activation_type(dw->type), dw->n_in};
         // Kept for the next product unless this one writes over its own input.
         const bool overwrites_x = y < x + n_tokens * dw->n_in && x < y + n_tokens * dw->n_out;
         quantized_x_ = quantizes && !overwrites_x ? now : QuantizedX{};
         product(dw, x, n_tokens, y, x_quantized);
+        last_product_x_ = x;
     }
 
     void add_bias(float* x, const backend::Weight& bias, int64_t n_rows) override {
@@ -152,6 +157,16 @@ public:
     void rms_norm(const float* x, const backend::Weight& weight, int64_t n_rows, float eps, float* y) override {
         const float* wv = vector(weight);
         const int64_t n = weight.n_in;
+        if (const auto ahead = quantize_ahead(y, n_rows, n)) {
+            const auto [ws, act] = *ahead;
+            launch(Key('N') << x << wv << n_rows << n << eps << y << act, -1, [=](cudaStream_t s, const int64_t*) {
+                int8_t* qs = quantized_rows(*ws, n_rows, n);
+                cuda::rms_norm_quantize(x, wv, n_rows, n, eps, y, act, qs, quantized_scales(qs, n_rows, n), s);
+                ws->quantized_as = (int)act;
+            });
+            quantized_x_ = {y, n_rows, n};
+            return;
+        }
         launch(Key('N') << x << wv << n_rows << n << eps << y, -1,
                [=](cudaStream_t s, const int64_t*) { cuda::rms_norm(x, wv, n_rows, n, eps, y, s); });
     }
@@ -182,6 +197,20 @@ public:
     }
 
     void swiglu(const float* gate, const float* up, size_t n, float* out) override {
+        const auto it = consumers_.find(out);
+        if (it != consumers_.end() && n % (size_t)it->second.n_in == 0) {
+            const int64_t n_in = it->second.n_in, n_rows = (int64_t)n / n_in;
+            if (const auto ahead = quantize_ahead(out, n_rows, n_in)) {
+                const auto [ws, act] = *ahead;
+                launch(Key('S') << gate << up << n << out << act, -1, [=](cudaStream_t s, const int64_t*) {
+                    int8_t* qs = quantized_rows(*ws, n_rows, n_in);
+                    cuda::swiglu_quantize(gate, up, n_rows, n_in, out, act, qs, quantized_scales(qs, n_rows, n_in), s);
+                    ws->quantized_as = (int)act;
+                });
+                quantized_x_ = {out, n_rows, n_in};
+                return;
+            }
+        }
         launch(Key('S') << gate << up << n << out, -1,
                [=](cudaStream_t s, const int64_t*) { cuda::swiglu(gate, up, n, out, s); });
     }
@@ -190,6 +219,16 @@ public:
                       float* out) override {
         const float* wv = vector(weight);
         const int64_t n = weight.n_in;
+        if (const auto ahead = quantize_ahead(out, n_rows, n)) {
+            const auto [ws, act] = *ahead;
+            launch(Key('n') << x << y << wv << n_rows << n << eps << out << act, -1, [=](cudaStream_t s, const int64_t*) {
+                int8_t* qs = quantized_rows(*ws, n_rows, n);
+                cuda::add_rms_norm_quantize(x, y, wv, n_rows, n, eps, out, act, qs, quantized_scales(qs, n_rows, n), s);
+                ws->quantized_as = (int)act;
+            });
+            quantized_x_ = {out, n_rows, n};
+            return;
+        }
         launch(Key('n') << x << y << wv << n_rows << n << eps << out, -1,
                [=](cudaStream_t s, const int64_t*) { cuda::add_rms_norm(x, y, wv, n_rows, n, eps, out, s); });
     }
@@ -391,6 +430,7 @@ private:
     template <class F>
     void launch(const Key& key, int64_t pos, F&& f) {
         quantized_x_ = {};  // the op may write the rows a product quantized
+        last_product_x_ = nullptr;
         if (steps().recording()) steps().record(key.bytes(), pos, std::forward<F>(f));
         else f(steps().stream(), nullptr);
     }
@@ -521,6 +561,32 @@ private:
         bool operator==(const QuantizedX&) const = default;
     };
     QuantizedX quantized_x_;
+    const float* last_product_x_ = nullptr;  // x of the previous op when it was a product
+
+    // Quantize-ahead (decode steps): for each buffer, the activation type and row length that the first
+    // product reading it wanted last time. The op that writes the buffer next converts its output the
+    // same way in its own kernel (activation_quant.h) into the step's workspace, so the product skips
+    // its conversion launch: 3 launches a layer fewer. A wrong guess costs nothing but that saving
+    // (matvec checks the workspace's type and converts again).
+    struct Consumer {
+        ActivationType type;
+        int64_t n_in;
+    };
+    std::unordered_map<const float*, Consumer> consumers_;
+    std::optional<std::pair<Workspace*, ActivationType>> quantize_ahead(const float* out, int64_t n_rows, int64_t n) {
+        if (n_rows > kMaxMatvecTokens || !steps().recording()) return std::nullopt;
+        const auto it = consumers_.find(out);
+        if (it == consumers_.end() || it->second.n_in != n) return std::nullopt;
+        return std::pair{&steps().workspace(), it->second.type};
+    }
+    // The workspace layout matvec reads (matvec.cu): n_rows * n int8, then (d, s) per 32.
+    static int8_t* quantized_rows(Workspace& ws, int64_t n_rows, int64_t n) {
+        return static_cast<int8_t*>(
+            ws.reserve((size_t)(n_rows * n) + (size_t)n_rows * (size_t)(n / 32) * sizeof(float2)));
+    }
+    static float2* quantized_scales(int8_t* qs, int64_t n_rows, int64_t n) {
+        return reinterpret_cast<float2*>(qs + n_rows * n);
+    }
     std::unique_ptr<StepGraphs> steps_;  // made once a device answers
     StepGraphs& steps() { return *steps_; }
 };
