@@ -46,7 +46,7 @@ void matmul(ThreadPool& pool, const backend::Weight& w, const float* x, int64_t 
     activation_scratch.resize(x_row_bytes * (size_t)n_tokens);
     uint8_t* xq = activation_scratch.data();
 
-    // The AVX2 conversions give the same bytes as the table's reference ones, only faster.
+    // The AVX2 conversions give the same bytes as the table's scalar ones, only faster.
     const ActivationConversion fast = find_activation_conversion(k.vec_dot_type);
     const ActivationConversion from_float = fast ? fast : k.from_float;
     pool.parallel_for((size_t)n_tokens, [&](size_t begin, size_t end, int) {

@@ -1,11 +1,13 @@
 // The CPU kernel table: for each weight type its vec_dot_type (as ggml's CPU backend pairs them),
 // the activation conversion, and the dot product, AVX2 where the build has it, else scalar.
-// Activations are converted with the reference quantizers of the type table (round-to-nearest
-// Q8_0/Q8_1/Q8_K, RNE fp16/bf16), so a CPU matmul is defined by the format alone.
+// Activations are converted as ggml's x86 CPU backend converts them (activation_conversion.h: its own
+// Q8_0/Q8_1 quantizer, the reference one for Q8_K, RNE fp16/bf16), scalar and AVX2 alike, so a CPU
+// matmul is defined by the format alone.
 #include "backend/cpu/type_kernels.h"
 
 #include <cstring>
 
+#include "backend/cpu/activation_conversion.h"
 #include "backend/cpu/vec_dot.h"
 #include "backend/cpu/vec_dot_more.h"
 #include "util/error.h"
@@ -33,18 +35,18 @@ const TypeKernels kKernels[] = {
     {TypeId::F32, TypeId::F32, f32_copy, PICK(f32)},
     {TypeId::F16, TypeId::F16, convert_with_table<TypeId::F16>, PICK(f16)},
     {TypeId::BF16, TypeId::BF16, convert_with_table<TypeId::BF16>, PICK(bf16)},
-    {TypeId::Q4_0, TypeId::Q8_0, convert_with_table<TypeId::Q8_0>, PICK(q4_0)},
-    {TypeId::Q5_0, TypeId::Q8_0, convert_with_table<TypeId::Q8_0>, PICK(q5_0)},
-    {TypeId::Q8_0, TypeId::Q8_0, convert_with_table<TypeId::Q8_0>, PICK(q8_0)},
-    {TypeId::Q4_1, TypeId::Q8_1, convert_with_table<TypeId::Q8_1>, PICK(q4_1)},
-    {TypeId::Q5_1, TypeId::Q8_1, convert_with_table<TypeId::Q8_1>, PICK(q5_1)},
+    {TypeId::Q4_0, TypeId::Q8_0, dot::q8_0_from_float_scalar, PICK(q4_0)},
+    {TypeId::Q5_0, TypeId::Q8_0, dot::q8_0_from_float_scalar, PICK(q5_0)},
+    {TypeId::Q8_0, TypeId::Q8_0, dot::q8_0_from_float_scalar, PICK(q8_0)},
+    {TypeId::Q4_1, TypeId::Q8_1, dot::q8_1_from_float_scalar, PICK(q4_1)},
+    {TypeId::Q5_1, TypeId::Q8_1, dot::q8_1_from_float_scalar, PICK(q5_1)},
     {TypeId::Q2_K, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(q2_k)},
     {TypeId::Q3_K, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(q3_k)},
     {TypeId::Q4_K, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(q4_k)},
     {TypeId::Q5_K, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(q5_k)},
     {TypeId::Q6_K, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(q6_k)},
-    {TypeId::MXFP4, TypeId::Q8_0, convert_with_table<TypeId::Q8_0>, PICK(mxfp4)},
-    {TypeId::IQ4_NL, TypeId::Q8_0, convert_with_table<TypeId::Q8_0>, PICK(iq4_nl)},
+    {TypeId::MXFP4, TypeId::Q8_0, dot::q8_0_from_float_scalar, PICK(mxfp4)},
+    {TypeId::IQ4_NL, TypeId::Q8_0, dot::q8_0_from_float_scalar, PICK(iq4_nl)},
     {TypeId::IQ4_XS, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(iq4_xs)},
     {TypeId::TQ1_0, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(tq1_0)},
     {TypeId::TQ2_0, TypeId::Q8_K, convert_with_table<TypeId::Q8_K>, PICK(tq2_0)},

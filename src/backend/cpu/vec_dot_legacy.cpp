@@ -2,6 +2,10 @@
 // Q8_0 (sum of d_w*d_x*sum(q_w*q_x)), Q4_1, Q5_1 against Q8_1, whose s = d_x*sum(q_x) carries the
 // weight min's share (m_w * s_x). Integer sums per block are exact; only the float accumulation
 // over blocks rounds.
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <immintrin.h>
 
@@ -39,7 +43,43 @@ inline int int_dot(const int* q, const int8_t* y) {
     return sum;
 }
 
+// One level of ggml's x86 CPU activation quantizer (quantize_row_q8_0 / _q8_1 in
+// ggml-cpu/arch/x86/quants.c, the conversion llama.cpp's matmuls use; its reference quantizer,
+// which llama-quantize uses for weights, is not it): the product x * (127 / amax) in float, rounded
+// half to even (_mm256_round_ps), converted to int32 (0x80000000 where not finite or out of range)
+// and saturated to int8. The reference's 1 / (amax / 127) and round-half-away change ~0.1 % of the
+// levels of real activations, enough to move a Q8_0 model's KLD by tens of percent.
+inline int32_t q8_level(float x, float id) {
+    const float r = std::nearbyint(x * id);  // default rounding mode: half to even
+    return r >= -2147483648.0f && r < 2147483648.0f ? (int32_t)r : INT32_MIN;
+}
+
+template <bool WithSum, typename Block>
+void q8_legacy_from_float_scalar(const float* x, void* dst, int64_t n) {
+    Block* blocks = static_cast<Block*>(dst);
+    for (int64_t ib = 0; ib < n / QK; ++ib, x += QK) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK; ++j) {
+            const float a = std::fabs(x[j]);
+            if (a > amax) amax = a;  // NaN compares false: skipped
+        }
+        const float d = amax / 127.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        blocks[ib].d = fp32_to_fp16(d);
+        uint32_t sum = 0;  // int32 with wraparound, as the SIMD lanes add
+        for (int j = 0; j < QK; ++j) {
+            const int32_t level = q8_level(x[j], id);
+            sum += (uint32_t)level;
+            blocks[ib].qs[j] = (int8_t)std::clamp(level, -128, 127);
+        }
+        if constexpr (WithSum) blocks[ib].s = fp32_to_fp16(d * (float)(int32_t)sum);
+    }
+}
+
 }  // namespace
+
+void q8_0_from_float_scalar(const float* x, void* dst, int64_t n) { q8_legacy_from_float_scalar<false, BlockQ8_0>(x, dst, n); }
+void q8_1_from_float_scalar(const float* x, void* dst, int64_t n) { q8_legacy_from_float_scalar<true, BlockQ8_1>(x, dst, n); }
 
 void q4_0_scalar(int64_t n, float* result, const void* w, const void* x) {
     const auto* a = static_cast<const BlockQ4_0*>(w);
@@ -211,51 +251,47 @@ void q5_1_avx2(int64_t n, float* result, const void* w, const void* x) {
     *result = horizontal_sum(acc) + min_sum;
 }
 
-// Q8_0 / Q8_1 activations as quant's q8_quantize_ref, bit for bit: d = amax / 127, levels
-// round(x * (1 / d)) with C's round (half away from zero, not the ties-to-even of _mm256_round_ps,
-// which ggml's own AVX2 conversion uses), kept as the low byte of the truncated int32 as the
-// reference's truncate_to_int8 (so NaN and infinities give 0).
+// Q8_0 / Q8_1 activations as ggml's CPU backend converts them on x86 (quantize_row_q8_0 / _q8_1 of
+// ggml-cpu/arch/x86/quants.c), i.e. what llama.cpp's matmuls multiply by; bit for bit the scalar
+// q8_legacy_from_float_scalar above (q8_level states the rule).
 template <bool WithSum, typename Block>
 void q8_legacy_from_float(const float* x, void* dst, int64_t n) {
     Block* blocks = static_cast<Block*>(dst);
-    const __m256 sign_bit = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-    const __m256i low_byte = _mm256_set1_epi32(0xFF), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     for (int64_t ib = 0; ib < n / QK; ++ib, x += QK) {
         __m256 v[4];
         __m256 amax_v = _mm256_setzero_ps();
         for (int k = 0; k < 4; ++k) {
             v[k] = _mm256_loadu_ps(x + 8 * k);
-            // max_ps returns its second operand when either is NaN: NaNs are skipped, as std::max does.
+            // max_ps returns its second operand when either is NaN: NaNs are skipped, as the scalar does.
             amax_v = _mm256_max_ps(_mm256_andnot_ps(sign_bit, v[k]), amax_v);
         }
         __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax_v), _mm256_extractf128_ps(amax_v, 1));
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         const float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
-        const float d = amax / ((1 << 7) - 1);
-        const float id = d ? 1.0f / d : 0.0f;
+        const float d = amax / 127.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         blocks[ib].d = fp32_to_fp16(d);
         const __m256 id_v = _mm256_set1_ps(id);
         __m256i q[4];
         for (int k = 0; k < 4; ++k) {
             __m256 p = _mm256_mul_ps(v[k], id_v);
             __asm__("" : "+x"(p));  // the rounded product is what gets rounded: no FMA with what follows
-            const __m256 t = _mm256_round_ps(p, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            // |p - t| is exact; where it is >= 0.5 round away from zero (NaN, inf compare false).
-            const __m256 away = _mm256_cmp_ps(_mm256_andnot_ps(sign_bit, _mm256_sub_ps(p, t)), half, _CMP_GE_OQ);
-            const __m256 step = _mm256_and_ps(away, _mm256_or_ps(_mm256_and_ps(p, sign_bit), one));
-            const __m256 r = _mm256_add_ps(t, step);
-            q[k] = _mm256_and_si256(_mm256_cvttps_epi32(r), low_byte);
+            // Half to even, then int32 (0x80000000 for NaN, infinities and out-of-range values).
+            q[k] = _mm256_cvtps_epi32(_mm256_round_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         }
+        // Signed saturation to int16 then int8, as ggml packs them.
         const __m256i bytes = _mm256_permutevar8x32_epi32(
-            _mm256_packus_epi16(_mm256_packus_epi32(q[0], q[1]), _mm256_packus_epi32(q[2], q[3])), order);
+            _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3])), order);
         _mm256_storeu_si256((__m256i*)blocks[ib].qs, bytes);
         if constexpr (WithSum) {
-            const __m256i quads =
-                _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), bytes), _mm256_set1_epi16(1));
-            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(quads), _mm256_extracti128_si256(quads, 1));
+            // ggml sums the int32 levels before saturation (equal to the stored ones for finite input).
+            const __m256i sum8 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum8), _mm256_extracti128_si256(sum8, 1));
             s4 = _mm_hadd_epi32(s4, s4);
             s4 = _mm_hadd_epi32(s4, s4);
-            blocks[ib].s = fp32_to_fp16((float)_mm_cvtsi128_si32(s4) * d);
+            blocks[ib].s = fp32_to_fp16(d * (float)_mm_cvtsi128_si32(s4));
         }
     }
 }
