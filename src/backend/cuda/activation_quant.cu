@@ -1,7 +1,8 @@
 // The vec_dot_type conversions of activation_quant.h. One warp per block (32 elements for Q8_0/Q8_1,
-// 256 for Q8_K). Every step follows the CPU reference (quant/legacy_quants.cpp q8_quantize_ref,
-// quant/k_quants_q6_q8.cpp q8_k_from_float_ref) operation for operation, IEEE division included
-// (this file must not be built with fast math), so the quantized values are the CPU's.
+// 256 for Q8_K). Every step follows the CPU backend's conversion operation for operation (Q8_0/Q8_1:
+// ggml's x86 activation rule, backend/cpu/vec_dot_legacy.cpp; Q8_K: quant/k_quants_q6_q8.cpp
+// q8_k_from_float_ref), IEEE division included (this file must not be built with fast math), so the
+// quantized values are the CPU's.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -43,9 +44,11 @@ __device__ Q8Block32 quantize32(float v) {
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(kFull, amax, off));
     const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    const int q = (int)(int8_t)(int)roundf(v * id);  // std::round: half away from zero
-    int sum = q;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    // ggml's x86 rule (backend/cpu/vec_dot_legacy.cpp q8_level): 127/amax, half to even, saturated.
+    const int level = __float2int_rn(v * id);
+    const int q = max(-128, min(127, level));
+    int sum = level;
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(kFull, sum, off);
     return {q, __half2float(__float2half_rn(d)), d, (float)sum};

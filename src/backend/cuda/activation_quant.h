@@ -2,8 +2,8 @@
 // vec_dot_type first. The GPU reproduces that conversion bit for bit, so both backends multiply the
 // same activation values and differ only by summation order (the acceptance bound between CPU and
 // CUDA logits is a KLD of 1e-4; rounding activations differently alone costs several times that).
-//   Q8_0 (Q4_0, Q5_0, Q8_0 weights): blocks of 32, d = max|x|/127, q = round(x * (1/d)) half away
-//     from zero, d stored as F16;
+//   Q8_0 (Q4_0, Q5_0, Q8_0 weights): blocks of 32, d = max|x|/127 stored as F16, q = x * (127/max|x|)
+//     rounded half to even (ggml's x86 activation rule, which llama.cpp's CPU matmuls use);
 //   Q8_1 (Q4_1, Q5_1): as Q8_0, plus s = F16(d * sum q);
 //   Q8_K (K-quants): blocks of 256, iscale = -127/x_m (x_m the first element of largest |x|),
 //     q = min(127, round-half-even(iscale * x)), d = 1/iscale (F32);
