@@ -19,6 +19,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "backend/cpu/type_kernels.h"
@@ -71,14 +72,15 @@ HostWeight make_weight(TypeId type, int64_t n_in, int64_t n_out, uint32_t seed) 
     return w;
 }
 
-// The activations as the CPU multiplies them: converted to the weight type's vec_dot_type by the
-// reference conversion and back to floats (F16/BF16/F32 weights: unchanged, the products see x).
+// The activations as the CPU multiplies them: converted to the weight type's vec_dot_type by the CPU
+// backend's own conversion (its kernel table's from_float) and back to floats (F16/BF16/F32 weights:
+// unchanged, the products see x).
 std::vector<float> cpu_activations(TypeId weight_type, const std::vector<float>& x) {
     const TypeId vdt = cpu::kernels(weight_type).vec_dot_type;
     if (vdt == TypeId::F32 || vdt == TypeId::F16 || vdt == TypeId::BF16) return x;
     const auto& tr = quant::traits(vdt);
     std::vector<uint8_t> q(quant::row_size_bytes(vdt, (int64_t)x.size()));
-    tr.from_float_ref(x.data(), q.data(), (int64_t)x.size());
+    cpu::kernels(weight_type).from_float(x.data(), q.data(), (int64_t)x.size());
     std::vector<float> out(x.size());
     tr.to_float(q.data(), out.data(), (int64_t)x.size());
     return out;
@@ -276,9 +278,10 @@ TEST(ActivationQuantization, BitExactWithCpu) {
     for (int64_t i = 1024; i < 1280; ++i) x[(size_t)i] *= std::ldexp(1.f, (int)(i % 40) - 20);
     cuda::DeviceBuffer dx((size_t)n * sizeof(float)), dq((size_t)n), dds((size_t)(n / 32) * 8);
     dx.upload(x.data(), (size_t)n * sizeof(float));
-    for (auto [act, vdt] : {std::pair{cuda::ActivationType::Q8_0, TypeId::Q8_0},
-                            std::pair{cuda::ActivationType::Q8_1, TypeId::Q8_1},
-                            std::pair{cuda::ActivationType::Q8_K, TypeId::Q8_K}}) {
+    // (activation type, its block type, a weight type the CPU converts activations to it for)
+    for (auto [act, vdt, weight] : {std::tuple{cuda::ActivationType::Q8_0, TypeId::Q8_0, TypeId::Q4_0},
+                                    std::tuple{cuda::ActivationType::Q8_1, TypeId::Q8_1, TypeId::Q4_1},
+                                    std::tuple{cuda::ActivationType::Q8_K, TypeId::Q8_K, TypeId::Q4_K}}) {
         SCOPED_TRACE(quant::traits(vdt).name);
         dq.fill_bytes(0x55);
         cuda::quantize_activations(act, dx.as<float>(), n_tokens, n_in, dq.as<int8_t>(), dds.as<float2>(), nullptr);
@@ -288,7 +291,8 @@ TEST(ActivationQuantization, BitExactWithCpu) {
         dq.download(qs.data(), qs.size());
         dds.download(ds.data(), ds.size() * sizeof(float));
         std::vector<uint8_t> ref(quant::row_size_bytes(vdt, n));
-        quant::traits(vdt).from_float_ref(x.data(), ref.data(), n);
+        ASSERT_EQ(cpu::kernels(weight).vec_dot_type, vdt);
+        cpu::kernels(weight).from_float(x.data(), ref.data(), n);
         int bad = 0;
         for (int64_t b = 0; b < n / 32; ++b) {
             const int8_t* ref_q;
