@@ -5,13 +5,14 @@
 // Weights hold real blocks (random Gaussian rows quantized by the reference quantizer, tiled), and
 // enough copies rotate that no pass finds the weights in L2. Launches are captured in a CUDA graph
 // and replayed, so launch gaps stay out of the numbers; each figure is the median of 7 replays.
-// Usage: bench_cuda_kernels [--quick]
+// Usage: bench_cuda_kernels [--quick] [--decode-only]
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -114,7 +115,13 @@ double copy_bandwidth_gbs(cudaStream_t stream) {
 
 int main(int argc, char** argv) {
     try {
-        const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+        bool quick = false, decode_only = false;
+        for (int i = 1; i < argc; ++i) {
+            const std::string arg = argv[i];
+            if (arg == "--quick") quick = true;
+            else if (arg == "--decode-only") decode_only = true;
+            else throw std::runtime_error("unknown argument " + arg + " (usage: bench_cuda_kernels [--quick] [--decode-only])");
+        }
         if (cuda::device_count() == 0) {
             std::printf("no CUDA device\n");
             return 1;
@@ -167,7 +174,7 @@ int main(int argc, char** argv) {
                     decode_table += line;
                     std::fputs(line, stdout);
                 }
-                if (sh.n_in == 12288) continue;  // prefill on the two 4096-wide shapes
+                if (sh.n_in == 12288 || decode_only) continue;  // prefill on the two 4096-wide shapes
                 for (int64_t n_tokens : {512, 4096}) {
                     if (quick && n_tokens != 512) continue;
                     auto gemm_ms = [&](cuda::GemmTile tile) {

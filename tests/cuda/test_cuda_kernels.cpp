@@ -25,6 +25,7 @@
 #include "backend/cpu/type_kernels.h"
 #include "backend/cuda/activation_quant.h"
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/weight_layout.h"
 #include "quant/block_formats.h"
 #include "quant/type_table.h"
 #include "util/error.h"
@@ -221,6 +222,38 @@ TEST_P(CudaKernels, GemmDequantMatchesCpuActivations) {
                 ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
         }
         EXPECT_LT(relative_l2(y, exact), bf16 ? 1e-2 : 3e-2);
+    }
+}
+
+// Rows whose block count is not a multiple of 8: the device layout's last group of blocks is short
+// (weight_layout.h), for the decode product and for the dequantization of the GEMM path alike.
+TEST_P(CudaKernels, RowsEndingInAShortGroupOfBlocks) {
+    const TypeId type = GetParam();
+    const bool is_float = type == TypeId::F16 || type == TypeId::BF16;
+    const int64_t n_in = (quant::traits(type).block_size == 256 ? 256 : 32) * 11, n_out = 37;
+    const HostWeight hw = make_weight(type, n_in, n_out, 41 + (uint32_t)type);
+    const cuda::DeviceWeight dw = cuda::upload_weight("test.weight", type, n_in, n_out, hw.bytes.data());
+    EXPECT_EQ(dw.row_bytes % 16, 0u);
+    for (int64_t n_tokens : {1, 3, 9}) {
+        SCOPED_TRACE("n_tokens " + std::to_string(n_tokens));
+        const bool dequant = n_tokens > cuda::kMaxMatvecTokens;
+        const std::vector<float> x = gaussian((size_t)(n_tokens * n_in), 400 + (uint32_t)n_tokens, 1.f);
+        const std::vector<float> y = run_on_device(dw, x, n_tokens, dequant, cuda::GemmTile::Auto, dequant);
+        std::vector<double> emul, emul_abs;
+        const std::vector<float> xa = is_float ? x : cpu_activations(type, x);
+        if (dequant) {
+            const bool bf16 = type == TypeId::BF16;
+            reference(round_to(hw.values, bf16), round_to(xa, bf16), n_in, n_out, n_tokens, emul, emul_abs);
+        } else {
+            reference(hw.values, xa, n_in, n_out, n_tokens, emul, emul_abs);
+        }
+        const double rtol = is_float && !dequant ? 2e-5 : 1e-4;
+        int bad = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+            ASSERT_TRUE(std::isfinite(y[i])) << "element " << i << " not written";
+            if (std::fabs(y[i] - emul[i]) > rtol * emul_abs[i] && bad++ < 5)
+                ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
+        }
     }
 }
 

@@ -67,7 +67,10 @@ private:
     size_t bytes_ = 0;
 };
 
-// A weight matrix resident on the device, bytes as in the GGUF file (rows of row_bytes).
+// A weight matrix resident on the device: n_out rows of row_bytes each, in the device layout of
+// weight_layout.h (the GGUF blocks; for Q8_0, Q4_0..Q5_1 and Q6_K regrouped so the quants are
+// 16-byte aligned, row_bytes then a multiple of 16 and possibly a few bytes over the GGUF row).
+// A row range is one byte range: rows r0..r1 start at data + r0 * row_bytes.
 struct DeviceWeight {
     std::string name;
     quant::TypeId type = quant::TypeId::F32;
@@ -77,7 +80,8 @@ struct DeviceWeight {
     DeviceBuffer data;
 };
 
-// Copies n_out rows of n_in elements of `type` (GGUF layout) to the device. Throws Error naming the
+// Copies n_out rows of n_in elements of `type` (GGUF layout on the host) to the device, converting
+// them to the device layout (weight_layout.h). Throws Error naming the
 // tensor when the type has no CUDA kernel or n_in does not fit the kernels (a multiple of 32, and of
 // the block size).
 DeviceWeight upload_weight(const std::string& name, quant::TypeId type, int64_t n_in, int64_t n_out,

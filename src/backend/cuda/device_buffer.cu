@@ -1,8 +1,10 @@
 // Device memory, weight upload and device queries behind the plain C++ API of cuda_kernels.h.
 #include <utility>
+#include <vector>
 
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/weight_layout.h"
 
 namespace shootout::cuda {
 
@@ -100,9 +102,17 @@ DeviceWeight upload_weight(const std::string& name, quant::TypeId type, int64_t 
     w.type = type;
     w.n_in = n_in;
     w.n_out = n_out;
-    w.row_bytes = quant::row_size_bytes(type, n_in);
+    // The decode kernels read 16-byte-aligned quant bytes: weight_layout.h regroups the blocks whose
+    // GGUF size does not allow that (Q8_0, Q4_0..Q5_1, Q6_K).
+    w.row_bytes = device_row_bytes(type, n_in);
     w.data = DeviceBuffer(w.row_bytes * (size_t)n_out);
-    w.data.upload(host_data, w.row_bytes * (size_t)n_out);
+    if (grouped_layout(type).grouped) {
+        std::vector<uint8_t> staged(w.row_bytes * (size_t)n_out);
+        to_device_layout(type, n_in, n_out, static_cast<const uint8_t*>(host_data), staged.data());
+        w.data.upload(staged.data(), staged.size());
+    } else {
+        w.data.upload(host_data, w.row_bytes * (size_t)n_out);
+    }
     return w;
 }
 

@@ -5,14 +5,23 @@
 #include <cuda_runtime.h>
 
 #include "backend/cuda/cuda_kernels.h"
-#include "backend/cuda/quant_blocks.cuh"
+#include "backend/cuda/matvec_units.cuh"
 
 namespace shootout::cuda {
 
 constexpr int kWarpsPerBlock = 4;
-// Resident blocks asked of the compiler: 8 (64 registers a thread, all 64 warps of an SM) for 1-2
-// tokens, where bytes in flight decide the speed; fewer where more tokens need more accumulators.
-template <int NT> constexpr int kMinBlocks = NT <= 2 ? 8 : 4;
+// Resident blocks asked of the compiler: for 1 token the type's choice (8 = 64 registers a thread,
+// 32 warps an SM, where the loads in flight fit), fewer where more tokens need more accumulators.
+template <int NT> constexpr int kMinBlocks = NT <= 2 ? 8 : 4;  // F16 / BF16
+// Integer types: loads in flight per lane (units, matvec_units.cuh) and resident blocks per SM. For 1
+// token the type's choice; more tokens need registers for accumulators, so fewer of both.
+template <TypeId T, int NT>
+struct MatvecShape {
+    static constexpr int kInFlight = NT <= 2 ? VecDot<T>::kInFlight
+                                   : NT <= 4 ? (VecDot<T>::kInFlight + 1) / 2
+                                             : (VecDot<T>::kInFlight + 3) / 4;
+    static constexpr int kMinBlocks = NT == 1 ? VecDot<T>::kMinBlocks : NT == 2 ? 5 : NT <= 4 ? 4 : 3;
+};
 
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
@@ -20,11 +29,12 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
-template <TypeId T, int NT>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks<NT>)
-matvec_q8_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t n_out, int64_t n_blocks_per_row,
+// One warp per row; lane l takes units l, l + 32, ... (matvec_units.cuh) and loads kInFlight of them
+// before the first dot product.
+template <typename V, int NT, int kInFlight, int kMinBlocksPerSm>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocksPerSm)
+matvec_q8_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t n_out, int n_blocks_per_row,
                  QuantizedX x, float* __restrict__ y) {
-    using V = VecDot<T>;
     const int lane = threadIdx.x % 32;
     const int64_t row = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
     if (row >= n_out) return;
@@ -32,11 +42,23 @@ matvec_q8_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t n_out,
     float acc[NT];
 #pragma unroll
     for (int t = 0; t < NT; ++t) acc[t] = 0.f;
-    const int64_t n_units = n_blocks_per_row * V::kUnits;
-#pragma unroll 4
-    for (int64_t unit = lane; unit < n_units; unit += 32) {
-        const int64_t b = unit / V::kUnits;
-        V::template dot<NT>(w_row + b * V::kBytes, (int)(unit % V::kUnits), x, b, acc);
+    // A lane's units are all the same unit of their blocks (32 is a multiple of kUnits): unit u of
+    // blocks b0, b0 + 32 / kUnits, ...
+    static_assert(32 % V::kUnits == 0);
+    constexpr int kBlockStep = 32 / V::kUnits;
+    const int u = lane % V::kUnits;
+    for (int b0 = lane / V::kUnits; b0 < n_blocks_per_row; b0 += kBlockStep * kInFlight) {
+        typename V::Regs r[kInFlight];
+#pragma unroll
+        for (int i = 0; i < kInFlight; ++i) {
+            const int b = b0 + kBlockStep * i;
+            if (b < n_blocks_per_row) V::load(w_row, b, u, r[i]);
+        }
+#pragma unroll
+        for (int i = 0; i < kInFlight; ++i) {
+            const int b = b0 + kBlockStep * i;
+            if (b < n_blocks_per_row) V::template dot<NT>(r[i], b, u, x, acc);
+        }
     }
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
@@ -92,8 +114,11 @@ void launch_matvec_impl(const DeviceWeight& w, const float* x, float* y, void* s
         int8_t* qs = static_cast<int8_t*>(scratch);
         float2* ds = reinterpret_cast<float2*>(qs + NT * w.n_in);  // n_in % 32 == 0 keeps this 8-aligned
         const QuantizedX xq{qs, ds, w.n_in};
-        matvec_q8_kernel<T, NT><<<grid, block, 0, stream>>>(w.data.as<uint8_t>(), w.row_bytes, w.n_out,
-                                                             w.n_in / VecDot<T>::kElems, xq, y);
+        const uint8_t* wd = w.data.as<uint8_t>();
+        const int n_blocks = (int)(w.n_in / VecDot<T>::kElems);
+        using S = MatvecShape<T, NT>;
+        using V = VecDot<T>;
+        matvec_q8_kernel<V, NT, S::kInFlight, S::kMinBlocks><<<grid, block, 0, stream>>>(wd, w.row_bytes, w.n_out, n_blocks, xq, y);
     }
 }
 

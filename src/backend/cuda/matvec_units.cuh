@@ -1,0 +1,257 @@
+// The decode product's pieces of work ("units"), one traits struct per quantized type: a warp walks
+// a row, lane l taking units l, l + 32, ...; each unit is 16 bytes of quants (48 for Q6_K) and the
+// scales they need, dotted with the activations quantized to 8 bits (activation_quant.h) by dp4a.
+//   load(row, b, u, regs): the weight bytes of unit u of block b into registers, 16-byte loads that
+//     bypass L1 (the weights are read once; L1 keeps the activations every warp of the SM reads);
+//   dot<NT>(regs, b, u, x, acc): adds that unit times the activations of NT tokens to acc[t].
+// The kernel issues the loads of kInFlight units before the first dot, and asks for kMinBlocks
+// resident blocks of 4 warps for 1 token (registers: 65536 / (128 kMinBlocks)). Measured (H100 and
+// H200, bench_cuda_kernels): one unit a step with 32 warps an SM beats 2, 4 or 8 units in flight for
+// every type, by 5-20 %: the loads of many warps, each waiting on its own, keep DRAM busier than a
+// few warps with long bursts.
+// Rows are in the device layout of weight_layout.h (Grouped<T> for the regrouped types).
+#pragma once
+
+#include "backend/cuda/quant_blocks.cuh"
+
+namespace shootout::cuda {
+
+// Activations quantized for the int8 products: per token n_in int8 values and n_in/32 (d, s) pairs
+// (s = d * sum of the 32 qs).
+struct QuantizedX {
+    const int8_t* qs;
+    const float2* ds;
+    int64_t n_in;  // stride of qs between tokens; ds stride is n_in / 32
+};
+
+// 16 / 8 bytes of weights, read once: no L1 allocation, L2 fetches 256-byte lines.
+__device__ __forceinline__ int4 load_weight16(const void* p) {
+    int4 v;
+    asm("ld.global.nc.L1::no_allocate.L2::256B.v4.s32 {%0, %1, %2, %3}, [%4];"
+        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+        : "l"(p));
+    return v;
+}
+__device__ __forceinline__ int2 load_weight8(const void* p) {
+    int2 v;
+    asm("ld.global.nc.L1::no_allocate.v2.s32 {%0, %1}, [%2];" : "=r"(v.x), "=r"(v.y) : "l"(p));
+    return v;
+}
+__device__ __forceinline__ uint32_t load_weight4(const void* p) { return __ldg(static_cast<const unsigned int*>(p)); }
+__device__ __forceinline__ uint32_t load_weight2(const void* p) { return __ldg(static_cast<const unsigned short*>(p)); }
+
+// Activations (read by every warp of the SM: through L1).
+__device__ __forceinline__ int4 load_x16(const int8_t* p) { return __ldg(reinterpret_cast<const int4*>(p)); }
+
+__device__ __forceinline__ int dot16(const int (&w)[4], int4 x, int acc) {
+    acc = __dp4a(w[0], x.x, acc);
+    acc = __dp4a(w[1], x.y, acc);
+    acc = __dp4a(w[2], x.z, acc);
+    return __dp4a(w[3], x.w, acc);
+}
+
+template <TypeId T> struct VecDot;
+
+// Legacy 4/5-bit: one unit per block (16 quant bytes = 32 elements: low nibbles 0..15, high 16..31).
+template <TypeId T, bool kHasMin, bool kHasHigh>
+struct VecDotLegacy4 {
+    using G = Grouped<T>;
+    static constexpr int kElems = 32, kUnits = 1, kInFlight = 1, kMinBlocks = 8;
+    struct Regs {
+        int4 q;
+        uint32_t dm;  // d (low half), m (high half, Q4_1/Q5_1)
+        uint32_t qh;
+    };
+    __device__ static void load(const uint8_t* row, int b, int, Regs& r) {
+        r.q = load_weight16(G::main(row, b));
+        r.dm = kHasMin ? load_weight4(G::head0(row, b)) : load_weight2(G::head0(row, b));
+        r.qh = kHasHigh ? load_weight4(G::head1(row, b)) : 0u;
+    }
+    template <int NT>
+    __device__ static void dot(const Regs& r, int b, int, const QuantizedX& x, float (&acc)[NT]) {
+        const uint32_t qv[4] = {(uint32_t)r.q.x, (uint32_t)r.q.y, (uint32_t)r.q.z, (uint32_t)r.q.w};
+        int lo[4], hi[4];
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            lo[k] = (int)(qv[k] & 0x0F0F0F0Fu);
+            hi[k] = (int)((qv[k] >> 4) & 0x0F0F0F0Fu);
+            if constexpr (kHasHigh) {
+                lo[k] |= spread_bit4(r.qh >> (4 * k));
+                hi[k] |= spread_bit4(r.qh >> (16 + 4 * k));
+            }
+        }
+        const float d = half_bits_to_float((uint16_t)(r.dm & 0xFFFF));
+        const float m = kHasMin ? half_bits_to_float((uint16_t)(r.dm >> 16)) : (kHasHigh ? -16.f : -8.f) * d;
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const int8_t* xq = x.qs + t * x.n_in + 32 * b;
+            const int sumi = dot16(hi, load_x16(xq + 16), dot16(lo, load_x16(xq), 0));
+            const float2 ds = __ldg(x.ds + t * (x.n_in / 32) + b);
+            acc[t] += d * ds.x * (float)sumi + m * ds.y;
+        }
+    }
+};
+
+template <> struct VecDot<TypeId::Q4_0> : VecDotLegacy4<TypeId::Q4_0, false, false> {};
+template <> struct VecDot<TypeId::Q4_1> : VecDotLegacy4<TypeId::Q4_1, true, false> {};
+template <> struct VecDot<TypeId::Q5_0> : VecDotLegacy4<TypeId::Q5_0, false, true> {};
+template <> struct VecDot<TypeId::Q5_1> : VecDotLegacy4<TypeId::Q5_1, true, true> {};
+
+// Q8_0: unit u = elements 16u..16u+15 of the block.
+template <> struct VecDot<TypeId::Q8_0> {
+    using G = Grouped<TypeId::Q8_0>;
+    static constexpr int kElems = 32, kUnits = 2, kInFlight = 1, kMinBlocks = 8;
+    struct Regs {
+        int4 q;
+        uint32_t d;
+    };
+    __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
+        r.q = load_weight16(G::main(row, b) + 16 * u);
+        r.d = load_weight2(G::head0(row, b));
+    }
+    template <int NT>
+    __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
+        const int q[4] = {r.q.x, r.q.y, r.q.z, r.q.w};
+        const float d = half_bits_to_float((uint16_t)r.d);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const int sumi = dot16(q, load_x16(x.qs + t * x.n_in + 32 * b + 16 * u), 0);
+            acc[t] += d * __ldg(&x.ds[t * (x.n_in / 32) + b].x) * (float)sumi;
+        }
+    }
+};
+
+// Q4_K / Q5_K (GGUF layout, 16-byte aligned): unit u = qs bytes 16u..16u+15, i.e. with p = u/2 and
+// h = u%2, elements 16h..16h+15 of sub-blocks 2p (low nibbles) and 2p+1 (high nibbles). The first 16
+// bytes of the block (d, dmin, 12 bytes of scales) come with every unit. (Measured on an H200: units
+// of 32 quant bytes, both halves of a sub-block pair with one scale decoding, were 14 % slower.)
+// Scales and mins of sub-blocks 2p, 2p+1 in bytes 0, 1 (ggml's get_scale_min_k4, two at once).
+__device__ __forceinline__ void k4_scale_min_pair(const int4& head, int p, float& sc0, float& sc1, float& m0, float& m1) {
+    const uint32_t s0 = (uint32_t)head.y, s1 = (uint32_t)head.z, s2 = (uint32_t)head.w;
+    uint32_t sc, mn;
+    if (p < 2) {
+        const int sh = 16 * p;
+        sc = (s0 >> sh) & 0x3F3Fu;
+        mn = (s1 >> sh) & 0x3F3Fu;
+    } else {
+        const int sh = 16 * (p - 2);
+        sc = ((s2 >> sh) & 0x0F0Fu) | (((s0 >> sh) >> 2) & 0x3030u);
+        mn = (((s2 >> sh) >> 4) & 0x0F0Fu) | (((s1 >> sh) >> 2) & 0x3030u);
+    }
+    sc0 = (float)(sc & 0xFF);
+    sc1 = (float)(sc >> 8);
+    m0 = (float)(mn & 0xFF);
+    m1 = (float)(mn >> 8);
+}
+
+// Low and high nibbles of 16 quant bytes, with Q5_K's 5th bits (bits j, j+1 of the qh bytes).
+template <bool kHasHigh>
+__device__ __forceinline__ void k45_split(const int4& q, const int4& qh, int j, int (&lo)[4], int (&hi)[4]) {
+    const uint32_t qv[4] = {(uint32_t)q.x, (uint32_t)q.y, (uint32_t)q.z, (uint32_t)q.w};
+    const uint32_t hv[4] = {(uint32_t)qh.x, (uint32_t)qh.y, (uint32_t)qh.z, (uint32_t)qh.w};
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        lo[k] = (int)(qv[k] & 0x0F0F0F0Fu);
+        hi[k] = (int)((qv[k] >> 4) & 0x0F0F0F0Fu);
+        if constexpr (kHasHigh) {
+            lo[k] |= (int)(((hv[k] >> j) & 0x01010101u) << 4);
+            hi[k] |= (int)(((hv[k] >> (j + 1)) & 0x01010101u) << 4);
+        }
+    }
+}
+
+template <typename Block, bool kHasHigh>
+struct VecDotK45 {
+    static constexpr int kElems = 256, kUnits = 8, kInFlight = 1, kMinBlocks = 8;
+    static constexpr int kQsOffset = kHasHigh ? 48 : 16, kQhOffset = 16;
+    static_assert(sizeof(Block) % 16 == 0);
+    struct Regs {
+        int4 head, q, qh;
+    };
+    __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
+        const uint8_t* blk = row + (size_t)b * sizeof(Block);
+        r.head = load_weight16(blk);
+        r.q = load_weight16(blk + kQsOffset + 16 * u);
+        if constexpr (kHasHigh) r.qh = load_weight16(blk + kQhOffset + 16 * (u & 1));
+    }
+    template <int NT>
+    __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
+        const int p = u >> 1, l0 = 16 * (u & 1), j0 = 2 * p;
+        float sc0, sc1, m0, m1;
+        k4_scale_min_pair(r.head, p, sc0, sc1, m0, m1);
+        const float d = half_bits_to_float((uint16_t)((uint32_t)r.head.x & 0xFFFF));
+        const float dmin = half_bits_to_float((uint16_t)((uint32_t)r.head.x >> 16));
+        int lo[4], hi[4];
+        k45_split<kHasHigh>(r.q, r.qh, j0, lo, hi);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const int8_t* xq = x.qs + t * x.n_in + 256 * b + 32 * j0 + l0;
+            const int s_lo = dot16(lo, load_x16(xq), 0);
+            const int s_hi = dot16(hi, load_x16(xq + 32), 0);
+            // (d, s) of sub-blocks j0 and j0+1: one 16-byte load (8b + j0 is even).
+            const float4 ds = __ldg(reinterpret_cast<const float4*>(x.ds + t * (x.n_in / 32) + 8 * b + j0));
+            // Each unit covers half of each sub-block, so it subtracts half of the sub-block's min term.
+            acc[t] += d * (sc0 * ds.x * (float)s_lo + sc1 * ds.z * (float)s_hi) - 0.5f * dmin * (m0 * ds.y + m1 * ds.w);
+        }
+    }
+};
+
+template <> struct VecDot<TypeId::Q4_K> : VecDotK45<quant::BlockQ4_K, false> {};
+template <> struct VecDot<TypeId::Q5_K> : VecDotK45<quant::BlockQ5_K, true> {};
+
+// Q6_K (regrouped: main part = ql[128], qh[64], scales[16]; d in the head): unit u = (n = u/2,
+// l0 = 16(u%2)): ql[64n + l0..+15], ql[64n + 32 + l0..+15], qh[32n + l0..+15] give 16 elements in
+// each quarter q = 0..3 of half n (see Dequant16<Q6_K>), scales sc[8n + 2q + u%2].
+template <> struct VecDot<TypeId::Q6_K> {
+    using G = Grouped<TypeId::Q6_K>;
+    static constexpr int kElems = 256, kUnits = 4, kInFlight = 1, kMinBlocks = 8;
+    struct Regs {
+        int4 a, c, h;
+        int2 sc;
+        uint32_t d;
+    };
+    __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
+        const uint8_t* blk = G::main(row, b);
+        const int n = u >> 1, l0 = 16 * (u & 1);
+        r.a = load_weight16(blk + 64 * n + l0);
+        r.c = load_weight16(blk + 64 * n + 32 + l0);
+        r.h = load_weight16(blk + 128 + 32 * n + l0);
+        r.sc = load_weight8(blk + 192 + 8 * n);
+        r.d = load_weight2(G::head0(row, b));
+    }
+    // q6 - 32 in each byte of a word of 6-bit values: (q + 128 - 32) ^ 128, no borrow between bytes.
+    __device__ static int minus32(uint32_t q) { return (int)(((q | 0x80808080u) - 0x20202020u) ^ 0x80808080u); }
+    template <int NT>
+    __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
+        const int n = u >> 1, l0 = 16 * (u & 1);
+        const uint32_t av[4] = {(uint32_t)r.a.x, (uint32_t)r.a.y, (uint32_t)r.a.z, (uint32_t)r.a.w};
+        const uint32_t cv[4] = {(uint32_t)r.c.x, (uint32_t)r.c.y, (uint32_t)r.c.z, (uint32_t)r.c.w};
+        const uint32_t hv[4] = {(uint32_t)r.h.x, (uint32_t)r.h.y, (uint32_t)r.h.z, (uint32_t)r.h.w};
+        int v[4][4];  // [quarter][word]
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            v[0][k] = minus32((av[k] & 0x0F0F0F0Fu) | ((hv[k] << 4) & 0x30303030u));
+            v[1][k] = minus32((cv[k] & 0x0F0F0F0Fu) | ((hv[k] << 2) & 0x30303030u));
+            v[2][k] = minus32(((av[k] >> 4) & 0x0F0F0F0Fu) | (hv[k] & 0x30303030u));
+            v[3][k] = minus32(((cv[k] >> 4) & 0x0F0F0F0Fu) | ((hv[k] >> 2) & 0x30303030u));
+        }
+        const int sh = 8 * (u & 1);
+        const uint32_t w0 = (uint32_t)r.sc.x >> sh, w1 = (uint32_t)r.sc.y >> sh;
+        const float sc[4] = {(float)(int8_t)(w0 & 0xFF), (float)(int8_t)((w0 >> 16) & 0xFF), (float)(int8_t)(w1 & 0xFF),
+                             (float)(int8_t)((w1 >> 16) & 0xFF)};
+        const float d = half_bits_to_float((uint16_t)r.d);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const int8_t* xq = x.qs + t * x.n_in + 256 * b + 128 * n + l0;
+            const float4* ds = reinterpret_cast<const float4*>(x.ds + t * (x.n_in / 32) + 8 * b + 4 * n);
+            const float4 ds01 = __ldg(ds), ds23 = __ldg(ds + 1);
+            const float dx[4] = {ds01.x, ds01.z, ds23.x, ds23.z};
+            float sum = 0.f;
+#pragma unroll
+            for (int q = 0; q < 4; ++q) sum += sc[q] * dx[q] * (float)dot16(v[q], load_x16(xq + 32 * q), 0);
+            acc[t] += d * sum;
+        }
+    }
+};
+
+}  // namespace shootout::cuda

@@ -1,0 +1,74 @@
+// How a quantized weight's rows lie in device memory (made by upload_weight, read by the matvec
+// VecDot and the GEMMs' Dequant16 in quant_blocks.cuh).
+//
+// The decode product is a stream of 16-byte loads only when every block's quant bytes start on a
+// 16-byte boundary. Q4_K (144 bytes) and Q5_K (176) blocks do, and keep the GGUF layout. The others
+// (Q8_0 34, Q4_0 18, Q4_1 20, Q5_0 22, Q5_1 24, Q6_K 210) are regrouped, per row, in groups of
+// kGroupBlocks blocks: first the blocks' small fields (scales, Q5's high bits), each field as an array
+// over the group's blocks (the "head", a multiple of 16 bytes), then the blocks' quant bytes one block
+// after another (the "main" part of each block, a multiple of 16 bytes). A group is exactly as long as
+// its blocks in the GGUF file. A row's last group may hold fewer blocks; its head keeps the full
+// size, so every field of block b lies at an offset that depends on b alone (Dequant16 is not told
+// the row length), and the row grows by at most the head's unused bytes (none when the row's block
+// count is a multiple of 8, e.g. n_in a multiple of 2048 for Q6_K, of 256 for the 32-element types).
+// Rows stay contiguous: row r starts at r * DeviceWeight::row_bytes, a multiple of 16, so a row
+// range is one byte range.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "quant/type_table.h"
+
+namespace shootout::cuda {
+
+constexpr int kGroupBlocks = 8;
+
+struct BlockField {
+    int src_offset = 0;  // in the GGUF block
+    int bytes = 0;
+};
+
+struct GroupedLayout {
+    bool grouped = false;  // false: rows as in the GGUF file
+    int block_bytes = 0;
+    int n_head = 0;
+    BlockField head[2] = {};  // small fields, stored as [kGroupBlocks] arrays at the group's start
+    BlockField main = {};     // the rest of the block, contiguous in the GGUF block too
+
+    constexpr int head_bytes() const {
+        int n = 0;
+        for (int f = 0; f < n_head; ++f) n += kGroupBlocks * head[f].bytes;
+        return n;
+    }
+    // Offset of head field f's array in a group.
+    constexpr int head_offset(int f) const {
+        int n = 0;
+        for (int g = 0; g < f; ++g) n += kGroupBlocks * head[g].bytes;
+        return n;
+    }
+    constexpr int group_bytes() const { return kGroupBlocks * block_bytes; }
+};
+
+constexpr GroupedLayout grouped_layout(quant::TypeId type) {
+    using quant::TypeId;
+    switch (type) {
+        //                       grouped block n_head head fields                main (quants)
+        case TypeId::Q8_0: return {true, 34, 1, {{0, 2}, {}}, {2, 32}};
+        case TypeId::Q4_0: return {true, 18, 1, {{0, 2}, {}}, {2, 16}};
+        case TypeId::Q4_1: return {true, 20, 1, {{0, 4}, {}}, {4, 16}};        // d, m together
+        case TypeId::Q5_0: return {true, 22, 2, {{0, 2}, {2, 4}}, {6, 16}};    // d; qh
+        case TypeId::Q5_1: return {true, 24, 2, {{0, 4}, {4, 4}}, {8, 16}};    // d, m; qh
+        case TypeId::Q6_K: return {true, 210, 1, {{208, 2}, {}}, {0, 208}};    // d; ql, qh, scales
+        default: return {};
+    }
+}
+
+// Bytes of one row of n_in elements of `type` on the device (row stride of DeviceWeight).
+size_t device_row_bytes(quant::TypeId type, int64_t n_in);
+
+// Converts n_out GGUF rows (src) to the device layout (dst, n_out * device_row_bytes bytes; unused
+// head bytes of a short last group are zero).
+void to_device_layout(quant::TypeId type, int64_t n_in, int64_t n_out, const uint8_t* src, uint8_t* dst);
+
+}  // namespace shootout::cuda
