@@ -361,5 +361,45 @@ TEST(ActivationQuantization, BitExactWithCpu) {
     }
 }
 
+// The device layout keeps every byte of every block where grouped_layout() says it is, and rows
+// 16-byte aligned, of the GGUF size when their block count is a multiple of 8 (no GPU needed).
+TEST(CudaWeightLayout, RegroupedRowsHoldEveryBlockField) {
+    for (TypeId type : kTypes) {
+        const cuda::GroupedLayout L = cuda::grouped_layout(type);
+        const int64_t block_elems = quant::traits(type).block_size;
+        for (int64_t n_blocks : {1, 5, 8, 16, 19}) {
+            SCOPED_TRACE(std::string(quant::traits(type).name) + ", " + std::to_string(n_blocks) + " blocks");
+            const int64_t n_in = n_blocks * (block_elems == 1 ? 32 : block_elems), n_out = 3;
+            const size_t gguf_row = quant::row_size_bytes(type, n_in), dev_row = cuda::device_row_bytes(type, n_in);
+            std::vector<uint8_t> src(gguf_row * n_out);
+            std::mt19937 rng((uint32_t)(n_blocks * 100 + (int)type));
+            for (auto& b : src) b = (uint8_t)rng();
+            std::vector<uint8_t> dst(dev_row * n_out, 0xEE);
+            cuda::to_device_layout(type, n_in, n_out, src.data(), dst.data());
+            if (!L.grouped) {
+                EXPECT_EQ(dev_row, gguf_row);
+                EXPECT_EQ(dst, src);
+                continue;
+            }
+            if (n_blocks % cuda::kGroupBlocks == 0) {
+                EXPECT_EQ(dev_row, gguf_row);
+            }
+            EXPECT_EQ(dev_row % 16, 0u);
+            EXPECT_LT(dev_row, gguf_row + (size_t)L.head_bytes());
+            for (int64_t r = 0; r < n_out; ++r)
+                for (int64_t b = 0; b < n_blocks; ++b) {
+                    const uint8_t* block = src.data() + r * gguf_row + b * L.block_bytes;
+                    const uint8_t* group = dst.data() + r * dev_row + (b / cuda::kGroupBlocks) * L.group_bytes();
+                    const int i = (int)(b % cuda::kGroupBlocks);
+                    for (int f = 0; f < L.n_head; ++f)
+                        for (int k = 0; k < L.head[f].bytes; ++k)
+                            ASSERT_EQ(group[L.head_offset(f) + i * L.head[f].bytes + k], block[L.head[f].src_offset + k]);
+                    for (int k = 0; k < L.main.bytes; ++k)
+                        ASSERT_EQ(group[L.head_bytes() + i * L.main.bytes + k], block[L.main.src_offset + k]);
+                }
+        }
+    }
+}
+
 }  // namespace
 }  // namespace shootout
