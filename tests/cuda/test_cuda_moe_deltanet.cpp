@@ -106,7 +106,7 @@ protected:
         return weights_.back()->w;
     }
 
-    void check_moe(TypeId type, int64_t n_tokens, double tolerance);
+    void check_moe(TypeId type, int64_t n_tokens, double tolerance, int64_t n_expert = 8, int64_t n_used = 3);
 
     ThreadPool pool_{2};
     std::vector<std::unique_ptr<HostWeight>> weights_;
@@ -118,8 +118,8 @@ protected:
 // experts 0, 1, 2 on both backends), CPU vs CUDA outputs. Up to 8 routed slots (1 and 2 tokens of 3
 // experts) take the staged decode path; more, the grouped path: matvecs for few rows per expert,
 // the GEMM for 37 tokens (about 14 rows per expert).
-void CudaMoeDeltaNetOps::check_moe(TypeId type, int64_t n_tokens, double tolerance) {
-    const int64_t n_embd = 128, n_ff = 64, n_expert = 8, n_used = 3;
+void CudaMoeDeltaNetOps::check_moe(TypeId type, int64_t n_tokens, double tolerance, int64_t n_expert, int64_t n_used) {
+    const int64_t n_embd = 128, n_ff = 64;
     const Weight& gate = weight("gate_exps", type, n_embd, n_expert * n_ff, random_floats((size_t)(n_expert * n_ff * n_embd), 1, -0.2f, 0.2f));
     const Weight& up = weight("up_exps", type, n_embd, n_expert * n_ff, random_floats((size_t)(n_expert * n_ff * n_embd), 2, -0.2f, 0.2f));
     const Weight& down = weight("down_exps", type, n_ff, n_expert * n_embd, random_floats((size_t)(n_expert * n_embd * n_ff), 3, -0.2f, 0.2f));
@@ -134,7 +134,8 @@ void CudaMoeDeltaNetOps::check_moe(TypeId type, int64_t n_tokens, double toleran
     float* out = device_zeros(want.size());
     gpu_->moe_ffn(ex, device(logits), device(x), n_tokens, out);
     const double d = rel_diff(host(out, want.size()), want);
-    std::printf("moe_ffn %s, %lld tokens: max rel diff %.3g\n", quant::traits(type).name, (long long)n_tokens, d);
+    std::printf("moe_ffn %s, %lld tokens, %lld of %lld experts: max rel diff %.3g\n", quant::traits(type).name,
+                (long long)n_tokens, (long long)n_used, (long long)n_expert, d);
     EXPECT_LT(d, tolerance);
 
     // Without normalisation the weights are the bare probabilities.
@@ -154,6 +155,12 @@ TEST_F(CudaMoeDeltaNetOps, MoeF16) {
 // (measured on an H200: 1e-7 and 4e-3).
 TEST_F(CudaMoeDeltaNetOps, MoeQ8_0) {
     for (int64_t n : {1, 2, 6, 37}) check_moe(TypeId::Q8_0, n, 1.5e-2);
+}
+
+// Qwen3-Next routes 10 of 512 experts: one token's 10 slots take the staged path in two groups of
+// down products (8 + 2); two tokens (20 slots) the grouped one.
+TEST_F(CudaMoeDeltaNetOps, MoeTenRoutedSlots) {
+    for (int64_t n : {1, 2}) check_moe(TypeId::Q8_0, n, 1.5e-2, 16, 10);
 }
 
 TEST_F(CudaMoeDeltaNetOps, F32Matmul) {

@@ -256,8 +256,8 @@ public:
 
     // Mixture of experts, routing (softmax, top-k) on the device. The experts' stacks are uploaded
     // whole; an expert's rows are one byte range of its stack (device rows stay contiguous).
-    //   Decode (n_tokens * n_used <= kMaxMatvecTokens): no host round-trip, so the step stays one
-    //   graph. A kernel copies each slot's expert rows (gate, up, down) into staged matrices; one
+    //   Decode (n_tokens * n_used <= kMaxMatvecTokens, or one token of up to kMaxStagedSlots slots,
+    //   its down products then in two groups): no host round-trip, so the step stays one graph. A kernel copies each slot's expert rows (gate, up, down) into staged matrices; one
     //   matvec over the staged gate (and up) rows gives every token against every slot's expert,
     //   of which each slot keeps its own token's share; the down matvec takes the slots' rows as
     //   its tokens, and each slot keeps the product with its own expert. The matvecs read the
@@ -277,7 +277,8 @@ public:
         if (ex.down.n_in != n_ff || ex.down.n_out / n_expert != n_embd)
             fail(ex.down.name, "down-projection stack does not match the gate stack");
         if (n_tokens <= 0) return;
-        if (n_tokens * n_used <= kMaxMatvecTokens) moe_ffn_staged(ex, router_logits, x, n_tokens, out, n_embd, n_ff);
+        if (n_tokens * n_used <= kMaxMatvecTokens || (n_tokens == 1 && n_used <= kMaxStagedSlots))
+            moe_ffn_staged(ex, router_logits, x, n_tokens, out, n_embd, n_ff);
         else moe_ffn_grouped(ex, router_logits, x, n_tokens, out, n_embd, n_ff);
     }
 
@@ -286,9 +287,13 @@ public:
         const int64_t n_expert = ex.n_expert, n_used = ex.n_used, n_slots = n_tokens * n_used;
         const DeviceWeight* stacks[3] = {&matrix(ex.gate), &matrix(ex.up), &matrix(ex.down)};
         const int64_t rows[3] = {n_ff, n_ff, n_embd};
+        // One token with more slots than a matvec takes tokens (Qwen3-Next routes 10): the down products
+        // run in two groups of slots, each its own staged matrix.
+        const int64_t n_a = std::min(n_slots, kMaxMatvecTokens), n_b = n_slots - n_a;
         const DeviceWeight* staged_w[3];
         for (int i = 0; i < 3; ++i)
-            staged_w[i] = &staged(i, *stacks[i], n_slots * rows[i]);
+            staged_w[i] = &staged(i, *stacks[i], (i == 2 ? n_a : n_slots) * rows[i]);
+        const DeviceWeight* staged_b = n_b > 0 ? &staged(6, *stacks[2], n_b * rows[2]) : nullptr;
         const DecodeScratch& d = decode_scratch(n_embd, n_ff);
         int32_t* ids = d.ids;
         float *weights = d.weights, *g = d.gate, *u = d.up, *h = d.h, *y = d.y;
@@ -297,12 +302,16 @@ public:
                [=](cudaStream_t s, const int64_t*) {
                    cuda::moe_route(router_logits, n_tokens, n_expert, n_used, normalize, ids, weights, s);
                });
-        for (int i = 0; i < 3; ++i) {
-            const uint8_t* stack = stacks[i]->data.as<uint8_t>();
-            const size_t expert_bytes = (size_t)rows[i] * stacks[i]->row_bytes;
-            uint8_t* dst = staged_w[i]->data.as<uint8_t>();
-            launch(Key('s') << stack << expert_bytes << ids << n_slots << dst, -1, [=](cudaStream_t s, const int64_t*) {
-                cuda::stage_experts(stack, expert_bytes, ids, n_slots, dst, s);
+        for (int i = 0; i < 4; ++i) {
+            if (i == 3 && n_b == 0) break;
+            const DeviceWeight& from = *stacks[i < 3 ? i : 2];
+            const uint8_t* stack = from.data.as<uint8_t>();
+            const size_t expert_bytes = (size_t)rows[i < 3 ? i : 2] * from.row_bytes;
+            uint8_t* dst = (i < 3 ? staged_w[i] : staged_b)->data.as<uint8_t>();
+            const int32_t* first = i == 3 ? ids + n_a : ids;
+            const int64_t count = i == 3 ? n_b : i == 2 ? n_a : n_slots;
+            launch(Key('s') << stack << expert_bytes << first << count << dst, -1, [=](cudaStream_t s, const int64_t*) {
+                cuda::stage_experts(stack, expert_bytes, first, count, dst, s);
             });
         }
         const bool reuse = staged_w[0]->type == staged_w[1]->type && matvec_quantizes_x(staged_w[0]->type);
@@ -310,10 +319,20 @@ public:
         product(staged_w[1], x, n_tokens, u, reuse);
         launch(Key('p') << g << u << n_tokens << n_used << n_ff << h, -1,
                [=](cudaStream_t s, const int64_t*) { cuda::moe_pick_swiglu(g, u, n_tokens, n_used, n_ff, h, s); });
-        product(staged_w[2], h, n_slots, y, false);
-        launch(Key('c') << y << weights << n_tokens << n_used << n_embd << out, -1, [=](cudaStream_t s, const int64_t*) {
-            cuda::moe_combine_diagonal(y, weights, n_tokens, n_used, n_embd, out, s);
-        });
+        product(staged_w[2], h, n_a, y, false);
+        if (n_b > 0) {
+            float* y_b = y + n_a * n_a * n_embd;
+            product(staged_b, h + n_a * n_ff, n_b, y_b, false);
+            launch(Key('C') << y << n_a << y_b << n_b << weights << n_embd << out, -1,
+                   [=](cudaStream_t s, const int64_t*) {
+                       cuda::moe_combine_split(y, n_a, y_b, n_b, weights, n_embd, out, s);
+                   });
+        } else {
+            launch(Key('c') << y << weights << n_tokens << n_used << n_embd << out, -1,
+                   [=](cudaStream_t s, const int64_t*) {
+                       cuda::moe_combine_diagonal(y, weights, n_tokens, n_used, n_embd, out, s);
+                   });
+        }
         quantized_x_ = {};
     }
 
@@ -490,7 +509,7 @@ private:
         return it->second;
     }
 
-    // The staged decode path's activations, sized for kMaxMatvecTokens slots. Never freed while the
+    // The staged decode path's activations, sized for kMaxStagedSlots slots. Never freed while the
     // ops live (captured graphs use them); a larger shape gets new ones.
     struct DecodeScratch {
         int64_t n_embd = 0, n_ff = 0;
@@ -500,7 +519,7 @@ private:
     };
     const DecodeScratch& decode_scratch(int64_t n_embd, int64_t n_ff) {
         if (!decode_.empty() && decode_.back().n_embd >= n_embd && decode_.back().n_ff >= n_ff) return decode_.back();
-        const size_t slots = (size_t)kMaxMatvecTokens;
+        const size_t slots = (size_t)kMaxStagedSlots;
         // ids, weights: slots; gate, up: [tokens <= slots][slots * n_ff]; h: [slots][n_ff]; y: [slots][slots * n_embd].
         const size_t n_ids = slots, n_w = slots, n_g = slots * slots * (size_t)n_ff, n_h = slots * (size_t)n_ff,
                      n_y = slots * slots * (size_t)n_embd;
@@ -588,6 +607,8 @@ private:
         return reinterpret_cast<float2*>(qs + n_rows * n);
     }
     std::unique_ptr<StepGraphs> steps_;  // made once a device answers
+    // Routed slots the staged (graph-friendly) MoE decode takes for one token: two matvec groups.
+    static constexpr int64_t kMaxStagedSlots = 2 * kMaxMatvecTokens;
     StepGraphs& steps() { return *steps_; }
 };
 

@@ -169,6 +169,21 @@ __global__ void moe_combine_diagonal_kernel(const float* __restrict__ y, const f
 
 }  // namespace
 
+// One token whose n_a + n_b slots were multiplied in two groups (y_a: [n_a][n_a * n], y_b:
+// [n_b][n_b * n], each slot's own expert on the diagonal): the same weighted sum, slot by slot in order.
+__global__ void moe_combine_split_kernel(const float* __restrict__ y_a, int64_t n_a, const float* __restrict__ y_b,
+                                         int64_t n_b, const float* __restrict__ weights, int64_t n,
+                                         float* __restrict__ out) {
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float o = 0.f;
+    for (int64_t j = 0; j < n_a + n_b; ++j) {
+        const float v = j < n_a ? y_a[j * n_a * n + j * n + i] : y_b[(j - n_a) * n_b * n + (j - n_a) * n + i];
+        o = j == 0 ? __fmul_rn(v, weights[j]) : __fadd_rn(o, __fmul_rn(v, weights[j]));
+    }
+    out[i] = o;
+}
+
 void stage_experts(const uint8_t* stack, size_t expert_bytes, const int32_t* ids, int64_t n_slots, uint8_t* staged,
                    StreamHandle stream) {
     if (n_slots <= 0 || expert_bytes == 0) return;
@@ -197,6 +212,14 @@ void moe_combine_diagonal(const float* y, const float* weights, int64_t n_tokens
     moe_combine_diagonal_kernel<<<blocks_for(total), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
         y, weights, n_used, n, total, out);
     check_last_launch("moe_combine_diagonal");
+}
+
+void moe_combine_split(const float* y_a, int64_t n_a, const float* y_b, int64_t n_b, const float* weights, int64_t n,
+                       float* out, StreamHandle stream) {
+    if (n <= 0) return;
+    moe_combine_split_kernel<<<blocks_for((size_t)n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        y_a, n_a, y_b, n_b, weights, n, out);
+    check_last_launch("moe_combine_split");
 }
 
 void matmul_f32(const float* w, int64_t n_in, int64_t n_out, const float* x, int64_t n_tokens, float* y,

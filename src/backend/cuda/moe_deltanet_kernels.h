@@ -42,6 +42,10 @@ void moe_pick_swiglu(const float* gate, const float* up, int64_t n_tokens, int64
 // down products of every slot's row against every staged expert), summed as moe_combine.
 void moe_combine_diagonal(const float* y, const float* weights, int64_t n_tokens, int64_t n_used, int64_t n,
                           float* out, StreamHandle stream);
+// For one token routed to n_a + n_b experts whose down products ran in two groups (more slots than a
+// matvec takes tokens): out = sum_j weights[j] * (slot j's own row of y_a or y_b), in slot order.
+void moe_combine_split(const float* y_a, int64_t n_a, const float* y_b, int64_t n_b, const float* weights, int64_t n,
+                       float* out, StreamHandle stream);
 
 // The gated-architecture row ops, as backend::Ops::copy_columns, sigmoid_gate, l2_norm.
 void copy_columns(const float* src, int64_t n_rows, int64_t src_stride, int64_t col0, int64_t n_cols, float* dst,
