@@ -5,6 +5,8 @@
 // Models: SHOOTOUT_CUDA_MOE_MODELS (colon-separated GGUF paths), else the shared miniatures.
 #include <gtest/gtest.h>
 
+#include "model_compare.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -340,40 +342,13 @@ constexpr const char* kText =
 
 std::vector<std::string> moe_models() {
     std::vector<std::string> paths;
-    if (const char* env = std::getenv("SHOOTOUT_CUDA_MOE_MODELS")) {
-        const std::string list = env;
-        size_t begin = 0;
-        while (begin < list.size()) {
-            size_t end = list.find(':', begin);
-            if (end == std::string::npos) end = list.size();
-            if (end > begin) paths.push_back(list.substr(begin, end - begin));
-            begin = end + 1;
-        }
-        return paths;
-    }
+    std::vector<std::string> from_env = test::paths_from_env("SHOOTOUT_CUDA_MOE_MODELS");
+    if (!from_env.empty()) return from_env;
     for (const char* name : {"qwen3moe-11m-code", "qwen3next-12m-code"}) {
         const std::string path = std::string(SHOOTOUT_SHARED_DIR) + "/models/" + name + "/model-bf16.gguf";
         if (std::filesystem::exists(path)) paths.push_back(path);
     }
     return paths;
-}
-
-double kld(const float* p_logits, const float* q_logits, int64_t n) {
-    auto log_softmax = [n](const float* z, std::vector<double>& out) {
-        double max_z = -INFINITY;
-        for (int64_t i = 0; i < n; ++i) max_z = std::max(max_z, (double)z[i]);
-        double sum = 0;
-        for (int64_t i = 0; i < n; ++i) sum += std::exp((double)z[i] - max_z);
-        const double log_sum = max_z + std::log(sum);
-        out.resize((size_t)n);
-        for (int64_t i = 0; i < n; ++i) out[(size_t)i] = (double)z[i] - log_sum;
-    };
-    std::vector<double> lp, lq;
-    log_softmax(p_logits, lp);
-    log_softmax(q_logits, lq);
-    double d = 0;
-    for (int64_t i = 0; i < n; ++i) d += std::exp(lp[(size_t)i]) * (lp[(size_t)i] - lq[(size_t)i]);
-    return d;
 }
 
 struct KldStats {
@@ -417,7 +392,7 @@ TEST(CudaMoeDeltaNetModel, PrefillAndDecodeMatchCpu) {
         gpu->logits(gpu_hidden.data(), n, gpu_logits.data());
         KldStats prefill;
         for (int64_t t = 0; t < n; ++t) {
-            const double d = kld(&cpu_logits[(size_t)(t * n_vocab)], &gpu_logits[(size_t)(t * n_vocab)], n_vocab);
+            const double d = test::kld(&cpu_logits[(size_t)(t * n_vocab)], &gpu_logits[(size_t)(t * n_vocab)], n_vocab);
             ASSERT_TRUE(std::isfinite(d)) << "position " << t;
             prefill.values.push_back(d);
         }
@@ -431,10 +406,10 @@ TEST(CudaMoeDeltaNetModel, PrefillAndDecodeMatchCpu) {
         gpu->start_sequence(n);
         try {
             gpu->decode(std::span<const int32_t>(tokens.data(), (size_t)n_prompt), step_logits.data());
-            decode.values.push_back(kld(&cpu_logits[(size_t)((n_prompt - 1) * n_vocab)], step_logits.data(), n_vocab));
+            decode.values.push_back(test::kld(&cpu_logits[(size_t)((n_prompt - 1) * n_vocab)], step_logits.data(), n_vocab));
             for (int64_t t = n_prompt; t < n; ++t) {
                 gpu->decode(std::span<const int32_t>(&tokens[(size_t)t], 1), step_logits.data());
-                const double d = kld(&cpu_logits[(size_t)(t * n_vocab)], step_logits.data(), n_vocab);
+                const double d = test::kld(&cpu_logits[(size_t)(t * n_vocab)], step_logits.data(), n_vocab);
                 ASSERT_TRUE(std::isfinite(d)) << "decode position " << t;
                 decode.values.push_back(d);
             }
