@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/cpu/type_kernels.h"
+#include "vec_dot_case.h"
 #include "backend/cpu/vec_dot.h"
 #include "quant/type_table.h"
 #include "util/error.h"
@@ -22,22 +23,11 @@ namespace {
 using quant::TypeId;
 using VecDot = void (*)(int64_t, float*, const void*, const void*);
 
+// zero_block: an all-zero stretch at the start (min(n, 256) elements).
 std::vector<float> random_row(int64_t n, uint32_t seed, bool zero_block) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> normal(0.f, 1.f);
-    std::vector<float> v((size_t)n);
-    for (auto& x : v) x = normal(rng) * 0.05f;
-    for (int k = 0; k < 4; ++k) v[rng() % n] *= 30.f;  // outliers
-    if (zero_block)
-        for (int64_t i = 0; i < std::min<int64_t>(n, 256); ++i) v[(size_t)i] = 0.f;
-    return v;
+    return test::random_row(n, seed, zero_block ? std::min<int64_t>(n, 256) : 0);
 }
-
-struct Case {
-    std::vector<uint8_t> w, x;
-    double exact = 0;      // sum of dequantized products, in double
-    double tolerance = 0;  // float-rounding bound of a blocked accumulation
-};
+using test::Case;
 
 Case make_case(TypeId type, int64_t n, uint32_t seed) {
     const TypeKernels& k = kernels(type);
@@ -52,22 +42,7 @@ Case make_case(TypeId type, int64_t n, uint32_t seed) {
     std::vector<float> wd((size_t)n), xd((size_t)n);
     wt.to_float(c.w.data(), wd.data(), n);
     xt.to_float(c.x.data(), xd.data(), n);
-    double magnitude = 0;
-    for (int64_t g = 0; g < n; g += 16) {
-        double max_w = 0, sum_abs_x = 0;
-        for (int64_t i = g; i < g + 16; ++i) {
-            c.exact += (double)wd[i] * xd[i];
-            max_w = std::max(max_w, (double)std::fabs(wd[i]));
-            sum_abs_x += std::fabs(xd[i]);
-        }
-        magnitude += 2 * max_w * sum_abs_x;
-    }
-    // Each group of 16 contributes float terms bounded by 2*max|w| of the group (a K-quant's
-    // scaled level and its min are each bounded by the group's range) times sum|x|; a sum of m
-    // float terms after 2 roundings each errs by at most (m + 2) * eps * sum|terms|, with
-    // m <= n / 16 (groups) + a few.
-    const double terms = (double)n / 16 + 8;
-    c.tolerance = (terms + 2) * FLT_EPSILON * magnitude + 1e-30;
+    test::set_reference(c, wd, xd, n);
     // Q8_1 stores s = fp16(d * sum(q)): the weight min m multiplies s, not the exact sum, so each
     // block adds |m| * |s| * 2^-11 (half an fp16 ulp, relative).
     if (k.vec_dot_type == TypeId::Q8_1) {
