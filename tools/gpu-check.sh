@@ -107,7 +107,7 @@ SHOOTOUT_CUDA_MOE_MODELS=$moe_models "$build/test_cuda_moe_deltanet" 2>&1 | tee 
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 if [ $sanitize -eq 1 ] && command -v compute-sanitizer >/dev/null; then
   compute-sanitizer --tool memcheck --error-exitcode 3 "$build/test_cuda_kernels" \
-    --gtest_filter='*q4_0*:*q5_1*:*q4_K*:*q6_K*:*bf16*' >"$out/memcheck.log" 2>&1 || status=1
+    --gtest_filter='*q4_0*:*q5_1*:*q4_K*:*q6_K*:*bf16*:*mxfp4*:*Mxfp4*' >"$out/memcheck.log" 2>&1 || status=1
   tail -3 "$out/memcheck.log"
   compute-sanitizer --tool racecheck --error-exitcode 3 "$build/test_cuda_kernels" \
     --gtest_filter='*Gemm*q5_K*' >"$out/racecheck.log" 2>&1 || status=1
@@ -119,10 +119,11 @@ if [ $kernel_bench -eq 1 ]; then
 fi
 
 if [ -n "$model" ]; then
-  # One file per weight type with a CUDA kernel (--pure: every matrix, token_embd included).
+  # One file per weight type with a CUDA kernel (--pure: every matrix, token_embd included;
+  # MXFP4_MOE --pure makes every matrix MXFP4, not only expert stacks).
   variants=/tmp/shootout-variants; mkdir -p $variants
   files=("$model")
-  for recipe in F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K_M Q5_K_M Q6_K; do
+  for recipe in F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K_M Q5_K_M Q6_K MXFP4_MOE; do
     f=$variants/pure-$recipe.gguf
     "$build/shootout" quantize --model "$model" --recipe $recipe --pure --allow-requantize -o "$f" \
       >>"$out/quantize.log" 2>&1 || { echo "gpu-check: quantize $recipe failed"; tail -3 "$out/quantize.log"; status=1; continue; }

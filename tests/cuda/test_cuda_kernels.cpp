@@ -36,8 +36,8 @@ namespace {
 
 using quant::TypeId;
 
-const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0, TypeId::Q4_1,
-                         TypeId::Q5_0, TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K};
+const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0, TypeId::Q4_1, TypeId::Q5_0,
+                         TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::MXFP4};
 
 bool has_gpu() { return cuda::device_count() > 0; }
 
@@ -225,7 +225,7 @@ TEST_P(CudaKernels, GemmDequantMatchesCpuActivations) {
     }
 }
 
-// Rows whose block count is not a multiple of 8: the device layout's last group of blocks is short
+// Rows whose block count is not a multiple of 8 (16 for MXFP4): the device layout's last group of blocks is short
 // (weight_layout.h), for the decode product and for the dequantization of the GEMM path alike.
 TEST_P(CudaKernels, RowsEndingInAShortGroupOfBlocks) {
     const TypeId type = GetParam();
@@ -277,6 +277,37 @@ TEST(CudaKernelsApi, RejectsWhatItCannotRun) {
         FAIL() << "matvec accepted 9 tokens";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("blk.0.q8"), std::string::npos) << e.what();
+    }
+}
+
+// MXFP4 blocks of random bytes: every nibble (the quantizer never writes 8, the table's second 0),
+// exponents over 2^-16..2^8, against the CPU reference's to_float; the products as in the tests above
+// (F16 holds these values exactly, so gemm_dequant sees the same weights as the CPU).
+TEST(CudaKernelsApi, Mxfp4EveryNibbleAndExponent) {
+    if (!has_gpu()) GTEST_SKIP() << "no CUDA device";
+    const int64_t n_in = 32 * 40, n_out = 70;  // 40 blocks: two groups of 16 and a short one
+    std::vector<uint8_t> bytes(quant::row_size_bytes(TypeId::MXFP4, n_in) * (size_t)n_out);
+    std::mt19937 rng(5);
+    for (auto& b : bytes) b = (uint8_t)rng();
+    auto* blocks = reinterpret_cast<quant::BlockMXFP4*>(bytes.data());
+    for (int64_t i = 0; i < n_in / 32 * n_out; ++i) blocks[i].e = (uint8_t)(112 + rng() % 25);
+    std::vector<float> w((size_t)(n_in * n_out));
+    quant::traits(TypeId::MXFP4).to_float(bytes.data(), w.data(), n_in * n_out);
+    const cuda::DeviceWeight dw = cuda::upload_weight("test.mxfp4", TypeId::MXFP4, n_in, n_out, bytes.data());
+    for (int64_t n_tokens : {1, 4, 20}) {
+        SCOPED_TRACE("n_tokens " + std::to_string(n_tokens));
+        const bool dequant = n_tokens > cuda::kMaxMatvecTokens;
+        const std::vector<float> x = gaussian((size_t)(n_tokens * n_in), 500 + (uint32_t)n_tokens, 1.f);
+        const std::vector<float> y = run_on_device(dw, x, n_tokens, dequant, cuda::GemmTile::Auto, dequant);
+        const std::vector<float> xa = cpu_activations(TypeId::MXFP4, x);
+        std::vector<double> emul, emul_abs;
+        reference(w, dequant ? round_to(xa, false) : xa, n_in, n_out, n_tokens, emul, emul_abs);
+        int bad = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+            ASSERT_TRUE(std::isfinite(y[i])) << "element " << i << " not written";
+            if (std::fabs(y[i] - emul[i]) > 1e-4 * emul_abs[i] && bad++ < 5)
+                ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
+        }
     }
 }
 
@@ -367,7 +398,7 @@ TEST(CudaWeightLayout, RegroupedRowsHoldEveryBlockField) {
     for (TypeId type : kTypes) {
         const cuda::GroupedLayout L = cuda::grouped_layout(type);
         const int64_t block_elems = quant::traits(type).block_size;
-        for (int64_t n_blocks : {1, 5, 8, 16, 19}) {
+        for (int64_t n_blocks : {1, 5, 8, 16, 19, 32, 37}) {
             SCOPED_TRACE(std::string(quant::traits(type).name) + ", " + std::to_string(n_blocks) + " blocks");
             const int64_t n_in = n_blocks * (block_elems == 1 ? 32 : block_elems), n_out = 3;
             const size_t gguf_row = quant::row_size_bytes(type, n_in), dev_row = cuda::device_row_bytes(type, n_in);
@@ -381,7 +412,7 @@ TEST(CudaWeightLayout, RegroupedRowsHoldEveryBlockField) {
                 EXPECT_EQ(dst, src);
                 continue;
             }
-            if (n_blocks % cuda::kGroupBlocks == 0) {
+            if (n_blocks % L.group_blocks() == 0) {
                 EXPECT_EQ(dev_row, gguf_row);
             }
             EXPECT_EQ(dev_row % 16, 0u);
@@ -389,8 +420,8 @@ TEST(CudaWeightLayout, RegroupedRowsHoldEveryBlockField) {
             for (int64_t r = 0; r < n_out; ++r)
                 for (int64_t b = 0; b < n_blocks; ++b) {
                     const uint8_t* block = src.data() + r * gguf_row + b * L.block_bytes;
-                    const uint8_t* group = dst.data() + r * dev_row + (b / cuda::kGroupBlocks) * L.group_bytes();
-                    const int i = (int)(b % cuda::kGroupBlocks);
+                    const uint8_t* group = dst.data() + r * dev_row + (b / L.group_blocks()) * L.group_bytes();
+                    const int i = (int)(b % L.group_blocks());
                     for (int f = 0; f < L.n_head; ++f)
                         for (int k = 0; k < L.head[f].bytes; ++k)
                             ASSERT_EQ(group[L.head_offset(f) + i * L.head[f].bytes + k], block[L.head[f].src_offset + k]);

@@ -1,5 +1,6 @@
 // The decode kernels (see matvec.cu), as templates: each type's instantiations live in their own
-// .cu file (matvec_float.cu, matvec_legacy.cu, matvec_kquants.cu) so they compile in parallel.
+// .cu file (matvec_float.cu, matvec_legacy.cu, matvec_kquants.cu, matvec_mxfp4.cu) so they compile in
+// parallel.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -139,7 +140,7 @@ void launch_matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, floa
 }
 
 #define SHOOTOUT_MATVEC_TYPES(X) \
-    X(F16) X(BF16) X(Q8_0) X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q4_K) X(Q5_K) X(Q6_K)
+    X(F16) X(BF16) X(Q8_0) X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q4_K) X(Q5_K) X(Q6_K) X(MXFP4)
 #define SHOOTOUT_EXTERN_MATVEC(t)                                                                         \
     extern template void launch_matvec<TypeId::t>(const DeviceWeight&, const float*, int64_t, float*, void*, \
                                                   cudaStream_t);

@@ -39,6 +39,7 @@ __device__ __forceinline__ int2 load_weight8(const void* p) {
 }
 __device__ __forceinline__ uint32_t load_weight4(const void* p) { return __ldg(static_cast<const unsigned int*>(p)); }
 __device__ __forceinline__ uint32_t load_weight2(const void* p) { return __ldg(static_cast<const unsigned short*>(p)); }
+__device__ __forceinline__ uint32_t load_weight1(const void* p) { return __ldg(static_cast<const unsigned char*>(p)); }
 
 // Activations (read by every warp of the SM: through L1).
 __device__ __forceinline__ int4 load_x16(const int8_t* p) { return __ldg(reinterpret_cast<const int4*>(p)); }
@@ -117,6 +118,37 @@ template <> struct VecDot<TypeId::Q8_0> {
         for (int t = 0; t < NT; ++t) {
             const int sumi = dot16(q, load_x16(x.qs + t * x.n_in + 32 * b + 16 * u), 0);
             acc[t] += d * __ldg(&x.ds[t * (x.n_in / 32) + b].x) * (float)sumi;
+        }
+    }
+};
+
+// MXFP4: one unit per block (16 quant bytes = 32 elements, low nibbles 0..15, high 16..31), each
+// nibble looked up in the int8 table (values doubled; the exponent's float is 2^(e-128)). As the
+// CPU: per block (float)sum(value * x_q) * (d_x * d_w), d_w a power of two.
+template <> struct VecDot<TypeId::MXFP4> {
+    using G = Grouped<TypeId::MXFP4>;
+    static constexpr int kElems = 32, kUnits = 1, kInFlight = 1, kMinBlocks = 8;
+    struct Regs {
+        int4 q;
+        uint32_t e;
+    };
+    __device__ static void load(const uint8_t* row, int b, int, Regs& r) {
+        r.q = load_weight16(G::main(row, b));
+        r.e = load_weight1(G::head0(row, b));
+    }
+    template <int NT>
+    __device__ static void dot(const Regs& r, int b, int, const QuantizedX& x, float (&acc)[NT]) {
+        const uint32_t qv[4] = {(uint32_t)r.q.x, (uint32_t)r.q.y, (uint32_t)r.q.z, (uint32_t)r.q.w};
+        int lo[4], hi[4];
+#pragma unroll
+        for (int k = 0; k < 4; ++k) mxfp4_lookup(qv[k], lo[k], hi[k]);
+        const float d = e8m0_half_to_float(r.e);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const int8_t* xq = x.qs + t * x.n_in + 32 * b;
+            const int sumi = dot16(hi, load_x16(xq + 16), dot16(lo, load_x16(xq), 0));
+            const float dx = __ldg(&x.ds[t * (x.n_in / 32) + b].x);
+            acc[t] += (float)sumi * (dx * d);
         }
     }
 };

@@ -3,8 +3,9 @@
 //     for the GEMMs that dequantize tiles (gemm.cu, gemm_dequant.cu);
 //   VecDot<T> (matvec_units.cuh): the decode product's int8 dot products.
 // Rows are in the device layout of weight_layout.h: Q4_K, Q5_K, F16, BF16 as in the GGUF file, the
-// other quantized types regrouped (Grouped<T> finds a block's fields). Field layouts of the blocks
-// are quant/block_formats.h (ggml-common.h); the comments give the element mapping.
+// other quantized types (MXFP4 included) regrouped (Grouped<T> finds a block's fields). Field
+// layouts of the blocks are quant/block_formats.h (ggml-common.h); the comments give the element
+// mapping.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -28,6 +29,38 @@ __device__ __forceinline__ int spread_bit4(uint32_t bits) {
     return (int)((((bits & 0xFu) * 0x00204081u) & 0x01010101u) << 4);
 }
 
+// MXFP4's E8M0 exponent as the float 2^(e-128) (quant::e8m0_to_fp32_half; e < 2: subnormals).
+__device__ __forceinline__ float e8m0_half_to_float(uint32_t e) {
+    return __uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23);
+}
+
+// quant::kMXFP4Values packed four to a word (entry 4w + i in byte i of word w), for __byte_perm.
+constexpr uint32_t mxfp4_table_word(int w) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= (uint32_t)(uint8_t)quant::kMXFP4Values[4 * w + i] << (8 * i);
+    return v;
+}
+constexpr uint32_t kMxfp4Word0 = mxfp4_table_word(0), kMxfp4Word1 = mxfp4_table_word(1),
+                   kMxfp4Word2 = mxfp4_table_word(2), kMxfp4Word3 = mxfp4_table_word(3);
+
+// The MXFP4 table values of the 8 nibbles of a word of quants (bytes 0..3 = qs[j..j+3]): lo holds
+// the values of the low nibbles (elements j..j+3) as int8 bytes, hi those of the high nibbles
+// (elements j+16..j+19). A nibble's low 3 bits pick a byte of table words 0-1 (entries 0-7) and of
+// words 2-3 (entries 8-15); its bit 3 picks between the two.
+__device__ __forceinline__ void mxfp4_lookup(uint32_t q, int& lo, int& hi) {
+    uint32_t v[2];  // v[i]: values of nibbles 4i..4i+3 of q (low, high of byte 2i, then of byte 2i+1)
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        const uint32_t s = q >> (16 * i);
+        const uint32_t first = __byte_perm(kMxfp4Word0, kMxfp4Word1, s & 0x7777u);
+        const uint32_t second = __byte_perm(kMxfp4Word2, kMxfp4Word3, s & 0x7777u);
+        // byte n of first (selector n), or of second (n + 4) where the nibble's bit 3 is set
+        v[i] = __byte_perm(first, second, 0x3210u | ((s & 0x8888u) >> 1));
+    }
+    lo = (int)__byte_perm(v[0], v[1], 0x6420u);
+    hi = (int)__byte_perm(v[0], v[1], 0x7531u);
+}
+
 // ggml's get_scale_min_k4 on the 12 packed bytes of a Q4_K / Q5_K block.
 __device__ __forceinline__ void k4_scale_min_dev(int j, const uint8_t* q, int& sc, int& m) {
     if (j < 4) {
@@ -43,6 +76,7 @@ __device__ __forceinline__ void k4_scale_min_dev(int j, const uint8_t* q, int& s
 // d and m), head field 1 (Q5's qh), and the main part (the quants).
 template <TypeId T>
 struct Grouped {
+    static constexpr int kBlocks = grouped_layout(T).group_blocks();
     static constexpr int kGroupBytes = grouped_layout(T).group_bytes();
     static constexpr int kHead0Bytes = grouped_layout(T).head[0].bytes;
     static constexpr int kHead1Offset = grouped_layout(T).head_offset(1);
@@ -53,19 +87,19 @@ struct Grouped {
 
     template <typename I>
     __device__ static const uint8_t* group(const uint8_t* row, I b) {
-        return row + (b / kGroupBlocks) * kGroupBytes;
+        return row + (b / kBlocks) * kGroupBytes;
     }
     template <typename I>
     __device__ static const uint8_t* head0(const uint8_t* row, I b) {
-        return group(row, b) + (int)(b % kGroupBlocks) * kHead0Bytes;
+        return group(row, b) + (int)(b % kBlocks) * kHead0Bytes;
     }
     template <typename I>
     __device__ static const uint8_t* head1(const uint8_t* row, I b) {
-        return group(row, b) + kHead1Offset + (int)(b % kGroupBlocks) * kHead1Bytes;
+        return group(row, b) + kHead1Offset + (int)(b % kBlocks) * kHead1Bytes;
     }
     template <typename I>
     __device__ static const uint8_t* main(const uint8_t* row, I b) {
-        return group(row, b) + kMainOffset + (int)(b % kGroupBlocks) * kMainBytes;
+        return group(row, b) + kMainOffset + (int)(b % kBlocks) * kMainBytes;
     }
 };
 
@@ -142,6 +176,27 @@ template <> struct Dequant16<TypeId::Q8_0> {
         for (int k = 0; k < 4; ++k) {
 #pragma unroll
             for (int i = 0; i < 4; ++i) out[4 * k + i] = d * (float)(int8_t)(qw[k] >> (8 * i));
+        }
+    }
+};
+
+// MXFP4 (regrouped, 16 blocks a group: the exponents in the head, qs the main part): qs[j] low
+// nibble = element j, high nibble = element j + 16; value kMXFP4Values[nibble] * 2^(e-128).
+template <> struct Dequant16<TypeId::MXFP4> {
+    using G = Grouped<TypeId::MXFP4>;
+    __device__ static void run(const uint8_t* row, int64_t e0, float (&out)[16]) {
+        const int64_t b = e0 / 32;
+        const bool high = (e0 % 32) >= 16;
+        const float d = e8m0_half_to_float(*G::head0(row, b));
+        const int4 q = *reinterpret_cast<const int4*>(G::main(row, b));
+        const uint32_t qw[4] = {(uint32_t)q.x, (uint32_t)q.y, (uint32_t)q.z, (uint32_t)q.w};
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            int lo, hi;
+            mxfp4_lookup(qw[k], lo, hi);
+            const int v = high ? hi : lo;
+#pragma unroll
+            for (int i = 0; i < 4; ++i) out[4 * k + i] = (float)(int8_t)(v >> (8 * i)) * d;
         }
     }
 };
@@ -223,6 +278,7 @@ bool dispatch_type(TypeId id, F&& f) {
         case TypeId::Q4_K: f.template operator()<TypeId::Q4_K>(); return true;
         case TypeId::Q5_K: f.template operator()<TypeId::Q5_K>(); return true;
         case TypeId::Q6_K: f.template operator()<TypeId::Q6_K>(); return true;
+        case TypeId::MXFP4: f.template operator()<TypeId::MXFP4>(); return true;
         default: return false;
     }
 }

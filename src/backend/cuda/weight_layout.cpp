@@ -10,7 +10,7 @@ size_t device_row_bytes(quant::TypeId type, int64_t n_in) {
     const GroupedLayout L = grouped_layout(type);
     if (!L.grouped) return gguf;
     const int64_t n_blocks = (int64_t)(gguf / (size_t)L.block_bytes);
-    const int64_t full = n_blocks / kGroupBlocks, tail = n_blocks % kGroupBlocks;
+    const int64_t full = n_blocks / L.group_blocks(), tail = n_blocks % L.group_blocks();
     return (size_t)full * (size_t)L.group_bytes() + (tail ? (size_t)(L.head_bytes() + tail * L.main.bytes) : 0);
 }
 
@@ -28,8 +28,8 @@ void to_device_layout(quant::TypeId type, int64_t n_in, int64_t n_out, const uin
         uint8_t* out = dst + (size_t)r * dst_row;
         for (int64_t b = 0; b < n_blocks; ++b) {
             const uint8_t* block = in + b * L.block_bytes;
-            uint8_t* group = out + (b / kGroupBlocks) * L.group_bytes();
-            const int i = (int)(b % kGroupBlocks);
+            uint8_t* group = out + (b / L.group_blocks()) * L.group_bytes();
+            const int i = (int)(b % L.group_blocks());
             for (int f = 0; f < L.n_head; ++f)
                 std::memcpy(group + L.head_offset(f) + i * L.head[f].bytes, block + L.head[f].src_offset,
                             (size_t)L.head[f].bytes);

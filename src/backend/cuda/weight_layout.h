@@ -3,14 +3,16 @@
 //
 // The decode product is a stream of 16-byte loads only when every block's quant bytes start on a
 // 16-byte boundary. Q4_K (144 bytes) and Q5_K (176) blocks do, and keep the GGUF layout. The others
-// (Q8_0 34, Q4_0 18, Q4_1 20, Q5_0 22, Q5_1 24, Q6_K 210) are regrouped, per row, in groups of
-// kGroupBlocks blocks: first the blocks' small fields (scales, Q5's high bits), each field as an array
+// (Q8_0 34, Q4_0 18, Q4_1 20, Q5_0 22, Q5_1 24, Q6_K 210, MXFP4 17) are regrouped, per row, in groups
+// of kGroupBlocks blocks (MXFP4: 16, so that its 1-byte scales fill a 16-byte head; group_blocks()):
+// first the blocks' small fields (scales, Q5's high bits), each field as an array
 // over the group's blocks (the "head", a multiple of 16 bytes), then the blocks' quant bytes one block
 // after another (the "main" part of each block, a multiple of 16 bytes). A group is exactly as long as
 // its blocks in the GGUF file. A row's last group may hold fewer blocks; its head keeps the full
 // size, so every field of block b lies at an offset that depends on b alone (Dequant16 is not told
 // the row length), and the row grows by at most the head's unused bytes (none when the row's block
-// count is a multiple of 8, e.g. n_in a multiple of 2048 for Q6_K, of 256 for the 32-element types).
+// count is a multiple of the group's, e.g. n_in a multiple of 2048 for Q6_K, of 256 for the 32-element
+// types, of 512 for MXFP4).
 // Rows stay contiguous: row r starts at r * DeviceWeight::row_bytes, a multiple of 16, so a row
 // range is one byte range.
 #pragma once
@@ -22,7 +24,7 @@
 
 namespace shootout::cuda {
 
-constexpr int kGroupBlocks = 8;
+constexpr int kGroupBlocks = 8;  // blocks per group, but for MXFP4 (GroupedLayout::blocks)
 
 struct BlockField {
     int src_offset = 0;  // in the GGUF block
@@ -33,21 +35,23 @@ struct GroupedLayout {
     bool grouped = false;  // false: rows as in the GGUF file
     int block_bytes = 0;
     int n_head = 0;
-    BlockField head[2] = {};  // small fields, stored as [kGroupBlocks] arrays at the group's start
+    BlockField head[2] = {};  // small fields, stored as [blocks] arrays at the group's start
     BlockField main = {};     // the rest of the block, contiguous in the GGUF block too
+    int blocks = kGroupBlocks;  // blocks per group
 
+    constexpr int group_blocks() const { return blocks; }
     constexpr int head_bytes() const {
         int n = 0;
-        for (int f = 0; f < n_head; ++f) n += kGroupBlocks * head[f].bytes;
+        for (int f = 0; f < n_head; ++f) n += blocks * head[f].bytes;
         return n;
     }
     // Offset of head field f's array in a group.
     constexpr int head_offset(int f) const {
         int n = 0;
-        for (int g = 0; g < f; ++g) n += kGroupBlocks * head[g].bytes;
+        for (int g = 0; g < f; ++g) n += blocks * head[g].bytes;
         return n;
     }
-    constexpr int group_bytes() const { return kGroupBlocks * block_bytes; }
+    constexpr int group_bytes() const { return blocks * block_bytes; }
 };
 
 constexpr GroupedLayout grouped_layout(quant::TypeId type) {
@@ -60,6 +64,8 @@ constexpr GroupedLayout grouped_layout(quant::TypeId type) {
         case TypeId::Q5_0: return {true, 22, 2, {{0, 2}, {2, 4}}, {6, 16}};    // d; qh
         case TypeId::Q5_1: return {true, 24, 2, {{0, 4}, {4, 4}}, {8, 16}};    // d, m; qh
         case TypeId::Q6_K: return {true, 210, 1, {{208, 2}, {}}, {0, 208}};    // d; ql, qh, scales
+        // E8M0 exponent e (1 byte): 16 blocks a group, so the head is 16 bytes and a group 272.
+        case TypeId::MXFP4: return {true, 17, 1, {{0, 1}, {}}, {1, 16}, 16};
         default: return {};
     }
 }
