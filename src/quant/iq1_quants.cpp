@@ -16,6 +16,7 @@
 
 #include "quant/block_formats.h"
 #include "quant/families.h"
+#include "quant/superblock_rows.h"
 #include "quant/iq2_lattice.h"
 #include "quant/scale_search.h"
 #include "util/error.h"
@@ -292,26 +293,15 @@ void iq1_m_block(const float* xbl, BlockIQ1_M& y, const float* importance) {
     std::memcpy(y.scales, sc, sizeof(sc));
 }
 
-template <typename Block, void (*Quantize)(const float*, Block&, const float*)>
-size_t quantize_rows(const float* src, void* dst, int64_t n_rows, int64_t n_per_row, const float* importance) {
-    const int64_t blocks_per_row = n_per_row / QK_K;
-    auto* y = static_cast<Block*>(dst);
-    for (int64_t row = 0; row < n_rows; ++row)
-        for (int64_t i = 0; i < blocks_per_row; ++i)
-            Quantize(src + row * n_per_row + i * QK_K, y[row * blocks_per_row + i],
-                     importance ? importance + i * QK_K : nullptr);
-    return (size_t)(n_rows * blocks_per_row) * sizeof(Block);
-}
-
 inline float grid_value(uint64_t point, int j) { return (float)(int8_t)((point >> (8 * j)) & 255); }
 
 }  // namespace
 
 size_t iq1_s_quantize_rows(const float* s, void* d, int64_t r, int64_t n, const float* w) {
-    return quantize_rows<BlockIQ1_S, iq1_s_block>(s, d, r, n, w);
+    return quantize_superblock_rows<BlockIQ1_S, iq1_s_block>(s, d, r, n, w);
 }
 size_t iq1_m_quantize_rows(const float* s, void* d, int64_t r, int64_t n, const float* w) {
-    return quantize_rows<BlockIQ1_M, iq1_m_block>(s, d, r, n, w);
+    return quantize_superblock_rows<BlockIQ1_M, iq1_m_block>(s, d, r, n, w);
 }
 // IQ1_S has no reference quantizer without importance (ggml asserts); ours throws the same way.
 void iq1_s_from_float_ref(const float* x, void* dst, int64_t n) { iq1_s_quantize_rows(x, dst, 1, n, nullptr); }

@@ -16,6 +16,7 @@
 #include "quant/lattice_search.h"
 #include "quant/block_formats.h"
 #include "quant/families.h"
+#include "quant/superblock_rows.h"
 #include "quant/iq2_lattice.h"
 #include "quant/iq3_lattice.h"
 #include "quant/scale_search.h"
@@ -217,17 +218,6 @@ void iq2_16_block(const float* xbl, Block& y, const float* importance) {
         y.scales[ib / 2] = (uint8_t)(sub_scale(id, scales[ib]) | (sub_scale(id, scales[ib + 1]) << 4));
 }
 
-template <typename Block, void (*Quantize)(const float*, Block&, const float*)>
-size_t quantize_rows(const float* src, void* dst, int64_t n_rows, int64_t n_per_row, const float* importance) {
-    const int64_t blocks_per_row = n_per_row / QK_K;
-    auto* y = static_cast<Block*>(dst);
-    for (int64_t row = 0; row < n_rows; ++row)
-        for (int64_t i = 0; i < blocks_per_row; ++i)
-            Quantize(src + row * n_per_row + i * QK_K, y[row * blocks_per_row + i],
-                     importance ? importance + i * QK_K : nullptr);
-    return (size_t)(n_rows * blocks_per_row) * sizeof(Block);
-}
-
 // Element j of a grid point times its sign bit.
 inline float grid_value(uint64_t point, int j, uint8_t signs) {
     return (float)((point >> (8 * j)) & 255) * ((signs >> j) & 1 ? -1.f : 1.f);
@@ -236,13 +226,13 @@ inline float grid_value(uint64_t point, int j, uint8_t signs) {
 }  // namespace
 
 size_t iq2_xxs_quantize_rows(const float* s, void* d, int64_t r, int64_t n, const float* w) {
-    return quantize_rows<BlockIQ2_XXS, iq2_xxs_block>(s, d, r, n, w);
+    return quantize_superblock_rows<BlockIQ2_XXS, iq2_xxs_block>(s, d, r, n, w);
 }
 size_t iq2_xs_quantize_rows(const float* s, void* d, int64_t r, int64_t n, const float* w) {
-    return quantize_rows<BlockIQ2_XS, iq2_16_block<Variant::XS, BlockIQ2_XS>>(s, d, r, n, w);
+    return quantize_superblock_rows<BlockIQ2_XS, iq2_16_block<Variant::XS, BlockIQ2_XS>>(s, d, r, n, w);
 }
 size_t iq2_s_quantize_rows(const float* s, void* d, int64_t r, int64_t n, const float* w) {
-    return quantize_rows<BlockIQ2_S, iq2_16_block<Variant::S, BlockIQ2_S>>(s, d, r, n, w);
+    return quantize_superblock_rows<BlockIQ2_S, iq2_16_block<Variant::S, BlockIQ2_S>>(s, d, r, n, w);
 }
 // XXS/XS have no reference quantizer without importance (ggml asserts); ours throws the same way.
 void iq2_xxs_from_float_ref(const float* x, void* dst, int64_t n) { iq2_xxs_quantize_rows(x, dst, 1, n, nullptr); }

@@ -17,6 +17,7 @@
 #include "quant/lattice_search.h"
 #include "quant/block_formats.h"
 #include "quant/families.h"
+#include "quant/superblock_rows.h"
 #include "quant/iq3_lattice.h"
 #include "quant/scale_search.h"
 #include "util/error.h"
@@ -190,24 +191,13 @@ void iq3_s_block(const float* xbl, BlockIQ3_S& y, const float* importance) {
         y.scales[ib / 2] = (uint8_t)(sub_scale(id, scales[ib]) | (sub_scale(id, scales[ib + 1]) << 4));
 }
 
-template <typename Block, void (*Quantize)(const float*, Block&, const float*)>
-size_t quantize_rows(const float* src, void* dst, int64_t n_rows, int64_t n_per_row, const float* importance) {
-    const int64_t blocks_per_row = n_per_row / QK_K;
-    auto* y = static_cast<Block*>(dst);
-    for (int64_t row = 0; row < n_rows; ++row)
-        for (int64_t i = 0; i < blocks_per_row; ++i)
-            Quantize(src + row * n_per_row + i * QK_K, y[row * blocks_per_row + i],
-                     importance ? importance + i * QK_K : nullptr);
-    return (size_t)(n_rows * blocks_per_row) * sizeof(Block);
-}
-
 }  // namespace
 
 size_t iq3_xxs_quantize_rows(const float* s, void* d, int64_t r, int64_t n, const float* w) {
-    return quantize_rows<BlockIQ3_XXS, iq3_xxs_block>(s, d, r, n, w);
+    return quantize_superblock_rows<BlockIQ3_XXS, iq3_xxs_block>(s, d, r, n, w);
 }
 size_t iq3_s_quantize_rows(const float* s, void* d, int64_t r, int64_t n, const float* w) {
-    return quantize_rows<BlockIQ3_S, iq3_s_block>(s, d, r, n, w);
+    return quantize_superblock_rows<BlockIQ3_S, iq3_s_block>(s, d, r, n, w);
 }
 void iq3_xxs_from_float_ref(const float* x, void* dst, int64_t n) { iq3_xxs_quantize_rows(x, dst, 1, n, nullptr); }
 void iq3_s_from_float_ref(const float* x, void* dst, int64_t n) { iq3_s_quantize_rows(x, dst, 1, n, nullptr); }
