@@ -188,30 +188,51 @@ inline __m256i load_q8(const int8_t* qs) { return _mm256_loadu_si256((const __m2
 
 }  // namespace
 
-void q4_0_avx2(int64_t n, float* result, const void* w, const void* x) {
-    const auto* a = static_cast<const BlockQ4_0*>(w);
+namespace {
+
+// The 4-bit levels of a Q4_x block, or the 5-bit ones of a Q5_x block (the fifth bit from qh).
+template <bool kHigh, typename Block>
+__m256i levels(const Block& blk) {
+    const __m256i q = unpack_nibbles(blk.qs);
+    if constexpr (kHigh) return _mm256_or_si256(q, fifth_bits(blk.qh));
+    else return q;
+}
+
+// Q4_0 / Q5_0 by Q8_0: levels centred by 8 / 16, one scale product per block.
+template <bool kHigh, typename Block>
+void symmetric_avx2(int64_t n, float* result, const void* w, const void* x) {
+    const auto* a = static_cast<const Block*>(w);
     const auto* b = static_cast<const BlockQ8_0*>(x);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK; ++i) {
         const __m256 d = _mm256_set1_ps(fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
-        const __m256i q = _mm256_sub_epi8(unpack_nibbles(a[i].qs), _mm256_set1_epi8(8));
+        const __m256i q = _mm256_sub_epi8(levels<kHigh>(a[i]), _mm256_set1_epi8(kHigh ? 16 : 8));
         acc = _mm256_fmadd_ps(d, dot_s8_s8(q, load_q8(b[i].qs)), acc);
     }
     *result = horizontal_sum(acc);
 }
 
-void q5_0_avx2(int64_t n, float* result, const void* w, const void* x) {
-    const auto* a = static_cast<const BlockQ5_0*>(w);
-    const auto* b = static_cast<const BlockQ8_0*>(x);
+// Q4_1 / Q5_1 by Q8_1: unsigned levels, the block minimum times the activations' stored sum s.
+template <bool kHigh, typename Block>
+void affine_avx2(int64_t n, float* result, const void* w, const void* x) {
+    const auto* a = static_cast<const Block*>(w);
+    const auto* b = static_cast<const BlockQ8_1*>(x);
     __m256 acc = _mm256_setzero_ps();
+    float min_sum = 0;
     for (int64_t i = 0; i < n / QK; ++i) {
         const __m256 d = _mm256_set1_ps(fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
-        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(a[i].qs), fifth_bits(a[i].qh)),
-                                          _mm256_set1_epi8(16));
-        acc = _mm256_fmadd_ps(d, dot_s8_s8(q, load_q8(b[i].qs)), acc);
+        min_sum += fp16_to_fp32(a[i].m) * fp16_to_fp32(b[i].s);
+        acc = _mm256_fmadd_ps(d, dot_u8_s8(levels<kHigh>(a[i]), load_q8(b[i].qs)), acc);
     }
-    *result = horizontal_sum(acc);
+    *result = horizontal_sum(acc) + min_sum;
 }
+
+}  // namespace
+
+void q4_0_avx2(int64_t n, float* result, const void* w, const void* x) { symmetric_avx2<false, BlockQ4_0>(n, result, w, x); }
+void q5_0_avx2(int64_t n, float* result, const void* w, const void* x) { symmetric_avx2<true, BlockQ5_0>(n, result, w, x); }
+void q4_1_avx2(int64_t n, float* result, const void* w, const void* x) { affine_avx2<false, BlockQ4_1>(n, result, w, x); }
+void q5_1_avx2(int64_t n, float* result, const void* w, const void* x) { affine_avx2<true, BlockQ5_1>(n, result, w, x); }
 
 void q8_0_avx2(int64_t n, float* result, const void* w, const void* x) {
     const auto* a = static_cast<const BlockQ8_0*>(w);
@@ -222,33 +243,6 @@ void q8_0_avx2(int64_t n, float* result, const void* w, const void* x) {
         acc = _mm256_fmadd_ps(d, dot_s8_s8(load_q8(a[i].qs), load_q8(b[i].qs)), acc);
     }
     *result = horizontal_sum(acc);
-}
-
-void q4_1_avx2(int64_t n, float* result, const void* w, const void* x) {
-    const auto* a = static_cast<const BlockQ4_1*>(w);
-    const auto* b = static_cast<const BlockQ8_1*>(x);
-    __m256 acc = _mm256_setzero_ps();
-    float min_sum = 0;
-    for (int64_t i = 0; i < n / QK; ++i) {
-        const __m256 d = _mm256_set1_ps(fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
-        min_sum += fp16_to_fp32(a[i].m) * fp16_to_fp32(b[i].s);
-        acc = _mm256_fmadd_ps(d, dot_u8_s8(unpack_nibbles(a[i].qs), load_q8(b[i].qs)), acc);
-    }
-    *result = horizontal_sum(acc) + min_sum;
-}
-
-void q5_1_avx2(int64_t n, float* result, const void* w, const void* x) {
-    const auto* a = static_cast<const BlockQ5_1*>(w);
-    const auto* b = static_cast<const BlockQ8_1*>(x);
-    __m256 acc = _mm256_setzero_ps();
-    float min_sum = 0;
-    for (int64_t i = 0; i < n / QK; ++i) {
-        const __m256 d = _mm256_set1_ps(fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
-        min_sum += fp16_to_fp32(a[i].m) * fp16_to_fp32(b[i].s);
-        const __m256i q = _mm256_or_si256(unpack_nibbles(a[i].qs), fifth_bits(a[i].qh));
-        acc = _mm256_fmadd_ps(d, dot_u8_s8(q, load_q8(b[i].qs)), acc);
-    }
-    *result = horizontal_sum(acc) + min_sum;
 }
 
 // Q8_0 / Q8_1 activations as ggml's CPU backend converts them on x86 (quantize_row_q8_0 / _q8_1 of
