@@ -7,6 +7,8 @@
 // bit-identical; the integer products differ only in how they are formed, which is exact.
 #include "backend/cpu/matmul_tiles.h"
 
+#include "backend/cpu/avx2_reduce.h"
+
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 
@@ -25,12 +27,6 @@ using quant::BlockQ6_K;
 using quant::BlockQ8_K;
 
 #define SHOOTOUT_INLINE inline __attribute__((always_inline))
-
-SHOOTOUT_INLINE float horizontal_sum(__m256 v) {
-    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
-}
 
 // Hardware F16C conversion: equal to util/fp16.h's fp16_to_fp32 for every non-NaN half.
 SHOOTOUT_INLINE float half_to_float(uint16_t h) { return _cvtsh_ss(h); }

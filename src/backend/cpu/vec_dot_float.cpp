@@ -1,5 +1,6 @@
 // Dot products of plain-float rows: F32.F32, F16.F16, BF16.BF16. The scalar versions accumulate in
 // double (as ggml's scalar path does); the AVX2 ones in 4 x 8 float lanes with FMA.
+#include "backend/cpu/avx2_reduce.h"
 #include "backend/cpu/vec_dot.h"
 
 #include <immintrin.h>
@@ -34,12 +35,6 @@ void bf16_scalar(int64_t n, float* result, const void* w, const void* x) {
 
 #if defined(SHOOTOUT_HAVE_AVX2_KERNELS)
 namespace {
-
-inline float horizontal_sum(__m256 v) {
-    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
-}
 
 inline __m256 load_f32(const float* p) { return _mm256_loadu_ps(p); }
 inline __m256 load_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "backend/cpu/avx2_reduce.h"
 #include "backend/cpu/vec_dot_more.h"
 #include "quant/block_formats.h"
 #include "quant/iq2_lattice.h"
@@ -96,12 +97,6 @@ void iq1_m_scalar(int64_t n, float* result, const void* w, const void* x) {
 
 #if defined(SHOOTOUT_HAVE_AVX2_KERNELS)
 namespace {
-
-inline int horizontal_sum_i32(__m256i v) {
-    const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    return _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xB1)));
-}
 
 template <typename Block, Group32 (*Decode)(const Block&, int, const uint64_t*), float (*Scale)(const Block&)>
 float dot_avx2(int64_t n, const void* w, const void* x) {

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "backend/cpu/avx2_reduce.h"
 #include "backend/cpu/vec_dot_more.h"
 #include "quant/block_formats.h"
 #include "quant/iq3_lattice.h"
@@ -85,22 +86,6 @@ void iq3_s_scalar(int64_t n, float* result, const void* w, const void* x) {
 
 #if defined(SHOOTOUT_HAVE_AVX2_KERNELS)
 namespace {
-
-inline int horizontal_sum_i32(__m256i v) {
-    const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    return _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xB1)));
-}
-
-// 32 sign bits -> 32 bytes of +1 / -1 (bit e set: byte e is -1).
-inline __m256i sign_bytes(uint32_t signs) {
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32((int)signs),
-        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0x0000000000000000));
-    const __m256i bit = _mm256_set1_epi64x((int64_t)0x8040201008040201ULL);
-    const __m256i is_set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-    return _mm256_or_si256(is_set, _mm256_set1_epi8(1));
-}
 
 // (2 s + 1) * sum(point * sign * y) over one sub-block, as 8 int32 lanes.
 inline __m256i sub_block_dot(const uint32_t* grid, const int* points, uint32_t signs, const int8_t* y, int scale) {

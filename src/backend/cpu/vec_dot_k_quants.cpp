@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "backend/cpu/activation_conversion.h"
+#include "backend/cpu/avx2_reduce.h"
 #include "backend/cpu/vec_dot.h"
 #include "quant/block_formats.h"
 #include "util/fp16.h"
@@ -127,13 +128,6 @@ void q6_k_scalar(int64_t n, float* r, const void* w, const void* x) { *r = dot_s
 
 #if defined(SHOOTOUT_HAVE_AVX2_KERNELS)
 namespace {
-
-inline int horizontal_sum_i32(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
-}
 
 // sum over 32 elements of scale(element) * u * s, u unsigned levels (< 64), s the activations;
 // `scales` holds one int16 scale per pair of elements (maddubs pairs neighbours).

@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include "backend/cpu/activation_conversion.h"
+#include "backend/cpu/avx2_reduce.h"
 #include "backend/cpu/vec_dot.h"
 #include "quant/block_formats.h"
 #include "util/fp16.h"
@@ -145,12 +146,6 @@ void q5_1_scalar(int64_t n, float* result, const void* w, const void* x) {
 
 #if defined(SHOOTOUT_HAVE_AVX2_KERNELS)
 namespace {
-
-inline float horizontal_sum(__m256 v) {
-    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
-}
 
 // 16 bytes of nibbles -> 32 bytes: low nibbles (elements 0-15) in the low lane, high in the high.
 inline __m256i unpack_nibbles(const uint8_t* qs) {

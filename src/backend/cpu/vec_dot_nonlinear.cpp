@@ -5,6 +5,7 @@
 // versions look the levels up with a byte shuffle of the 16-entry table.
 #include <immintrin.h>
 
+#include "backend/cpu/avx2_reduce.h"
 #include "backend/cpu/vec_dot_more.h"
 #include "quant/block_formats.h"
 #include "util/fp16.h"
@@ -58,12 +59,6 @@ void iq4_xs_scalar(int64_t n, float* result, const void* w, const void* x) {
 
 #if defined(SHOOTOUT_HAVE_AVX2_KERNELS)
 namespace {
-
-inline float horizontal_sum(__m256 v) {
-    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
-}
 
 inline __m256i load_table(const int8_t* table) {
     const __m128i t = _mm_loadu_si128((const __m128i*)table);

@@ -7,6 +7,7 @@
 //   with t = low + 4*high in 0..7 (unsigned, as maddubs wants it).
 #include <immintrin.h>
 
+#include "backend/cpu/avx2_reduce.h"
 #include "backend/cpu/vec_dot_more.h"
 #include "quant/block_formats.h"
 #include "util/fp16.h"
@@ -18,12 +19,6 @@ namespace {
 
 using namespace quant;
 constexpr int QK_K = kSuperBlock;
-
-inline int horizontal_sum_i32(__m256i v) {
-    const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    return _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xB1)));
-}
 
 // sum over the 32 elements of two groups of t * y, each group's 8 int16 pair sums weighted by its
 // scale, as 8 int32 lanes. t <= 7 and |y| <= 128 keep maddubs' int16 pairs from saturating.

@@ -4,6 +4,7 @@
 // unsigned-by-signed byte product, which is what AVX2's maddubs multiplies.
 #include <immintrin.h>
 
+#include "backend/cpu/avx2_reduce.h"
 #include "backend/cpu/vec_dot_more.h"
 #include "quant/block_formats.h"
 #include "util/fp16.h"
@@ -63,18 +64,6 @@ void tq2_0_scalar(int64_t n, float* result, const void* w, const void* x) {
 
 #if defined(SHOOTOUT_HAVE_AVX2_KERNELS)
 namespace {
-
-inline float horizontal_sum(__m256 v) {
-    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    const __m128 s2 = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
-}
-
-inline int horizontal_sum_i32(__m256i v) {
-    const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    return _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xB1)));
-}
 
 // Trit n of every byte, with 3^n given per 16-bit lane (so different lanes may read different
 // trits): for the low byte b0 of a lane, (lane * p) << 8 keeps (b0 * p mod 256) in the high byte,
