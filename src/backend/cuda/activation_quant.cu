@@ -9,6 +9,7 @@
 #include <string>
 
 #include "backend/cuda/activation_quant.h"
+#include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
 #include "util/error.h"
@@ -162,12 +163,7 @@ __global__ void norm_quantize_kernel(float* x, const float* y_in, const float* _
         sum += v * v;
     }
     __shared__ float partial[32];
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(kFull, sum, off);
-    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
-    __syncthreads();
-    float total = 0.f;
-    for (int i = 0; i < (int)blockDim.x / 32; ++i) total += partial[i];
+    const float total = block_reduce(sum, partial);
     const float scale = 1.0f / sqrtf(total / (float)n + eps);
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, n_warps = blockDim.x / 32;
     constexpr int64_t kBlock = A == ActivationType::Q8_K ? 256 : 32;
@@ -281,13 +277,13 @@ void rms_norm_quantize(const float* x, const float* w, int64_t n_rows, int64_t n
     float* xm = const_cast<float*>(x);  // read only: kAdd is false
     switch (type) {
         case ActivationType::Q8_0:
-            norm_quantize_kernel<ActivationType::Q8_0, false><<<(unsigned)n_rows, 256, 0, stream>>>(xm, nullptr, w, n, eps, y, qs, ds);
+            norm_quantize_kernel<ActivationType::Q8_0, false><<<(unsigned)n_rows, norm_block_threads(n), 0, stream>>>(xm, nullptr, w, n, eps, y, qs, ds);
             break;
         case ActivationType::Q8_1:
-            norm_quantize_kernel<ActivationType::Q8_1, false><<<(unsigned)n_rows, 256, 0, stream>>>(xm, nullptr, w, n, eps, y, qs, ds);
+            norm_quantize_kernel<ActivationType::Q8_1, false><<<(unsigned)n_rows, norm_block_threads(n), 0, stream>>>(xm, nullptr, w, n, eps, y, qs, ds);
             break;
         case ActivationType::Q8_K:
-            norm_quantize_kernel<ActivationType::Q8_K, false><<<(unsigned)n_rows, 256, 0, stream>>>(xm, nullptr, w, n, eps, y, qs, ds);
+            norm_quantize_kernel<ActivationType::Q8_K, false><<<(unsigned)n_rows, norm_block_threads(n), 0, stream>>>(xm, nullptr, w, n, eps, y, qs, ds);
             break;
         default: fail("rms_norm_quantize", "not an 8-bit activation type");
     }
@@ -299,13 +295,13 @@ void add_rms_norm_quantize(float* x, const float* y_in, const float* w, int64_t 
     check_shape(type, n, "add_rms_norm_quantize");
     switch (type) {
         case ActivationType::Q8_0:
-            norm_quantize_kernel<ActivationType::Q8_0, true><<<(unsigned)n_rows, 256, 0, stream>>>(x, y_in, w, n, eps, out, qs, ds);
+            norm_quantize_kernel<ActivationType::Q8_0, true><<<(unsigned)n_rows, norm_block_threads(n), 0, stream>>>(x, y_in, w, n, eps, out, qs, ds);
             break;
         case ActivationType::Q8_1:
-            norm_quantize_kernel<ActivationType::Q8_1, true><<<(unsigned)n_rows, 256, 0, stream>>>(x, y_in, w, n, eps, out, qs, ds);
+            norm_quantize_kernel<ActivationType::Q8_1, true><<<(unsigned)n_rows, norm_block_threads(n), 0, stream>>>(x, y_in, w, n, eps, out, qs, ds);
             break;
         case ActivationType::Q8_K:
-            norm_quantize_kernel<ActivationType::Q8_K, true><<<(unsigned)n_rows, 256, 0, stream>>>(x, y_in, w, n, eps, out, qs, ds);
+            norm_quantize_kernel<ActivationType::Q8_K, true><<<(unsigned)n_rows, norm_block_threads(n), 0, stream>>>(x, y_in, w, n, eps, out, qs, ds);
             break;
         default: fail("add_rms_norm_quantize", "not an 8-bit activation type");
     }

@@ -14,8 +14,10 @@
 #include <algorithm>
 #include <string>
 
+#include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/cublas_util.h"
 #include "backend/cuda/cuda_check.cuh"
+#include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/ops_kernels.h"
 
 namespace shootout::cuda {
@@ -26,22 +28,6 @@ constexpr size_t kScratchBytes = size_t(1) << 30;
 __global__ void to_half_kernel(const float* __restrict__ x, size_t n, __half* __restrict__ out) {
     const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) out[i] = __float2half_rn(x[i]);
-}
-
-__device__ __forceinline__ float block_reduce(float v, float* shared, bool is_max) {
-    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) {
-        const float o = __shfl_xor_sync(0xffffffffu, v, off);
-        v = is_max ? fmaxf(v, o) : v + o;
-    }
-    __syncthreads();  // shared is reused between calls
-    if (lane == 0) shared[warp] = v;
-    __syncthreads();
-    const int n_warps = blockDim.x / 32;
-    v = is_max ? -INFINITY : 0.0f;
-    for (int w = 0; w < n_warps; ++w) v = is_max ? fmaxf(v, shared[w]) : v + shared[w];
-    return v;
 }
 
 // One block per score row (head-in-group, token): row t sees keys 0..pos0+t.
@@ -64,19 +50,8 @@ __global__ void causal_softmax_kernel(const float* __restrict__ s, __half* __res
         pr[j] = __float2half_rn(j < n_valid ? expf(sr[j] * scale - m) * inv : 0.0f);
 }
 
-struct Scratch {
-    DeviceBuffer buffer;
-    void* reserve(size_t bytes) {
-        if (buffer.bytes() < bytes) {
-            buffer = DeviceBuffer();
-            buffer = DeviceBuffer(bytes);
-        }
-        return buffer.data();
-    }
-};
-
-Scratch& scratch() {
-    static Scratch s;  // one stream uses it at a time (the model's)
+Workspace& scratch() {
+    static Workspace s;  // one stream uses it at a time (the model's)
     return s;
 }
 

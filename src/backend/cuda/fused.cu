@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/ops_kernels.h"
 
@@ -27,18 +28,8 @@ __global__ void add_rms_norm_kernel(float* __restrict__ x, const float* y, const
         sum += v * v;
     }
     __shared__ float partial[32];
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(kFull, sum, off);
-    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        float s = threadIdx.x < blockDim.x / 32 ? partial[threadIdx.x] : 0.f;
-#pragma unroll
-        for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(kFull, s, off);
-        if (threadIdx.x == 0) partial[0] = s;
-    }
-    __syncthreads();
-    const float scale = 1.0f / sqrtf(partial[0] / (float)n + eps);
+    sum = block_reduce(sum, partial);
+    const float scale = 1.0f / sqrtf(sum / (float)n + eps);
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) orow[i] = (xr[i] * scale) * w[i];
 }
 
@@ -97,7 +88,7 @@ __global__ void qk_norm_rope_kernel(float* __restrict__ q, float* __restrict__ k
 void add_rms_norm(float* x, const float* y, const float* weight, int64_t n_rows, int64_t n, float eps, float* out,
                   StreamHandle stream) {
     if (n_rows <= 0) return;
-    const int threads = n >= 1024 ? 1024 : n >= 256 ? 256 : 64;
+    const int threads = norm_block_threads(n);
     add_rms_norm_kernel<<<(unsigned)n_rows, threads, 0, static_cast<cudaStream_t>(stream)>>>(x, y, weight, n, eps, out);
     check_last_launch("add_rms_norm");
 }

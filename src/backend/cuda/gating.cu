@@ -1,6 +1,7 @@
 // The row ops of the gated architectures on the device (qwen3next): column slices of joint
 // projections, sigmoid gates, and the L2 normalisation of Gated DeltaNet's queries and keys. Numerics
 // as the CPU's gating.cpp: sigmoid as 1 / (1 + exp(-x)) in float.
+#include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/moe_deltanet_kernels.h"
 
@@ -34,18 +35,8 @@ __global__ void l2_norm_kernel(float* __restrict__ x, int64_t n_cols, float eps)
     float sum = 0.f;
     for (int64_t c = threadIdx.x; c < n_cols; c += blockDim.x) sum += xr[c] * xr[c];
     __shared__ float partial[32];
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        float s = threadIdx.x < blockDim.x / 32 ? partial[threadIdx.x] : 0.f;
-#pragma unroll
-        for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
-        if (threadIdx.x == 0) partial[0] = s;
-    }
-    __syncthreads();
-    const float scale = 1.0f / fmaxf(sqrtf(partial[0]), eps);
+    sum = block_reduce(sum, partial);
+    const float scale = 1.0f / fmaxf(sqrtf(sum), eps);
     for (int64_t c = threadIdx.x; c < n_cols; c += blockDim.x) xr[c] *= scale;
 }
 

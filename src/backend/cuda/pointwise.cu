@@ -2,6 +2,7 @@
 // Memory-bound and small next to the matrix products; each reads its inputs once.
 #include <cmath>
 
+#include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/ops_kernels.h"
 
@@ -19,18 +20,8 @@ __global__ void rms_norm_kernel(const float* __restrict__ x, const float* __rest
     float sum = 0.f;
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) sum += xr[i] * xr[i];
     __shared__ float partial[32];
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        float s = threadIdx.x < blockDim.x / 32 ? partial[threadIdx.x] : 0.f;
-#pragma unroll
-        for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
-        if (threadIdx.x == 0) partial[0] = s;
-    }
-    __syncthreads();
-    const float scale = 1.0f / sqrtf(partial[0] / (float)n + eps);
+    sum = block_reduce(sum, partial);
+    const float scale = 1.0f / sqrtf(sum / (float)n + eps);
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) yr[i] = (xr[i] * scale) * w[i];
 }
 
@@ -75,7 +66,7 @@ __global__ void add_bias_kernel(float* x, const float* bias, size_t n_total, int
 void rms_norm(const float* x, const float* weight, int64_t n_rows, int64_t n, float eps, float* y,
               StreamHandle stream) {
     if (n_rows <= 0) return;
-    const int threads = n >= 1024 ? 1024 : n >= 256 ? 256 : 64;
+    const int threads = norm_block_threads(n);
     rms_norm_kernel<<<(unsigned)n_rows, threads, 0, static_cast<cudaStream_t>(stream)>>>(x, weight, n, eps, y);
     check_last_launch("rms_norm");
 }
