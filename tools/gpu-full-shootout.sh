@@ -15,22 +15,10 @@ root=$PWD
 text=$(realpath "${1:?wikitext-2 test text}")
 llama_src=${2:-}
 llama_chunks=${3:-60}
-build=${SHOOTOUT_GPU_BUILD:-$root/build-gpu}
-out=${OUT:-$build/logs}
-work=${WORK:-/tmp/full-shootout}
-mkdir -p "$out" "$work"
-jobs=$(nproc); [ "$jobs" -gt 16 ] && jobs=16
+. tools/gpu-lib.sh /tmp/full-shootout
 
-llama_pid=""
-if [ -n "$llama_src" ]; then
-  ( export CMAKE_BUILD_PARALLEL_LEVEL=$(( jobs / 2 )); bash "$root/tools/build-llama-cpp.sh" "$(realpath "$llama_src")" /tmp/llama-cuda cuda ) \
-    >"$out/llama-build.log" 2>&1 &
-  llama_pid=$!
-fi
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DSHOOTOUT_TESTS=OFF -DSHOOTOUT_BENCH=OFF >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
-ninja -C "$build" -j"$jobs" shootout >"$out/build.log" 2>&1 || { grep -v "ptxas info" "$out/build.log" | tail -30; exit 1; }
-S=$build/shootout
+start_llama_build "$llama_src"
+build_shootout
 
 t0=$(date +%s)
 "$S" synth --arch qwen3 --shape 8B --recipe F16 -o "$work/ref-f16.gguf" >"$out/synth.log" 2>&1 || { tail -5 "$out/synth.log"; exit 1; }

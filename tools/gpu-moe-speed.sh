@@ -12,22 +12,10 @@ recipe=${2:-Q4_K_M}
 prompts=${3:-512}
 gen=${4:-128}
 reps=${5:-2}
-build=${SHOOTOUT_GPU_BUILD:-$root/build-gpu}
-out=${OUT:-$build/logs}
-work=${WORK:-/tmp/moe-speed}
-mkdir -p "$out" "$work"
-jobs=$(nproc); [ "$jobs" -gt 16 ] && jobs=16
+. tools/gpu-lib.sh /tmp/moe-speed
 
-llama_pid=""
-if [ -n "$llama_src" ]; then
-  ( export CMAKE_BUILD_PARALLEL_LEVEL=$(( jobs / 2 )); bash "$root/tools/build-llama-cpp.sh" "$(realpath "$llama_src")" /tmp/llama-cuda cuda ) \
-    >"$out/llama-build.log" 2>&1 &
-  llama_pid=$!
-fi
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DSHOOTOUT_TESTS=OFF -DSHOOTOUT_BENCH=OFF >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
-ninja -C "$build" -j"$jobs" shootout >"$out/build.log" 2>&1 || { grep -v "ptxas info" "$out/build.log" | tail -30; exit 1; }
-S=$build/shootout
+start_llama_build "$llama_src"
+build_shootout
 B=/tmp/llama-cuda/build/bin/llama-bench
 
 status=0

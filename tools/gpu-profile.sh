@@ -7,15 +7,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-build=${SHOOTOUT_GPU_BUILD:-$root/build-gpu}
-out=${OUT:-$build/logs}
-work=${WORK:-/tmp/profile}
-mkdir -p "$out" "$work"
-jobs=$(nproc); [ "$jobs" -gt 16 ] && jobs=16
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DSHOOTOUT_TESTS=OFF -DSHOOTOUT_BENCH=OFF >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
-ninja -C "$build" -j"$jobs" shootout >"$out/build.log" 2>&1 || { grep -v "ptxas info" "$out/build.log" | tail -30; exit 1; }
-S=$build/shootout
+. tools/gpu-lib.sh /tmp/profile
+build_shootout
 for spec in "$@"; do
   IFS=: read -r arch shape recipe layers <<<"$spec"
   f=$work/$arch.gguf
