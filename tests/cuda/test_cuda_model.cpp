@@ -62,15 +62,6 @@ std::vector<std::string> test_models() {
     return paths;
 }
 
-struct KldStats {
-    double mean = 0, max = 0;
-    size_t n = 0;
-    void add(double v) {
-        mean += (v - mean) / double(++n);
-        max = std::max(max, v);
-    }
-};
-
 class CudaModelTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -91,41 +82,15 @@ TEST_F(CudaModelTest, PrefillAndDecodeMatchCpu) {
         ASSERT_GE(tokens.size(), 120u);
         auto cpu = Model::load(*file, pool_, Backend::Cpu);
         auto gpu = Model::load(*file, pool_, Backend::Cuda);
-        const int64_t n = (int64_t)tokens.size(), n_vocab = cpu->info().n_vocab;
-
-        // The CPU's logits of every position of the whole text.
-        const std::vector<float> cpu_hidden = cpu->hidden(tokens);
-        std::vector<float> cpu_logits((size_t)(n * n_vocab));
-        cpu->logits(cpu_hidden.data(), n, cpu_logits.data());
-
-        // Prefill on the GPU: the whole text at once.
-        const std::vector<float> gpu_hidden = gpu->hidden(tokens);
-        ASSERT_EQ(gpu_hidden.size(), cpu_hidden.size());
-        std::vector<float> gpu_logits((size_t)(n * n_vocab), NAN);
-        gpu->logits(gpu_hidden.data(), n, gpu_logits.data());
-        KldStats prefill;
-        for (int64_t t = 0; t < n; ++t) {
-            const double d = test::kld(&cpu_logits[(size_t)(t * n_vocab)], &gpu_logits[(size_t)(t * n_vocab)], n_vocab);
-            ASSERT_TRUE(std::isfinite(d)) << "position " << t;
-            prefill.add(d);
-        }
-
-        // Decode on the GPU: a 64-token prompt, then one token per step over the KV cache.
-        const int64_t n_prompt = 64;
-        KldStats decode;
-        std::vector<float> step_logits((size_t)n_vocab, NAN);
-        gpu->start_sequence(n);
-        gpu->decode(std::span<const int32_t>(tokens.data(), (size_t)n_prompt), step_logits.data());
-        decode.add(test::kld(&cpu_logits[(size_t)((n_prompt - 1) * n_vocab)], step_logits.data(), n_vocab));
-        for (int64_t t = n_prompt; t < n; ++t) {
-            gpu->decode(std::span<const int32_t>(&tokens[(size_t)t], 1), step_logits.data());
-            const double d = test::kld(&cpu_logits[(size_t)(t * n_vocab)], step_logits.data(), n_vocab);
-            ASSERT_TRUE(std::isfinite(d)) << "decode position " << t;
-            decode.add(d);
-        }
+        // Decode after a 64-token prompt.
+        const test::BackendKlds k = test::compare_backends(*cpu, *gpu, tokens, 64);
+        ASSERT_EQ(test::first_non_finite(k.prefill), -1) << "prefill position";
+        ASSERT_EQ(test::first_non_finite(k.decode), -1) << "decode step";
+        const double prefill_mean = test::mean(k.prefill), prefill_max = test::max(k.prefill);
+        const double decode_mean = test::mean(k.decode), decode_max = test::max(k.decode);
         std::printf("KLD cpu||cuda %s: prefill %zu tokens mean %.3g max %.3g; decode %zu steps mean %.3g max %.3g\n",
-                    std::filesystem::path(path).filename().c_str(), prefill.n, prefill.mean, prefill.max, decode.n,
-                    decode.mean, decode.max);
+                    std::filesystem::path(path).filename().c_str(), k.prefill.size(), prefill_mean, prefill_max,
+                    k.decode.size(), decode_mean, decode_max);
         // F16/BF16 weights: only summation order differs (and the F16 rounding of q and of the softmax
         // probabilities in the GPU's prompt attention), well under 1e-4. Quantized weights: both
         // backends quantize the activations to 8 bits the same way (bit-exact, test_cuda_kernels), but
@@ -139,10 +104,10 @@ TEST_F(CudaModelTest, PrefillAndDecodeMatchCpu) {
         const auto ffn_type = file->find_tensor("blk.0.ffn_down.weight")->type;
         const bool float_weights = ffn_type == quant::TypeId::F16 || ffn_type == quant::TypeId::BF16;
         const double mean_bound = float_weights ? 1e-4 : 1e-3, max_bound = float_weights ? 1e-3 : 1e-2;
-        EXPECT_LT(prefill.mean, mean_bound);
-        EXPECT_LT(decode.mean, mean_bound);
-        EXPECT_LT(prefill.max, max_bound);
-        EXPECT_LT(decode.max, max_bound);
+        EXPECT_LT(prefill_mean, mean_bound);
+        EXPECT_LT(decode_mean, mean_bound);
+        EXPECT_LT(prefill_max, max_bound);
+        EXPECT_LT(decode_max, max_bound);
     }
 }
 
