@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <deque>
 #include <map>
-#include <optional>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -157,16 +156,11 @@ public:
     void rms_norm(const float* x, const backend::Weight& weight, int64_t n_rows, float eps, float* y) override {
         const float* wv = vector(weight);
         const int64_t n = weight.n_in;
-        if (const auto ahead = quantize_ahead(y, n_rows, n)) {
-            const auto [ws, act] = *ahead;
-            launch(Key('N') << x << wv << n_rows << n << eps << y << act, -1, [=](cudaStream_t s, const int64_t*) {
-                int8_t* qs = quantized_rows(*ws, n_rows, n);
-                cuda::rms_norm_quantize(x, wv, n_rows, n, eps, y, act, qs, quantized_scales(qs, n_rows, n), s);
-                ws->quantized_as = (int)act;
-            });
-            quantized_x_ = {y, n_rows, n};
+        if (launch_quantizing(Key('N') << x << wv << n_rows << n << eps << y, y, n_rows, n,
+                              [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s) {
+                                  cuda::rms_norm_quantize(x, wv, n_rows, n, eps, y, act, qs, ds, s);
+                              }))
             return;
-        }
         launch(Key('N') << x << wv << n_rows << n << eps << y, -1,
                [=](cudaStream_t s, const int64_t*) { cuda::rms_norm(x, wv, n_rows, n, eps, y, s); });
     }
@@ -200,16 +194,11 @@ public:
         const auto it = consumers_.find(out);
         if (it != consumers_.end() && n % (size_t)it->second.n_in == 0) {
             const int64_t n_in = it->second.n_in, n_rows = (int64_t)n / n_in;
-            if (const auto ahead = quantize_ahead(out, n_rows, n_in)) {
-                const auto [ws, act] = *ahead;
-                launch(Key('S') << gate << up << n << out << act, -1, [=](cudaStream_t s, const int64_t*) {
-                    int8_t* qs = quantized_rows(*ws, n_rows, n_in);
-                    cuda::swiglu_quantize(gate, up, n_rows, n_in, out, act, qs, quantized_scales(qs, n_rows, n_in), s);
-                    ws->quantized_as = (int)act;
-                });
-                quantized_x_ = {out, n_rows, n_in};
+            if (launch_quantizing(Key('S') << gate << up << n << out, out, n_rows, n_in,
+                                  [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s) {
+                                      cuda::swiglu_quantize(gate, up, n_rows, n_in, out, act, qs, ds, s);
+                                  }))
                 return;
-            }
         }
         launch(Key('S') << gate << up << n << out, -1,
                [=](cudaStream_t s, const int64_t*) { cuda::swiglu(gate, up, n, out, s); });
@@ -219,16 +208,11 @@ public:
                       float* out) override {
         const float* wv = vector(weight);
         const int64_t n = weight.n_in;
-        if (const auto ahead = quantize_ahead(out, n_rows, n)) {
-            const auto [ws, act] = *ahead;
-            launch(Key('n') << x << y << wv << n_rows << n << eps << out << act, -1, [=](cudaStream_t s, const int64_t*) {
-                int8_t* qs = quantized_rows(*ws, n_rows, n);
-                cuda::add_rms_norm_quantize(x, y, wv, n_rows, n, eps, out, act, qs, quantized_scales(qs, n_rows, n), s);
-                ws->quantized_as = (int)act;
-            });
-            quantized_x_ = {out, n_rows, n};
+        if (launch_quantizing(Key('n') << x << y << wv << n_rows << n << eps << out, out, n_rows, n,
+                              [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s) {
+                                  cuda::add_rms_norm_quantize(x, y, wv, n_rows, n, eps, out, act, qs, ds, s);
+                              }))
             return;
-        }
         launch(Key('n') << x << y << wv << n_rows << n << eps << out, -1,
                [=](cudaStream_t s, const int64_t*) { cuda::add_rms_norm(x, y, wv, n_rows, n, eps, out, s); });
     }
@@ -592,19 +576,25 @@ private:
         int64_t n_in;
     };
     std::unordered_map<const float*, Consumer> consumers_;
-    std::optional<std::pair<Workspace*, ActivationType>> quantize_ahead(const float* out, int64_t n_rows, int64_t n) {
-        if (n_rows > kMaxMatvecTokens || !steps().recording()) return std::nullopt;
+    // Records the quantizing form of a producer writing `out` (n_rows rows of n) when the next product's
+    // activation type is predicted: produce(act, qs, ds, stream) writes out and its conversion into
+    // the step's workspace in matvec's layout (n_rows * n int8, then (d, s) per 32). Returns false
+    // (nothing recorded) without a prediction; the caller then launches the plain op.
+    template <class F>
+    bool launch_quantizing(Key key, const float* out, int64_t n_rows, int64_t n, F&& produce) {
+        if (n_rows > kMaxMatvecTokens || !steps().recording()) return false;
         const auto it = consumers_.find(out);
-        if (it == consumers_.end() || it->second.n_in != n) return std::nullopt;
-        return std::pair{&steps().workspace(), it->second.type};
-    }
-    // The workspace layout matvec reads (matvec.cu): n_rows * n int8, then (d, s) per 32.
-    static int8_t* quantized_rows(Workspace& ws, int64_t n_rows, int64_t n) {
-        return static_cast<int8_t*>(
-            ws.reserve((size_t)(n_rows * n) + (size_t)n_rows * (size_t)(n / 32) * sizeof(float2)));
-    }
-    static float2* quantized_scales(int8_t* qs, int64_t n_rows, int64_t n) {
-        return reinterpret_cast<float2*>(qs + n_rows * n);
+        if (it == consumers_.end() || it->second.n_in != n) return false;
+        const ActivationType act = it->second.type;
+        Workspace* ws = &steps().workspace();
+        launch(key << act, -1, [=](cudaStream_t s, const int64_t*) {
+            auto* qs = static_cast<int8_t*>(
+                ws->reserve((size_t)(n_rows * n) + (size_t)n_rows * (size_t)(n / 32) * sizeof(float2)));
+            produce(act, qs, reinterpret_cast<float2*>(qs + n_rows * n), s);
+            ws->quantized_as = (int)act;
+        });
+        quantized_x_ = {out, n_rows, n};
+        return true;
     }
     std::unique_ptr<StepGraphs> steps_;  // made once a device answers
     // Routed slots the staged (graph-friendly) MoE decode takes for one token: two matvec groups.
