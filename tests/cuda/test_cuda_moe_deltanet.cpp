@@ -108,7 +108,8 @@ protected:
         return weights_.back()->w;
     }
 
-    void check_moe(TypeId type, int64_t n_tokens, double tolerance, int64_t n_expert = 8, int64_t n_used = 3);
+    void check_moe(TypeId type, int64_t n_tokens, double tolerance, int64_t n_expert = 8, int64_t n_used = 3,
+                   int64_t n_embd = 128, int64_t n_ff = 64);
 
     ThreadPool pool_{2};
     std::vector<std::unique_ptr<HostWeight>> weights_;
@@ -117,11 +118,12 @@ protected:
 };
 
 // Expert stacks of `type`, n_tokens routed by random logits (token 0's all equal: the ties go to
-// experts 0, 1, 2 on both backends), CPU vs CUDA outputs. Up to 8 routed slots (1 and 2 tokens of 3
-// experts) take the staged decode path; more, the grouped path: matvecs for few rows per expert,
-// the GEMM for 37 tokens (about 14 rows per expert).
-void CudaMoeDeltaNetOps::check_moe(TypeId type, int64_t n_tokens, double tolerance, int64_t n_expert, int64_t n_used) {
-    const int64_t n_embd = 128, n_ff = 64;
+// experts 0, 1, 2 on both backends), CPU vs CUDA outputs. Every token count takes the same path
+// (routing, grouping by expert and the expert-indexed products on the device); the token count picks
+// how many of an expert's rows one weight read serves (1, 2, 4 or 8), and 37 tokens of 3 of 8
+// experts give groups of ~14 rows, so an expert's last group is partial.
+void CudaMoeDeltaNetOps::check_moe(TypeId type, int64_t n_tokens, double tolerance, int64_t n_expert, int64_t n_used,
+                                   int64_t n_embd, int64_t n_ff) {
     const Weight& gate = weight("gate_exps", type, n_embd, n_expert * n_ff, random_floats((size_t)(n_expert * n_ff * n_embd), 1, -0.2f, 0.2f));
     const Weight& up = weight("up_exps", type, n_embd, n_expert * n_ff, random_floats((size_t)(n_expert * n_ff * n_embd), 2, -0.2f, 0.2f));
     const Weight& down = weight("down_exps", type, n_ff, n_expert * n_embd, random_floats((size_t)(n_expert * n_embd * n_ff), 3, -0.2f, 0.2f));
@@ -153,16 +155,28 @@ TEST_F(CudaMoeDeltaNetOps, MoeF16) {
     for (int64_t n : {1, 2, 4, 37}) check_moe(TypeId::F16, n, 3e-3);
 }
 
-// Q8_0 experts: the matvec quantizes activations as the CPU does (Q8_0), the GEMM rounds them to F16
-// (measured on an H200: 1e-7 and 4e-3).
+// Integer experts: the products quantize activations exactly as the CPU does (Q8_0 for Q8_0 and
+// MXFP4, Q8_K for the K-quants), so the outputs differ by summation order only, for every token
+// count (the previous prompt path through the F16 GEMM measured 4e-3 here).
 TEST_F(CudaMoeDeltaNetOps, MoeQ8_0) {
-    for (int64_t n : {1, 2, 6, 37}) check_moe(TypeId::Q8_0, n, 1.5e-2);
+    for (int64_t n : {1, 2, 6, 37}) check_moe(TypeId::Q8_0, n, 1e-5);
+}
+TEST_F(CudaMoeDeltaNetOps, MoeKQuantsAndMxfp4) {
+    for (TypeId type : {TypeId::Q4_K, TypeId::Q6_K, TypeId::MXFP4})
+        for (int64_t n : {1, 3, 37}) check_moe(type, n, 1e-5, 8, 3, 256, 256);
 }
 
-// Qwen3-Next routes 10 of 512 experts: one token's 10 slots take the staged path in two groups of
-// down products (8 + 2); two tokens (20 slots) the grouped one.
+// Qwen3-Next routes 10 of 512 experts: 10 slots of one token, then two tokens (20 slots), then a
+// prompt of 300 tokens over 64 experts (~47 rows each: whole groups of 8 and a partial one; the
+// grouping kernel's scan crosses warps).
 TEST_F(CudaMoeDeltaNetOps, MoeTenRoutedSlots) {
-    for (int64_t n : {1, 2}) check_moe(TypeId::Q8_0, n, 1.5e-2, 16, 10);
+    for (int64_t n : {1, 2}) check_moe(TypeId::Q8_0, n, 1e-5, 16, 10);
+    check_moe(TypeId::Q8_0, 300, 1e-5, 64, 10);
+}
+
+// More experts than the grouping kernel has threads: a clear error, not a wrong grouping.
+TEST_F(CudaMoeDeltaNetOps, MoeRejectsTooManyExperts) {
+    EXPECT_THROW(check_moe(TypeId::Q8_0, 1, 1e-5, 1025, 2, 32, 32), Error);
 }
 
 TEST_F(CudaMoeDeltaNetOps, F32Matmul) {

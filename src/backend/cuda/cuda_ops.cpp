@@ -12,10 +12,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <deque>
-#include <map>
 #include <string>
-#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -238,149 +235,68 @@ public:
     }
     // ---- The MoE and Gated DeltaNet ops (qwen3moe, qwen3next): kernels in moe_deltanet_kernels.h.
 
-    // Mixture of experts, routing (softmax, top-k) on the device. The experts' stacks are uploaded
-    // whole; an expert's rows are one byte range of its stack (device rows stay contiguous).
-    //   Decode (n_tokens * n_used <= kMaxMatvecTokens, or one token of up to kMaxStagedSlots slots,
-    //   its down products then in two groups): no host round-trip, so the step stays one graph. A kernel copies each slot's expert rows (gate, up, down) into staged matrices; one
-    //   matvec over the staged gate (and up) rows gives every token against every slot's expert,
-    //   of which each slot keeps its own token's share; the down matvec takes the slots' rows as
-    //   its tokens, and each slot keeps the product with its own expert. The matvecs read the
-    //   staged weights once whatever the token count, so this reads n_slots experts (twice: the
-    //   copy, then the product) instead of all of them.
-    //   Prefill: the routed ids come back to the host (one synchronous copy per layer), tokens are
-    //   grouped by expert, and each routed expert's rows are copied (device to device) into a staged
-    //   matrix for its three products over just its tokens.
+    // Mixture of experts, all on the device and the same for decode and prefill, so a decode step
+    // stays one CUDA graph and a prompt costs a fixed number of launches per layer: the router's
+    // softmax and top-k (moe_route), the routed slots grouped by expert (moe_group), the slots' rows
+    // gathered in that order and converted once to the experts' activation type, then one
+    // expert-indexed product per stack (moe_matvec: each active expert's rows times its own rows of
+    // the stack, read in place), SwiGLU (converting for the down product in the same kernel), and
+    // the weighted sum back per token in slot order (moe_combine).
     void moe_ffn(const backend::MoeExperts& ex, const float* router_logits, const float* x, int64_t n_tokens,
                  float* out) override {
         const int64_t n_expert = ex.n_expert, n_used = ex.n_used;
         if (n_expert <= 0 || n_used <= 0 || n_used > n_expert)
             fail(ex.gate.name, "expert counts " + std::to_string(n_used) + " of " + std::to_string(n_expert) + " invalid");
+        if (n_expert > kMaxMoeExperts)
+            fail(ex.gate.name, std::to_string(n_expert) + " experts: the CUDA backend takes at most " +
+                                   std::to_string(kMaxMoeExperts));
         if (ex.gate.n_out % n_expert != 0 || ex.up.n_out != ex.gate.n_out || ex.down.n_out % n_expert != 0)
             fail(ex.gate.name, "expert stacks do not split into " + std::to_string(n_expert) + " experts");
         const int64_t n_embd = ex.gate.n_in, n_ff = ex.gate.n_out / n_expert;
         if (ex.down.n_in != n_ff || ex.down.n_out / n_expert != n_embd)
             fail(ex.down.name, "down-projection stack does not match the gate stack");
         if (n_tokens <= 0) return;
-        if (n_tokens * n_used <= kMaxMatvecTokens || (n_tokens == 1 && n_used <= kMaxStagedSlots))
-            moe_ffn_staged(ex, router_logits, x, n_tokens, out, n_embd, n_ff);
-        else moe_ffn_grouped(ex, router_logits, x, n_tokens, out, n_embd, n_ff);
-    }
-
-    void moe_ffn_staged(const backend::MoeExperts& ex, const float* router_logits, const float* x, int64_t n_tokens,
-                        float* out, int64_t n_embd, int64_t n_ff) {
-        const int64_t n_expert = ex.n_expert, n_used = ex.n_used, n_slots = n_tokens * n_used;
-        const DeviceWeight* stacks[3] = {&matrix(ex.gate), &matrix(ex.up), &matrix(ex.down)};
-        const int64_t rows[3] = {n_ff, n_ff, n_embd};
-        // One token with more slots than a matvec takes tokens (Qwen3-Next routes 10): the down products
-        // run in two groups of slots, each its own staged matrix.
-        const int64_t n_a = std::min(n_slots, kMaxMatvecTokens), n_b = n_slots - n_a;
-        const DeviceWeight* staged_w[3];
-        for (int i = 0; i < 3; ++i)
-            staged_w[i] = &staged(i, *stacks[i], (i == 2 ? n_a : n_slots) * rows[i]);
-        const DeviceWeight* staged_b = n_b > 0 ? &staged(6, *stacks[2], n_b * rows[2]) : nullptr;
-        const DecodeScratch& d = decode_scratch(n_embd, n_ff);
-        int32_t* ids = d.ids;
-        float *weights = d.weights, *g = d.gate, *u = d.up, *h = d.h, *y = d.y;
+        const DeviceWeight* gate = &matrix(ex.gate);
+        const DeviceWeight* up = &matrix(ex.up);
+        const DeviceWeight* down = &matrix(ex.down);
+        const int64_t n_slots = n_tokens * n_used;
+        const MoeScratch* m = &moe_scratch(n_slots, n_embd, n_ff, n_expert);
         const bool normalize = ex.normalize_weights;
-        launch(Key('r') << router_logits << n_tokens << n_expert << n_used << normalize << ids << weights, -1,
+        launch(Key('r') << router_logits << n_tokens << n_expert << n_used << normalize << m->ids << m->weights, -1,
                [=](cudaStream_t s, const int64_t*) {
-                   cuda::moe_route(router_logits, n_tokens, n_expert, n_used, normalize, ids, weights, s);
+                   cuda::moe_route(router_logits, n_tokens, n_expert, n_used, normalize, m->ids, m->weights, s);
                });
-        for (int i = 0; i < 4; ++i) {
-            if (i == 3 && n_b == 0) break;
-            const DeviceWeight& from = *stacks[i < 3 ? i : 2];
-            const uint8_t* stack = from.data.as<uint8_t>();
-            const size_t expert_bytes = (size_t)rows[i < 3 ? i : 2] * from.row_bytes;
-            uint8_t* dst = (i < 3 ? staged_w[i] : staged_b)->data.as<uint8_t>();
-            const int32_t* first = i == 3 ? ids + n_a : ids;
-            const int64_t count = i == 3 ? n_b : i == 2 ? n_a : n_slots;
-            launch(Key('s') << stack << expert_bytes << first << count << dst, -1, [=](cudaStream_t s, const int64_t*) {
-                cuda::stage_experts(stack, expert_bytes, first, count, dst, s);
-            });
-        }
-        const bool reuse = staged_w[0]->type == staged_w[1]->type && matvec_quantizes_x(staged_w[0]->type);
-        product(staged_w[0], x, n_tokens, g, false);
-        product(staged_w[1], x, n_tokens, u, reuse);
-        launch(Key('p') << g << u << n_tokens << n_used << n_ff << h, -1,
-               [=](cudaStream_t s, const int64_t*) { cuda::moe_pick_swiglu(g, u, n_tokens, n_used, n_ff, h, s); });
-        product(staged_w[2], h, n_a, y, false);
-        if (n_b > 0) {
-            float* y_b = y + n_a * n_a * n_embd;
-            product(staged_b, h + n_a * n_ff, n_b, y_b, false);
-            launch(Key('C') << y << n_a << y_b << n_b << weights << n_embd << out, -1,
+        launch(Key('g') << m->ids << n_tokens << n_used << n_expert << m->row_token, -1,
+               [=](cudaStream_t s, const int64_t*) {
+                   cuda::moe_group(m->ids, n_tokens, n_used, n_expert, m->row_token, m->row_of_slot, m->g_expert,
+                                   m->g_first, m->g_count, m->g_n_active, s);
+               });
+        launch(Key('x') << x << m->row_token << n_slots << n_embd << m->x, -1, [=](cudaStream_t s, const int64_t*) {
+            cuda::gather_rows(x, m->row_token, n_slots, n_embd, m->x, s);
+        });
+        // gate and up read the same rows: converted once when their activation types agree.
+        const bool up_reuses = matvec_quantizes_x(up->type) && matvec_quantizes_x(gate->type) &&
+                               activation_type(up->type) == activation_type(gate->type);
+        expert_product(gate, n_expert, n_tokens, n_used, m->x, m->xq, m->xds, true, m->gate);
+        expert_product(up, n_expert, n_tokens, n_used, m->x, m->xq, m->xds, !up_reuses, m->up);
+        // SwiGLU over the grouped rows; for an integer down stack it also writes the down product's
+        // activations.
+        if (matvec_quantizes_x(down->type)) {
+            const ActivationType act = activation_type(down->type);
+            launch(Key('S') << m->gate << m->up << n_slots << n_ff << m->h << act, -1,
                    [=](cudaStream_t s, const int64_t*) {
-                       cuda::moe_combine_split(y, n_a, y_b, n_b, weights, n_embd, out, s);
+                       cuda::swiglu_quantize(m->gate, m->up, n_slots, n_ff, m->h, act, m->hq, m->hds, s);
                    });
         } else {
-            launch(Key('c') << y << weights << n_tokens << n_used << n_embd << out, -1,
-                   [=](cudaStream_t s, const int64_t*) {
-                       cuda::moe_combine_diagonal(y, weights, n_tokens, n_used, n_embd, out, s);
-                   });
+            launch(Key('S') << m->gate << m->up << n_slots << n_ff << m->h, -1, [=](cudaStream_t s, const int64_t*) {
+                cuda::swiglu(m->gate, m->up, (size_t)(n_slots * n_ff), m->h, s);
+            });
         }
-        quantized_x_ = {};
-    }
-
-    void moe_ffn_grouped(const backend::MoeExperts& ex, const float* router_logits, const float* x, int64_t n_tokens,
-                         float* out, int64_t n_embd, int64_t n_ff) {
-        const int64_t n_expert = ex.n_expert, n_used = ex.n_used, n_slots = n_tokens * n_used;
-        const bool was_recording = steps().recording();
-        end_step();
-        cudaStream_t s = steps().stream();
-        MoeScratch& m = moe_scratch(n_slots, n_embd, n_ff);
-        cuda::moe_route(router_logits, n_tokens, n_expert, n_used, ex.normalize_weights, m.ids.as<int32_t>(),
-                        m.weights.as<float>(), s);
-        route_ids_.resize((size_t)n_slots);
-        SHOOTOUT_CUDA_CHECK(cudaMemcpy(route_ids_.data(), m.ids.data(), (size_t)n_slots * sizeof(int32_t),
-                                       cudaMemcpyDeviceToHost));
-
-        // Rows grouped by expert: row_token[r] is the token of grouped row r, row_of_slot[t * n_used + j]
-        // the grouped row of token t's j-th expert; first_row[e]..first_row[e + 1] are expert e's rows.
-        std::vector<int64_t> first_row((size_t)n_expert + 1, 0);
-        for (int32_t e : route_ids_) {
-            if (e < 0 || e >= n_expert) fail(ex.gate.name, "routing chose expert " + std::to_string(e));
-            ++first_row[(size_t)e + 1];
-        }
-        for (int64_t e = 0; e < n_expert; ++e) first_row[(size_t)e + 1] += first_row[(size_t)e];
-        route_rows_.resize((size_t)(2 * n_slots));
-        int32_t* row_token = route_rows_.data();
-        int32_t* row_of_slot = row_token + n_slots;
-        std::vector<int64_t> next(first_row.begin(), first_row.end() - 1);
-        for (int64_t slot = 0; slot < n_slots; ++slot) {
-            const int64_t r = next[(size_t)route_ids_[(size_t)slot]]++;
-            row_token[r] = (int32_t)(slot / n_used);
-            row_of_slot[slot] = (int32_t)r;
-        }
-        SHOOTOUT_CUDA_CHECK(cudaMemcpy(m.rows.data(), route_rows_.data(), route_rows_.size() * sizeof(int32_t),
-                                       cudaMemcpyHostToDevice));
-
-        const DeviceWeight* stacks[3] = {&matrix(ex.gate), &matrix(ex.up), &matrix(ex.down)};
-        const int64_t rows_of[3] = {n_ff, n_ff, n_embd};
-        const DeviceWeight* one[3];
-        for (int i = 0; i < 3; ++i) one[i] = &staged(3 + i, *stacks[i], rows_of[i]);
-        float* xe = m.x.as<float>();
-        float* gate = m.gate.as<float>();
-        float* up = m.up.as<float>();
-        float* ye = m.y.as<float>();
-        cuda::gather_rows(x, m.rows.as<int32_t>(), n_slots, n_embd, xe, s);
-        for (int64_t e = 0; e < n_expert; ++e) {
-            const int64_t r0 = first_row[(size_t)e], rows = first_row[(size_t)e + 1] - r0;
-            if (rows == 0) continue;
-            for (int i = 0; i < 3; ++i) {
-                const size_t expert_bytes = (size_t)rows_of[i] * stacks[i]->row_bytes;
-                SHOOTOUT_CUDA_CHECK(cudaMemcpyAsync(one[i]->data.data(),
-                                                    stacks[i]->data.as<uint8_t>() + (size_t)e * expert_bytes,
-                                                    expert_bytes, cudaMemcpyDeviceToDevice, s));
-            }
-            // gate and up read the same rows: the up matvec reuses gate's quantization of them.
-            const bool reuse = rows <= kMaxMatvecTokens && one[1]->type == one[0]->type && matvec_quantizes_x(one[0]->type);
-            cuda::matmul(*one[0], xe + r0 * n_embd, rows, gate + r0 * n_ff, workspace_, s);
-            cuda::matmul(*one[1], xe + r0 * n_embd, rows, up + r0 * n_ff, workspace_, s, reuse);
-            cuda::swiglu(gate + r0 * n_ff, up + r0 * n_ff, (size_t)(rows * n_ff), gate + r0 * n_ff, s);
-            cuda::matmul(*one[2], gate + r0 * n_ff, rows, ye + r0 * n_embd, workspace_, s);
-        }
-        cuda::moe_combine(ye, m.rows.as<int32_t>() + n_slots, m.weights.as<float>(), n_tokens, n_used, n_embd, out, s);
-        quantized_x_ = {};
-        if (was_recording) steps().begin();  // the rest of the decode step
+        expert_product(down, n_expert, n_tokens, n_used, m->h, m->hq, m->hds, false, m->y);
+        launch(Key('c') << m->y << m->row_of_slot << m->weights << n_tokens << n_used << n_embd << out, -1,
+               [=](cudaStream_t s, const int64_t*) {
+                   cuda::moe_combine(m->y, m->row_of_slot, m->weights, n_tokens, n_used, n_embd, out, s);
+               });
     }
 
     void copy_columns(const float* src, int64_t n_rows, int64_t src_stride, int64_t col0, int64_t n_cols,
@@ -474,85 +390,83 @@ private:
                        [=](cudaStream_t s, const int64_t*) { cuda::matmul(*dw, x, n_tokens, y, *ws, s, x_quantized); });
     }
 
-    // A matrix of n_out rows laid out as the stack's (type, n_in, device row bytes) that moe_ffn
-    // copies experts' rows into; one per use (role) and shape, kept for the ops' lifetime (graphs
-    // bake in its address).
-    const DeviceWeight& staged(int role, const DeviceWeight& stack, int64_t n_out) {
-        const auto key = std::make_tuple(role, (int)stack.type, stack.n_in, n_out, stack.row_bytes);
-        auto it = staged_.find(key);
-        if (it == staged_.end()) {
-            DeviceWeight w;
-            w.name = stack.name + " (staged experts)";
-            w.type = stack.type;
-            w.n_in = stack.n_in;
-            w.n_out = n_out;
-            w.row_bytes = stack.row_bytes;
-            w.data = DeviceBuffer(stack.row_bytes * (size_t)n_out);
-            it = staged_.emplace(key, std::move(w)).first;
+    // One expert-indexed product over moe_ffn's grouped rows (n_tokens * n_used of them; x: F32 rows,
+    // q/ds: the same rows converted to the stack's activation type, converted here first when
+    // `convert`).
+    void expert_product(const DeviceWeight* stack, int64_t n_expert, int64_t n_tokens, int64_t n_used,
+                        const float* x, int8_t* q, float2* ds, bool convert, float* y) {
+        const MoeScratch& m = moe_;
+        const ExpertGroups groups{m.g_expert, m.g_first, m.g_count, m.g_n_active};
+        const int64_t n_slots = n_tokens * n_used, max_active = std::min(n_slots, n_expert);
+        if (convert && matvec_quantizes_x(stack->type)) {
+            const ActivationType act = activation_type(stack->type);
+            const int64_t n_in = stack->n_in;
+            launch(Key('q') << x << n_slots << n_in << q << ds << act, -1, [=](cudaStream_t s, const int64_t*) {
+                cuda::quantize_activations(act, x, n_slots, n_in, q, ds, s);
+            });
         }
-        return it->second;
+        launch(Key('E') << stack << n_expert << n_tokens << max_active << x << q << y << groups.expert, -1,
+               [=](cudaStream_t s, const int64_t*) {
+                   cuda::moe_matvec(*stack, n_expert, n_tokens, max_active, groups, x, q, ds, y, s);
+               });
     }
 
-    // The staged decode path's activations, sized for kMaxStagedSlots slots. Never freed while the
-    // ops live (captured graphs use them); a larger shape gets new ones.
-    struct DecodeScratch {
-        int64_t n_embd = 0, n_ff = 0;
-        DeviceBuffer memory;
-        int32_t* ids = nullptr;
-        float *weights = nullptr, *gate = nullptr, *up = nullptr, *h = nullptr, *y = nullptr;
-    };
-    const DecodeScratch& decode_scratch(int64_t n_embd, int64_t n_ff) {
-        if (!decode_.empty() && decode_.back().n_embd >= n_embd && decode_.back().n_ff >= n_ff) return decode_.back();
-        const size_t slots = (size_t)kMaxStagedSlots;
-        // ids, weights: slots; gate, up: [tokens <= slots][slots * n_ff]; h: [slots][n_ff]; y: [slots][slots * n_embd].
-        const size_t n_ids = slots, n_w = slots, n_g = slots * slots * (size_t)n_ff, n_h = slots * (size_t)n_ff,
-                     n_y = slots * slots * (size_t)n_embd;
-        DecodeScratch d;
-        d.n_embd = n_embd;
-        d.n_ff = n_ff;
-        d.memory = DeviceBuffer((n_ids + n_w + 2 * n_g + n_h + n_y) * sizeof(float));
-        float* p = d.memory.as<float>();
-        d.ids = reinterpret_cast<int32_t*>(p);
-        d.weights = p + n_ids;
-        d.gate = d.weights + n_w;
-        d.up = d.gate + n_g;
-        d.h = d.up + n_g;
-        d.y = d.h + n_h;
-        decode_.push_back(std::move(d));
-        return decode_.back();
-    }
-
-    // moe_ffn's device memory for n_slots routed rows, grown on demand.
+    // moe_ffn's device memory for n_slots routed rows (and 8 rows of padding where the expert
+    // products read groups of up to 8 rows), grown on demand. Growing ends the step in progress
+    // first: its recorded launches point into the old memory. Captured graphs keep old addresses
+    // in their keys, so none of them is replayed on freed memory.
     struct MoeScratch {
-        DeviceBuffer ids, weights, rows, x, gate, up, y;
-        int64_t n_slots = 0, n_embd = 0, n_ff = 0;
+        int64_t n_slots = 0, n_embd = 0, n_ff = 0, n_expert = 0;
+        DeviceBuffer ints, floats, quants;
+        int32_t *ids = nullptr, *row_token = nullptr, *row_of_slot = nullptr;
+        int32_t *g_expert = nullptr, *g_first = nullptr, *g_count = nullptr, *g_n_active = nullptr;
+        float *weights = nullptr, *x = nullptr, *gate = nullptr, *up = nullptr, *h = nullptr, *y = nullptr;
+        int8_t *xq = nullptr, *hq = nullptr;
+        float2 *xds = nullptr, *hds = nullptr;
     };
-    MoeScratch& moe_scratch(int64_t n_slots, int64_t n_embd, int64_t n_ff) {
+    const MoeScratch& moe_scratch(int64_t n_slots, int64_t n_embd, int64_t n_ff, int64_t n_expert) {
         MoeScratch& m = moe_;
-        if (n_slots <= m.n_slots && n_embd <= m.n_embd && n_ff <= m.n_ff) return m;
-        n_slots = std::max(n_slots, m.n_slots);
-        n_embd = std::max(n_embd, m.n_embd);
-        n_ff = std::max(n_ff, m.n_ff);
+        if (n_slots <= m.n_slots && n_embd <= m.n_embd && n_ff <= m.n_ff && n_expert <= m.n_expert) return m;
+        end_step();
+        const size_t slots = (size_t)std::max(n_slots, m.n_slots), embd = (size_t)std::max(n_embd, m.n_embd),
+                     ff = (size_t)std::max(n_ff, m.n_ff), experts = (size_t)std::max(n_expert, m.n_expert);
+        const size_t rows = slots + (size_t)kMaxMatvecTokens;
         m = MoeScratch{};  // free first (cudaFree waits for the kernels that used it)
-        const size_t f = sizeof(float);
-        m.ids = DeviceBuffer((size_t)n_slots * sizeof(int32_t));
-        m.weights = DeviceBuffer((size_t)n_slots * f);
-        m.rows = DeviceBuffer((size_t)(2 * n_slots) * sizeof(int32_t));
-        m.x = DeviceBuffer((size_t)(n_slots * n_embd) * f);
-        m.gate = DeviceBuffer((size_t)(n_slots * n_ff) * f);
-        m.up = DeviceBuffer((size_t)(n_slots * n_ff) * f);
-        m.y = DeviceBuffer((size_t)(n_slots * n_embd) * f);
-        m.n_slots = n_slots;
-        m.n_embd = n_embd;
-        m.n_ff = n_ff;
+        m.n_slots = (int64_t)slots;
+        m.n_embd = (int64_t)embd;
+        m.n_ff = (int64_t)ff;
+        m.n_expert = (int64_t)experts;
+        m.ints = DeviceBuffer((3 * slots + 3 * experts + 1) * sizeof(int32_t));
+        int32_t* i = m.ints.as<int32_t>();
+        m.ids = i;
+        m.row_token = i + slots;
+        m.row_of_slot = i + 2 * slots;
+        m.g_expert = i + 3 * slots;
+        m.g_first = m.g_expert + experts;
+        m.g_count = m.g_first + experts;
+        m.g_n_active = m.g_count + experts;
+        // weights, x (rows), gate, up, h (rows), y; each part a multiple of 4 floats (16-byte rows).
+        auto up4 = [](size_t n) { return (n + 3) / 4 * 4; };
+        const size_t n_w = up4(slots), n_x = rows * embd, n_g = slots * ff, n_h = rows * ff, n_y = slots * embd;
+        m.floats = DeviceBuffer((n_w + n_x + 2 * n_g + n_h + n_y) * sizeof(float));
+        m.weights = m.floats.as<float>();
+        m.x = m.weights + n_w;
+        m.gate = m.x + n_x;
+        m.up = m.gate + n_g;
+        m.h = m.up + n_g;
+        m.y = m.h + n_h;
+        // xq, hq (int8 rows), then their (d, s) pairs per 32: rows * (embd + ff) bytes is a multiple of 8
+        // (embd, ff multiples of 32), so the pairs stay aligned.
+        m.quants = DeviceBuffer(rows * (embd + ff) + rows * (embd + ff) / 32 * sizeof(float2));
+        m.xq = m.quants.as<int8_t>();
+        m.hq = m.xq + rows * embd;
+        m.xds = reinterpret_cast<float2*>(m.hq + rows * ff);
+        m.hds = m.xds + rows * embd / 32;
         return m;
     }
 
     std::unordered_map<const uint8_t*, DeviceWeight> matrices_;
-    std::map<std::tuple<int, int, int64_t, int64_t, size_t>, DeviceWeight> staged_;
-    std::deque<DecodeScratch> decode_;  // deque: earlier ones stay put
     MoeScratch moe_;
-    std::vector<int32_t> route_ids_, route_rows_;  // host copies of moe_ffn's routing
     std::unordered_map<const uint8_t*, DeviceBuffer> vectors_;
     Workspace workspace_;
     std::vector<float> rows_;
@@ -597,8 +511,6 @@ private:
         return true;
     }
     std::unique_ptr<StepGraphs> steps_;  // made once a device answers
-    // Routed slots the staged (graph-friendly) MoE decode takes for one token: two matvec groups.
-    static constexpr int64_t kMaxStagedSlots = 2 * kMaxMatvecTokens;
     StepGraphs& steps() { return *steps_; }
 };
 

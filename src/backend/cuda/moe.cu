@@ -1,9 +1,10 @@
-// The mixture-of-experts pieces of the CUDA backend: the router's softmax and top-k, the gather of the
-// rows routed to an expert, the weighted sum of the experts' outputs, and the F32 product the routers
-// use. The experts' own products are the ordinary matmuls on each expert's rows (cuda_ops.cpp).
+// The mixture-of-experts pieces of the CUDA backend: the router's softmax and top-k, the grouping of
+// the routed rows by expert, the gather of those rows, the weighted sum of the experts' outputs, and
+// the F32 product the routers use. The experts' own products are moe_matvec (moe_matvec.cuh).
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
+#include <string>
 
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/moe_deltanet_kernels.h"
@@ -125,101 +126,85 @@ __global__ void moe_combine_kernel(const float* __restrict__ expert_out, const i
     out[idx] = o;
 }
 
-// Grid: (chunks of the expert's bytes, slot). 16-byte copies when the sizes allow (device rows are
-// multiples of 16 bytes), else bytes.
-__global__ void stage_experts_kernel(const uint8_t* __restrict__ stack, size_t expert_bytes,
-                                     const int32_t* __restrict__ ids, uint8_t* __restrict__ staged, bool wide) {
-    const int64_t slot = blockIdx.y;
-    const uint8_t* src = stack + (size_t)ids[slot] * expert_bytes;
-    uint8_t* dst = staged + (size_t)slot * expert_bytes;
-    const size_t stride = (size_t)gridDim.x * blockDim.x;
-    if (wide) {
-        const uint4* s4 = reinterpret_cast<const uint4*>(src);
-        uint4* d4 = reinterpret_cast<uint4*>(dst);
-        for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < expert_bytes / 16; i += stride) d4[i] = s4[i];
-    } else {
-        for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < expert_bytes; i += stride) dst[i] = src[i];
+// One block of kGroupThreads threads, thread e owning expert e's count (n_expert <= kGroupThreads): a
+// histogram of the slots' experts in shared memory, one block-wide exclusive scan of the counts (the
+// first grouped row of each expert) and of the "has rows" flags (each active expert's place in the
+// list), then each slot takes the next row of its expert.
+constexpr int kGroupThreads = (int)kMaxMoeExperts;
+__global__ void __launch_bounds__(kGroupThreads)
+moe_group_kernel(const int32_t* __restrict__ ids, int64_t n_slots, int64_t n_used, int n_expert,
+                 int32_t* __restrict__ row_token, int32_t* __restrict__ row_of_slot, int32_t* __restrict__ expert_out,
+                 int32_t* __restrict__ first_out, int32_t* __restrict__ count_out, int32_t* __restrict__ n_active) {
+    __shared__ int counts[kGroupThreads], cursor[kGroupThreads];
+    __shared__ int warp_rows[kGroupThreads / 32], warp_active[kGroupThreads / 32];
+    const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+    counts[tid] = 0;
+    __syncthreads();
+    for (int64_t s = tid; s < n_slots; s += kGroupThreads) {
+        const int e = ids[s];
+        if ((unsigned)e < (unsigned)n_expert) atomicAdd(&counts[e], 1);
     }
-}
-
-__global__ void moe_pick_swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up, int64_t n_used,
-                                       int64_t n_slots, int64_t n_ff, float* __restrict__ h) {
-    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= (size_t)(n_slots * n_ff)) return;
-    const int64_t s = (int64_t)(idx / (size_t)n_ff), i = (int64_t)(idx % (size_t)n_ff), t = s / n_used;
-    const size_t at = (size_t)(t * n_slots * n_ff + s * n_ff + i);
-    const float g = gate[at];
-    h[idx] = g / (1.0f + expf(-g)) * up[at];  // as swiglu
-}
-
-__global__ void moe_combine_diagonal_kernel(const float* __restrict__ y, const float* __restrict__ weights,
-                                            int64_t n_used, int64_t n, size_t total, float* __restrict__ out) {
-    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    const size_t t = idx / (size_t)n, i = idx % (size_t)n;
-    const size_t n_slots = total / (size_t)n * (size_t)n_used;
-    float o = 0.f;
-    for (int64_t j = 0; j < n_used; ++j) {
-        const size_t s = t * (size_t)n_used + (size_t)j;
-        const float v = y[s * n_slots * (size_t)n + s * (size_t)n + i];
-        o = j == 0 ? __fmul_rn(v, weights[s]) : __fadd_rn(o, __fmul_rn(v, weights[s]));
+    __syncthreads();
+    const int count = tid < n_expert ? counts[tid] : 0, active = count > 0;
+    int rows = count, act = active;  // inclusive scans within the warp
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+        const int r = __shfl_up_sync(0xffffffffu, rows, off), a = __shfl_up_sync(0xffffffffu, act, off);
+        if (lane >= off) {
+            rows += r;
+            act += a;
+        }
     }
-    out[idx] = o;
+    if (lane == 31) {
+        warp_rows[warp] = rows;
+        warp_active[warp] = act;
+    }
+    __syncthreads();
+    if (warp == 0) {  // exclusive scan of the warps' totals
+        const int wr = warp_rows[lane], wa = warp_active[lane];
+        int r = wr, a = wa;
+#pragma unroll
+        for (int off = 1; off < 32; off <<= 1) {
+            const int rr = __shfl_up_sync(0xffffffffu, r, off), aa = __shfl_up_sync(0xffffffffu, a, off);
+            if (lane >= off) {
+                r += rr;
+                a += aa;
+            }
+        }
+        warp_rows[lane] = r - wr;
+        warp_active[lane] = a - wa;
+    }
+    __syncthreads();
+    const int first = warp_rows[warp] + rows - count, place = warp_active[warp] + act - active;
+    cursor[tid] = first;
+    if (active) {
+        expert_out[place] = tid;
+        first_out[place] = first;
+        count_out[place] = count;
+    }
+    if (tid == kGroupThreads - 1) *n_active = place + active;
+    __syncthreads();
+    for (int64_t s = tid; s < n_slots; s += kGroupThreads) {
+        const int e = ids[s];
+        if ((unsigned)e >= (unsigned)n_expert) continue;
+        const int r = atomicAdd(&cursor[e], 1);
+        row_token[r] = (int32_t)(s / n_used);
+        row_of_slot[s] = r;
+    }
 }
 
 }  // namespace
 
-// One token whose n_a + n_b slots were multiplied in two groups (y_a: [n_a][n_a * n], y_b:
-// [n_b][n_b * n], each slot's own expert on the diagonal): the same weighted sum, slot by slot in order.
-__global__ void moe_combine_split_kernel(const float* __restrict__ y_a, int64_t n_a, const float* __restrict__ y_b,
-                                         int64_t n_b, const float* __restrict__ weights, int64_t n,
-                                         float* __restrict__ out) {
-    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    float o = 0.f;
-    for (int64_t j = 0; j < n_a + n_b; ++j) {
-        const float v = j < n_a ? y_a[j * n_a * n + j * n + i] : y_b[(j - n_a) * n_b * n + (j - n_a) * n + i];
-        o = j == 0 ? __fmul_rn(v, weights[j]) : __fadd_rn(o, __fmul_rn(v, weights[j]));
-    }
-    out[i] = o;
-}
-
-void stage_experts(const uint8_t* stack, size_t expert_bytes, const int32_t* ids, int64_t n_slots, uint8_t* staged,
-                   StreamHandle stream) {
-    if (n_slots <= 0 || expert_bytes == 0) return;
-    const bool wide = expert_bytes % 16 == 0 && (uintptr_t)stack % 16 == 0 && (uintptr_t)staged % 16 == 0;
-    const size_t units = wide ? expert_bytes / 16 : expert_bytes;
-    const unsigned chunks = (unsigned)std::min<size_t>((units + kThreads - 1) / kThreads, 64);
-    stage_experts_kernel<<<dim3(chunks, (unsigned)n_slots), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-        stack, expert_bytes, ids, staged, wide);
-    check_last_launch("stage_experts");
-}
-
-void moe_pick_swiglu(const float* gate, const float* up, int64_t n_tokens, int64_t n_used, int64_t n_ff, float* h,
-                     StreamHandle stream) {
-    const int64_t n_slots = n_tokens * n_used;
-    const size_t total = (size_t)(n_slots * n_ff);
-    if (total == 0) return;
-    moe_pick_swiglu_kernel<<<blocks_for(total), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(gate, up, n_used,
-                                                                                                  n_slots, n_ff, h);
-    check_last_launch("moe_pick_swiglu");
-}
-
-void moe_combine_diagonal(const float* y, const float* weights, int64_t n_tokens, int64_t n_used, int64_t n,
-                          float* out, StreamHandle stream) {
-    const size_t total = (size_t)(n_tokens * n);
-    if (total == 0) return;
-    moe_combine_diagonal_kernel<<<blocks_for(total), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-        y, weights, n_used, n, total, out);
-    check_last_launch("moe_combine_diagonal");
-}
-
-void moe_combine_split(const float* y_a, int64_t n_a, const float* y_b, int64_t n_b, const float* weights, int64_t n,
-                       float* out, StreamHandle stream) {
-    if (n <= 0) return;
-    moe_combine_split_kernel<<<blocks_for((size_t)n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-        y_a, n_a, y_b, n_b, weights, n, out);
-    check_last_launch("moe_combine_split");
+void moe_group(const int32_t* ids, int64_t n_tokens, int64_t n_used, int64_t n_expert, int32_t* row_token,
+               int32_t* row_of_slot, int32_t* expert, int32_t* first, int32_t* count, int32_t* n_active,
+               StreamHandle stream) {
+    if (n_expert <= 0 || n_expert > kGroupThreads)
+        fail("moe_group", std::to_string(n_expert) + " experts: the grouping kernel takes 1.." +
+                              std::to_string(kGroupThreads));
+    if (n_tokens <= 0 || n_used <= 0) return;
+    moe_group_kernel<<<1, kGroupThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        ids, n_tokens * n_used, n_used, (int)n_expert, row_token, row_of_slot, expert, first, count, n_active);
+    check_last_launch("moe_group");
 }
 
 void matmul_f32(const float* w, int64_t n_in, int64_t n_out, const float* x, int64_t n_tokens, float* y,

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <cuda_runtime.h>
+
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/ops.h"
 
@@ -30,22 +32,35 @@ void gather_rows(const float* x, const int32_t* rows, int64_t n_rows, int64_t n,
 void moe_combine(const float* expert_out, const int32_t* row_of_slot, const float* weights, int64_t n_tokens,
                  int64_t n_used, int64_t n, float* out, StreamHandle stream);
 
-// Decode without the host: staged[s] = expert ids[s]'s bytes of a stack (expert_bytes each, as laid
-// out on the device), for n_slots slots, so one product over the staged rows serves every slot.
-void stage_experts(const uint8_t* stack, size_t expert_bytes, const int32_t* ids, int64_t n_slots, uint8_t* staged,
-                   StreamHandle stream);
-// h[s][i] = silu(gate[t][s * n_ff + i]) * up[t][s * n_ff + i] with t = s / n_used: each slot's own
-// token's share of products over all staged experts (gate, up: [n_tokens][n_slots * n_ff]).
-void moe_pick_swiglu(const float* gate, const float* up, int64_t n_tokens, int64_t n_used, int64_t n_ff, float* h,
-                     StreamHandle stream);
-// out[t] = sum_j weights[s] * y[s][s * n + 0..n) with s = t * n_used + j, y: [n_slots][n_slots * n] (the
-// down products of every slot's row against every staged expert), summed as moe_combine.
-void moe_combine_diagonal(const float* y, const float* weights, int64_t n_tokens, int64_t n_used, int64_t n,
-                          float* out, StreamHandle stream);
-// For one token routed to n_a + n_b experts whose down products ran in two groups (more slots than a
-// matvec takes tokens): out = sum_j weights[j] * (slot j's own row of y_a or y_b), in slot order.
-void moe_combine_split(const float* y_a, int64_t n_a, const float* y_b, int64_t n_b, const float* weights, int64_t n,
-                       float* out, StreamHandle stream);
+// The routed rows of a layer grouped by expert, on the device (moe_group writes them, the
+// expert-indexed products read them): active slot i < *n_active is expert expert[i], whose rows are
+// grouped rows first[i] .. first[i] + count[i]. Arrays of at most min(n_tokens * n_used, n_expert).
+constexpr int64_t kMaxMoeExperts = 1024;
+struct ExpertGroups {
+    const int32_t* expert;
+    const int32_t* first;
+    const int32_t* count;
+    const int32_t* n_active;  // one value
+};
+// Groups the n_tokens * n_used routed slots (ids as moe_route writes them) by expert: row_token[r] is
+// the token of grouped row r, row_of_slot[t * n_used + j] the grouped row of token t's j-th slot, and
+// groups' arrays (expert, first, count: writable device arrays of min(n_slots, n_expert) entries;
+// n_active one value) list the experts that got rows in increasing expert order. One block, a thread
+// per expert: n_expert at most kMaxMoeExperts. Rows of one expert come in no set order (each row's product is its own, so results do
+// not depend on it).
+void moe_group(const int32_t* ids, int64_t n_tokens, int64_t n_used, int64_t n_expert, int32_t* row_token,
+               int32_t* row_of_slot, int32_t* expert, int32_t* first, int32_t* count, int32_t* n_active,
+               StreamHandle stream);
+// Each active expert's grouped rows times its rows of the stack (n_expert experts of
+// stack.n_out / n_expert rows each): y[r][o] for every grouped row r. x: the grouped rows in F32
+// (F16/BF16 stacks), xq / xds: the same rows quantized as the stack type's activations
+// (activation_quant.h; integer stacks). Both with at least 8 rows of padding after the last grouped
+// row. max_active: min(n_tokens * n_used, n_expert), the grid's bound; n_tokens bounds an expert's
+// rows (it picks how many rows a weight read serves).
+void moe_matvec(const DeviceWeight& stack, int64_t n_expert, int64_t n_tokens, int64_t max_active,
+                const ExpertGroups& groups, const float* x, const int8_t* xq, const float2* xds, float* y,
+                StreamHandle stream);
+
 
 // The gated-architecture row ops, as backend::Ops::copy_columns, sigmoid_gate, l2_norm.
 void copy_columns(const float* src, int64_t n_rows, int64_t src_stride, int64_t col0, int64_t n_cols, float* dst,

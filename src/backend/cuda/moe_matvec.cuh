@@ -1,0 +1,147 @@
+// The experts' products of a mixture-of-experts layer, indexed by expert on the device (as ggml's
+// mul_mat_id): the rows routed to the layer's experts are grouped by expert (moe_group, moe.cu), and
+// one launch multiplies every group by its own expert's rows of the stacked weight, reading the
+// stack in place. Nothing goes back to the host, so a decode step stays one CUDA graph, and a prompt
+// costs one launch per product instead of three per routed expert.
+//
+// Grid: (blocks of kWarpsPerBlock output rows, active-expert slots). Block (bx, i) takes the i-th
+// expert that received rows (groups.expert[i]; blocks past *groups.n_active leave at once), one warp
+// per output row, and walks that expert's rows NT at a time with the decode product's units
+// (matvec_units.cuh): the weight row is read once per NT routed rows, the activations of each group
+// of NT from L1/L2. A row routed to an expert never shares arithmetic with its neighbours in the
+// group, so the result of a row does not depend on how rows were grouped or ordered.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "backend/cuda/matvec_kernels.cuh"
+#include "backend/cuda/moe_deltanet_kernels.h"
+
+namespace shootout::cuda {
+
+// Integer types: grouped rows quantized as the weight's vec_dot_type (x: rows of n_in int8 + (d, s)
+// pairs, with at least NT - 1 rows of padding after the last grouped row: the last group of an
+// expert reads up to NT rows and writes only its own). y: [grouped row][rows_per_expert].
+template <typename V, int NT, int kInFlight, int kMinBlocksPerSm>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocksPerSm)
+moe_matvec_q8_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_t rows_per_expert,
+                     int n_blocks_per_row, ExpertGroups groups, QuantizedX x, float* __restrict__ y) {
+    const int slot = blockIdx.y;
+    if (slot >= *groups.n_active) return;
+    const int lane = threadIdx.x % 32;
+    const int64_t row = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
+    if (row >= rows_per_expert) return;
+    const int64_t expert = groups.expert[slot], r0 = groups.first[slot], n_rows = groups.count[slot];
+    const uint8_t* w_row = stack + (expert * rows_per_expert + row) * row_bytes;
+    static_assert(32 % V::kUnits == 0);
+    constexpr int kBlockStep = 32 / V::kUnits;
+    const int u = lane % V::kUnits;
+    for (int64_t c = 0; c < n_rows; c += NT) {
+        const QuantizedX xc{x.qs + (r0 + c) * x.n_in, x.ds + (r0 + c) * (x.n_in / 32), x.n_in};
+        float acc[NT];
+#pragma unroll
+        for (int t = 0; t < NT; ++t) acc[t] = 0.f;
+        for (int b0 = lane / V::kUnits; b0 < n_blocks_per_row; b0 += kBlockStep * kInFlight) {
+            typename V::Regs r[kInFlight];
+#pragma unroll
+            for (int i = 0; i < kInFlight; ++i) {
+                const int b = b0 + kBlockStep * i;
+                if (b < n_blocks_per_row) V::load(w_row, b, u, r[i]);
+            }
+#pragma unroll
+            for (int i = 0; i < kInFlight; ++i) {
+                const int b = b0 + kBlockStep * i;
+                if (b < n_blocks_per_row) V::template dot<NT>(r[i], b, u, xc, acc);
+            }
+        }
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const float s = warp_sum(acc[t]);
+            if (lane == 0 && c + t < n_rows) y[(r0 + c + t) * rows_per_expert + row] = s;
+        }
+    }
+}
+
+// F16 / BF16 stacks against the grouped F32 rows (x: [grouped row][n_in], padded as above).
+template <TypeId T, int NT>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks<NT>)
+moe_matvec_float_kernel(const uint8_t* __restrict__ stack, int64_t n_in, int64_t rows_per_expert,
+                        ExpertGroups groups, const float* __restrict__ x, float* __restrict__ y) {
+    const int slot = blockIdx.y;
+    if (slot >= *groups.n_active) return;
+    const int lane = threadIdx.x % 32;
+    const int64_t row = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
+    if (row >= rows_per_expert) return;
+    const int64_t expert = groups.expert[slot], r0 = groups.first[slot], n_rows = groups.count[slot];
+    const int4* w_row = reinterpret_cast<const int4*>(stack + (expert * rows_per_expert + row) * n_in * 2);
+    for (int64_t c = 0; c < n_rows; c += NT) {
+        const float* xc = x + (r0 + c) * n_in;
+        float acc[NT];
+#pragma unroll
+        for (int t = 0; t < NT; ++t) acc[t] = 0.f;
+        for (int64_t k = lane; k < n_in / 8; k += 32) {
+            const int4 packed = w_row[k];
+            const uint16_t* h = reinterpret_cast<const uint16_t*>(&packed);
+            float wf[8];
+#pragma unroll
+            for (int i = 0; i < 8; ++i)
+                wf[i] = T == TypeId::F16 ? half_bits_to_float(h[i]) : bf16_bits_to_float(h[i]);
+#pragma unroll
+            for (int t = 0; t < NT; ++t) {
+                const float4* xv = reinterpret_cast<const float4*>(xc + t * n_in + 8 * k);
+                const float4 a = xv[0], b = xv[1];
+                acc[t] += wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w + wf[4] * b.x + wf[5] * b.y +
+                          wf[6] * b.z + wf[7] * b.w;
+            }
+        }
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const float s = warp_sum(acc[t]);
+            if (lane == 0 && c + t < n_rows) y[(r0 + c + t) * rows_per_expert + row] = s;
+        }
+    }
+}
+
+// Rows per group NT from the layer's token count (an expert gets at most one row per token).
+constexpr int moe_matvec_group(int64_t n_tokens) { return n_tokens <= 1 ? 1 : n_tokens <= 2 ? 2 : n_tokens <= 4 ? 4 : 8; }
+
+template <TypeId T, int NT>
+void launch_moe_matvec_impl(const DeviceWeight& stack, int64_t rows_per_expert, int64_t max_active,
+                            const ExpertGroups& groups, const float* x, const QuantizedX& xq, float* y,
+                            cudaStream_t stream) {
+    const dim3 grid((unsigned)((rows_per_expert + kWarpsPerBlock - 1) / kWarpsPerBlock), (unsigned)max_active);
+    const dim3 block(kWarpsPerBlock * 32);
+    const uint8_t* w = stack.data.as<uint8_t>();
+    if constexpr (T == TypeId::F16 || T == TypeId::BF16) {
+        moe_matvec_float_kernel<T, NT><<<grid, block, 0, stream>>>(w, stack.n_in, rows_per_expert, groups, x, y);
+    } else {
+        using S = MatvecShape<T, NT>;
+        const int n_blocks = (int)(stack.n_in / VecDot<T>::kElems);
+        moe_matvec_q8_kernel<VecDot<T>, NT, S::kInFlight, S::kMinBlocks>
+            <<<grid, block, 0, stream>>>(w, stack.row_bytes, rows_per_expert, n_blocks, groups, xq, y);
+    }
+}
+
+template <TypeId T>
+void launch_moe_matvec(const DeviceWeight& stack, int64_t rows_per_expert, int64_t max_active, int64_t n_tokens,
+                       const ExpertGroups& groups, const float* x, const QuantizedX& xq, float* y,
+                       cudaStream_t stream) {
+    switch (moe_matvec_group(n_tokens)) {
+        case 1: launch_moe_matvec_impl<T, 1>(stack, rows_per_expert, max_active, groups, x, xq, y, stream); break;
+        case 2: launch_moe_matvec_impl<T, 2>(stack, rows_per_expert, max_active, groups, x, xq, y, stream); break;
+        case 4: launch_moe_matvec_impl<T, 4>(stack, rows_per_expert, max_active, groups, x, xq, y, stream); break;
+        default: launch_moe_matvec_impl<T, 8>(stack, rows_per_expert, max_active, groups, x, xq, y, stream); break;
+    }
+}
+
+#define SHOOTOUT_INSTANTIATE_MOE_MATVEC(t)                                                                      \
+    template void launch_moe_matvec<TypeId::t>(const DeviceWeight&, int64_t, int64_t, int64_t,                  \
+                                               const ExpertGroups&, const float*, const QuantizedX&, float*, \
+                                               cudaStream_t);
+#define SHOOTOUT_EXTERN_MOE_MATVEC(t)                                                                                  \
+    extern template void launch_moe_matvec<TypeId::t>(const DeviceWeight&, int64_t, int64_t, int64_t,                 \
+                                                      const ExpertGroups&, const float*, const QuantizedX&, float*, \
+                                                      cudaStream_t);
+SHOOTOUT_MATVEC_TYPES(SHOOTOUT_EXTERN_MOE_MATVEC)
+
+}  // namespace shootout::cuda
