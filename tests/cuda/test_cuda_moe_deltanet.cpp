@@ -118,10 +118,10 @@ protected:
 };
 
 // Expert stacks of `type`, n_tokens routed by random logits (token 0's all equal: the ties go to
-// experts 0, 1, 2 on both backends), CPU vs CUDA outputs. Every token count takes the same path
-// (routing, grouping by expert and the expert-indexed products on the device); the token count picks
-// how many of an expert's rows one weight read serves (1, 2, 4 or 8), and 37 tokens of 3 of 8
-// experts give groups of ~14 rows, so an expert's last group is partial.
+// experts 0, 1, 2 on both backends), CPU vs CUDA outputs. Every token count is routed and grouped by
+// expert on the device; up to 8 tokens (decode) the experts' products are the int8 ones (moe_matvec:
+// 1, 2, 4 or 8 rows per weight read), above that the tensor-core ones (moe_gemm: 37 tokens of 3 of 8
+// experts give ~14 rows per expert, a partial tile of 32).
 void CudaMoeDeltaNetOps::check_moe(TypeId type, int64_t n_tokens, double tolerance, int64_t n_expert, int64_t n_used,
                                    int64_t n_embd, int64_t n_ff) {
     const Weight& gate = weight("gate_exps", type, n_embd, n_expert * n_ff, random_floats((size_t)(n_expert * n_ff * n_embd), 1, -0.2f, 0.2f));
@@ -140,13 +140,14 @@ void CudaMoeDeltaNetOps::check_moe(TypeId type, int64_t n_tokens, double toleran
     const double d = rel_diff(host(out, want.size()), want);
     std::printf("moe_ffn %s, %lld tokens, %lld of %lld experts: max rel diff %.3g\n", quant::traits(type).name,
                 (long long)n_tokens, (long long)n_used, (long long)n_expert, d);
-    EXPECT_LT(d, tolerance);
+    EXPECT_LT(d, tolerance) << quant::traits(type).name << ", " << n_tokens << " tokens";
 
     // Without normalisation the weights are the bare probabilities.
     ex.normalize_weights = false;
     cpu_->moe_ffn(ex, logits.data(), x.data(), n_tokens, want.data());
     gpu_->moe_ffn(ex, device(logits), device(x), n_tokens, out);
-    EXPECT_LT(rel_diff(host(out, want.size()), want), tolerance);
+    EXPECT_LT(rel_diff(host(out, want.size()), want), tolerance)
+        << quant::traits(type).name << ", " << n_tokens << " tokens, not normalised";
 }
 
 // F16 experts: the CPU rounds activations to F16 (its vec_dot_type); the GPU's matvec keeps them F32
@@ -155,23 +156,25 @@ TEST_F(CudaMoeDeltaNetOps, MoeF16) {
     for (int64_t n : {1, 2, 4, 37}) check_moe(TypeId::F16, n, 3e-3);
 }
 
-// Integer experts: the products quantize activations exactly as the CPU does (Q8_0 for Q8_0 and
-// MXFP4, Q8_K for the K-quants), so the outputs differ by summation order only, for every token
-// count (the previous prompt path through the F16 GEMM measured 4e-3 here).
+// Integer experts. Decode: activations quantized exactly as the CPU does (Q8_0 for Q8_0 and MXFP4,
+// Q8_K for the K-quants), so the outputs differ by summation order only. Prompts: the tensor cores
+// multiply weights dequantized to F16 by those activation values rounded to F16 (2^-12 relative
+// each; as the dense prefill, measured 4e-3 on Q8_0 through gemm_dequant).
+double moe_tolerance(int64_t n_tokens) { return n_tokens <= cuda::kMaxMatvecTokens ? 1e-5 : 1.5e-2; }
 TEST_F(CudaMoeDeltaNetOps, MoeQ8_0) {
-    for (int64_t n : {1, 2, 6, 37}) check_moe(TypeId::Q8_0, n, 1e-5);
+    for (int64_t n : {1, 2, 6, 37}) check_moe(TypeId::Q8_0, n, moe_tolerance(n));
 }
 TEST_F(CudaMoeDeltaNetOps, MoeKQuantsAndMxfp4) {
     for (TypeId type : {TypeId::Q4_K, TypeId::Q6_K, TypeId::MXFP4})
-        for (int64_t n : {1, 3, 37}) check_moe(type, n, 1e-5, 8, 3, 256, 256);
+        for (int64_t n : {1, 3, 37}) check_moe(type, n, moe_tolerance(n), 8, 3, 256, 256);
 }
 
 // Qwen3-Next routes 10 of 512 experts: 10 slots of one token, then two tokens (20 slots), then a
-// prompt of 300 tokens over 64 experts (~47 rows each: whole groups of 8 and a partial one; the
+// prompt of 300 tokens over 64 experts (~47 rows each: a whole tile of 32 and a partial one; the
 // grouping kernel's scan crosses warps).
 TEST_F(CudaMoeDeltaNetOps, MoeTenRoutedSlots) {
-    for (int64_t n : {1, 2}) check_moe(TypeId::Q8_0, n, 1e-5, 16, 10);
-    check_moe(TypeId::Q8_0, 300, 1e-5, 64, 10);
+    for (int64_t n : {1, 2}) check_moe(TypeId::Q8_0, n, moe_tolerance(n), 16, 10);
+    check_moe(TypeId::Q8_0, 300, moe_tolerance(300), 64, 10);
 }
 
 // More experts than the grouping kernel has threads: a clear error, not a wrong grouping.

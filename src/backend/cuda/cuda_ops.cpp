@@ -239,9 +239,10 @@ public:
     // stays one CUDA graph and a prompt costs a fixed number of launches per layer: the router's
     // softmax and top-k (moe_route), the routed slots grouped by expert (moe_group), the slots' rows
     // gathered in that order and converted once to the experts' activation type, then one
-    // expert-indexed product per stack (moe_matvec: each active expert's rows times its own rows of
-    // the stack, read in place), SwiGLU (converting for the down product in the same kernel), and
-    // the weighted sum back per token in slot order (moe_combine).
+    // expert-indexed product per stack (each active expert's rows times its own rows of the stack,
+    // read in place: moe_matvec in decode steps, moe_gemm on the tensor cores for prompts), SwiGLU
+    // (in decode also converting for the down product), and the weighted sum back per token in slot
+    // order (moe_combine).
     void moe_ffn(const backend::MoeExperts& ex, const float* router_logits, const float* x, int64_t n_tokens,
                  float* out) override {
         const int64_t n_expert = ex.n_expert, n_used = ex.n_used;
@@ -275,13 +276,13 @@ public:
             cuda::gather_rows(x, m->row_token, n_slots, n_embd, m->x, s);
         });
         // gate and up read the same rows: converted once when their activation types agree.
-        const bool up_reuses = matvec_quantizes_x(up->type) && matvec_quantizes_x(gate->type) &&
-                               activation_type(up->type) == activation_type(gate->type);
-        expert_product(gate, n_expert, n_tokens, n_used, m->x, m->xq, m->xds, true, m->gate);
-        expert_product(up, n_expert, n_tokens, n_used, m->x, m->xq, m->xds, !up_reuses, m->up);
-        // SwiGLU over the grouped rows; for an integer down stack it also writes the down product's
-        // activations.
-        if (matvec_quantizes_x(down->type)) {
+        const bool up_reuses = activation_type(up->type) == activation_type(gate->type);
+        expert_product(gate, n_expert, n_tokens, n_used, m->x, m->xq, m->xds, m->xh, true, m->gate);
+        expert_product(up, n_expert, n_tokens, n_used, m->x, m->xq, m->xds, m->xh, !up_reuses, m->up);
+        // SwiGLU over the grouped rows; in a decode step with an integer down stack it also writes the
+        // down product's activations.
+        const bool decode = n_tokens <= kMaxMatvecTokens, fused = decode && matvec_quantizes_x(down->type);
+        if (fused) {
             const ActivationType act = activation_type(down->type);
             launch(Key('S') << m->gate << m->up << n_slots << n_ff << m->h << act, -1,
                    [=](cudaStream_t s, const int64_t*) {
@@ -292,7 +293,7 @@ public:
                 cuda::swiglu(m->gate, m->up, (size_t)(n_slots * n_ff), m->h, s);
             });
         }
-        expert_product(down, n_expert, n_tokens, n_used, m->h, m->hq, m->hds, false, m->y);
+        expert_product(down, n_expert, n_tokens, n_used, m->h, m->hq, m->hds, m->hh, !fused, m->y);
         launch(Key('c') << m->y << m->row_of_slot << m->weights << n_tokens << n_used << n_embd << out, -1,
                [=](cudaStream_t s, const int64_t*) {
                    cuda::moe_combine(m->y, m->row_of_slot, m->weights, n_tokens, n_used, n_embd, out, s);
@@ -390,21 +391,32 @@ private:
                        [=](cudaStream_t s, const int64_t*) { cuda::matmul(*dw, x, n_tokens, y, *ws, s, x_quantized); });
     }
 
-    // One expert-indexed product over moe_ffn's grouped rows (n_tokens * n_used of them; x: F32 rows,
-    // q/ds: the same rows converted to the stack's activation type, converted here first when
-    // `convert`).
+    // One expert-indexed product over moe_ffn's grouped rows (n_tokens * n_used of them, x in F32):
+    // in a decode step the int8 product (moe_matvec) on the rows converted to the stack's activation
+    // type in q/ds, for a prompt the tensor-core one (moe_gemm) on the rows as F16/BF16 in xh. When
+    // `convert` the rows are converted here first; otherwise the previous product's (or the SwiGLU's)
+    // conversion is reused.
     void expert_product(const DeviceWeight* stack, int64_t n_expert, int64_t n_tokens, int64_t n_used,
-                        const float* x, int8_t* q, float2* ds, bool convert, float* y) {
+                        const float* x, int8_t* q, float2* ds, uint16_t* xh, bool convert, float* y) {
         const MoeScratch& m = moe_;
         const ExpertGroups groups{m.g_expert, m.g_first, m.g_count, m.g_n_active};
-        const int64_t n_slots = n_tokens * n_used, max_active = std::min(n_slots, n_expert);
-        if (convert && matvec_quantizes_x(stack->type)) {
-            const ActivationType act = activation_type(stack->type);
-            const int64_t n_in = stack->n_in;
+        const int64_t n_slots = n_tokens * n_used, max_active = std::min(n_slots, n_expert), n_in = stack->n_in;
+        const ActivationType act = activation_type(stack->type);
+        if (n_tokens > kMaxMatvecTokens) {
+            if (convert)
+                launch(Key('h') << x << n_slots << n_in << xh << act, -1, [=](cudaStream_t s, const int64_t*) {
+                    cuda::activations_to_half(act, x, n_slots, n_in, xh, s);
+                });
+            launch(Key('G') << stack << n_expert << n_tokens << max_active << xh << y << groups.expert, -1,
+                   [=](cudaStream_t s, const int64_t*) {
+                       cuda::moe_gemm(*stack, n_expert, n_tokens, max_active, groups, xh, y, s);
+                   });
+            return;
+        }
+        if (convert && matvec_quantizes_x(stack->type))
             launch(Key('q') << x << n_slots << n_in << q << ds << act, -1, [=](cudaStream_t s, const int64_t*) {
                 cuda::quantize_activations(act, x, n_slots, n_in, q, ds, s);
             });
-        }
         launch(Key('E') << stack << n_expert << n_tokens << max_active << x << q << y << groups.expert, -1,
                [=](cudaStream_t s, const int64_t*) {
                    cuda::moe_matvec(*stack, n_expert, n_tokens, max_active, groups, x, q, ds, y, s);
@@ -417,12 +429,13 @@ private:
     // in their keys, so none of them is replayed on freed memory.
     struct MoeScratch {
         int64_t n_slots = 0, n_embd = 0, n_ff = 0, n_expert = 0;
-        DeviceBuffer ints, floats, quants;
+        DeviceBuffer ints, floats, quants, halves;
         int32_t *ids = nullptr, *row_token = nullptr, *row_of_slot = nullptr;
         int32_t *g_expert = nullptr, *g_first = nullptr, *g_count = nullptr, *g_n_active = nullptr;
         float *weights = nullptr, *x = nullptr, *gate = nullptr, *up = nullptr, *h = nullptr, *y = nullptr;
         int8_t *xq = nullptr, *hq = nullptr;
         float2 *xds = nullptr, *hds = nullptr;
+        uint16_t *xh = nullptr, *hh = nullptr;
     };
     const MoeScratch& moe_scratch(int64_t n_slots, int64_t n_embd, int64_t n_ff, int64_t n_expert) {
         MoeScratch& m = moe_;
@@ -462,6 +475,10 @@ private:
         m.hq = m.xq + rows * embd;
         m.xds = reinterpret_cast<float2*>(m.hq + rows * ff);
         m.hds = m.xds + rows * embd / 32;
+        // xh, hh: the rows as F16/BF16 for the prompt products (16-byte rows: embd, ff multiples of 32).
+        m.halves = DeviceBuffer(rows * (embd + ff) * sizeof(uint16_t));
+        m.xh = m.halves.as<uint16_t>();
+        m.hh = m.xh + rows * embd;
         return m;
     }
 
