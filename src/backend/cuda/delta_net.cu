@@ -215,17 +215,18 @@ __global__ void __launch_bounds__(kThreads)
         float* o = out + (t0 * n_v + h) * d_v + (active ? j : 0);  // the pending S^T q's output
         const bool store = g == 0 && active;
         float sq_part = 0.0f;  // this lane's share of the previous token's S^T q
+        // The next token's gates and k are fetched while this token's update runs, off the
+        // recurrence's path (after the tile's last token: a row of q or stale k, not used).
+        float decay = __shfl_sync(kFullMask, lane_decay, 0), beta = __shfl_sync(kFullMask, lane_beta, 0);
+        float4 kr[kVec];
+#pragma unroll
+        for (int m = 0; m < kVec; ++m) kr[m] = reinterpret_cast<const float4*>(buf + Tile::kK)[g + 8 * m];
 #pragma unroll 2
         for (int tt = 0; tt < n; ++tt) {
-            const float decay = __shfl_sync(kFullMask, lane_decay, tt);
-            const float beta = __shfl_sync(kFullMask, lane_beta, tt);
-            const float4* kt = reinterpret_cast<const float4*>(buf + Tile::kK + tt * kDk) + g;
-            const float4* qt = reinterpret_cast<const float4*>(buf + Tile::kQ + tt * kDk) + g;
             // S = decay S, then S^T k: four independent partial sums (x, y, z, w) shorten the chain.
-            float4 kr[kVec], sk4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            float4 sk4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
 #pragma unroll
             for (int m = 0; m < kVec; ++m) {
-                kr[m] = kt[8 * m];
                 s[m].x *= decay;
                 s[m].y *= decay;
                 s[m].z *= decay;
@@ -242,6 +243,10 @@ __global__ void __launch_bounds__(kThreads)
                 o += out_stride;
             }
             const float delta = (buf[Tile::kV + tt * kDeltaRows + row] - sk) * beta;
+            decay = __shfl_sync(kFullMask, lane_decay, tt + 1);
+            beta = __shfl_sync(kFullMask, lane_beta, tt + 1);
+            const float4* k_next = reinterpret_cast<const float4*>(buf + Tile::kK + (tt + 1) * kDk) + g;
+            const float4* qt = reinterpret_cast<const float4*>(buf + Tile::kQ + tt * kDk) + g;
             // S += k delta^T, then this lane's share of S^T q.
             float4 sq4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
 #pragma unroll
@@ -255,6 +260,7 @@ __global__ void __launch_bounds__(kThreads)
                 sq4.y = fmaf(s[m].y, qr.y, sq4.y);
                 sq4.z = fmaf(s[m].z, qr.z, sq4.z);
                 sq4.w = fmaf(s[m].w, qr.w, sq4.w);
+                kr[m] = k_next[8 * m];
             }
             sq_part = (sq4.x + sq4.y) + (sq4.z + sq4.w);
         }
