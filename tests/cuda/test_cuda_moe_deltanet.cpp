@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -161,12 +162,13 @@ TEST_F(CudaMoeDeltaNetOps, MoeF16) {
 // multiply weights dequantized to F16 by those activation values rounded to F16 (2^-12 relative
 // each; as the dense prefill, measured 4e-3 on Q8_0 through gemm_dequant).
 double moe_tolerance(int64_t n_tokens) { return n_tokens <= cuda::kMaxMatvecTokens ? 1e-5 : 1.5e-2; }
+// 200 tokens of 3 of 8 experts: ~75 rows an expert, the 64-row tiles (one whole, one partial).
 TEST_F(CudaMoeDeltaNetOps, MoeQ8_0) {
-    for (int64_t n : {1, 2, 6, 37}) check_moe(TypeId::Q8_0, n, moe_tolerance(n));
+    for (int64_t n : {1, 2, 6, 37, 200}) check_moe(TypeId::Q8_0, n, moe_tolerance(n));
 }
 TEST_F(CudaMoeDeltaNetOps, MoeKQuantsAndMxfp4) {
     for (TypeId type : {TypeId::Q4_K, TypeId::Q6_K, TypeId::MXFP4})
-        for (int64_t n : {1, 3, 37}) check_moe(type, n, moe_tolerance(n), 8, 3, 256, 256);
+        for (int64_t n : {1, 3, 37, 200}) check_moe(type, n, moe_tolerance(n), 8, 3, 256, 256);
 }
 
 // Qwen3-Next routes 10 of 512 experts: 10 slots of one token, then two tokens (20 slots), then a
@@ -182,16 +184,18 @@ TEST_F(CudaMoeDeltaNetOps, MoeRejectsTooManyExperts) {
     EXPECT_THROW(check_moe(TypeId::Q8_0, 1, 1e-5, 1025, 2, 32, 32), Error);
 }
 
+// Decode (3 tokens: the vector kernel at n_in 96, the scalar one at 90) and prompts (11 tokens: cuBLAS).
 TEST_F(CudaMoeDeltaNetOps, F32Matmul) {
-    for (int64_t n_out : {1, 8}) {
-        const int64_t n_in = 96, n_tokens = 11;
+    for (auto [n_out, n_in, n_tokens] : {std::tuple<int64_t, int64_t, int64_t>{1, 96, 11}, {8, 96, 11}, {8, 96, 3},
+                                         {5, 90, 3}}) {
         const Weight& w = weight("router", TypeId::F32, n_in, n_out, random_floats((size_t)(n_in * n_out), 6));
         const std::vector<float> x = random_floats((size_t)(n_tokens * n_in), 7);
         std::vector<float> want((size_t)(n_tokens * n_out));
         cpu_->matmul(w, x.data(), n_tokens, want.data());
         float* y = device_zeros(want.size());
         gpu_->matmul(w, device(x), n_tokens, y);
-        EXPECT_LT(rel_diff(host(y, want.size()), want), 1e-5) << n_out << " outputs";
+        EXPECT_LT(rel_diff(host(y, want.size()), want), 1e-5) << n_out << " outputs, " << n_in << " inputs, "
+                                                               << n_tokens << " tokens";
     }
 }
 

@@ -407,9 +407,9 @@ private:
                 launch(Key('h') << x << n_slots << n_in << xh << act, -1, [=](cudaStream_t s, const int64_t*) {
                     cuda::activations_to_half(act, x, n_slots, n_in, xh, s);
                 });
-            launch(Key('G') << stack << n_expert << n_tokens << max_active << xh << y << groups.expert, -1,
+            launch(Key('G') << stack << n_expert << n_tokens << n_used << xh << y << groups.expert, -1,
                    [=](cudaStream_t s, const int64_t*) {
-                       cuda::moe_gemm(*stack, n_expert, n_tokens, max_active, groups, xh, y, s);
+                       cuda::moe_gemm(*stack, n_expert, n_tokens, n_used, groups, xh, y, s);
                    });
             return;
         }
