@@ -78,6 +78,10 @@ struct DeviceWeight {
     int64_t n_out = 0;
     size_t row_bytes = 0;
     DeviceBuffer data;
+    // Set by upload_weight: no kernel ever writes these bytes, so the decode product may start loading
+    // them before the previous kernel has finished (PDL, pdl.cuh). A matrix that a kernel fills (none
+    // today; MoE experts were once staged so) must keep false: its products run in plain stream order.
+    bool immutable = false;
 };
 
 // Copies n_out rows of n_in elements of `type` (GGUF layout on the host) to the device, converting

@@ -107,6 +107,7 @@ DeviceWeight upload_weight(const std::string& name, quant::TypeId type, int64_t 
     // GGUF size does not allow that (Q8_0, Q4_0..Q5_1, Q6_K, MXFP4).
     w.row_bytes = device_row_bytes(type, n_in);
     w.data = DeviceBuffer(w.row_bytes * (size_t)n_out);
+    w.immutable = true;  // uploaded once, synchronously, and only read after
     if (grouped_layout(type).grouped) {
         std::vector<uint8_t> staged(w.row_bytes * (size_t)n_out);
         to_device_layout(type, n_in, n_out, static_cast<const uint8_t*>(host_data), staged.data());

@@ -7,6 +7,7 @@
 
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/matvec_units.cuh"
+#include "backend/cuda/pdl.cuh"
 
 namespace shootout::cuda {
 
@@ -31,35 +32,53 @@ __device__ __forceinline__ float warp_sum(float v) {
 }
 
 // One warp per row; lane l takes units l, l + 32, ... (matvec_units.cuh) and loads kInFlight of them
-// before the first dot product.
+// before the first dot product. With PDL (pdl.cuh) the first kInFlight loads of each lane are issued
+// before pdl_wait(): they read weights only, which no kernel writes (launch_matvec_impl launches with
+// PDL only for DeviceWeight::immutable weights); the dot products read the quantized activations the
+// previous kernel wrote, so they come after it. Every warp waits, those past the last row included.
 template <typename V, int NT, int kInFlight, int kMinBlocksPerSm>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocksPerSm)
 matvec_q8_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t n_out, int n_blocks_per_row,
                  QuantizedX x, float* __restrict__ y) {
+    pdl_launch_dependents();
     const int lane = threadIdx.x % 32;
     const int64_t row = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
-    if (row >= n_out) return;
+    const bool has_row = row < n_out;
     const uint8_t* w_row = w + row * row_bytes;
-    float acc[NT];
-#pragma unroll
-    for (int t = 0; t < NT; ++t) acc[t] = 0.f;
     // A lane's units are all the same unit of their blocks (32 is a multiple of kUnits): unit u of
     // blocks b0, b0 + 32 / kUnits, ...
     static_assert(32 % V::kUnits == 0);
     constexpr int kBlockStep = 32 / V::kUnits;
     const int u = lane % V::kUnits;
-    for (int b0 = lane / V::kUnits; b0 < n_blocks_per_row; b0 += kBlockStep * kInFlight) {
-        typename V::Regs r[kInFlight];
+    auto load_units = [&](int b0, typename V::Regs (&r)[kInFlight]) {
 #pragma unroll
         for (int i = 0; i < kInFlight; ++i) {
             const int b = b0 + kBlockStep * i;
             if (b < n_blocks_per_row) V::load(w_row, b, u, r[i]);
         }
+    };
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; ++t) acc[t] = 0.f;
+    auto dot_units = [&](int b0, const typename V::Regs (&r)[kInFlight]) {
 #pragma unroll
         for (int i = 0; i < kInFlight; ++i) {
             const int b = b0 + kBlockStep * i;
             if (b < n_blocks_per_row) V::template dot<NT>(r[i], b, u, x, acc);
         }
+    };
+    // The first step's loads read weights only: before the wait. Its dots, then the loop of the rest
+    // (the loop as it was before PDL, so the compiler unrolls and schedules it as before), after it.
+    const int first = lane / V::kUnits;
+    typename V::Regs r0[kInFlight];
+    if (has_row) load_units(first, r0);
+    pdl_wait();
+    if (!has_row) return;
+    dot_units(first, r0);
+    for (int b0 = first + kBlockStep * kInFlight; b0 < n_blocks_per_row; b0 += kBlockStep * kInFlight) {
+        typename V::Regs r[kInFlight];
+        load_units(b0, r);
+        dot_units(b0, r);
     }
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
@@ -68,21 +87,30 @@ matvec_q8_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t n_out,
     }
 }
 
-// F16 / BF16 rows against F32 activations: each lane reads 8 weights (16 bytes) at a time.
+// F16 / BF16 rows against F32 activations: each lane reads 8 weights (16 bytes) at a time. With PDL
+// the warp's first 2 KB of weights (the first unrolled step of its row) are prefetched into L2 before
+// pdl_wait() (weights only, see matvec_q8_kernel); x, written by the previous kernel, is read after it
+// with coherent loads (no __restrict__, pdl.cuh rule 4).
 template <TypeId T, int NT>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks<NT>)
-matvec_float_kernel(const uint8_t* __restrict__ w, int64_t n_in, int64_t n_out, const float* __restrict__ x,
+matvec_float_kernel(const uint8_t* __restrict__ w, int64_t n_in, int64_t n_out, const float* x,
                     float* __restrict__ y) {
+    pdl_launch_dependents();
     const int lane = threadIdx.x % 32;
     const int64_t row = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
-    if (row >= n_out) return;
+    const bool has_row = row < n_out;
     const int4* w_row = reinterpret_cast<const int4*>(w + row * n_in * 2);
+    // 16 lanes, one 128-byte line each: the 4 x 512 bytes the first unrolled step below reads.
+    if (has_row && lane < 16 && 128 * lane < n_in * 2)
+        asm volatile("prefetch.global.L2 [%0];" ::"l"(reinterpret_cast<const char*>(w_row) + 128 * lane));
+    pdl_wait();
+    if (!has_row) return;
     float acc[NT];
 #pragma unroll
     for (int t = 0; t < NT; ++t) acc[t] = 0.f;
 #pragma unroll 4
     for (int64_t c = lane; c < n_in / 8; c += 32) {
-        const int4 packed = w_row[c];
+        const int4 packed = __ldg(w_row + c);  // weights: the read-only path, as const __restrict__ gave before
         const uint16_t* h = reinterpret_cast<const uint16_t*>(&packed);
         float wf[8];
 #pragma unroll
@@ -105,11 +133,13 @@ matvec_float_kernel(const uint8_t* __restrict__ w, int64_t n_in, int64_t n_out, 
 
 template <TypeId T, int NT>
 void launch_matvec_impl(const DeviceWeight& w, const float* x, float* y, void* scratch, cudaStream_t stream) {
-    const dim3 grid((unsigned)((w.n_out + kWarpsPerBlock - 1) / kWarpsPerBlock));
-    const dim3 block(kWarpsPerBlock * 32);
+    const LaunchShape shape{dim3((unsigned)((w.n_out + kWarpsPerBlock - 1) / kWarpsPerBlock)),
+                            dim3(kWarpsPerBlock * 32), 0, stream};
+    // PDL only for weights no kernel writes: the kernels read them before waiting (pdl.cuh).
+    const bool overlap = w.immutable;
     if constexpr (T == TypeId::F16 || T == TypeId::BF16) {
         (void)scratch;
-        matvec_float_kernel<T, NT><<<grid, block, 0, stream>>>(w.data.as<uint8_t>(), w.n_in, w.n_out, x, y);
+        launch_kernel(shape, overlap, matvec_float_kernel<T, NT>, w.data.as<uint8_t>(), w.n_in, w.n_out, x, y);
     } else {
         (void)x;
         int8_t* qs = static_cast<int8_t*>(scratch);
@@ -119,7 +149,8 @@ void launch_matvec_impl(const DeviceWeight& w, const float* x, float* y, void* s
         const int n_blocks = (int)(w.n_in / VecDot<T>::kElems);
         using S = MatvecShape<T, NT>;
         using V = VecDot<T>;
-        matvec_q8_kernel<V, NT, S::kInFlight, S::kMinBlocks><<<grid, block, 0, stream>>>(wd, w.row_bytes, w.n_out, n_blocks, xq, y);
+        launch_kernel(shape, overlap, matvec_q8_kernel<V, NT, S::kInFlight, S::kMinBlocks>, wd, w.row_bytes, w.n_out,
+                      n_blocks, xq, y);
     }
 }
 

@@ -41,8 +41,13 @@ __device__ __forceinline__ uint32_t load_weight4(const void* p) { return __ldg(s
 __device__ __forceinline__ uint32_t load_weight2(const void* p) { return __ldg(static_cast<const unsigned short*>(p)); }
 __device__ __forceinline__ uint32_t load_weight1(const void* p) { return __ldg(static_cast<const unsigned char*>(p)); }
 
-// Activations (read by every warp of the SM: through L1).
-__device__ __forceinline__ int4 load_x16(const int8_t* p) { return __ldg(reinterpret_cast<const int4*>(p)); }
+// Activations (read by every warp of the SM: through L1, where global loads are cached by default).
+// Ordinary coherent loads, not __ldg: the kernel before this one wrote them, and with PDL (pdl.cuh)
+// this kernel starts while that one still runs, where a non-coherent load is not defined.
+__device__ __forceinline__ int4 load_x16(const int8_t* p) { return *reinterpret_cast<const int4*>(p); }
+__device__ __forceinline__ float load_dx(const float2* p) { return p->x; }
+__device__ __forceinline__ float2 load_ds(const float2* p) { return *p; }
+__device__ __forceinline__ float4 load_ds4(const float2* p) { return *reinterpret_cast<const float4*>(p); }
 
 __device__ __forceinline__ int dot16(const int (&w)[4], int4 x, int acc) {
     acc = __dp4a(w[0], x.x, acc);
@@ -87,7 +92,7 @@ struct VecDotLegacy4 {
         for (int t = 0; t < NT; ++t) {
             const int8_t* xq = x.qs + t * x.n_in + 32 * b;
             const int sumi = dot16(hi, load_x16(xq + 16), dot16(lo, load_x16(xq), 0));
-            const float2 ds = __ldg(x.ds + t * (x.n_in / 32) + b);
+            const float2 ds = load_ds(x.ds + t * (x.n_in / 32) + b);
             acc[t] += d * ds.x * (float)sumi + m * ds.y;
         }
     }
@@ -117,7 +122,7 @@ template <> struct VecDot<TypeId::Q8_0> {
 #pragma unroll
         for (int t = 0; t < NT; ++t) {
             const int sumi = dot16(q, load_x16(x.qs + t * x.n_in + 32 * b + 16 * u), 0);
-            acc[t] += d * __ldg(&x.ds[t * (x.n_in / 32) + b].x) * (float)sumi;
+            acc[t] += d * load_dx(&x.ds[t * (x.n_in / 32) + b]) * (float)sumi;
         }
     }
 };
@@ -147,7 +152,7 @@ template <> struct VecDot<TypeId::MXFP4> {
         for (int t = 0; t < NT; ++t) {
             const int8_t* xq = x.qs + t * x.n_in + 32 * b;
             const int sumi = dot16(hi, load_x16(xq + 16), dot16(lo, load_x16(xq), 0));
-            const float dx = __ldg(&x.ds[t * (x.n_in / 32) + b].x);
+            const float dx = load_dx(&x.ds[t * (x.n_in / 32) + b]);
             acc[t] += (float)sumi * (dx * d);
         }
     }
@@ -221,7 +226,7 @@ struct VecDotK45 {
             const int s_lo = dot16(lo, load_x16(xq), 0);
             const int s_hi = dot16(hi, load_x16(xq + 32), 0);
             // (d, s) of sub-blocks j0 and j0+1: one 16-byte load (8b + j0 is even).
-            const float4 ds = __ldg(reinterpret_cast<const float4*>(x.ds + t * (x.n_in / 32) + 8 * b + j0));
+            const float4 ds = load_ds4(x.ds + t * (x.n_in / 32) + 8 * b + j0);
             // Each unit covers half of each sub-block, so it subtracts half of the sub-block's min term.
             acc[t] += d * (sc0 * ds.x * (float)s_lo + sc1 * ds.z * (float)s_hi) - 0.5f * dmin * (m0 * ds.y + m1 * ds.w);
         }
@@ -275,8 +280,8 @@ template <> struct VecDot<TypeId::Q6_K> {
 #pragma unroll
         for (int t = 0; t < NT; ++t) {
             const int8_t* xq = x.qs + t * x.n_in + 256 * b + 128 * n + l0;
-            const float4* ds = reinterpret_cast<const float4*>(x.ds + t * (x.n_in / 32) + 8 * b + 4 * n);
-            const float4 ds01 = __ldg(ds), ds23 = __ldg(ds + 1);
+            const float2* ds = x.ds + t * (x.n_in / 32) + 8 * b + 4 * n;
+            const float4 ds01 = load_ds4(ds), ds23 = load_ds4(ds + 2);
             const float dx[4] = {ds01.x, ds01.z, ds23.x, ds23.z};
             float sum = 0.f;
 #pragma unroll
