@@ -3,6 +3,9 @@
 // ggml's x86 activation rule, backend/cpu/vec_dot_legacy.cpp; Q8_K: quant/k_quants_q6_q8.cpp
 // q8_k_from_float_ref), IEEE division included (this file must not be built with fast math), so the
 // quantized values are the CPU's.
+// The decode-step kernels (quantize, the quantizing norms and SwiGLU) are launched with PDL (pdl.cuh):
+// trigger, wait, then everything; their activation inputs carry no __restrict__ (written by the
+// kernels before; pdl.cuh rule 4). to_half_kernel (prefill only) is launched plainly.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -12,6 +15,7 @@
 #include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/pdl.cuh"
 #include "util/error.h"
 
 namespace shootout::cuda {
@@ -132,8 +136,9 @@ __device__ void store_q8_32(float v, int8_t* qs, float2* ds) {
 }
 
 template <ActivationType A>
-__global__ void quantize_kernel(const float* __restrict__ x, int64_t n_blocks, int8_t* __restrict__ qs,
-                                float2* __restrict__ ds) {
+__global__ void quantize_kernel(const float* x, int64_t n_blocks, int8_t* __restrict__ qs, float2* __restrict__ ds) {
+    pdl_launch_dependents();
+    pdl_wait();
     const int lane = threadIdx.x % 32;
     const int64_t block = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
     if (block >= n_blocks) return;
@@ -151,6 +156,8 @@ __global__ void quantize_kernel(const float* __restrict__ x, int64_t n_blocks, i
 template <ActivationType A, bool kAdd>
 __global__ void norm_quantize_kernel(float* x, const float* y_in, const float* __restrict__ w, int64_t n, float eps,
                                      float* out, int8_t* __restrict__ qs, float2* __restrict__ ds) {
+    pdl_launch_dependents();
+    pdl_wait();
     float* xr = x + blockIdx.x * n;
     float* orow = out + blockIdx.x * n;
     float sum = 0.f;
@@ -192,6 +199,8 @@ __global__ void norm_quantize_kernel(float* x, const float* y_in, const float* _
 template <ActivationType A>
 __global__ void swiglu_quantize_kernel(const float* gate, const float* up, int64_t n_blocks, float* out,
                                        int8_t* __restrict__ qs, float2* __restrict__ ds) {
+    pdl_launch_dependents();
+    pdl_wait();
     const int lane = threadIdx.x % 32;
     const int64_t block = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
     if (block >= n_blocks) return;
@@ -256,67 +265,76 @@ void quantize_activations(ActivationType type, const float* x, int64_t n_tokens,
                           cudaStream_t stream) {
     check_shape(type, n_in, "quantize_activations");
     const int64_t n_blocks = n_tokens * n_in / block_elems(type);
+    const LaunchShape shape{dim3(grid_for(n_blocks)), dim3(kThreads), 0, stream};
     switch (type) {
         case ActivationType::Q8_0:
-            quantize_kernel<ActivationType::Q8_0><<<grid_for(n_blocks), kThreads, 0, stream>>>(x, n_blocks, qs, ds);
+            launch_kernel(shape, true, quantize_kernel<ActivationType::Q8_0>, x, n_blocks, qs, ds);
             break;
         case ActivationType::Q8_1:
-            quantize_kernel<ActivationType::Q8_1><<<grid_for(n_blocks), kThreads, 0, stream>>>(x, n_blocks, qs, ds);
+            launch_kernel(shape, true, quantize_kernel<ActivationType::Q8_1>, x, n_blocks, qs, ds);
             break;
         case ActivationType::Q8_K:
-            quantize_kernel<ActivationType::Q8_K><<<grid_for(n_blocks), kThreads, 0, stream>>>(x, n_blocks, qs, ds);
+            launch_kernel(shape, true, quantize_kernel<ActivationType::Q8_K>, x, n_blocks, qs, ds);
             break;
         default: fail("quantize_activations", "not an 8-bit activation type");
     }
     check_last_launch("quantize_activations");
 }
 
-void rms_norm_quantize(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, float* y,
-                       ActivationType type, int8_t* qs, float2* ds, cudaStream_t stream) {
-    check_shape(type, n, "rms_norm_quantize");
-    float* xm = const_cast<float*>(x);  // read only: kAdd is false
+namespace {
+
+// The (add +) RMSNorm with its conversion: one block per row.
+template <bool kAdd>
+void launch_norm_quantize(ActivationType type, float* x, const float* y_in, const float* w, int64_t n_rows, int64_t n,
+                          float eps, float* out, int8_t* qs, float2* ds, cudaStream_t stream, const char* what) {
+    check_shape(type, n, what);
+    const LaunchShape shape{dim3((unsigned)n_rows), dim3(norm_block_threads(n)), 0, stream};
     switch (type) {
         case ActivationType::Q8_0:
-            norm_quantize_kernel<ActivationType::Q8_0, false><<<(unsigned)n_rows, norm_block_threads(n), 0, stream>>>(xm, nullptr, w, n, eps, y, qs, ds);
+            launch_kernel(shape, true, norm_quantize_kernel<ActivationType::Q8_0, kAdd>, x, y_in, w, n, eps, out, qs,
+                          ds);
             break;
         case ActivationType::Q8_1:
-            norm_quantize_kernel<ActivationType::Q8_1, false><<<(unsigned)n_rows, norm_block_threads(n), 0, stream>>>(xm, nullptr, w, n, eps, y, qs, ds);
+            launch_kernel(shape, true, norm_quantize_kernel<ActivationType::Q8_1, kAdd>, x, y_in, w, n, eps, out, qs,
+                          ds);
             break;
         case ActivationType::Q8_K:
-            norm_quantize_kernel<ActivationType::Q8_K, false><<<(unsigned)n_rows, norm_block_threads(n), 0, stream>>>(xm, nullptr, w, n, eps, y, qs, ds);
+            launch_kernel(shape, true, norm_quantize_kernel<ActivationType::Q8_K, kAdd>, x, y_in, w, n, eps, out, qs,
+                          ds);
             break;
-        default: fail("rms_norm_quantize", "not an 8-bit activation type");
+        default: fail(what, "not an 8-bit activation type");
     }
-    check_last_launch("rms_norm_quantize");
+    check_last_launch(what);
+}
+
+}  // namespace
+
+void rms_norm_quantize(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, float* y,
+                       ActivationType type, int8_t* qs, float2* ds, cudaStream_t stream) {
+    float* xm = const_cast<float*>(x);  // read only: kAdd is false
+    launch_norm_quantize<false>(type, xm, nullptr, w, n_rows, n, eps, y, qs, ds, stream, "rms_norm_quantize");
 }
 
 void add_rms_norm_quantize(float* x, const float* y_in, const float* w, int64_t n_rows, int64_t n, float eps,
                            float* out, ActivationType type, int8_t* qs, float2* ds, cudaStream_t stream) {
-    check_shape(type, n, "add_rms_norm_quantize");
-    switch (type) {
-        case ActivationType::Q8_0:
-            norm_quantize_kernel<ActivationType::Q8_0, true><<<(unsigned)n_rows, norm_block_threads(n), 0, stream>>>(x, y_in, w, n, eps, out, qs, ds);
-            break;
-        case ActivationType::Q8_1:
-            norm_quantize_kernel<ActivationType::Q8_1, true><<<(unsigned)n_rows, norm_block_threads(n), 0, stream>>>(x, y_in, w, n, eps, out, qs, ds);
-            break;
-        case ActivationType::Q8_K:
-            norm_quantize_kernel<ActivationType::Q8_K, true><<<(unsigned)n_rows, norm_block_threads(n), 0, stream>>>(x, y_in, w, n, eps, out, qs, ds);
-            break;
-        default: fail("add_rms_norm_quantize", "not an 8-bit activation type");
-    }
-    check_last_launch("add_rms_norm_quantize");
+    launch_norm_quantize<true>(type, x, y_in, w, n_rows, n, eps, out, qs, ds, stream, "add_rms_norm_quantize");
 }
 
 void swiglu_quantize(const float* gate, const float* up, int64_t n_rows, int64_t n, float* out, ActivationType type,
                      int8_t* qs, float2* ds, cudaStream_t stream) {
     check_shape(type, n, "swiglu_quantize");
     const int64_t n_blocks = n_rows * n / block_elems(type);
-    const unsigned grid = grid_for(n_blocks);
+    const LaunchShape shape{dim3(grid_for(n_blocks)), dim3(kThreads), 0, stream};
     switch (type) {
-        case ActivationType::Q8_0: swiglu_quantize_kernel<ActivationType::Q8_0><<<grid, kThreads, 0, stream>>>(gate, up, n_blocks, out, qs, ds); break;
-        case ActivationType::Q8_1: swiglu_quantize_kernel<ActivationType::Q8_1><<<grid, kThreads, 0, stream>>>(gate, up, n_blocks, out, qs, ds); break;
-        case ActivationType::Q8_K: swiglu_quantize_kernel<ActivationType::Q8_K><<<grid, kThreads, 0, stream>>>(gate, up, n_blocks, out, qs, ds); break;
+        case ActivationType::Q8_0:
+            launch_kernel(shape, true, swiglu_quantize_kernel<ActivationType::Q8_0>, gate, up, n_blocks, out, qs, ds);
+            break;
+        case ActivationType::Q8_1:
+            launch_kernel(shape, true, swiglu_quantize_kernel<ActivationType::Q8_1>, gate, up, n_blocks, out, qs, ds);
+            break;
+        case ActivationType::Q8_K:
+            launch_kernel(shape, true, swiglu_quantize_kernel<ActivationType::Q8_K>, gate, up, n_blocks, out, qs, ds);
+            break;
         default: fail("swiglu_quantize", "not an 8-bit activation type");
     }
     check_last_launch("swiglu_quantize");

@@ -4,12 +4,15 @@
 // scores one key (the whole q . k dot product, q broadcast from shared memory), the warp folds the
 // 32 scores into the running max and sum, and each lane accumulates V for its own head dimensions.
 // Scores, softmax and the weighted sum are F32 on the F16-rounded K and V, as the CPU computes them.
+// The decode kernels (store_kv, attention) are launched with PDL (pdl.cuh): trigger, wait, then work;
+// q, k, v and the cache, written by the kernels before, are read with coherent loads (no __restrict__).
 #include <cuda_fp16.h>
 
 #include <string>
 
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/ops_kernels.h"
+#include "backend/cuda/pdl.cuh"
 
 namespace shootout::cuda {
 namespace {
@@ -31,9 +34,11 @@ __device__ __forceinline__ float warp_add(float v) {
 }
 
 // k_cache, v_cache: the layer's cache; rows from pos0 (read from pos0_device when given).
-__global__ void store_kv_kernel(const float* __restrict__ k, const float* __restrict__ v, size_t n,
-                                __half* __restrict__ k_cache, __half* __restrict__ v_cache, int64_t pos0,
-                                const int64_t* __restrict__ pos0_device, int64_t kv_row) {
+__global__ void store_kv_kernel(const float* k, const float* v, size_t n, __half* __restrict__ k_cache,
+                                __half* __restrict__ v_cache, int64_t pos0, const int64_t* __restrict__ pos0_device,
+                                int64_t kv_row) {
+    pdl_launch_dependents();
+    pdl_wait();
     const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     if (pos0_device) pos0 = *pos0_device;
@@ -45,9 +50,11 @@ __global__ void store_kv_kernel(const float* __restrict__ k, const float* __rest
 // HD: head dimension; QPW: queries per warp.
 template <int HD, int QPW>
 __global__ void __launch_bounds__(kWarps * 32)
-attention_kernel(const __half2* __restrict__ k_cache, const __half2* __restrict__ v_cache, const float* __restrict__ q,
-                 int64_t n_tokens, int64_t pos0, const int64_t* __restrict__ pos0_device, int n_head, int n_head_kv,
-                 float scale, float* __restrict__ out) {
+attention_kernel(const __half2* k_cache, const __half2* v_cache, const float* q, int64_t n_tokens, int64_t pos0,
+                 const int64_t* __restrict__ pos0_device, int n_head, int n_head_kv, float scale,
+                 float* __restrict__ out) {
+    pdl_launch_dependents();
+    pdl_wait();
     if (pos0_device) pos0 = *pos0_device;
     constexpr int kQueries = kWarps * QPW;
     constexpr int kPairs = HD / 2;       // half2 per head row
@@ -144,9 +151,9 @@ void launch(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, in
             const int64_t* pos0_device, const backend::AttentionShape& shape, float scale, float* out,
             cudaStream_t stream) {
     const dim3 grid((unsigned)shape.n_head, (unsigned)((n_tokens + kWarps * QPW - 1) / (kWarps * QPW)));
-    attention_kernel<HD, QPW><<<grid, kWarps * 32, 0, stream>>>(
-        reinterpret_cast<const __half2*>(k_cache), reinterpret_cast<const __half2*>(v_cache), q, n_tokens, pos0,
-        pos0_device, (int)shape.n_head, (int)shape.n_head_kv, scale, out);
+    launch_kernel({grid, dim3(kWarps * 32), 0, stream}, true, attention_kernel<HD, QPW>,
+                  reinterpret_cast<const __half2*>(k_cache), reinterpret_cast<const __half2*>(v_cache), q, n_tokens,
+                  pos0, pos0_device, (int)shape.n_head, (int)shape.n_head_kv, scale, out);
 }
 
 }  // namespace
@@ -160,8 +167,8 @@ void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     const int64_t kv_row = shape.n_head_kv * shape.head_dim;
     const size_t n = (size_t)(n_tokens * kv_row);
-    store_kv_kernel<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(
-        k, v, n, reinterpret_cast<__half*>(k_cache), reinterpret_cast<__half*>(v_cache), pos0, pos0_device, kv_row);
+    launch_kernel({dim3((unsigned)((n + 255) / 256)), dim3(256), 0, s}, true, store_kv_kernel, k, v, n,
+                  reinterpret_cast<__half*>(k_cache), reinterpret_cast<__half*>(v_cache), pos0, pos0_device, kv_row);
     check_last_launch("attention (KV store)");
     // Prompts go to the tensor cores; decode steps (a few tokens, positions from device memory in a
     // captured graph) stay on the kernel below.

@@ -2,12 +2,14 @@
 // 8B model is ~25 launches a layer and the small ones cost ~2 us each however little they do, so
 // every launch saved is ~0.07 ms a token (36 layers). Each kernel computes what the plain ops compute,
 // operation for operation (pointwise.cu), only without the round trips through memory in between.
+// Launched with PDL as the plain ops (pointwise.cu, pdl.cuh): trigger, then wait, then everything.
 #include <cmath>
 #include <string>
 
 #include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/ops_kernels.h"
+#include "backend/cuda/pdl.cuh"
 
 namespace shootout::cuda {
 namespace {
@@ -16,8 +18,10 @@ constexpr unsigned kFull = 0xffffffffu;
 
 // One block per row: x += y, then out = x * (1 / sqrt(mean(x^2) + eps)) * w. Each thread writes out
 // only at the indices it read y from, so out may alias y.
-__global__ void add_rms_norm_kernel(float* __restrict__ x, const float* y, const float* __restrict__ w, int64_t n,
-                                    float eps, float* out) {
+__global__ void add_rms_norm_kernel(float* x, const float* y, const float* __restrict__ w, int64_t n, float eps,
+                                    float* out) {
+    pdl_launch_dependents();
+    pdl_wait();
     float* xr = x + blockIdx.x * n;
     const float* yr = y + blockIdx.x * n;
     float* orow = out + blockIdx.x * n;
@@ -37,10 +41,12 @@ __global__ void add_rms_norm_kernel(float* __restrict__ x, const float* y, const
 // its first n_rot dims. HD / 32 elements per lane; the row passes through shared memory for RoPE's
 // pairs, which sit in other lanes.
 template <int HD>
-__global__ void qk_norm_rope_kernel(float* __restrict__ q, float* __restrict__ k, const float* __restrict__ q_norm,
+__global__ void qk_norm_rope_kernel(float* q, float* k, const float* __restrict__ q_norm,
                                     const float* __restrict__ k_norm, int64_t q_rows, int64_t k_rows, int64_t n_head,
                                     int64_t n_head_kv, float eps, int64_t pos0, const int64_t* __restrict__ pos0_device,
                                     int n_rot, float theta_scale, bool neox) {
+    pdl_launch_dependents();
+    pdl_wait();
     constexpr int kWarps = 4, kPer = HD / 32;
     __shared__ float row_s[kWarps][HD];
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -88,8 +94,8 @@ __global__ void qk_norm_rope_kernel(float* __restrict__ q, float* __restrict__ k
 void add_rms_norm(float* x, const float* y, const float* weight, int64_t n_rows, int64_t n, float eps, float* out,
                   StreamHandle stream) {
     if (n_rows <= 0) return;
-    const int threads = norm_block_threads(n);
-    add_rms_norm_kernel<<<(unsigned)n_rows, threads, 0, static_cast<cudaStream_t>(stream)>>>(x, y, weight, n, eps, out);
+    const LaunchShape shape{dim3((unsigned)n_rows), dim3(norm_block_threads(n)), 0, static_cast<cudaStream_t>(stream)};
+    launch_kernel(shape, true, add_rms_norm_kernel, x, y, weight, n, eps, out);
     check_last_launch("add_rms_norm");
 }
 
@@ -106,8 +112,8 @@ void qk_norm_rope(float* q, float* k, const float* q_norm, const float* k_norm, 
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     const bool neox = params.style == backend::RopeStyle::Neox;
 #define SHOOTOUT_QK_LAUNCH(HD)                                                                                        \
-    qk_norm_rope_kernel<HD><<<grid, 128, 0, s>>>(q, k, q_norm, k_norm, q_rows, k_rows, shape.n_head, shape.n_head_kv, \
-                                                 eps, pos0, pos0_device, (int)n_rot, theta_scale, neox)
+    launch_kernel({dim3(grid), dim3(128), 0, s}, true, qk_norm_rope_kernel<HD>, q, k, q_norm, k_norm, q_rows, k_rows, \
+                  shape.n_head, shape.n_head_kv, eps, pos0, pos0_device, (int)n_rot, theta_scale, neox)
     switch (hd) {
         case 64: SHOOTOUT_QK_LAUNCH(64); break;
         case 128: SHOOTOUT_QK_LAUNCH(128); break;

@@ -1,10 +1,14 @@
 // RMSNorm, RoPE, SwiGLU, add and bias on the device, one thread per element or one block per row.
 // Memory-bound and small next to the matrix products; each reads its inputs once.
+// Launched with PDL (pdl.cuh): each kernel lets the next one be scheduled, then waits for the previous
+// one before touching memory; nothing is read before the wait. Activations carry no __restrict__ (they
+// are written by the kernels before; pdl.cuh rule 4); weights and bias vectors, never written, may.
 #include <cmath>
 
 #include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/ops_kernels.h"
+#include "backend/cuda/pdl.cuh"
 
 namespace shootout::cuda {
 namespace {
@@ -13,8 +17,13 @@ constexpr int kThreads = 256;
 
 unsigned blocks_for(size_t n) { return (unsigned)((n + kThreads - 1) / kThreads); }
 
-__global__ void rms_norm_kernel(const float* __restrict__ x, const float* __restrict__ w, int64_t n, float eps,
-                                float* __restrict__ y) {
+LaunchShape shape_for(size_t n, StreamHandle stream) {
+    return {dim3(blocks_for(n)), dim3(kThreads), 0, static_cast<cudaStream_t>(stream)};
+}
+
+__global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, int64_t n, float eps, float* y) {
+    pdl_launch_dependents();
+    pdl_wait();
     const float* xr = x + blockIdx.x * n;
     float* yr = y + blockIdx.x * n;
     float sum = 0.f;
@@ -26,9 +35,10 @@ __global__ void rms_norm_kernel(const float* __restrict__ x, const float* __rest
 }
 
 // One thread per rotated pair.
-__global__ void rope_kernel(float* __restrict__ x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
-                            int64_t pos0, const int64_t* __restrict__ pos0_device, int64_t half,
-                            float theta_scale, bool neox) {
+__global__ void rope_kernel(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
+                            const int64_t* __restrict__ pos0_device, int64_t half, float theta_scale, bool neox) {
+    pdl_launch_dependents();
+    pdl_wait();
     const int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= n_tokens * n_heads * half) return;
     if (pos0_device) pos0 = *pos0_device;  // a replayed decode graph: the step's position
@@ -45,6 +55,8 @@ __global__ void rope_kernel(float* __restrict__ x, int64_t n_tokens, int64_t n_h
 }
 
 __global__ void swiglu_kernel(const float* gate, const float* up, size_t n, float* out) {
+    pdl_launch_dependents();
+    pdl_wait();
     const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     const float g = gate[i];
@@ -52,11 +64,15 @@ __global__ void swiglu_kernel(const float* gate, const float* up, size_t n, floa
 }
 
 __global__ void add_kernel(float* x, const float* y, size_t n) {
+    pdl_launch_dependents();
+    pdl_wait();
     const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) x[i] += y[i];
 }
 
 __global__ void add_bias_kernel(float* x, const float* bias, size_t n_total, int64_t n) {
+    pdl_launch_dependents();
+    pdl_wait();
     const size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n_total) x[i] += bias[i % n];
 }
@@ -66,8 +82,8 @@ __global__ void add_bias_kernel(float* x, const float* bias, size_t n_total, int
 void rms_norm(const float* x, const float* weight, int64_t n_rows, int64_t n, float eps, float* y,
               StreamHandle stream) {
     if (n_rows <= 0) return;
-    const int threads = norm_block_threads(n);
-    rms_norm_kernel<<<(unsigned)n_rows, threads, 0, static_cast<cudaStream_t>(stream)>>>(x, weight, n, eps, y);
+    const LaunchShape shape{dim3((unsigned)n_rows), dim3(norm_block_threads(n)), 0, static_cast<cudaStream_t>(stream)};
+    launch_kernel(shape, true, rms_norm_kernel, x, weight, n, eps, y);
     check_last_launch("rms_norm");
 }
 
@@ -80,27 +96,27 @@ void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t
     const int64_t half = n_rot / 2;
     const size_t n = (size_t)(n_tokens * n_heads * half);
     if (n == 0) return;
-    rope_kernel<<<blocks_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-        x, n_tokens, n_heads, head_dim, pos0, pos0_device, half, theta_scale, params.style == backend::RopeStyle::Neox);
+    launch_kernel(shape_for(n, stream), true, rope_kernel, x, n_tokens, n_heads, head_dim, pos0, pos0_device, half,
+                  theta_scale, params.style == backend::RopeStyle::Neox);
     check_last_launch("rope");
 }
 
 void swiglu(const float* gate, const float* up, size_t n, float* out, StreamHandle stream) {
     if (n == 0) return;
-    swiglu_kernel<<<blocks_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(gate, up, n, out);
+    launch_kernel(shape_for(n, stream), true, swiglu_kernel, gate, up, n, out);
     check_last_launch("swiglu");
 }
 
 void add(float* x, const float* y, size_t n, StreamHandle stream) {
     if (n == 0) return;
-    add_kernel<<<blocks_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, y, n);
+    launch_kernel(shape_for(n, stream), true, add_kernel, x, y, n);
     check_last_launch("add");
 }
 
 void add_bias(float* x, const float* bias, int64_t n_rows, int64_t n, StreamHandle stream) {
     const size_t total = (size_t)(n_rows * n);
     if (total == 0) return;
-    add_bias_kernel<<<blocks_for(total), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, bias, total, n);
+    launch_kernel(shape_for(total, stream), true, add_bias_kernel, x, bias, total, n);
     check_last_launch("add_bias");
 }
 
