@@ -78,7 +78,8 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA
   -DSHOOTOUT_WERROR=${SHOOTOUT_GPU_WERROR:-OFF} -DSHOOTOUT_BENCH=OFF "-DCMAKE_CUDA_FLAGS=-Xptxas=-v" "${prefix_args[@]}" >"$out/configure.log" 2>&1 \
   || { tail -30 "$out/configure.log"; exit 1; }
 # Only the CUDA targets: the rest of the tree is the CPU CI's business.
-targets=(test_cuda_kernels test_cuda_step_graph test_cuda_attention test_cuda_fused test_cuda_moe_deltanet bench_cuda_kernels)
+targets=(test_cuda_kernels test_cuda_step_graph test_cuda_attention test_cuda_fused test_cuda_pdl test_cuda_moe_deltanet
+  bench_cuda_kernels)
 [ -n "$model" ] && targets+=(shootout test_cuda_model)
 [ ${#synth[@]} -gt 0 ] && targets+=(shootout)
 ninja -C "$build" -j"$jobs" "${targets[@]}" >"$out/build.log" 2>&1 \
@@ -96,6 +97,9 @@ status=0
 "$build/test_cuda_attention" 2>&1 | tee "$out/test-attention.log" | grep -E "^attention|^\[  (PASSED|FAILED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 "$build/test_cuda_fused" 2>&1 | tee "$out/test-fused.log" | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# Decode steps with Programmatic Dependent Launch off and on must agree bit for bit (pdl.cuh).
+"$build/test_cuda_pdl" 2>&1 | tee "$out/test-pdl.log" | grep -E "^\[  (PASSED|FAILED|SKIPPED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 # The MoE/DeltaNet miniatures, when carried (BF16 GGUFs of ../shared/models, copied beside googletest).
 moe_models=""
