@@ -272,13 +272,17 @@ public:
                    cuda::moe_group(m->ids, n_tokens, n_used, n_expert, m->row_token, m->row_of_slot, m->g_expert,
                                    m->g_first, m->g_count, m->g_n_active, s);
                });
-        launch(Key('x') << x << m->row_token << n_slots << n_embd << m->x, -1, [=](cudaStream_t s, const int64_t*) {
-            cuda::gather_rows(x, m->row_token, n_slots, n_embd, m->x, s);
-        });
+        // One token: every routed row is its row, read in place (no gather).
+        const bool one_row = n_tokens == 1;
+        if (!one_row)
+            launch(Key('x') << x << m->row_token << n_slots << n_embd << m->x, -1, [=](cudaStream_t s, const int64_t*) {
+                cuda::gather_rows(x, m->row_token, n_slots, n_embd, m->x, s);
+            });
+        const float* xg = one_row ? x : m->x;
         // gate and up read the same rows: converted once when their activation types agree.
         const bool up_reuses = activation_type(up->type) == activation_type(gate->type);
-        expert_product(gate, n_expert, n_tokens, n_used, m->x, m->xq, m->xds, m->xh, true, m->gate);
-        expert_product(up, n_expert, n_tokens, n_used, m->x, m->xq, m->xds, m->xh, !up_reuses, m->up);
+        expert_product(gate, n_expert, n_tokens, n_used, xg, one_row, m->xq, m->xds, m->xh, true, m->gate);
+        expert_product(up, n_expert, n_tokens, n_used, xg, one_row, m->xq, m->xds, m->xh, !up_reuses, m->up);
         // SwiGLU over the grouped rows; in a decode step with an integer down stack it also writes the
         // down product's activations.
         const bool decode = n_tokens <= kMaxMatvecTokens, fused = decode && matvec_quantizes_x(down->type);
@@ -293,7 +297,7 @@ public:
                 cuda::swiglu(m->gate, m->up, (size_t)(n_slots * n_ff), m->h, s);
             });
         }
-        expert_product(down, n_expert, n_tokens, n_used, m->h, m->hq, m->hds, m->hh, !fused, m->y);
+        expert_product(down, n_expert, n_tokens, n_used, m->h, false, m->hq, m->hds, m->hh, !fused, m->y);
         launch(Key('c') << m->y << m->row_of_slot << m->weights << n_tokens << n_used << n_embd << out, -1,
                [=](cudaStream_t s, const int64_t*) {
                    cuda::moe_combine(m->y, m->row_of_slot, m->weights, n_tokens, n_used, n_embd, out, s);
@@ -395,9 +399,9 @@ private:
     // in a decode step the int8 product (moe_matvec) on the rows converted to the stack's activation
     // type in q/ds, for a prompt the tensor-core one (moe_gemm) on the rows as F16/BF16 in xh. When
     // `convert` the rows are converted here first; otherwise the previous product's (or the SwiGLU's)
-    // conversion is reused.
+    // conversion is reused. one_row: x is one token's row standing for all its routed rows.
     void expert_product(const DeviceWeight* stack, int64_t n_expert, int64_t n_tokens, int64_t n_used,
-                        const float* x, int8_t* q, float2* ds, uint16_t* xh, bool convert, float* y) {
+                        const float* x, bool one_row, int8_t* q, float2* ds, uint16_t* xh, bool convert, float* y) {
         const MoeScratch& m = moe_;
         const ExpertGroups groups{m.g_expert, m.g_first, m.g_count, m.g_n_active};
         const int64_t n_slots = n_tokens * n_used, max_active = std::min(n_slots, n_expert), n_in = stack->n_in;
@@ -413,13 +417,14 @@ private:
                    });
             return;
         }
+        const int64_t n_rows = one_row ? 1 : n_slots;
         if (convert && matvec_quantizes_x(stack->type))
-            launch(Key('q') << x << n_slots << n_in << q << ds << act, -1, [=](cudaStream_t s, const int64_t*) {
-                cuda::quantize_activations(act, x, n_slots, n_in, q, ds, s);
+            launch(Key('q') << x << n_rows << n_in << q << ds << act, -1, [=](cudaStream_t s, const int64_t*) {
+                cuda::quantize_activations(act, x, n_rows, n_in, q, ds, s);
             });
-        launch(Key('E') << stack << n_expert << n_tokens << max_active << x << q << y << groups.expert, -1,
+        launch(Key('E') << stack << n_expert << n_tokens << max_active << x << one_row << q << y << groups.expert, -1,
                [=](cudaStream_t s, const int64_t*) {
-                   cuda::moe_matvec(*stack, n_expert, n_tokens, max_active, groups, x, q, ds, y, s);
+                   cuda::moe_matvec(*stack, n_expert, n_tokens, max_active, groups, x, q, ds, one_row, y, s);
                });
     }
 

@@ -55,11 +55,12 @@ void moe_group(const int32_t* ids, int64_t n_tokens, int64_t n_used, int64_t n_e
 // stack.n_out / n_expert rows each): y[r][o] for every grouped row r. x: the grouped rows in F32
 // (F16/BF16 stacks), xq / xds: the same rows quantized as the stack type's activations
 // (activation_quant.h; integer stacks). Both with at least 8 rows of padding after the last grouped
-// row. max_active: min(n_tokens * n_used, n_expert), the grid's bound; n_tokens bounds an expert's
-// rows (it picks how many rows a weight read serves).
+// row; one_row (n_tokens 1 only): x / xq hold the token's single row, which every grouped row reads
+// (no gather). max_active: min(n_tokens * n_used, n_expert), the grid's bound; n_tokens bounds an
+// expert's rows (it picks how many rows a weight read serves).
 void moe_matvec(const DeviceWeight& stack, int64_t n_expert, int64_t n_tokens, int64_t max_active,
-                const ExpertGroups& groups, const float* x, const int8_t* xq, const float2* xds, float* y,
-                StreamHandle stream);
+                const ExpertGroups& groups, const float* x, const int8_t* xq, const float2* xds, bool one_row,
+                float* y, StreamHandle stream);
 
 
 // The same products for prompts, on the tensor cores (moe_gemm.cu): x_half holds the grouped rows as

@@ -124,8 +124,8 @@ void moe_gemm(const DeviceWeight& stack, int64_t n_expert, int64_t n_tokens, int
     if (n_tokens <= 0 || n_used <= 0) return;
     const int64_t rows_per_expert = stack.n_out / n_expert, n_slots = n_tokens * n_used;
     const int64_t max_active = std::min(n_slots, n_expert);
-    // 64-row tiles once experts average more than 32 rows.
-    const bool wide = n_slots > 32 * n_expert;
+    // 64-row tiles once experts average 24 rows or more (many then get more than 32).
+    const bool wide = n_slots >= 24 * n_expert;
     const int tokens = wide ? 64 : 32;
     // The grid covers the most rows an expert can get (one per token).
     const dim3 grid((unsigned)((rows_per_expert + kRows - 1) / kRows), (unsigned)((n_tokens + tokens - 1) / tokens),

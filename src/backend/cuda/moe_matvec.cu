@@ -17,17 +17,18 @@ SHOOTOUT_INSTANTIATE_MOE_MATVEC(Q5_1)
 SHOOTOUT_INSTANTIATE_MOE_MATVEC(MXFP4)
 
 void moe_matvec(const DeviceWeight& stack, int64_t n_expert, int64_t n_tokens, int64_t max_active,
-                const ExpertGroups& groups, const float* x, const int8_t* xq, const float2* xds, float* y,
-                StreamHandle stream) {
+                const ExpertGroups& groups, const float* x, const int8_t* xq, const float2* xds, bool one_row,
+                float* y, StreamHandle stream) {
     if (n_expert <= 0 || stack.n_out % n_expert != 0)
         fail(stack.name, "stack of " + std::to_string(stack.n_out) + " rows does not split into " +
                              std::to_string(n_expert) + " experts");
     if (max_active <= 0 || n_tokens <= 0) return;
+    if (one_row && n_tokens != 1) fail(stack.name, "one shared row of activations needs a single token");
     const int64_t rows_per_expert = stack.n_out / n_expert;
     const QuantizedX q{xq, xds, stack.n_in};
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     const bool known = dispatch_type(stack.type, [&]<TypeId T>() {
-        launch_moe_matvec<T>(stack, rows_per_expert, max_active, n_tokens, groups, x, q, y, s);
+        launch_moe_matvec<T>(stack, rows_per_expert, max_active, n_tokens, groups, x, q, one_row ? 0 : 1, y, s);
     });
     if (!known) fail(stack.name, std::string("no CUDA expert product for type ") + quant::traits(stack.type).name);
     check_last_launch(("moe_matvec " + stack.name).c_str());

@@ -22,10 +22,13 @@ namespace shootout::cuda {
 // Integer types: grouped rows quantized as the weight's vec_dot_type (x: rows of n_in int8 + (d, s)
 // pairs, with at least NT - 1 rows of padding after the last grouped row: the last group of an
 // expert reads up to NT rows and writes only its own). y: [grouped row][rows_per_expert].
+// x_row_step: 1, or 0 when every grouped row is the same single row of x (one token's slots: no
+// gather needed).
 template <typename V, int NT, int kInFlight, int kMinBlocksPerSm>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocksPerSm)
 moe_matvec_q8_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_t rows_per_expert,
-                     int n_blocks_per_row, ExpertGroups groups, QuantizedX x, float* __restrict__ y) {
+                     int n_blocks_per_row, ExpertGroups groups, QuantizedX x, int x_row_step,
+                     float* __restrict__ y) {
     const int slot = blockIdx.y;
     if (slot >= *groups.n_active) return;
     const int lane = threadIdx.x % 32;
@@ -37,7 +40,8 @@ moe_matvec_q8_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_
     constexpr int kBlockStep = 32 / V::kUnits;
     const int u = lane % V::kUnits;
     for (int64_t c = 0; c < n_rows; c += NT) {
-        const QuantizedX xc{x.qs + (r0 + c) * x.n_in, x.ds + (r0 + c) * (x.n_in / 32), x.n_in};
+        const int64_t xr = (r0 + c) * x_row_step;
+        const QuantizedX xc{x.qs + xr * x.n_in, x.ds + xr * (x.n_in / 32), x.n_in};
         float acc[NT];
 #pragma unroll
         for (int t = 0; t < NT; ++t) acc[t] = 0.f;
@@ -66,7 +70,8 @@ moe_matvec_q8_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_
 template <TypeId T, int NT>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks<NT>)
 moe_matvec_float_kernel(const uint8_t* __restrict__ stack, int64_t n_in, int64_t rows_per_expert,
-                        ExpertGroups groups, const float* __restrict__ x, float* __restrict__ y) {
+                        ExpertGroups groups, const float* __restrict__ x, int x_row_step,
+                        float* __restrict__ y) {
     const int slot = blockIdx.y;
     if (slot >= *groups.n_active) return;
     const int lane = threadIdx.x % 32;
@@ -75,7 +80,7 @@ moe_matvec_float_kernel(const uint8_t* __restrict__ stack, int64_t n_in, int64_t
     const int64_t expert = groups.expert[slot], r0 = groups.first[slot], n_rows = groups.count[slot];
     const int4* w_row = reinterpret_cast<const int4*>(stack + (expert * rows_per_expert + row) * n_in * 2);
     for (int64_t c = 0; c < n_rows; c += NT) {
-        const float* xc = x + (r0 + c) * n_in;
+        const float* xc = x + (r0 + c) * x_row_step * n_in;
         float acc[NT];
 #pragma unroll
         for (int t = 0; t < NT; ++t) acc[t] = 0.f;
@@ -107,41 +112,43 @@ constexpr int moe_matvec_group(int64_t n_tokens) { return n_tokens <= 1 ? 1 : n_
 
 template <TypeId T, int NT>
 void launch_moe_matvec_impl(const DeviceWeight& stack, int64_t rows_per_expert, int64_t max_active,
-                            const ExpertGroups& groups, const float* x, const QuantizedX& xq, float* y,
-                            cudaStream_t stream) {
+                            const ExpertGroups& groups, const float* x, const QuantizedX& xq, int x_row_step,
+                            float* y, cudaStream_t stream) {
     const dim3 grid((unsigned)((rows_per_expert + kWarpsPerBlock - 1) / kWarpsPerBlock), (unsigned)max_active);
     const dim3 block(kWarpsPerBlock * 32);
     const uint8_t* w = stack.data.as<uint8_t>();
     if constexpr (T == TypeId::F16 || T == TypeId::BF16) {
-        moe_matvec_float_kernel<T, NT><<<grid, block, 0, stream>>>(w, stack.n_in, rows_per_expert, groups, x, y);
+        moe_matvec_float_kernel<T, NT>
+            <<<grid, block, 0, stream>>>(w, stack.n_in, rows_per_expert, groups, x, x_row_step, y);
     } else {
         using S = MatvecShape<T, NT>;
         const int n_blocks = (int)(stack.n_in / VecDot<T>::kElems);
         moe_matvec_q8_kernel<VecDot<T>, NT, S::kInFlight, S::kMinBlocks>
-            <<<grid, block, 0, stream>>>(w, stack.row_bytes, rows_per_expert, n_blocks, groups, xq, y);
+            <<<grid, block, 0, stream>>>(w, stack.row_bytes, rows_per_expert, n_blocks, groups, xq, x_row_step, y);
     }
 }
 
 template <TypeId T>
 void launch_moe_matvec(const DeviceWeight& stack, int64_t rows_per_expert, int64_t max_active, int64_t n_tokens,
-                       const ExpertGroups& groups, const float* x, const QuantizedX& xq, float* y,
-                       cudaStream_t stream) {
+                       const ExpertGroups& groups, const float* x, const QuantizedX& xq, int x_row_step,
+                       float* y, cudaStream_t stream) {
+    const int st = x_row_step;
     switch (moe_matvec_group(n_tokens)) {
-        case 1: launch_moe_matvec_impl<T, 1>(stack, rows_per_expert, max_active, groups, x, xq, y, stream); break;
-        case 2: launch_moe_matvec_impl<T, 2>(stack, rows_per_expert, max_active, groups, x, xq, y, stream); break;
-        case 4: launch_moe_matvec_impl<T, 4>(stack, rows_per_expert, max_active, groups, x, xq, y, stream); break;
-        default: launch_moe_matvec_impl<T, 8>(stack, rows_per_expert, max_active, groups, x, xq, y, stream); break;
+        case 1: launch_moe_matvec_impl<T, 1>(stack, rows_per_expert, max_active, groups, x, xq, st, y, stream); break;
+        case 2: launch_moe_matvec_impl<T, 2>(stack, rows_per_expert, max_active, groups, x, xq, st, y, stream); break;
+        case 4: launch_moe_matvec_impl<T, 4>(stack, rows_per_expert, max_active, groups, x, xq, st, y, stream); break;
+        default: launch_moe_matvec_impl<T, 8>(stack, rows_per_expert, max_active, groups, x, xq, st, y, stream); break;
     }
 }
 
 #define SHOOTOUT_INSTANTIATE_MOE_MATVEC(t)                                                                      \
     template void launch_moe_matvec<TypeId::t>(const DeviceWeight&, int64_t, int64_t, int64_t,                  \
-                                               const ExpertGroups&, const float*, const QuantizedX&, float*, \
-                                               cudaStream_t);
+                                               const ExpertGroups&, const float*, const QuantizedX&, int, \
+                                               float*, cudaStream_t);
 #define SHOOTOUT_EXTERN_MOE_MATVEC(t)                                                                                  \
     extern template void launch_moe_matvec<TypeId::t>(const DeviceWeight&, int64_t, int64_t, int64_t,                 \
-                                                      const ExpertGroups&, const float*, const QuantizedX&, float*, \
-                                                      cudaStream_t);
+                                                      const ExpertGroups&, const float*, const QuantizedX&, int, \
+                                                      float*, cudaStream_t);
 SHOOTOUT_MATVEC_TYPES(SHOOTOUT_EXTERN_MOE_MATVEC)
 
 }  // namespace shootout::cuda
