@@ -20,7 +20,7 @@ private:
         backend::Ops& op = ops();
 
         // Self-attention with pre-norm and a residual connection.
-        op.rms_norm(s.x, l.attn_norm, n, c.rms_eps, s.xb);
+        norm_input(s, l.attn_norm, s.xb);  // adds the previous layer's output first
         op.matmul(l.wq, s.xb, n, s.q);
         op.matmul(l.wk, s.xb, n, s.k);
         op.matmul(l.wv, s.xb, n, s.v);

@@ -24,7 +24,7 @@ private:
         const int64_t n = s.n_tokens;
         backend::Ops& op = ops();
 
-        op.rms_norm(s.x, l.attn_norm, n, c.rms_eps, s.xb);
+        norm_input(s, l.attn_norm, s.xb);  // adds the previous layer's output first
         op.matmul(l.wq, s.xb, n, s.q);
         op.matmul(l.wk, s.xb, n, s.k);
         op.matmul(l.wv, s.xb, n, s.v);
@@ -34,7 +34,7 @@ private:
         // Mixture of experts with pre-norm and a residual connection (the attention's residual first).
         op.add_rms_norm(s.x, s.xb, l.ffn_norm, n, c.rms_eps, s.xb);
         ffn_.run(op, moe_layers_[il], s.xb, n, moe_out(n));
-        op.add(s.x, moe_out_, (size_t)(n * c.n_embd));
+        s.pending = moe_out_;  // added to x by the next norm_input
     }
 
     float* moe_out(int64_t n_tokens) {

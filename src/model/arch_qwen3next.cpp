@@ -60,7 +60,7 @@ private:
         const Scratch& b = scratch(n);
         const NextLayer& l = layers_[il];
 
-        op.rms_norm(s.x, w_.layers[il].attn_norm, n, c.rms_eps, s.xb);
+        norm_input(s, w_.layers[il].attn_norm, s.xb);  // adds the previous layer's output first
         if (dn_.recurrent[il]) {
             linear_attention(l.delta, s.xb, n, recurrent_state(il, s.pos0), b);
         } else {
@@ -68,7 +68,7 @@ private:
         }
         op.add_rms_norm(s.x, b.out, w_.layers[il].ffn_norm, n, c.rms_eps, s.xb);  // post_attention_norm
         ffn_.run(op, l.moe, s.xb, n, b.out);
-        op.add(s.x, b.out, (size_t)(n * c.n_embd));
+        s.pending = b.out;  // added to x by the next norm_input (before b is reused)
     }
 
     void gated_attention(int64_t il, const NextLayer& l, State& s, const Scratch& b) {

@@ -89,9 +89,16 @@ Transformer::State Transformer::forward(std::span<const int32_t> tokens, int64_t
     s.n_tokens = n_tokens;
     s.pos0 = pos0;
     ops_->get_rows(w_.token_embd, tokens, s.x);
+    s.pending = nullptr;
     for (int64_t il = 0; il < config_.n_layers; ++il) layer(il, s);
-    ops_->rms_norm(s.x, w_.output_norm, n_tokens, config_.rms_eps, s.xb);
+    norm_input(s, w_.output_norm, s.xb);
     return s;
+}
+
+void Transformer::norm_input(State& s, const backend::Weight& w, float* out) {
+    if (s.pending) ops_->add_rms_norm(s.x, s.pending, w, s.n_tokens, config_.rms_eps, out);
+    else ops_->rms_norm(s.x, w, s.n_tokens, config_.rms_eps, out);
+    s.pending = nullptr;
 }
 
 std::vector<float> Transformer::hidden(std::span<const int32_t> tokens) {
@@ -150,7 +157,7 @@ void Transformer::feed_forward(const LayerWeights& l, State& s) {
     ops_->matmul(l.ffn_up, s.xb, n, s.up);
     ops_->swiglu(s.gate, s.up, (size_t)(n * config_.n_ff), s.gate);
     ops_->matmul(l.ffn_down, s.gate, n, s.xb);
-    ops_->add(s.x, s.xb, (size_t)(n * config_.n_embd));
+    s.pending = s.xb;  // added to x by the next norm_input
 }
 
 }  // namespace shootout::model

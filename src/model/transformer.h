@@ -41,13 +41,21 @@ protected:
         int64_t n_tokens = 0;
         int64_t pos0 = 0;  // position of row 0 (earlier positions are in the KV cache)
         float *x, *xb, *q, *k, *v, *att, *gate, *up;
+        // A layer's output not yet added to x: the next layer's input norm (or the output norm) adds it
+        // in the same op (Ops::add_rms_norm), one launch a layer fewer on a GPU.
+        const float* pending = nullptr;
     };
 
-    // One transformer block on s.x (the residual stream) in place.
+    // One transformer block on s.x (the residual stream) in place; it may leave its output in
+    // s.pending for the next norm_input to add.
     virtual void layer(int64_t il, State& s) = 0;
 
+    // out = rms_norm(x) * w, after adding s.pending to x when a layer left one there.
+    void norm_input(State& s, const backend::Weight& w, float* out);
+
     // x += s.xb (the attention's output), then x += W_down · (silu(W_gate · norm(x)) * (W_up · norm(x))):
-    // the residual add and the FFN half of every dense block here (add and norm are one fused op).
+    // the residual add and the FFN half of every dense block here (add and norm are one fused op; the
+    // last add is left in s.pending).
     void feed_forward(const LayerWeights& l, State& s);
 
     backend::Ops& ops() { return *ops_; }
