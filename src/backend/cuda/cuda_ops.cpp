@@ -263,17 +263,27 @@ public:
         const int64_t n_slots = n_tokens * n_used;
         const MoeScratch* m = &moe_scratch(n_slots, n_embd, n_ff, n_expert);
         const bool normalize = ex.normalize_weights;
-        launch(Key('r') << router_logits << n_tokens << n_expert << n_used << normalize << m->ids << m->weights, -1,
-               [=](cudaStream_t s, const int64_t*) {
-                   cuda::moe_route(router_logits, n_tokens, n_expert, n_used, normalize, m->ids, m->weights, s);
-               });
-        launch(Key('g') << m->ids << n_tokens << n_used << n_expert << m->row_token, -1,
-               [=](cudaStream_t s, const int64_t*) {
-                   cuda::moe_group(m->ids, n_tokens, n_used, n_expert, m->row_token, m->row_of_slot, m->g_expert,
-                                   m->g_first, m->g_count, m->g_n_active, s);
-               });
-        // One token: every routed row is its row, read in place (no gather).
+        // One token (a decode step): routing and grouping in one launch, and every routed row is the
+        // token's row, read in place (no gather).
         const bool one_row = n_tokens == 1;
+        if (one_row) {
+            launch(Key('r') << router_logits << n_expert << n_used << normalize << m->ids << m->weights << m->row_token,
+                   -1, [=](cudaStream_t s, const int64_t*) {
+                       cuda::moe_route_group_one(router_logits, n_expert, n_used, normalize, m->ids, m->weights,
+                                                 m->row_token, m->row_of_slot, m->g_expert, m->g_first, m->g_count,
+                                                 m->g_n_active, s);
+                   });
+        } else {
+            launch(Key('r') << router_logits << n_tokens << n_expert << n_used << normalize << m->ids << m->weights, -1,
+                   [=](cudaStream_t s, const int64_t*) {
+                       cuda::moe_route(router_logits, n_tokens, n_expert, n_used, normalize, m->ids, m->weights, s);
+                   });
+            launch(Key('g') << m->ids << n_tokens << n_used << n_expert << m->row_token, -1,
+                   [=](cudaStream_t s, const int64_t*) {
+                       cuda::moe_group(m->ids, n_tokens, n_used, n_expert, m->row_token, m->row_of_slot, m->g_expert,
+                                       m->g_first, m->g_count, m->g_n_active, s);
+                   });
+        }
         if (!one_row)
             launch(Key('x') << x << m->row_token << n_slots << n_embd << m->x, -1, [=](cudaStream_t s, const int64_t*) {
                 cuda::gather_rows(x, m->row_token, n_slots, n_embd, m->x, s);

@@ -61,9 +61,14 @@ __global__ void matmul_f32_scalar_kernel(const float* __restrict__ w, int64_t n_
 }
 
 // One warp per token; the token's probabilities in shared memory (n_expert floats per warp).
+// With `groups` (one token only) lane 0 also writes moe_group's output for that token: its slots
+// are distinct experts (ties aside), each one row, in increasing expert order.
+struct GroupsOut {
+    int32_t *row_token, *row_of_slot, *expert, *first, *count, *n_active;
+};
 __global__ void moe_route_kernel(const float* __restrict__ logits_all, int64_t n_tokens, int64_t n_expert,
                                  int64_t n_used, bool normalize, int32_t* __restrict__ ids,
-                                 float* __restrict__ weights) {
+                                 float* __restrict__ weights, GroupsOut groups) {
     extern __shared__ float shared_probs[];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int64_t t = (int64_t)blockIdx.x * kWarpsPerBlock + warp;
@@ -121,6 +126,20 @@ __global__ void moe_route_kernel(const float* __restrict__ logits_all, int64_t n
     if (lane == 0 && normalize) {
         const float divisor = fmaxf(chosen_sum, 6.103515625e-5f);
         for (int64_t j = 0; j < n_used; ++j) weights[t * n_used + j] /= divisor;
+    }
+    if (lane == 0 && groups.row_token) {
+        // Rank of slot j among the token's experts (equal ids, from NaN logits only, by slot).
+        for (int64_t j = 0; j < n_used; ++j) {
+            const int32_t e = ids[j];
+            int32_t rank = 0;
+            for (int64_t k = 0; k < n_used; ++k) rank += ids[k] < e || (ids[k] == e && k < j);
+            groups.row_token[rank] = 0;
+            groups.row_of_slot[j] = rank;
+            groups.expert[rank] = e;
+            groups.first[rank] = rank;
+            groups.count[rank] = 1;
+        }
+        *groups.n_active = (int32_t)n_used;
     }
 }
 
@@ -260,8 +279,20 @@ void moe_route(const float* router_logits, int64_t n_tokens, int64_t n_expert, i
         fail("moe_route", std::to_string(n_expert) + " experts exceed the routing kernel's shared memory");
     moe_route_kernel<<<blocks_for((size_t)n_tokens, kWarpsPerBlock), kThreads, shared_bytes,
                        static_cast<cudaStream_t>(stream)>>>(router_logits, n_tokens, n_expert, n_used, normalize,
-                                                            ids, weights);
+                                                            ids, weights, GroupsOut{});
     check_last_launch("moe_route");
+}
+
+void moe_route_group_one(const float* router_logits, int64_t n_expert, int64_t n_used, bool normalize, int32_t* ids,
+                         float* weights, int32_t* row_token, int32_t* row_of_slot, int32_t* expert, int32_t* first,
+                         int32_t* count, int32_t* n_active, StreamHandle stream) {
+    const size_t shared_bytes = (size_t)(kWarpsPerBlock * n_expert) * sizeof(float);
+    if (shared_bytes > 48 * 1024)
+        fail("moe_route", std::to_string(n_expert) + " experts exceed the routing kernel's shared memory");
+    moe_route_kernel<<<1, kThreads, shared_bytes, static_cast<cudaStream_t>(stream)>>>(
+        router_logits, 1, n_expert, n_used, normalize, ids, weights,
+        GroupsOut{row_token, row_of_slot, expert, first, count, n_active});
+    check_last_launch("moe_route_group_one");
 }
 
 void gather_rows(const float* x, const int32_t* rows, int64_t n_rows, int64_t n, float* out, StreamHandle stream) {

@@ -25,6 +25,10 @@ void matmul_f32(const float* w, int64_t n_in, int64_t n_out, const float* x, int
 // as ggml) when normalize.
 void moe_route(const float* router_logits, int64_t n_tokens, int64_t n_expert, int64_t n_used, bool normalize,
                int32_t* ids, float* weights, StreamHandle stream);
+// moe_route then moe_group for a single token, in one launch (a decode step's routing).
+void moe_route_group_one(const float* router_logits, int64_t n_expert, int64_t n_used, bool normalize, int32_t* ids,
+                         float* weights, int32_t* row_token, int32_t* row_of_slot, int32_t* expert, int32_t* first,
+                         int32_t* count, int32_t* n_active, StreamHandle stream);
 // out[r] = x[rows[r]] for n_rows rows of n floats.
 void gather_rows(const float* x, const int32_t* rows, int64_t n_rows, int64_t n, float* out, StreamHandle stream);
 // out[t] = sum_j weights[t][j] * expert_out[row_of_slot[t * n_used + j]] for n_tokens rows of n floats,
