@@ -78,7 +78,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA
   -DSHOOTOUT_WERROR=${SHOOTOUT_GPU_WERROR:-OFF} -DSHOOTOUT_BENCH=OFF "-DCMAKE_CUDA_FLAGS=-Xptxas=-v" "${prefix_args[@]}" >"$out/configure.log" 2>&1 \
   || { tail -30 "$out/configure.log"; exit 1; }
 # Only the CUDA targets: the rest of the tree is the CPU CI's business.
-targets=(test_cuda_kernels test_cuda_step_graph test_cuda_attention test_cuda_fused test_cuda_pdl test_cuda_moe_deltanet
+targets=(test_cuda_kernels test_cuda_step_graph test_cuda_attention test_cuda_fused test_cuda_pdl test_cuda_moe_deltanet test_cuda_delta_net
   bench_cuda_kernels)
 [ -n "$model" ] && targets+=(shootout test_cuda_model)
 [ ${#synth[@]} -gt 0 ] && targets+=(shootout)
@@ -106,6 +106,8 @@ moe_models=""
 for f in "$root"/.cudamoe-carry/qwen3moe-*.gguf "$root"/.cudamoe-carry/qwen3next-*.gguf; do
   [ -f "$f" ] && moe_models="$moe_models${moe_models:+:}$f"
 done
+"$build/test_cuda_delta_net" 2>&1 | tee "$out/test-delta-net.log" | grep -E "us/token|^\[  (PASSED|FAILED) |FAILED|Failure|error"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 SHOOTOUT_CUDA_MOE_MODELS=$moe_models "$build/test_cuda_moe_deltanet" 2>&1 | tee "$out/test-moe.log" \
   | grep -E "KLD|t/s|^\[  (PASSED|FAILED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
