@@ -1,7 +1,7 @@
-// The attention op of the CUDA backend against the CPU backend's, through the Ops interface: both
-// paths of the GPU (the per-query kernel for short batches, the cuBLAS tensor-core path for prompts
-// of kMinGemmTokens = 32 and more), grouped-query heads, and a prompt continued at pos0 > 0 (a second
-// chunk reading the first one's cache rows).
+// The attention op of the CUDA backend against the CPU backend's, through the Ops interface: all
+// three paths of the GPU (the decode kernel for one token, the per-query kernel for short batches,
+// the cuBLAS tensor-core path for prompts of kMinGemmTokens = 32 and more), grouped-query heads, and
+// a prompt continued at pos0 > 0 (a second chunk reading the first one's cache rows).
 //
 // Tolerance: the CPU works in F32 on the F16 cache; the GPU's prompt path rounds q and the softmax
 // probabilities to F16 (2^-11 relative each), so outputs (weighted means of V, |v| ~ 1) may differ by
@@ -81,9 +81,16 @@ TEST_P(CudaAttention, MatchesCpu) {
     }
 }
 
+// Single-token chunks take the decode kernel (a block per KV head, warps splitting the keys): the
+// first position alone (one key: all but one warp without keys), 8B's 32x8 heads, 30B-A3B's 32x4,
+// Qwen3-Next's 16x2 of head_dim 256, 16 query heads per KV head, and 301+ keys (every warp several
+// tiles, the last one partial).
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttention,
                          ::testing::Values(Case{8, 2, 64, {40, 7, 300}}, Case{8, 8, 128, {300, 33}},
-                                           Case{32, 8, 128, {512}}, Case{4, 2, 256, {5, 64}}));
+                                           Case{32, 8, 128, {512}}, Case{4, 2, 256, {5, 64}},
+                                           Case{8, 8, 64, {1, 1, 1, 30, 1}}, Case{32, 8, 128, {40, 1, 1, 300, 1}},
+                                           Case{32, 4, 128, {33, 1, 1}}, Case{16, 2, 256, {5, 1, 100, 1}},
+                                           Case{16, 1, 64, {70, 1}}));
 
 }  // namespace
 }  // namespace shootout

@@ -156,6 +156,168 @@ void launch(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, in
                   pos0, pos0_device, (int)shape.n_head, (int)shape.n_head_kv, scale, out);
 }
 
+// One decode token (n_tokens == 1): a block per KV head takes the G query heads that share it, so K
+// and V are read once for the group, and its warps split the keys (warp w: 32-key tiles w, w + W,
+// ...). Lane l scores key l of a tile against all G queries (the key row from L2, the queries
+// broadcast from shared memory), the warp folds the tile into a running max and sum per head, and
+// each lane accumulates V for its HD / 32 dimensions; the warps' partial sums are merged through
+// shared memory at the end. The one-query-warp kernel above walked every key tile of every head
+// serially in one warp: ~8 us a layer at 128 positions on an H200.
+template <int HD, int G, int W>
+__global__ void __launch_bounds__(W * 32)
+attention_decode_kernel(const __half* k_cache, const __half* v_cache, const float* q, int64_t pos0,
+                        const int64_t* __restrict__ pos0_device, int n_head_kv, float scale, float* out) {
+    pdl_launch_dependents();
+    pdl_wait();
+    if (pos0_device) pos0 = *pos0_device;
+    constexpr int kDims = HD / 32;  // per lane
+    __shared__ __align__(16) float q_s[G][HD];
+    __shared__ float part_acc[W][G][HD];
+    __shared__ float part_m[W][G], part_l[W][G];
+    const int kv_head = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int64_t kv_row = (int64_t)n_head_kv * HD;  // halves per cache row
+    for (int i = threadIdx.x; i < G * HD; i += W * 32) q_s[i / HD][i % HD] = q[(int64_t)kv_head * G * HD + i];
+    __syncthreads();
+
+    float m[G], l[G], acc[G][kDims];
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+        m[g] = -INFINITY;
+        l[g] = 0.f;
+#pragma unroll
+        for (int c = 0; c < kDims; ++c) acc[g][c] = 0.f;
+    }
+    const int64_t n_keys = pos0 + 1;
+    for (int64_t p0 = (int64_t)warp * 32; p0 < n_keys; p0 += (int64_t)W * 32) {
+        const int64_t p = p0 + lane;
+        float s[G];
+#pragma unroll
+        for (int g = 0; g < G; ++g) s[g] = 0.f;
+        if (p < n_keys) {
+            const uint4* kr = reinterpret_cast<const uint4*>(k_cache + p * kv_row + (int64_t)kv_head * HD);
+#pragma unroll 4
+            for (int c = 0; c < HD / 8; ++c) {
+                const uint4 raw = kr[c];
+                const __half2* h = reinterpret_cast<const __half2*>(&raw);
+                float kf[8];
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const float2 f = __half22float2(h[i]);
+                    kf[2 * i] = f.x;
+                    kf[2 * i + 1] = f.y;
+                }
+#pragma unroll
+                for (int g = 0; g < G; ++g) {
+                    const float4 qa = *reinterpret_cast<const float4*>(&q_s[g][8 * c]);
+                    const float4 qb = *reinterpret_cast<const float4*>(&q_s[g][8 * c + 4]);
+                    s[g] += qa.x * kf[0] + qa.y * kf[1] + qa.z * kf[2] + qa.w * kf[3] + qb.x * kf[4] + qb.y * kf[5] +
+                            qb.z * kf[6] + qb.w * kf[7];
+                }
+            }
+        }
+        const int n_here = n_keys - p0 < 32 ? (int)(n_keys - p0) : 32;  // >= 1
+        float pr[G];
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+            const float sg = p < n_keys ? s[g] * scale : -INFINITY;
+            const float m_new = fmaxf(m[g], warp_max(sg));  // finite: key p0 is always there
+            const float correction = expf(m[g] - m_new);
+            pr[g] = expf(sg - m_new);
+            l[g] = l[g] * correction + warp_add(pr[g]);
+#pragma unroll
+            for (int c = 0; c < kDims; ++c) acc[g][c] *= correction;
+            m[g] = m_new;
+        }
+        for (int j = 0; j < n_here; ++j) {
+            const __half* vr = v_cache + (p0 + j) * kv_row + (int64_t)kv_head * HD + kDims * lane;
+            float vf[kDims];
+#pragma unroll
+            for (int c = 0; c < kDims; c += 2) {
+                const float2 f = __half22float2(*reinterpret_cast<const __half2*>(vr + c));
+                vf[c] = f.x;
+                vf[c + 1] = f.y;
+            }
+#pragma unroll
+            for (int g = 0; g < G; ++g) {
+                const float pj = __shfl_sync(0xffffffffu, pr[g], j);
+#pragma unroll
+                for (int c = 0; c < kDims; ++c) acc[g][c] += pj * vf[c];
+            }
+        }
+    }
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+#pragma unroll
+        for (int c = 0; c < kDims; ++c) part_acc[warp][g][kDims * lane + c] = acc[g][c];
+        if (lane == 0) {
+            part_m[warp][g] = m[g];
+            part_l[warp][g] = l[g];
+        }
+    }
+    __syncthreads();
+    // Merge: out = sum_w e^(m_w - M) acc_w / sum_w e^(m_w - M) l_w (a warp without keys has m = -inf).
+    for (int i = threadIdx.x; i < G * HD; i += W * 32) {
+        const int g = i / HD, d = i % HD;
+        float mx = -INFINITY;
+#pragma unroll
+        for (int w = 0; w < W; ++w) mx = fmaxf(mx, part_m[w][g]);
+        float num = 0.f, den = 0.f;
+#pragma unroll
+        for (int w = 0; w < W; ++w) {
+            const float f = expf(part_m[w][g] - mx);
+            num += f * part_acc[w][g][d];
+            den += f * part_l[w][g];
+        }
+        out[(int64_t)kv_head * G * HD + i] = num / den;
+    }
+}
+
+template <int HD, int G>
+void launch_decode(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, int64_t pos0,
+                   const int64_t* pos0_device, const backend::AttentionShape& shape, float scale, float* out,
+                   cudaStream_t stream) {
+    static_assert(G * HD <= 2048, "shared memory: W * G * HD partial sums plus G * HD queries");
+    constexpr int W = G * HD <= 1024 ? 8 : 4;  // the partial sums: W * G * HD floats (<= 32 KB)
+    launch_kernel({dim3((unsigned)shape.n_head_kv), dim3(W * 32), 0, stream}, true, attention_decode_kernel<HD, G, W>,
+                  reinterpret_cast<const __half*>(k_cache), reinterpret_cast<const __half*>(v_cache), q, pos0,
+                  pos0_device, (int)shape.n_head_kv, scale, out);
+}
+
+// The decode kernel for this shape, if it has one (head_dim 64, 128 or 256; 1..16 query heads a
+// KV head, a power of two, at most 2048 query elements a KV head).
+bool attention_decode(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, int64_t pos0,
+                      const int64_t* pos0_device, const backend::AttentionShape& shape, float scale, float* out,
+                      cudaStream_t s) {
+    const int64_t g = shape.n_head / shape.n_head_kv;
+    auto by_group = [&]<int HD>() {
+        if (g * HD > 2048) return false;
+        switch (g) {
+            case 1: launch_decode<HD, 1>(k_cache, v_cache, q, pos0, pos0_device, shape, scale, out, s); return true;
+            case 2: launch_decode<HD, 2>(k_cache, v_cache, q, pos0, pos0_device, shape, scale, out, s); return true;
+            case 4: launch_decode<HD, 4>(k_cache, v_cache, q, pos0, pos0_device, shape, scale, out, s); return true;
+            case 8:
+                if constexpr (HD <= 256) {
+                    launch_decode<HD, 8>(k_cache, v_cache, q, pos0, pos0_device, shape, scale, out, s);
+                    return true;
+                }
+                return false;
+            case 16:
+                if constexpr (HD <= 128) {
+                    launch_decode<HD, 16>(k_cache, v_cache, q, pos0, pos0_device, shape, scale, out, s);
+                    return true;
+                }
+                return false;
+            default: return false;
+        }
+    };
+    switch (shape.head_dim) {
+        case 64: return by_group.template operator()<64>();
+        case 128: return by_group.template operator()<128>();
+        case 256: return by_group.template operator()<256>();
+        default: return false;
+    }
+}
+
 }  // namespace
 
 void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float* k, const float* v,
@@ -174,6 +336,10 @@ void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float
     // captured graph) stay on the kernel below.
     if (n_tokens >= kMinGemmTokens && !pos0_device) {
         attention_prefill_gemm(k_cache, v_cache, q, n_tokens, pos0, shape, scale, out, stream);
+        return;
+    }
+    if (n_tokens == 1 && attention_decode(k_cache, v_cache, q, pos0, pos0_device, shape, scale, out, s)) {
+        check_last_launch("attention (decode)");
         return;
     }
     switch (shape.head_dim) {
