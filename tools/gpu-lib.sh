@@ -1,4 +1,4 @@
-# Shared by the device scripts (gpu-full-shootout.sh, gpu-moe-speed.sh, gpu-profile.sh): sourced,
+# Shared by the device scripts (gpu-full-shootout.sh, gpu-speed.sh, gpu-profile.sh): sourced,
 # not run. Sets build, out, work, jobs from the environment (SHOOTOUT_GPU_BUILD, OUT, WORK) and
 # defines how those scripts build Shootout and llama.cpp on the GPU machine.
 #   . tools/gpu-lib.sh DEFAULT_WORK_DIR   (from the repository root)
