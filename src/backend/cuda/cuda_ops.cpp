@@ -291,11 +291,17 @@ public:
         const float* xg = one_row ? x : m->x;
         // gate and up read the same rows: converted once when their activation types agree.
         const bool up_reuses = activation_type(up->type) == activation_type(gate->type);
-        expert_product(gate, n_expert, n_tokens, n_used, xg, one_row, m->xq, m->xds, m->xh, true, m->gate);
-        expert_product(up, n_expert, n_tokens, n_used, xg, one_row, m->xq, m->xds, m->xh, !up_reuses, m->up);
+        const bool decode = n_tokens <= kMaxMatvecTokens;
+        if (decode && gate->type == up->type && gate->row_bytes == up->row_bytes) {  // one launch for both
+            expert_product(gate, n_expert, n_tokens, n_used, xg, one_row, m->xq, m->xds, m->xh, true, m->gate, up,
+                           m->up);
+        } else {
+            expert_product(gate, n_expert, n_tokens, n_used, xg, one_row, m->xq, m->xds, m->xh, true, m->gate);
+            expert_product(up, n_expert, n_tokens, n_used, xg, one_row, m->xq, m->xds, m->xh, !up_reuses, m->up);
+        }
         // SwiGLU over the grouped rows; in a decode step with an integer down stack it also writes the
         // down product's activations.
-        const bool decode = n_tokens <= kMaxMatvecTokens, fused = decode && matvec_quantizes_x(down->type);
+        const bool fused = decode && matvec_quantizes_x(down->type);
         if (fused) {
             const ActivationType act = activation_type(down->type);
             launch(Key('S') << m->gate << m->up << n_slots << n_ff << m->h << act, -1,
@@ -306,6 +312,14 @@ public:
             launch(Key('S') << m->gate << m->up << n_slots << n_ff << m->h, -1, [=](cudaStream_t s, const int64_t*) {
                 cuda::swiglu(m->gate, m->up, (size_t)(n_slots * n_ff), m->h, s);
             });
+        }
+        if (one_row && fused && n_used <= kMaxDownSlots) {  // the down products and their sum in one launch
+            launch(Key('D') << down << n_expert << n_used << m->ids << m->row_of_slot << m->weights << m->hq << out, -1,
+                   [=](cudaStream_t s, const int64_t*) {
+                       cuda::moe_down_combine(*down, n_expert, n_used, m->ids, m->row_of_slot, m->weights, m->hq,
+                                              m->hds, out, s);
+                   });
+            return;
         }
         expert_product(down, n_expert, n_tokens, n_used, m->h, false, m->hq, m->hds, m->hh, !fused, m->y);
         launch(Key('c') << m->y << m->row_of_slot << m->weights << n_tokens << n_used << n_embd << out, -1,
@@ -410,8 +424,10 @@ private:
     // type in q/ds, for a prompt the tensor-core one (moe_gemm) on the rows as F16/BF16 in xh. When
     // `convert` the rows are converted here first; otherwise the previous product's (or the SwiGLU's)
     // conversion is reused. one_row: x is one token's row standing for all its routed rows.
+    // second, y2 (decode only): a stack of the same type and shape multiplied in the same launch.
     void expert_product(const DeviceWeight* stack, int64_t n_expert, int64_t n_tokens, int64_t n_used,
-                        const float* x, bool one_row, int8_t* q, float2* ds, uint16_t* xh, bool convert, float* y) {
+                        const float* x, bool one_row, int8_t* q, float2* ds, uint16_t* xh, bool convert, float* y,
+                        const DeviceWeight* second = nullptr, float* y2 = nullptr) {
         const MoeScratch& m = moe_;
         const ExpertGroups groups{m.g_expert, m.g_first, m.g_count, m.g_n_active};
         const int64_t n_slots = n_tokens * n_used, max_active = std::min(n_slots, n_expert), n_in = stack->n_in;
@@ -432,9 +448,10 @@ private:
             launch(Key('q') << x << n_rows << n_in << q << ds << act, -1, [=](cudaStream_t s, const int64_t*) {
                 cuda::quantize_activations(act, x, n_rows, n_in, q, ds, s);
             });
-        launch(Key('E') << stack << n_expert << n_tokens << max_active << x << one_row << q << y << groups.expert, -1,
-               [=](cudaStream_t s, const int64_t*) {
-                   cuda::moe_matvec(*stack, n_expert, n_tokens, max_active, groups, x, q, ds, one_row, y, s);
+        launch(Key('E') << stack << n_expert << n_tokens << max_active << x << one_row << q << y << groups.expert
+                        << second << y2,
+               -1, [=](cudaStream_t s, const int64_t*) {
+                   cuda::moe_matvec(*stack, n_expert, n_tokens, max_active, groups, x, q, ds, one_row, y, s, second, y2);
                });
     }
 

@@ -24,25 +24,29 @@ __device__ float warp_sum(float v) {
     return v;
 }
 
-// One warp per output element y[t][o], 16-byte loads (n_in a multiple of 4, rows 16-byte aligned),
-// four in flight per lane: a decode step's router is a few hundred such dot products of a few thousand
-// elements, so the time is the latency of each warp's loads, not bandwidth.
+// A block of kThreads per output element y[t][o], 16-byte loads (n_in a multiple of 4, rows 16-byte
+// aligned): a decode step's router is 128..512 dot products of a few thousand elements, so one warp
+// each left most SMs idle and waited on its loads one after another (~6 us on an H200 for 128 x 2048).
 __global__ void matmul_f32_kernel(const float* __restrict__ w, int64_t n_in, int64_t n_out,
                                   const float* __restrict__ x, int64_t n_tokens, float* __restrict__ y) {
-    const int64_t idx = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
-    if (idx >= n_tokens * n_out) return;
-    const int lane = threadIdx.x % 32;
+    const int64_t idx = blockIdx.x;
     const int64_t t = idx / n_out, o = idx % n_out;
     const float4* wr = reinterpret_cast<const float4*>(w + o * n_in);
     const float4* xr = reinterpret_cast<const float4*>(x + t * n_in);
     float sum = 0.f;
-#pragma unroll 4
-    for (int64_t i = lane; i < n_in / 4; i += 32) {
+    for (int64_t i = threadIdx.x; i < n_in / 4; i += kThreads) {
         const float4 a = __ldg(wr + i), b = __ldg(xr + i);
         sum += a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
     }
+    __shared__ float partial[kWarpsPerBlock];
     sum = warp_sum(sum);
-    if (lane == 0) y[idx] = sum;
+    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float total = 0.f;
+        for (int w = 0; w < kWarpsPerBlock; ++w) total += partial[w];
+        y[idx] = total;
+    }
 }
 
 // The same for any n_in or alignment.
@@ -265,7 +269,7 @@ void matmul_f32(const float* w, int64_t n_in, int64_t n_out, const float* x, int
     }
     const bool wide = n_in % 4 == 0 && (uintptr_t)w % 16 == 0 && (uintptr_t)x % 16 == 0;
     if (wide)
-        matmul_f32_kernel<<<blocks_for(n, kWarpsPerBlock), kThreads, 0, s>>>(w, n_in, n_out, x, n_tokens, y);
+        matmul_f32_kernel<<<(unsigned)n, kThreads, 0, s>>>(w, n_in, n_out, x, n_tokens, y);
     else
         matmul_f32_scalar_kernel<<<blocks_for(n, kWarpsPerBlock), kThreads, 0, s>>>(w, n_in, n_out, x, n_tokens, y);
     check_last_launch("matmul_f32");

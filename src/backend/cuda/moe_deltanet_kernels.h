@@ -62,11 +62,20 @@ void moe_group(const int32_t* ids, int64_t n_tokens, int64_t n_used, int64_t n_e
 // row; one_row (n_tokens 1 only): x / xq hold the token's single row, which every grouped row reads
 // (no gather). max_active: min(n_tokens * n_used, n_expert), the grid's bound; n_tokens bounds an
 // expert's rows (it picks how many rows a weight read serves).
+// second, y2: another stack of the same type and shape over the same rows, multiplied in the same
+// launch (gate and up).
 void moe_matvec(const DeviceWeight& stack, int64_t n_expert, int64_t n_tokens, int64_t max_active,
                 const ExpertGroups& groups, const float* x, const int8_t* xq, const float2* xds, bool one_row,
-                float* y, StreamHandle stream);
+                float* y, StreamHandle stream, const DeviceWeight* second = nullptr, float* y2 = nullptr);
 
 
+// One token's down products (an integer stack; its n_used <= kMaxDownSlots slots' SwiGLU rows quantized in
+// hq/hds as grouped rows, row_of_slot[j] for slot j) and their weighted sum in slot order, as
+// moe_matvec then moe_combine compute them, in one launch: out[n_embd].
+constexpr int64_t kMaxDownSlots = 16;
+void moe_down_combine(const DeviceWeight& stack, int64_t n_expert, int64_t n_used, const int32_t* ids,
+                      const int32_t* row_of_slot, const float* weights, const int8_t* hq, const float2* hds, float* out,
+                      StreamHandle stream);
 // The same products for prompts, on the tensor cores (moe_gemm.cu): x_half holds the grouped rows as
 // the CPU's activation values rounded to F16 (BF16 for BF16 stacks; activations_to_half). Rows are
 // computed 32 at a time; an expert's rows past its count are not read or written.

@@ -23,16 +23,23 @@ namespace shootout::cuda {
 // pairs, with at least NT - 1 rows of padding after the last grouped row: the last group of an
 // expert reads up to NT rows and writes only its own). y: [grouped row][rows_per_expert].
 // x_row_step: 1, or 0 when every grouped row is the same single row of x (one token's slots: no
-// gather needed).
+// gather needed). With stack2 (same type and shape: gate and up), the second half of the grid's
+// x blocks multiplies stack2 into y2: two products in one launch.
 template <typename V, int NT, int kInFlight, int kMinBlocksPerSm>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocksPerSm)
 moe_matvec_q8_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_t rows_per_expert,
                      int n_blocks_per_row, ExpertGroups groups, QuantizedX x, int x_row_step,
-                     float* __restrict__ y) {
+                     float* __restrict__ y, const uint8_t* __restrict__ stack2, float* __restrict__ y2) {
     const int slot = blockIdx.y;
     if (slot >= *groups.n_active) return;
     const int lane = threadIdx.x % 32;
-    const int64_t row = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
+    const int64_t half_blocks = stack2 ? gridDim.x / 2 : gridDim.x;
+    const bool second = blockIdx.x >= half_blocks;
+    if (second) {
+        stack = stack2;
+        y = y2;
+    }
+    const int64_t row = ((int64_t)blockIdx.x - (second ? half_blocks : 0)) * kWarpsPerBlock + threadIdx.x / 32;
     if (row >= rows_per_expert) return;
     const int64_t expert = groups.expert[slot], r0 = groups.first[slot], n_rows = groups.count[slot];
     const uint8_t* w_row = stack + (expert * rows_per_expert + row) * row_bytes;
@@ -71,11 +78,17 @@ template <TypeId T, int NT>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks<NT>)
 moe_matvec_float_kernel(const uint8_t* __restrict__ stack, int64_t n_in, int64_t rows_per_expert,
                         ExpertGroups groups, const float* __restrict__ x, int x_row_step,
-                        float* __restrict__ y) {
+                        float* __restrict__ y, const uint8_t* __restrict__ stack2, float* __restrict__ y2) {
     const int slot = blockIdx.y;
     if (slot >= *groups.n_active) return;
     const int lane = threadIdx.x % 32;
-    const int64_t row = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
+    const int64_t half_blocks = stack2 ? gridDim.x / 2 : gridDim.x;
+    const bool second = blockIdx.x >= half_blocks;
+    if (second) {
+        stack = stack2;
+        y = y2;
+    }
+    const int64_t row = ((int64_t)blockIdx.x - (second ? half_blocks : 0)) * kWarpsPerBlock + threadIdx.x / 32;
     if (row >= rows_per_expert) return;
     const int64_t expert = groups.expert[slot], r0 = groups.first[slot], n_rows = groups.count[slot];
     const int4* w_row = reinterpret_cast<const int4*>(stack + (expert * rows_per_expert + row) * n_in * 2);
@@ -107,48 +120,110 @@ moe_matvec_float_kernel(const uint8_t* __restrict__ stack, int64_t n_in, int64_t
     }
 }
 
+// One token's down products and their weighted sum in one kernel (a decode step): warp `row` dots
+// its row of each slot's expert with that slot's SwiGLU row (h, grouped rows, row_of_slot[j] for
+// slot j) and sums the products in slot order, rounding as moe_combine does, into out[row]. Saves
+// the combine launch and the round trip of the per-slot outputs through memory.
+template <typename V>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+moe_down_combine_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_t rows_per_expert,
+                        int n_blocks_per_row, const int32_t* __restrict__ ids, const int32_t* __restrict__ row_of_slot,
+                        const float* __restrict__ weights, int n_used, QuantizedX h, float* __restrict__ out) {
+    const int lane = threadIdx.x % 32;
+    const int64_t row = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
+    if (row >= rows_per_expert) return;
+    constexpr int kBlockStep = 32 / V::kUnits;
+    const int u = lane % V::kUnits;
+    float ys[kMaxDownSlots];
+#pragma unroll
+    for (int j = 0; j < kMaxDownSlots; ++j) {
+        ys[j] = 0.f;
+        if (j >= n_used) continue;
+        const uint8_t* w_row = stack + ((int64_t)ids[j] * rows_per_expert + row) * row_bytes;
+        const int64_t hr = row_of_slot[j];
+        const QuantizedX hx{h.qs + hr * h.n_in, h.ds + hr * (h.n_in / 32), h.n_in};
+        float acc[1] = {0.f};
+        for (int b = lane / V::kUnits; b < n_blocks_per_row; b += kBlockStep) {
+            typename V::Regs r;
+            V::load(w_row, b, u, r);
+            V::template dot<1>(r, b, u, hx, acc);
+        }
+        ys[j] = warp_sum(acc[0]);
+    }
+    if (lane != 0) return;
+    float o = 0.f;
+#pragma unroll
+    for (int j = 0; j < kMaxDownSlots; ++j) {
+        if (j >= n_used) break;
+        o = j == 0 ? __fmul_rn(ys[j], weights[j]) : __fadd_rn(o, __fmul_rn(ys[j], weights[j]));
+    }
+    out[row] = o;
+}
+
+template <TypeId T>
+void launch_moe_down_combine(const DeviceWeight& stack, int64_t rows_per_expert, const int32_t* ids,
+                             const int32_t* row_of_slot, const float* weights, int n_used, const QuantizedX& h,
+                             float* out, cudaStream_t stream) {
+    if constexpr (T == TypeId::F16 || T == TypeId::BF16) {
+        fail(stack.name, "the fused down product takes integer expert types");
+    } else {
+        const unsigned grid = (unsigned)((rows_per_expert + kWarpsPerBlock - 1) / kWarpsPerBlock);
+        moe_down_combine_kernel<VecDot<T>><<<grid, kWarpsPerBlock * 32, 0, stream>>>(
+            stack.data.as<uint8_t>(), stack.row_bytes, rows_per_expert, (int)(stack.n_in / VecDot<T>::kElems), ids,
+            row_of_slot, weights, n_used, h, out);
+    }
+}
+
 // Rows per group NT from the layer's token count (an expert gets at most one row per token).
 constexpr int moe_matvec_group(int64_t n_tokens) { return n_tokens <= 1 ? 1 : n_tokens <= 2 ? 2 : n_tokens <= 4 ? 4 : 8; }
 
 template <TypeId T, int NT>
 void launch_moe_matvec_impl(const DeviceWeight& stack, int64_t rows_per_expert, int64_t max_active,
                             const ExpertGroups& groups, const float* x, const QuantizedX& xq, int x_row_step,
-                            float* y, cudaStream_t stream) {
-    const dim3 grid((unsigned)((rows_per_expert + kWarpsPerBlock - 1) / kWarpsPerBlock), (unsigned)max_active);
+                            float* y, const uint8_t* w2, float* y2, cudaStream_t stream) {
+    const unsigned row_blocks = (unsigned)((rows_per_expert + kWarpsPerBlock - 1) / kWarpsPerBlock);
+    const dim3 grid(w2 ? 2 * row_blocks : row_blocks, (unsigned)max_active);
     const dim3 block(kWarpsPerBlock * 32);
     const uint8_t* w = stack.data.as<uint8_t>();
     if constexpr (T == TypeId::F16 || T == TypeId::BF16) {
         moe_matvec_float_kernel<T, NT>
-            <<<grid, block, 0, stream>>>(w, stack.n_in, rows_per_expert, groups, x, x_row_step, y);
+            <<<grid, block, 0, stream>>>(w, stack.n_in, rows_per_expert, groups, x, x_row_step, y, w2, y2);
     } else {
         using S = MatvecShape<T, NT>;
         const int n_blocks = (int)(stack.n_in / VecDot<T>::kElems);
         moe_matvec_q8_kernel<VecDot<T>, NT, S::kInFlight, S::kMinBlocks>
-            <<<grid, block, 0, stream>>>(w, stack.row_bytes, rows_per_expert, n_blocks, groups, xq, x_row_step, y);
+            <<<grid, block, 0, stream>>>(w, stack.row_bytes, rows_per_expert, n_blocks, groups, xq, x_row_step, y, w2,
+                                         y2);
     }
 }
 
 template <TypeId T>
 void launch_moe_matvec(const DeviceWeight& stack, int64_t rows_per_expert, int64_t max_active, int64_t n_tokens,
                        const ExpertGroups& groups, const float* x, const QuantizedX& xq, int x_row_step,
-                       float* y, cudaStream_t stream) {
+                       float* y, const uint8_t* w2, float* y2, cudaStream_t stream) {
     const int st = x_row_step;
+    const auto& g = groups;
     switch (moe_matvec_group(n_tokens)) {
-        case 1: launch_moe_matvec_impl<T, 1>(stack, rows_per_expert, max_active, groups, x, xq, st, y, stream); break;
-        case 2: launch_moe_matvec_impl<T, 2>(stack, rows_per_expert, max_active, groups, x, xq, st, y, stream); break;
-        case 4: launch_moe_matvec_impl<T, 4>(stack, rows_per_expert, max_active, groups, x, xq, st, y, stream); break;
-        default: launch_moe_matvec_impl<T, 8>(stack, rows_per_expert, max_active, groups, x, xq, st, y, stream); break;
+        case 1: launch_moe_matvec_impl<T, 1>(stack, rows_per_expert, max_active, g, x, xq, st, y, w2, y2, stream); break;
+        case 2: launch_moe_matvec_impl<T, 2>(stack, rows_per_expert, max_active, g, x, xq, st, y, w2, y2, stream); break;
+        case 4: launch_moe_matvec_impl<T, 4>(stack, rows_per_expert, max_active, g, x, xq, st, y, w2, y2, stream); break;
+        default: launch_moe_matvec_impl<T, 8>(stack, rows_per_expert, max_active, g, x, xq, st, y, w2, y2, stream); break;
     }
 }
 
 #define SHOOTOUT_INSTANTIATE_MOE_MATVEC(t)                                                                      \
+    template void launch_moe_down_combine<TypeId::t>(const DeviceWeight&, int64_t, const int32_t*, const int32_t*, \
+                                                     const float*, int, const QuantizedX&, float*, cudaStream_t);   \
     template void launch_moe_matvec<TypeId::t>(const DeviceWeight&, int64_t, int64_t, int64_t,                  \
                                                const ExpertGroups&, const float*, const QuantizedX&, int, \
-                                               float*, cudaStream_t);
+                                               float*, const uint8_t*, float*, cudaStream_t);
 #define SHOOTOUT_EXTERN_MOE_MATVEC(t)                                                                                  \
+    extern template void launch_moe_down_combine<TypeId::t>(const DeviceWeight&, int64_t, const int32_t*,            \
+                                                            const int32_t*, const float*, int, const QuantizedX&,  \
+                                                            float*, cudaStream_t);                                 \
     extern template void launch_moe_matvec<TypeId::t>(const DeviceWeight&, int64_t, int64_t, int64_t,                 \
                                                       const ExpertGroups&, const float*, const QuantizedX&, int, \
-                                                      float*, cudaStream_t);
+                                                      float*, const uint8_t*, float*, cudaStream_t);
 SHOOTOUT_MATVEC_TYPES(SHOOTOUT_EXTERN_MOE_MATVEC)
 
 }  // namespace shootout::cuda
