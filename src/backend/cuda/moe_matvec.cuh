@@ -132,23 +132,32 @@ moe_down_combine_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int
     const int lane = threadIdx.x % 32;
     const int64_t row = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
     if (row >= rows_per_expert) return;
-    constexpr int kBlockStep = 32 / V::kUnits;
+    constexpr int kBlockStep = 32 / V::kUnits, kGroup = 4;  // slots whose loads are in flight together
     const int u = lane % V::kUnits;
     float ys[kMaxDownSlots];
 #pragma unroll
-    for (int j = 0; j < kMaxDownSlots; ++j) {
-        ys[j] = 0.f;
-        if (j >= n_used) continue;
-        const uint8_t* w_row = stack + ((int64_t)ids[j] * rows_per_expert + row) * row_bytes;
-        const int64_t hr = row_of_slot[j];
-        const QuantizedX hx{h.qs + hr * h.n_in, h.ds + hr * (h.n_in / 32), h.n_in};
-        float acc[1] = {0.f};
-        for (int b = lane / V::kUnits; b < n_blocks_per_row; b += kBlockStep) {
-            typename V::Regs r;
-            V::load(w_row, b, u, r);
-            V::template dot<1>(r, b, u, hx, acc);
+    for (int j0 = 0; j0 < kMaxDownSlots; j0 += kGroup) {
+        if (j0 >= n_used) break;
+        const uint8_t* w_row[kGroup];
+        QuantizedX hx[kGroup];
+        float acc[kGroup][1];
+#pragma unroll
+        for (int i = 0; i < kGroup; ++i) {
+            const int j = j0 + i < n_used ? j0 + i : n_used - 1;  // past the end: a repeat, not summed
+            w_row[i] = stack + ((int64_t)ids[j] * rows_per_expert + row) * row_bytes;
+            const int64_t hr = row_of_slot[j];
+            hx[i] = QuantizedX{h.qs + hr * h.n_in, h.ds + hr * (h.n_in / 32), h.n_in};
+            acc[i][0] = 0.f;
         }
-        ys[j] = warp_sum(acc[0]);
+        for (int b = lane / V::kUnits; b < n_blocks_per_row; b += kBlockStep) {
+            typename V::Regs r[kGroup];
+#pragma unroll
+            for (int i = 0; i < kGroup; ++i) V::load(w_row[i], b, u, r[i]);
+#pragma unroll
+            for (int i = 0; i < kGroup; ++i) V::template dot<1>(r[i], b, u, hx[i], acc[i]);
+        }
+#pragma unroll
+        for (int i = 0; i < kGroup; ++i) ys[j0 + i] = warp_sum(acc[i][0]);
     }
     if (lane != 0) return;
     float o = 0.f;
