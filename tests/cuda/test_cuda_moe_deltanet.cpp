@@ -179,6 +179,43 @@ TEST_F(CudaMoeDeltaNetOps, MoeTenRoutedSlots) {
     check_moe(TypeId::Q8_0, 300, moe_tolerance(300), 64, 10);
 }
 
+// A decode step as the model runs it: the token's embedding row (get_rows starts a step), its
+// RMSNorm, the F32 router, the experts, then the copy to the host (which ends the step). The first
+// step runs eagerly and names the experts' activation type to the norm; from the second on the
+// norm converts its output for them in its own kernel (quantize-ahead) and the experts read that
+// conversion from the step's workspace; the second step is captured as a graph, the rest replay it.
+// Every step must equal the CPU's ops.
+TEST_F(CudaMoeDeltaNetOps, MoeDecodeStepsReadTheNormsConversion) {
+    for (TypeId type : {TypeId::Q4_K, TypeId::MXFP4}) {
+        const int64_t n_embd = 256, n_ff = 256, n_expert = 16, n_used = 4, n_vocab = 8;
+        const Weight& table = weight("token_embd", TypeId::F32, n_embd, n_vocab, random_floats((size_t)(n_vocab * n_embd), 11));
+        const Weight& norm = weight("ffn_norm", TypeId::F32, n_embd, 1, random_floats((size_t)n_embd, 12, 0.5f, 1.5f));
+        const Weight& router = weight("router", TypeId::F32, n_embd, n_expert, random_floats((size_t)(n_expert * n_embd), 13));
+        const Weight& gate = weight("gate_exps", type, n_embd, n_expert * n_ff, random_floats((size_t)(n_expert * n_ff * n_embd), 14, -0.2f, 0.2f));
+        const Weight& up = weight("up_exps", type, n_embd, n_expert * n_ff, random_floats((size_t)(n_expert * n_ff * n_embd), 15, -0.2f, 0.2f));
+        const Weight& down = weight("down_exps", type, n_ff, n_expert * n_embd, random_floats((size_t)(n_expert * n_embd * n_ff), 16, -0.2f, 0.2f));
+        const backend::MoeExperts ex{gate, up, down, n_expert, n_used, true};
+        float* x = device_zeros((size_t)n_embd);
+        float* xn = device_zeros((size_t)n_embd);
+        float* logits = device_zeros((size_t)n_expert);
+        float* out = device_zeros((size_t)n_embd);
+        std::vector<float> cx((size_t)n_embd), cxn((size_t)n_embd), clogits((size_t)n_expert), cout((size_t)n_embd);
+        for (int32_t step = 0; step < 5; ++step) {
+            const int32_t id[1] = {step % (int32_t)n_vocab};
+            cpu_->get_rows(table, id, cx.data());
+            cpu_->rms_norm(cx.data(), norm, 1, 1e-6f, cxn.data());
+            cpu_->matmul(router, cxn.data(), 1, clogits.data());
+            cpu_->moe_ffn(ex, clogits.data(), cxn.data(), 1, cout.data());
+            gpu_->get_rows(table, id, x);
+            gpu_->rms_norm(x, norm, 1, 1e-6f, xn);
+            gpu_->matmul(router, xn, 1, logits);
+            gpu_->moe_ffn(ex, logits, xn, 1, out);
+            const double d = rel_diff(host(out, (size_t)n_embd), cout);
+            EXPECT_LT(d, 1e-5) << quant::traits(type).name << ", step " << step;
+        }
+    }
+}
+
 // More experts than the grouping kernel has threads: a clear error, not a wrong grouping.
 TEST_F(CudaMoeDeltaNetOps, MoeRejectsTooManyExperts) {
     EXPECT_THROW(check_moe(TypeId::Q8_0, 1, 1e-5, 1025, 2, 32, 32), Error);

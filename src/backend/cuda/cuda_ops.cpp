@@ -125,14 +125,17 @@ public:
         if (w.type == quant::TypeId::F32) {  // routers and the shared-expert gate (small, kept F32)
             const float* wf = vector(w);
             const int64_t n_in = w.n_in, n_out = w.n_out;
+            const QuantizedX kept = quantized_x_;
             launch(Key('F') << wf << n_in << n_out << x << n_tokens << y, -1,
                    [=](cudaStream_t s, const int64_t*) { cuda::matmul_f32(wf, n_in, n_out, x, n_tokens, y, s); });
+            // The F32 product (a router) uses no workspace: what was quantized stays unless y covers it.
+            if (kept.x && (y + n_tokens * n_out <= kept.x || kept.x + kept.n_tokens * kept.n_in <= y)) quantized_x_ = kept;
             return;
         }
         const DeviceWeight* dw = &matrix(w);  // map nodes stay put
         // Q/K/V (and gate/up) read the same normed rows back to back: quantize them once.
         const bool quantizes = n_tokens <= kMaxMatvecTokens && matvec_quantizes_x(dw->type);
-        const QuantizedX now{x, n_tokens, dw->n_in};
+        const QuantizedX now{x, n_tokens, dw->n_in, quantizes ? (int)activation_type(dw->type) : -1};
         const bool x_quantized = quantizes && quantized_x_ == now;
         // The first product after x's producer names the conversion the producer may do ahead next time.
         if (quantizes && x != last_product_x_) consumers_[x] = {activation_type(dw->type), dw->n_in};
@@ -260,7 +263,25 @@ public:
         const DeviceWeight* gate = &matrix(ex.gate);
         const DeviceWeight* up = &matrix(ex.up);
         const DeviceWeight* down = &matrix(ex.down);
-        const int64_t n_slots = n_tokens * n_used;
+        moe_scratch(n_tokens * n_used, n_embd, n_ff, n_expert);  // may end the step in progress: first
+        // A decode step's token row, converted for the gate/up stacks by its producer (quantize-ahead:
+        // this op names the conversion as a product would). The moe launches touch neither x nor the
+        // workspace, so the conversion stays for the products after (Qwen3-Next's shared expert).
+        const QuantizedX kept = quantized_x_;
+        const bool recording = steps().recording();
+        const bool int_experts = matvec_quantizes_x(gate->type);
+        const int gate_act = int_experts ? (int)activation_type(gate->type) : -1;
+        if (int_experts && n_tokens == 1 && x != last_product_x_) consumers_[x] = {activation_type(gate->type), n_embd};
+        const bool ahead = int_experts && n_tokens == 1 && recording && kept == QuantizedX{x, 1, n_embd, gate_act};
+        moe_ffn_launches(ex, router_logits, x, n_tokens, out, gate, up, down, n_embd, n_ff, ahead);
+        if (recording) quantized_x_ = kept;
+        last_product_x_ = x;
+    }
+
+    void moe_ffn_launches(const backend::MoeExperts& ex, const float* router_logits, const float* x, int64_t n_tokens,
+                          float* out, const DeviceWeight* gate, const DeviceWeight* up, const DeviceWeight* down,
+                          int64_t n_embd, int64_t n_ff, bool ahead) {
+        const int64_t n_expert = ex.n_expert, n_used = ex.n_used, n_slots = n_tokens * n_used;
         const MoeScratch* m = &moe_scratch(n_slots, n_embd, n_ff, n_expert);
         const bool normalize = ex.normalize_weights;
         // One token (a decode step): routing and grouping in one launch, and every routed row is the
@@ -293,8 +314,8 @@ public:
         const bool up_reuses = activation_type(up->type) == activation_type(gate->type);
         const bool decode = n_tokens <= kMaxMatvecTokens;
         if (decode && gate->type == up->type && gate->row_bytes == up->row_bytes) {  // one launch for both
-            expert_product(gate, n_expert, n_tokens, n_used, xg, one_row, m->xq, m->xds, m->xh, true, m->gate, up,
-                           m->up);
+            expert_product(gate, n_expert, n_tokens, n_used, xg, one_row, m->xq, m->xds, m->xh, !ahead, m->gate, up,
+                           m->up, ahead);
         } else {
             expert_product(gate, n_expert, n_tokens, n_used, xg, one_row, m->xq, m->xds, m->xh, true, m->gate);
             expert_product(up, n_expert, n_tokens, n_used, xg, one_row, m->xq, m->xds, m->xh, !up_reuses, m->up);
@@ -425,9 +446,11 @@ private:
     // `convert` the rows are converted here first; otherwise the previous product's (or the SwiGLU's)
     // conversion is reused. one_row: x is one token's row standing for all its routed rows.
     // second, y2 (decode only): a stack of the same type and shape multiplied in the same launch.
+    // from_workspace (decode, one row): the row's conversion is in the step's workspace, where its
+    // producer left it (quantize-ahead), not in q/ds.
     void expert_product(const DeviceWeight* stack, int64_t n_expert, int64_t n_tokens, int64_t n_used,
                         const float* x, bool one_row, int8_t* q, float2* ds, uint16_t* xh, bool convert, float* y,
-                        const DeviceWeight* second = nullptr, float* y2 = nullptr) {
+                        const DeviceWeight* second = nullptr, float* y2 = nullptr, bool from_workspace = false) {
         const MoeScratch& m = moe_;
         const ExpertGroups groups{m.g_expert, m.g_first, m.g_count, m.g_n_active};
         const int64_t n_slots = n_tokens * n_used, max_active = std::min(n_slots, n_expert), n_in = stack->n_in;
@@ -448,10 +471,15 @@ private:
             launch(Key('q') << x << n_rows << n_in << q << ds << act, -1, [=](cudaStream_t s, const int64_t*) {
                 cuda::quantize_activations(act, x, n_rows, n_in, q, ds, s);
             });
+        Workspace* ws = from_workspace ? &steps().workspace() : nullptr;
+        const size_t ws_bytes = (size_t)n_in + (size_t)(n_in / 32) * sizeof(float2);  // one row, matvec's layout
         launch(Key('E') << stack << n_expert << n_tokens << max_active << x << one_row << q << y << groups.expert
-                        << second << y2,
+                        << second << y2 << from_workspace,
                -1, [=](cudaStream_t s, const int64_t*) {
-                   cuda::moe_matvec(*stack, n_expert, n_tokens, max_active, groups, x, q, ds, one_row, y, s, second, y2);
+                   int8_t* qx = ws ? static_cast<int8_t*>(ws->reserve(ws_bytes)) : q;
+                   float2* dx = ws ? reinterpret_cast<float2*>(qx + n_in) : ds;
+                   cuda::moe_matvec(*stack, n_expert, n_tokens, max_active, groups, x, qx, dx, one_row, y, s, second,
+                                    y2);
                });
     }
 
@@ -524,6 +552,7 @@ private:
     struct QuantizedX {
         const float* x = nullptr;
         int64_t n_tokens = 0, n_in = 0;
+        int type = -1;  // the ActivationType
         bool operator==(const QuantizedX&) const = default;
     };
     QuantizedX quantized_x_;
@@ -556,7 +585,7 @@ private:
             produce(act, qs, reinterpret_cast<float2*>(qs + n_rows * n), s);
             ws->quantized_as = (int)act;
         });
-        quantized_x_ = {out, n_rows, n};
+        quantized_x_ = {out, n_rows, n, (int)act};
         return true;
     }
     std::unique_ptr<StepGraphs> steps_;  // made once a device answers
