@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "model_compare.h"
+#include "op_compare.h"
 
 #include <algorithm>
 #include <cmath>
@@ -34,25 +35,8 @@ namespace {
 using backend::Weight;
 using quant::TypeId;
 
-std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(lo, hi);
-    std::vector<float> v(n);
-    for (float& x : v) x = dist(rng);
-    return v;
-}
-
-// max |a - ref| / max |ref|.
-double rel_diff(const std::vector<float>& a, const std::vector<float>& ref) {
-    EXPECT_EQ(a.size(), ref.size());
-    double max_diff = 0, max_ref = 1e-30;
-    for (size_t i = 0; i < std::min(a.size(), ref.size()); ++i) {
-        if (!std::isfinite(a[i])) return INFINITY;
-        max_diff = std::max(max_diff, (double)std::fabs(a[i] - ref[i]));
-        max_ref = std::max(max_ref, (double)std::fabs(ref[i]));
-    }
-    return max_diff / max_ref;
-}
+using test::random_floats;
+using test::rel_diff;
 
 // A weight over host bytes the test keeps alive (the CUDA ops upload it, keyed by the address).
 struct HostWeight {

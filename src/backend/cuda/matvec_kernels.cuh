@@ -87,6 +87,29 @@ matvec_q8_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t n_out,
     }
 }
 
+// Adds one F16 / BF16 row times NT rows of F32 activations (x, stride n_in) to this lane's acc: lane
+// l takes the 8 weights (16 bytes) at l, l + 32, ... (shared by the dense and the expert matvecs).
+template <TypeId T, int NT>
+__device__ __forceinline__ void float_row_dot(const int4* w_row, int64_t n_in, const float* x, int lane,
+                                              float (&acc)[NT]) {
+#pragma unroll 4
+    for (int64_t c = lane; c < n_in / 8; c += 32) {
+        const int4 packed = __ldg(w_row + c);  // weights: the read-only path, as const __restrict__ gave before
+        const uint16_t* h = reinterpret_cast<const uint16_t*>(&packed);
+        float wf[8];
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+            wf[i] = T == TypeId::F16 ? half_bits_to_float(h[i]) : bf16_bits_to_float(h[i]);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const float4* xv = reinterpret_cast<const float4*>(x + t * n_in + 8 * c);
+            const float4 a = xv[0], b = xv[1];
+            acc[t] += wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w + wf[4] * b.x + wf[5] * b.y +
+                      wf[6] * b.z + wf[7] * b.w;
+        }
+    }
+}
+
 // F16 / BF16 rows against F32 activations: each lane reads 8 weights (16 bytes) at a time. With PDL
 // the warp's first 2 KB of weights (the first unrolled step of its row) are prefetched into L2 before
 // pdl_wait() (weights only, see matvec_q8_kernel); x, written by the previous kernel, is read after it
@@ -108,22 +131,7 @@ matvec_float_kernel(const uint8_t* __restrict__ w, int64_t n_in, int64_t n_out, 
     float acc[NT];
 #pragma unroll
     for (int t = 0; t < NT; ++t) acc[t] = 0.f;
-#pragma unroll 4
-    for (int64_t c = lane; c < n_in / 8; c += 32) {
-        const int4 packed = __ldg(w_row + c);  // weights: the read-only path, as const __restrict__ gave before
-        const uint16_t* h = reinterpret_cast<const uint16_t*>(&packed);
-        float wf[8];
-#pragma unroll
-        for (int i = 0; i < 8; ++i)
-            wf[i] = T == TypeId::F16 ? half_bits_to_float(h[i]) : bf16_bits_to_float(h[i]);
-#pragma unroll
-        for (int t = 0; t < NT; ++t) {
-            const float4* xv = reinterpret_cast<const float4*>(x + t * n_in + 8 * c);
-            const float4 a = xv[0], b = xv[1];
-            acc[t] += wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w + wf[4] * b.x + wf[5] * b.y +
-                      wf[6] * b.z + wf[7] * b.w;
-        }
-    }
+    float_row_dot<T, NT>(w_row, n_in, x, lane, acc);
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
         const float s = warp_sum(acc[t]);

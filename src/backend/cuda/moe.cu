@@ -275,28 +275,30 @@ void matmul_f32(const float* w, int64_t n_in, int64_t n_out, const float* x, int
     check_last_launch("matmul_f32");
 }
 
-void moe_route(const float* router_logits, int64_t n_tokens, int64_t n_expert, int64_t n_used, bool normalize,
-               int32_t* ids, float* weights, StreamHandle stream) {
-    if (n_tokens <= 0) return;
+namespace {
+void launch_route(const float* router_logits, int64_t n_tokens, int64_t n_expert, int64_t n_used, bool normalize,
+                  int32_t* ids, float* weights, const GroupsOut& groups, StreamHandle stream) {
     const size_t shared_bytes = (size_t)(kWarpsPerBlock * n_expert) * sizeof(float);
     if (shared_bytes > 48 * 1024)
         fail("moe_route", std::to_string(n_expert) + " experts exceed the routing kernel's shared memory");
     moe_route_kernel<<<blocks_for((size_t)n_tokens, kWarpsPerBlock), kThreads, shared_bytes,
                        static_cast<cudaStream_t>(stream)>>>(router_logits, n_tokens, n_expert, n_used, normalize,
-                                                            ids, weights, GroupsOut{});
+                                                            ids, weights, groups);
     check_last_launch("moe_route");
+}
+}  // namespace
+
+void moe_route(const float* router_logits, int64_t n_tokens, int64_t n_expert, int64_t n_used, bool normalize,
+               int32_t* ids, float* weights, StreamHandle stream) {
+    if (n_tokens <= 0) return;
+    launch_route(router_logits, n_tokens, n_expert, n_used, normalize, ids, weights, GroupsOut{}, stream);
 }
 
 void moe_route_group_one(const float* router_logits, int64_t n_expert, int64_t n_used, bool normalize, int32_t* ids,
                          float* weights, int32_t* row_token, int32_t* row_of_slot, int32_t* expert, int32_t* first,
                          int32_t* count, int32_t* n_active, StreamHandle stream) {
-    const size_t shared_bytes = (size_t)(kWarpsPerBlock * n_expert) * sizeof(float);
-    if (shared_bytes > 48 * 1024)
-        fail("moe_route", std::to_string(n_expert) + " experts exceed the routing kernel's shared memory");
-    moe_route_kernel<<<1, kThreads, shared_bytes, static_cast<cudaStream_t>(stream)>>>(
-        router_logits, 1, n_expert, n_used, normalize, ids, weights,
-        GroupsOut{row_token, row_of_slot, expert, first, count, n_active});
-    check_last_launch("moe_route_group_one");
+    launch_route(router_logits, 1, n_expert, n_used, normalize, ids, weights,
+                 GroupsOut{row_token, row_of_slot, expert, first, count, n_active}, stream);
 }
 
 void gather_rows(const float* x, const int32_t* rows, int64_t n_rows, int64_t n, float* out, StreamHandle stream) {

@@ -19,6 +19,19 @@
 
 namespace shootout::cuda {
 
+// This warp's output row, and the stack and output its block works on: with stack2 the second half
+// of the grid's x blocks takes stack2 / y2. (The kernels' weight loads are explicit read-only loads,
+// so stack and y need no __restrict__.)
+__device__ __forceinline__ int64_t expert_row(const uint8_t*& stack, float*& y, const uint8_t* stack2, float* y2) {
+    const int64_t half_blocks = stack2 ? gridDim.x / 2 : gridDim.x;
+    const bool second = blockIdx.x >= half_blocks;
+    if (second) {
+        stack = stack2;
+        y = y2;
+    }
+    return ((int64_t)blockIdx.x - (second ? half_blocks : 0)) * kWarpsPerBlock + threadIdx.x / 32;
+}
+
 // Integer types: grouped rows quantized as the weight's vec_dot_type (x: rows of n_in int8 + (d, s)
 // pairs, with at least NT - 1 rows of padding after the last grouped row: the last group of an
 // expert reads up to NT rows and writes only its own). y: [grouped row][rows_per_expert].
@@ -27,19 +40,13 @@ namespace shootout::cuda {
 // x blocks multiplies stack2 into y2: two products in one launch.
 template <typename V, int NT, int kInFlight, int kMinBlocksPerSm>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocksPerSm)
-moe_matvec_q8_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_t rows_per_expert,
+moe_matvec_q8_kernel(const uint8_t* stack, size_t row_bytes, int64_t rows_per_expert,
                      int n_blocks_per_row, ExpertGroups groups, QuantizedX x, int x_row_step,
-                     float* __restrict__ y, const uint8_t* __restrict__ stack2, float* __restrict__ y2) {
+                     float* y, const uint8_t* stack2, float* y2) {
     const int slot = blockIdx.y;
     if (slot >= *groups.n_active) return;
     const int lane = threadIdx.x % 32;
-    const int64_t half_blocks = stack2 ? gridDim.x / 2 : gridDim.x;
-    const bool second = blockIdx.x >= half_blocks;
-    if (second) {
-        stack = stack2;
-        y = y2;
-    }
-    const int64_t row = ((int64_t)blockIdx.x - (second ? half_blocks : 0)) * kWarpsPerBlock + threadIdx.x / 32;
+    const int64_t row = expert_row(stack, y, stack2, y2);
     if (row >= rows_per_expert) return;
     const int64_t expert = groups.expert[slot], r0 = groups.first[slot], n_rows = groups.count[slot];
     const uint8_t* w_row = stack + (expert * rows_per_expert + row) * row_bytes;
@@ -76,19 +83,13 @@ moe_matvec_q8_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_
 // F16 / BF16 stacks against the grouped F32 rows (x: [grouped row][n_in], padded as above).
 template <TypeId T, int NT>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks<NT>)
-moe_matvec_float_kernel(const uint8_t* __restrict__ stack, int64_t n_in, int64_t rows_per_expert,
+moe_matvec_float_kernel(const uint8_t* stack, int64_t n_in, int64_t rows_per_expert,
                         ExpertGroups groups, const float* __restrict__ x, int x_row_step,
-                        float* __restrict__ y, const uint8_t* __restrict__ stack2, float* __restrict__ y2) {
+                        float* y, const uint8_t* stack2, float* y2) {
     const int slot = blockIdx.y;
     if (slot >= *groups.n_active) return;
     const int lane = threadIdx.x % 32;
-    const int64_t half_blocks = stack2 ? gridDim.x / 2 : gridDim.x;
-    const bool second = blockIdx.x >= half_blocks;
-    if (second) {
-        stack = stack2;
-        y = y2;
-    }
-    const int64_t row = ((int64_t)blockIdx.x - (second ? half_blocks : 0)) * kWarpsPerBlock + threadIdx.x / 32;
+    const int64_t row = expert_row(stack, y, stack2, y2);
     if (row >= rows_per_expert) return;
     const int64_t expert = groups.expert[slot], r0 = groups.first[slot], n_rows = groups.count[slot];
     const int4* w_row = reinterpret_cast<const int4*>(stack + (expert * rows_per_expert + row) * n_in * 2);
@@ -97,21 +98,7 @@ moe_matvec_float_kernel(const uint8_t* __restrict__ stack, int64_t n_in, int64_t
         float acc[NT];
 #pragma unroll
         for (int t = 0; t < NT; ++t) acc[t] = 0.f;
-        for (int64_t k = lane; k < n_in / 8; k += 32) {
-            const int4 packed = w_row[k];
-            const uint16_t* h = reinterpret_cast<const uint16_t*>(&packed);
-            float wf[8];
-#pragma unroll
-            for (int i = 0; i < 8; ++i)
-                wf[i] = T == TypeId::F16 ? half_bits_to_float(h[i]) : bf16_bits_to_float(h[i]);
-#pragma unroll
-            for (int t = 0; t < NT; ++t) {
-                const float4* xv = reinterpret_cast<const float4*>(xc + t * n_in + 8 * k);
-                const float4 a = xv[0], b = xv[1];
-                acc[t] += wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w + wf[4] * b.x + wf[5] * b.y +
-                          wf[6] * b.z + wf[7] * b.w;
-            }
-        }
+        float_row_dot<T, NT>(w_row, n_in, xc, lane, acc);
 #pragma unroll
         for (int t = 0; t < NT; ++t) {
             const float s = warp_sum(acc[t]);

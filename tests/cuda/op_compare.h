@@ -1,0 +1,35 @@
+// Helpers the GPU op tests share (test_cuda_moe_deltanet.cpp, test_cuda_delta_net.cpp): seeded
+// uniform inputs and the relative difference of a GPU result from the CPU's.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace shootout::test {
+
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(lo, hi);
+    std::vector<float> v(n);
+    for (float& x : v) x = dist(rng);
+    return v;
+}
+
+// max |a - ref| / max |ref|; infinite when a holds a non-finite value (an unwritten NaN element).
+inline double rel_diff(const std::vector<float>& a, const std::vector<float>& ref) {
+    EXPECT_EQ(a.size(), ref.size());
+    double max_diff = 0, max_ref = 1e-30;
+    for (size_t i = 0; i < std::min(a.size(), ref.size()); ++i) {
+        if (!std::isfinite(a[i])) return INFINITY;
+        max_diff = std::max(max_diff, (double)std::fabs(a[i] - ref[i]));
+        max_ref = std::max(max_ref, (double)std::fabs(ref[i]));
+    }
+    return max_diff / max_ref;
+}
+
+}  // namespace shootout::test
