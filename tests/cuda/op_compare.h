@@ -1,5 +1,5 @@
 // Helpers the GPU op tests share (test_cuda_moe_deltanet.cpp, test_cuda_delta_net.cpp): seeded
-// uniform inputs and the relative difference of a GPU result from the CPU's.
+// uniform inputs (plain and unit-norm rows) and the relative difference of a GPU result from the CPU's.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,6 +18,18 @@ inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f
     std::vector<float> v(n);
     for (float& x : v) x = dist(rng);
     return v;
+}
+
+// n_rows rows of row_len seeded uniform values, each scaled to unit L2 norm (the delta rule's q and k,
+// which the model l2-normalises first).
+inline std::vector<float> unit_rows(int64_t n_rows, int64_t row_len, uint32_t seed) {
+    std::vector<float> x = random_floats((size_t)(n_rows * row_len), seed);
+    for (size_t r = 0; r < x.size(); r += (size_t)row_len) {
+        double sum = 0;
+        for (int64_t i = 0; i < row_len; ++i) sum += (double)x[r + i] * x[r + i];
+        for (int64_t i = 0; i < row_len; ++i) x[r + i] = (float)(x[r + i] / std::sqrt(sum));
+    }
+    return x;
 }
 
 // max |a - ref| / max |ref|; infinite when a holds a non-finite value (an unwritten NaN element).

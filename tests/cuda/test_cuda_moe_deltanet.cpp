@@ -287,15 +287,7 @@ struct DeltaInputs {
 
 DeltaInputs delta_inputs(const backend::DeltaNetShape& sh, int64_t n_tokens, uint32_t seed) {
     DeltaInputs in;
-    auto normalised = [&](uint32_t s) {
-        std::vector<float> x = random_floats((size_t)(n_tokens * sh.n_k_heads * sh.head_k_dim), s);
-        for (size_t r = 0; r < x.size(); r += (size_t)sh.head_k_dim) {
-            double sum = 0;
-            for (int64_t i = 0; i < sh.head_k_dim; ++i) sum += (double)x[r + i] * x[r + i];
-            for (int64_t i = 0; i < sh.head_k_dim; ++i) x[r + i] = (float)(x[r + i] / std::sqrt(sum));
-        }
-        return x;
-    };
+    auto normalised = [&](uint32_t s) { return test::unit_rows(n_tokens * sh.n_k_heads, sh.head_k_dim, s); };
     in.q = normalised(seed);
     in.k = normalised(seed + 1);
     in.v = random_floats((size_t)(n_tokens * sh.n_v_heads * sh.head_v_dim), seed + 2);
