@@ -12,6 +12,9 @@
 
 namespace shootout {
 class Model;
+namespace gguf {
+class File;
+}
 }
 
 namespace shootout::bench {
@@ -40,6 +43,11 @@ struct BenchResult {
 std::vector<BenchResult> run_bench(Model& model, const std::string& model_name, const std::string& backend,
                                    const BenchOptions& options,
                                    const std::function<void(const BenchResult&)>& on_result = {});
+
+// The weight bytes one single-token decode step reads: every weight tensor once, but one row of
+// token_embd (unless the output product uses it: no output.weight) and n_used / n_expert of each
+// expert stack (ffn_*_exps). Times tg tokens/s, the bandwidth the step draws from memory.
+uint64_t decode_weight_bytes(const gguf::File& file);
 
 // Mean and sample standard deviation (n - 1; 0 for one sample), as llama-bench's avg/stdev.
 void summarize(BenchResult& result);

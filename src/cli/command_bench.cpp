@@ -38,10 +38,16 @@ int bench_command_run(const Args& args) {
         LoadedModel loaded = open_model(path, "");
         load_model(loaded, pool, backend);
         std::fprintf(stderr, "bench: %s on %s\n", loaded.name.c_str(), backend_name(backend).c_str());
+        // Decode rows also say how fast they read the weights (bytes a step reads x steps a second).
+        const double step_gb = (double)bench::decode_weight_bytes(*loaded.file) / 1e9;
         auto part = bench::run_bench(*loaded.model, loaded.name, backend_name(backend), options,
-                                     [](const bench::BenchResult& r) {
-                                         std::fprintf(stderr, "  %-8s %10.2f ± %.2f t/s\n", r.test.c_str(),
+                                     [step_gb](const bench::BenchResult& r) {
+                                         std::fprintf(stderr, "  %-8s %10.2f ± %.2f t/s", r.test.c_str(),
                                                       r.mean_tokens_per_second, r.sd_tokens_per_second);
+                                         if (r.n_gen > 0)
+                                             std::fprintf(stderr, "  (%.3f GB of weights a token: %.0f GB/s)",
+                                                          step_gb, step_gb * r.mean_tokens_per_second);
+                                         std::fprintf(stderr, "\n");
                                      });
         results.insert(results.end(), part.begin(), part.end());
     }

@@ -7,10 +7,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 
 #include "bench/bench.h"
+#include "gguf/gguf.h"
+#include "quant/type_table.h"
 #include "util/error.h"
 
 namespace shootout::bench {
@@ -46,6 +49,55 @@ TEST(Bench, ParseSizes) {
     EXPECT_THROW(parse_sizes("512,", "-p"), Error);
     EXPECT_THROW(parse_sizes("-1", "-p"), Error);
     EXPECT_THROW(parse_sizes("5x", "-p"), Error);
+}
+
+// A file of the given tensors (zeros; only names, shapes and sizes matter here) and qwen3moe metadata
+// of 8 experts, 2 used.
+std::unique_ptr<gguf::File> tensor_file(const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes,
+                                        std::shared_ptr<std::vector<uint8_t>> storage) {
+    std::vector<gguf::TensorInfo> tensors;
+    size_t total = 0;
+    for (const auto& [name, shape] : shapes) {
+        gguf::TensorInfo t;
+        t.name = name;
+        t.shape = shape;
+        t.type = quant::TypeId::Q8_0;
+        t.size_bytes = (size_t)(t.n_elements() / 32) * 34;
+        total += t.size_bytes;
+        tensors.push_back(t);
+    }
+    storage->assign(total, 0);
+    size_t at = 0;
+    for (auto& t : tensors) {
+        t.data = storage->data() + at;
+        at += t.size_bytes;
+    }
+    std::vector<std::pair<std::string, gguf::Value>> meta = {
+        {"general.architecture", gguf::Value::make_string("qwen3moe")},
+        {"qwen3moe.expert_count", gguf::Value::make_uint(gguf::ValueType::UINT32, 8)},
+        {"qwen3moe.expert_used_count", gguf::Value::make_uint(gguf::ValueType::UINT32, 2)}};
+    return gguf::File::assemble("test.gguf", std::move(meta), std::move(tensors), total, storage);
+}
+
+// Bytes of a Q8_0 tensor of n elements.
+uint64_t q8(int64_t n) { return (uint64_t)(n / 32) * 34; }
+
+TEST(Bench, DecodeWeightBytes) {
+    auto storage = std::make_shared<std::vector<uint8_t>>();
+    // token_embd: 100 rows of 64; output; an attention matrix; a norm; an expert stack of 8 experts.
+    const auto file = tensor_file({{"token_embd.weight", {64, 100}},
+                                   {"output.weight", {64, 100}},
+                                   {"blk.0.attn_q.weight", {64, 64}},
+                                   {"blk.0.attn_norm.weight", {64}},
+                                   {"blk.0.ffn_gate_exps.weight", {64, 32, 8}}},
+                                  storage);
+    // One row of the embedding, all of output, q and the norm, 2 of the 8 experts.
+    EXPECT_EQ(decode_weight_bytes(*file), q8(64) + q8(6400) + q8(4096) + q8(64) + q8(64 * 32 * 8) * 2 / 8);
+    // Tied embeddings (no output.weight): the output product reads all of token_embd.
+    auto tied_storage = std::make_shared<std::vector<uint8_t>>();
+    const auto tied =
+        tensor_file({{"token_embd.weight", {64, 100}}, {"blk.0.attn_q.weight", {64, 64}}}, tied_storage);
+    EXPECT_EQ(decode_weight_bytes(*tied), q8(6400) + q8(4096));
 }
 
 TEST(Bench, MarkdownAsLlamaBench) {
