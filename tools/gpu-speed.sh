@@ -65,6 +65,7 @@ for t, v in ours.items():
     w = theirs.get(t)
     print(f"  {sys.argv[3]} {t}: shootout {v:.1f} t/s" + (f", llama.cpp {w:.1f} t/s, ratio {v / w:.2f}x" if w else ""))
 PY
+  grep -E "GB of weights a token" "$out/bench-$name.txt" | sed "s/^ */  $name /"  # the decode bandwidth
   rm -f "$f"
 done
 exit $status
