@@ -1,5 +1,5 @@
 // Helpers the GPU op tests share (test_cuda_moe_deltanet.cpp, test_cuda_delta_net.cpp): seeded
-// uniform inputs (plain and unit-norm rows) and the relative difference of a GPU result from the CPU's.
+// uniform inputs (plain and unit-norm rows, the delta rule's inputs) and the relative difference of a GPU result from the CPU's.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <random>
 #include <vector>
+
+#include "backend/ops.h"
 
 namespace shootout::test {
 
@@ -42,6 +44,24 @@ inline double rel_diff(const std::vector<float>& a, const std::vector<float>& re
         max_ref = std::max(max_ref, (double)std::fabs(ref[i]));
     }
     return max_diff / max_ref;
+}
+
+// The delta rule's inputs for n_tokens tokens, as the model feeds them: q and k rows L2-normalised,
+// alpha and beta logits spread over the gates' useful range, a = -exp(A_log).
+struct DeltaRuleInputs {
+    std::vector<float> q, k, v, alpha, beta, dt_bias, a;
+};
+inline DeltaRuleInputs delta_rule_inputs(const backend::DeltaNetShape& sh, int64_t n_tokens, uint32_t seed) {
+    DeltaRuleInputs in;
+    in.q = unit_rows(n_tokens * sh.n_k_heads, sh.head_k_dim, seed);
+    in.k = unit_rows(n_tokens * sh.n_k_heads, sh.head_k_dim, seed + 1);
+    in.v = random_floats((size_t)(n_tokens * sh.n_v_heads * sh.head_v_dim), seed + 2);
+    in.alpha = random_floats((size_t)(n_tokens * sh.n_v_heads), seed + 3, -3.f, 3.f);
+    in.beta = random_floats((size_t)(n_tokens * sh.n_v_heads), seed + 4, -3.f, 3.f);
+    in.dt_bias = random_floats((size_t)sh.n_v_heads, seed + 5);
+    in.a = random_floats((size_t)sh.n_v_heads, seed + 6, -2.f, 1.f);
+    for (float& x : in.a) x = -std::exp(x);
+    return in;
 }
 
 }  // namespace shootout::test

@@ -60,25 +60,8 @@ struct DeviceFloats {
     }
 };
 
-// The delta rule's inputs for n_tokens tokens, as the model feeds them: q and k rows L2-normalised,
-// alpha and beta logits spread over the gates' useful range, a = -exp(A_log).
-struct DeltaInputs {
-    std::vector<float> q, k, v, alpha, beta, dt_bias, a;
-};
-
-DeltaInputs delta_inputs(const DeltaNetShape& sh, int64_t n_tokens, uint32_t seed) {
-    DeltaInputs in;
-    auto normalised = [&](uint32_t s) { return test::unit_rows(n_tokens * sh.n_k_heads, sh.head_k_dim, s); };
-    in.q = normalised(seed);
-    in.k = normalised(seed + 1);
-    in.v = random_floats((size_t)(n_tokens * sh.n_v_heads * sh.head_v_dim), seed + 2);
-    in.alpha = random_floats((size_t)(n_tokens * sh.n_v_heads), seed + 3, -3.f, 3.f);
-    in.beta = random_floats((size_t)(n_tokens * sh.n_v_heads), seed + 4, -3.f, 3.f);
-    in.dt_bias = random_floats((size_t)sh.n_v_heads, seed + 5);
-    in.a = random_floats((size_t)sh.n_v_heads, seed + 6, -2.f, 1.f);
-    for (float& x : in.a) x = -std::exp(x);
-    return in;
-}
+using DeltaInputs = test::DeltaRuleInputs;
+const auto delta_inputs = test::delta_rule_inputs;
 
 struct DeltaResult {
     std::vector<float> out, state;

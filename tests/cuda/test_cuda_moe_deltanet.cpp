@@ -285,18 +285,12 @@ struct DeltaInputs {
     HostWeight dt_bias, a;
 };
 
+// test::delta_rule_inputs with dt_bias and a as the F32 weights the ops take.
 DeltaInputs delta_inputs(const backend::DeltaNetShape& sh, int64_t n_tokens, uint32_t seed) {
-    DeltaInputs in;
-    auto normalised = [&](uint32_t s) { return test::unit_rows(n_tokens * sh.n_k_heads, sh.head_k_dim, s); };
-    in.q = normalised(seed);
-    in.k = normalised(seed + 1);
-    in.v = random_floats((size_t)(n_tokens * sh.n_v_heads * sh.head_v_dim), seed + 2);
-    in.alpha = random_floats((size_t)(n_tokens * sh.n_v_heads), seed + 3, -3.f, 3.f);
-    in.beta = random_floats((size_t)(n_tokens * sh.n_v_heads), seed + 4, -3.f, 3.f);
-    in.dt_bias = make_weight("ssm_dt.bias", TypeId::F32, sh.n_v_heads, 1, random_floats((size_t)sh.n_v_heads, seed + 5));
-    std::vector<float> a = random_floats((size_t)sh.n_v_heads, seed + 6, -2.f, 1.f);
-    for (float& v : a) v = -std::exp(v);
-    in.a = make_weight("ssm_a", TypeId::F32, sh.n_v_heads, 1, a);
+    test::DeltaRuleInputs r = test::delta_rule_inputs(sh, n_tokens, seed);
+    DeltaInputs in{std::move(r.q), std::move(r.k), std::move(r.v), std::move(r.alpha), std::move(r.beta), {}, {}};
+    in.dt_bias = make_weight("ssm_dt.bias", TypeId::F32, sh.n_v_heads, 1, r.dt_bias);
+    in.a = make_weight("ssm_a", TypeId::F32, sh.n_v_heads, 1, r.a);
     return in;
 }
 
