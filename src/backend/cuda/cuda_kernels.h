@@ -111,6 +111,10 @@ private:
 // with the same x, n_tokens and n_in, x unchanged since (Q/K/V and gate/up share one quantization).
 void matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
             StreamHandle stream = nullptr, bool x_quantized = false);
+// Up to 3 products of the same x (same weight type, n_in and row bytes: Q/K/V, gate/up) in one launch:
+// ys[i] = ws[i] x, as n separate matvec calls would compute them.
+void matvec_parts(const DeviceWeight* const* ws, float* const* ys, int n, const float* x, int64_t n_tokens,
+                  Workspace& workspace, StreamHandle stream = nullptr, bool x_quantized = false);
 // Whether matvec on this type quantizes its activations into the workspace (the integer types).
 inline bool matvec_quantizes_x(quant::TypeId type) { return type != quant::TypeId::F16 && type != quant::TypeId::BF16; }
 // Weight rows per GEMM block; Auto picks 64 when 128-row tiles would leave SMs idle. The others are

@@ -391,6 +391,7 @@ public:
 private:
     // Runs the step being recorded, if any; the workspace changes hands, so nothing quantized stays.
     void end_step() {
+        flush_products();
         steps().end();
         quantized_x_ = {};
     }
@@ -398,6 +399,7 @@ private:
     // Records the launch into the step in progress, or runs it now (on the same stream).
     template <class F>
     void launch(const Key& key, int64_t pos, F&& f) {
+        flush_products();
         quantized_x_ = {};  // the op may write the rows a product quantized
         last_product_x_ = nullptr;
         if (steps().recording()) steps().record(key.bytes(), pos, std::forward<F>(f));
@@ -430,15 +432,70 @@ private:
     }
 
     // A product recorded into the step in progress, or run now.
+    // In a decode step, products of the same x, type and width that follow each other (Q/K/V,
+    // gate/up) are held back and recorded as one launch (cuda::matvec_parts) when the next op of
+    // another kind comes (flush_products); a product writing over its x, or over another's output,
+    // goes alone.
     void product(const DeviceWeight* dw, const float* x, int64_t n_tokens, float* y, bool x_quantized) {
         if (!steps().recording()) {
             cuda::matmul(*dw, x, n_tokens, y, workspace_, steps().stream(), x_quantized);
             return;
         }
+        auto overlaps = [](const float* a, int64_t na, const float* b, int64_t nb) { return a < b + nb && b < a + na; };
+        const int64_t y_len = n_tokens * dw->n_out;
+        const bool alone = n_tokens > kMaxMatvecTokens || overlaps(y, y_len, x, n_tokens * dw->n_in);
+        PendingProducts& p = pending_;
+        bool joins = !alone && p.n > 0 && p.n < kMaxProductParts && p.x == x && p.n_tokens == n_tokens &&
+                     p.w[0]->type == dw->type && p.w[0]->n_in == dw->n_in && p.w[0]->row_bytes == dw->row_bytes &&
+                     (x_quantized || !matvec_quantizes_x(dw->type));  // it shares the first one's conversion
+        for (int i = 0; joins && i < p.n; ++i) joins = !overlaps(y, y_len, p.y[i], n_tokens * p.w[i]->n_out);
+        if (joins) {
+            p.w[p.n] = dw;
+            p.y[p.n] = y;
+            ++p.n;
+            return;
+        }
+        flush_products();
+        if (alone) {
+            record_product(dw, x, n_tokens, y, x_quantized);
+            return;
+        }
+        p = PendingProducts{x, n_tokens, x_quantized, 1, {dw}, {y}};
+    }
+
+    void record_product(const DeviceWeight* dw, const float* x, int64_t n_tokens, float* y, bool x_quantized) {
         Workspace* ws = &steps().workspace();
         steps().record((Key('M') << dw << x << n_tokens << y << x_quantized).bytes(), -1,
                        [=](cudaStream_t s, const int64_t*) { cuda::matmul(*dw, x, n_tokens, y, *ws, s, x_quantized); });
     }
+
+    void flush_products() {
+        if (pending_.n == 0) return;
+        const PendingProducts p = pending_;
+        pending_.n = 0;
+        if (p.n == 1) {
+            record_product(p.w[0], p.x, p.n_tokens, p.y[0], p.x_quantized);
+            return;
+        }
+        Workspace* ws = &steps().workspace();
+        Key key('P');
+        key << p.x << p.n_tokens << p.x_quantized << p.n;
+        for (int i = 0; i < p.n; ++i) key << p.w[i] << p.y[i];
+        steps().record(key.bytes(), -1, [=](cudaStream_t s, const int64_t*) {
+            cuda::matvec_parts(p.w, p.y, p.n, p.x, p.n_tokens, *ws, s, p.x_quantized);
+        });
+    }
+
+    static constexpr int kMaxProductParts = 3;  // matvec_parts' limit
+    struct PendingProducts {
+        const float* x = nullptr;
+        int64_t n_tokens = 0;
+        bool x_quantized = false;
+        int n = 0;
+        const DeviceWeight* w[kMaxProductParts] = {};
+        float* y[kMaxProductParts] = {};
+    };
+    PendingProducts pending_;
 
     // One expert-indexed product over moe_ffn's grouped rows (n_tokens * n_used of them, x in F32):
     // in a decode step the int8 product (moe_matvec) on the rows converted to the stack's activation

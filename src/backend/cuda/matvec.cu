@@ -14,6 +14,18 @@ namespace shootout::cuda {
 
 void matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
             StreamHandle stream, bool x_quantized) {
+    const DeviceWeight* ws[1] = {&w};
+    float* ys[1] = {y};
+    matvec_parts(ws, ys, 1, x, n_tokens, workspace, stream, x_quantized);
+}
+
+void matvec_parts(const DeviceWeight* const* ws, float* const* ys, int n, const float* x, int64_t n_tokens,
+                  Workspace& workspace, StreamHandle stream, bool x_quantized) {
+    if (n < 1 || n > kMaxMatvecParts) fail(ws[0]->name, "matvec takes 1.." + std::to_string(kMaxMatvecParts) + " weights");
+    const DeviceWeight& w = *ws[0];
+    for (int i = 1; i < n; ++i)
+        if (ws[i]->type != w.type || ws[i]->n_in != w.n_in || ws[i]->row_bytes != w.row_bytes)
+            fail(ws[i]->name, "products in one matvec launch must share " + w.name + "'s type and width");
     if (n_tokens < 1 || n_tokens > kMaxMatvecTokens)
         fail(w.name, "matvec takes 1.." + std::to_string(kMaxMatvecTokens) + " tokens, got " + std::to_string(n_tokens));
     // int8 activations then their (d, s) pairs
@@ -28,7 +40,7 @@ void matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, W
             workspace.quantized_as = (int)act;
         }
     }
-    const bool known = dispatch_type(w.type, [&]<TypeId T>() { launch_matvec<T>(w, x, n_tokens, y, scratch, s); });
+    const bool known = dispatch_type(w.type, [&]<TypeId T>() { launch_matvec<T>(ws, ys, n, x, n_tokens, scratch, s); });
     if (!known) fail(w.name, std::string("no CUDA matvec for type ") + quant::traits(w.type).name);
     check_last_launch(("matvec " + w.name).c_str());
 }

@@ -31,6 +31,36 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
+// Up to kMaxMatvecParts products of one activation row set in one launch (Q/K/V, gate/up: same x,
+// same type and width): part i owns the x blocks first_block[i] .. first_block[i + 1] - 1. A decode
+// step is launch-bound (~86 us a layer on an H200 against ~22 us of weight reads), so two launches
+// fewer a layer count.
+constexpr int kMaxMatvecParts = 3;
+struct MatvecParts {
+    const uint8_t* w[kMaxMatvecParts];
+    float* y[kMaxMatvecParts];
+    int64_t n_out[kMaxMatvecParts];
+    int64_t first_block[kMaxMatvecParts + 1];
+    int n;
+};
+// This block's part: its weights, output, row count, and the warp's row within it.
+struct MatvecPart {
+    const uint8_t* w;
+    float* y;
+    int64_t n_out, row;
+};
+// Constant indices only: a runtime index into the parameter struct makes the compiler copy it to
+// local memory (a 112-byte stack frame in the Q4_K kernel, tg128 300 -> 239 t/s on an H200).
+__device__ __forceinline__ MatvecPart matvec_part(const MatvecParts& parts) {
+    const int64_t b = blockIdx.x;
+    MatvecPart p{parts.w[0], parts.y[0], parts.n_out[0], b};
+    static_assert(kMaxMatvecParts == 3);
+    if (parts.n > 1 && b >= parts.first_block[1]) p = {parts.w[1], parts.y[1], parts.n_out[1], b - parts.first_block[1]};
+    if (parts.n > 2 && b >= parts.first_block[2]) p = {parts.w[2], parts.y[2], parts.n_out[2], b - parts.first_block[2]};
+    p.row = p.row * kWarpsPerBlock + threadIdx.x / 32;
+    return p;
+}
+
 // One warp per row; lane l takes units l, l + 32, ... (matvec_units.cuh) and loads kInFlight of them
 // before the first dot product. With PDL (pdl.cuh) the first kInFlight loads of each lane are issued
 // before pdl_wait(): they read weights only, which no kernel writes (launch_matvec_impl launches with
@@ -38,13 +68,14 @@ __device__ __forceinline__ float warp_sum(float v) {
 // previous kernel wrote, so they come after it. Every warp waits, those past the last row included.
 template <typename V, int NT, int kInFlight, int kMinBlocksPerSm>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocksPerSm)
-matvec_q8_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t n_out, int n_blocks_per_row,
-                 QuantizedX x, float* __restrict__ y) {
+matvec_q8_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, QuantizedX x) {
     pdl_launch_dependents();
     const int lane = threadIdx.x % 32;
-    const int64_t row = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
+    const MatvecPart part = matvec_part(parts);
+    const int64_t row = part.row, n_out = part.n_out;
+    float* y = part.y;
     const bool has_row = row < n_out;
-    const uint8_t* w_row = w + row * row_bytes;
+    const uint8_t* w_row = part.w + row * row_bytes;
     // A lane's units are all the same unit of their blocks (32 is a multiple of kUnits): unit u of
     // blocks b0, b0 + 32 / kUnits, ...
     static_assert(32 % V::kUnits == 0);
@@ -116,13 +147,14 @@ __device__ __forceinline__ void float_row_dot(const int4* w_row, int64_t n_in, c
 // with coherent loads (no __restrict__, pdl.cuh rule 4).
 template <TypeId T, int NT>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks<NT>)
-matvec_float_kernel(const uint8_t* __restrict__ w, int64_t n_in, int64_t n_out, const float* x,
-                    float* __restrict__ y) {
+matvec_float_kernel(MatvecParts parts, int64_t n_in, const float* x) {
     pdl_launch_dependents();
     const int lane = threadIdx.x % 32;
-    const int64_t row = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
+    const MatvecPart part = matvec_part(parts);
+    const int64_t row = part.row, n_out = part.n_out;
+    float* y = part.y;
     const bool has_row = row < n_out;
-    const int4* w_row = reinterpret_cast<const int4*>(w + row * n_in * 2);
+    const int4* w_row = reinterpret_cast<const int4*>(part.w + row * n_in * 2);
     // 16 lanes, one 128-byte line each: the 4 x 512 bytes the first unrolled step below reads.
     if (has_row && lane < 16 && 128 * lane < n_in * 2)
         asm volatile("prefetch.global.L2 [%0];" ::"l"(reinterpret_cast<const char*>(w_row) + 128 * lane));
@@ -139,53 +171,68 @@ matvec_float_kernel(const uint8_t* __restrict__ w, int64_t n_in, int64_t n_out, 
     }
 }
 
+// The n products w[i] x -> y[i] (same type, n_in and row bytes) in one launch.
 template <TypeId T, int NT>
-void launch_matvec_impl(const DeviceWeight& w, const float* x, float* y, void* scratch, cudaStream_t stream) {
-    const LaunchShape shape{dim3((unsigned)((w.n_out + kWarpsPerBlock - 1) / kWarpsPerBlock)),
-                            dim3(kWarpsPerBlock * 32), 0, stream};
-    // PDL only for weights no kernel writes: the kernels read them before waiting (pdl.cuh).
-    const bool overlap = w.immutable;
+void launch_matvec_impl(const DeviceWeight* const* w, float* const* y, int n, const float* x, void* scratch,
+                        cudaStream_t stream) {
+    MatvecParts parts{};
+    parts.n = n;
+    bool overlap = true;
+    int64_t blocks = 0;
+    for (int i = 0; i < n; ++i) {
+        parts.w[i] = w[i]->data.as<uint8_t>();
+        parts.y[i] = y[i];
+        parts.n_out[i] = w[i]->n_out;
+        parts.first_block[i] = blocks;
+        blocks += (w[i]->n_out + kWarpsPerBlock - 1) / kWarpsPerBlock;
+        // PDL only for weights no kernel writes: the kernels read them before waiting (pdl.cuh).
+        overlap = overlap && w[i]->immutable;
+    }
+    parts.first_block[n] = blocks;
+    const LaunchShape shape{dim3((unsigned)blocks), dim3(kWarpsPerBlock * 32), 0, stream};
+    const DeviceWeight& w0 = *w[0];
     if constexpr (T == TypeId::F16 || T == TypeId::BF16) {
         (void)scratch;
-        launch_kernel(shape, overlap, matvec_float_kernel<T, NT>, w.data.as<uint8_t>(), w.n_in, w.n_out, x, y);
+        launch_kernel(shape, overlap, matvec_float_kernel<T, NT>, parts, w0.n_in, x);
     } else {
         (void)x;
         int8_t* qs = static_cast<int8_t*>(scratch);
-        float2* ds = reinterpret_cast<float2*>(qs + NT * w.n_in);  // n_in % 32 == 0 keeps this 8-aligned
-        const QuantizedX xq{qs, ds, w.n_in};
-        const uint8_t* wd = w.data.as<uint8_t>();
-        const int n_blocks = (int)(w.n_in / VecDot<T>::kElems);
+        float2* ds = reinterpret_cast<float2*>(qs + NT * w0.n_in);  // n_in % 32 == 0 keeps this 8-aligned
+        const QuantizedX xq{qs, ds, w0.n_in};
+        const int n_blocks = (int)(w0.n_in / VecDot<T>::kElems);
         using S = MatvecShape<T, NT>;
         using V = VecDot<T>;
-        launch_kernel(shape, overlap, matvec_q8_kernel<V, NT, S::kInFlight, S::kMinBlocks>, wd, w.row_bytes, w.n_out,
-                      n_blocks, xq, y);
+        launch_kernel(shape, overlap, matvec_q8_kernel<V, NT, S::kInFlight, S::kMinBlocks>, parts, w0.row_bytes,
+                      n_blocks, xq);
     }
 }
 
-// y = W x for n_tokens (1..kMaxMatvecTokens) tokens of weight type T; for the int8 types scratch holds
-// the activations quantized by matvec() (n_tokens * n_in int8, then n_tokens * n_in / 32 float2).
+// y[i] = W[i] x for n_tokens (1..kMaxMatvecTokens) tokens of weight type T, n (1..kMaxMatvecParts)
+// weights of one type and width; for the int8 types scratch holds the activations quantized by
+// matvec() (n_tokens * n_in int8, then n_tokens * n_in / 32 float2).
 template <TypeId T>
-void launch_matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, void* scratch, cudaStream_t s) {
+void launch_matvec(const DeviceWeight* const* w, float* const* y, int n, const float* x, int64_t n_tokens,
+                   void* scratch, cudaStream_t s) {
     switch (n_tokens) {
-        case 1: launch_matvec_impl<T, 1>(w, x, y, scratch, s); break;
-        case 2: launch_matvec_impl<T, 2>(w, x, y, scratch, s); break;
-        case 3: launch_matvec_impl<T, 3>(w, x, y, scratch, s); break;
-        case 4: launch_matvec_impl<T, 4>(w, x, y, scratch, s); break;
-        case 5: launch_matvec_impl<T, 5>(w, x, y, scratch, s); break;
-        case 6: launch_matvec_impl<T, 6>(w, x, y, scratch, s); break;
-        case 7: launch_matvec_impl<T, 7>(w, x, y, scratch, s); break;
-        default: launch_matvec_impl<T, 8>(w, x, y, scratch, s); break;
+        case 1: launch_matvec_impl<T, 1>(w, y, n, x, scratch, s); break;
+        case 2: launch_matvec_impl<T, 2>(w, y, n, x, scratch, s); break;
+        case 3: launch_matvec_impl<T, 3>(w, y, n, x, scratch, s); break;
+        case 4: launch_matvec_impl<T, 4>(w, y, n, x, scratch, s); break;
+        case 5: launch_matvec_impl<T, 5>(w, y, n, x, scratch, s); break;
+        case 6: launch_matvec_impl<T, 6>(w, y, n, x, scratch, s); break;
+        case 7: launch_matvec_impl<T, 7>(w, y, n, x, scratch, s); break;
+        default: launch_matvec_impl<T, 8>(w, y, n, x, scratch, s); break;
     }
 }
 
 #define SHOOTOUT_MATVEC_TYPES(X) \
     X(F16) X(BF16) X(Q8_0) X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q4_K) X(Q5_K) X(Q6_K) X(MXFP4)
-#define SHOOTOUT_EXTERN_MATVEC(t)                                                                         \
-    extern template void launch_matvec<TypeId::t>(const DeviceWeight&, const float*, int64_t, float*, void*, \
-                                                  cudaStream_t);
+#define SHOOTOUT_EXTERN_MATVEC(t)                                                                              \
+    extern template void launch_matvec<TypeId::t>(const DeviceWeight* const*, float* const*, int, const float*, \
+                                                  int64_t, void*, cudaStream_t);
 SHOOTOUT_MATVEC_TYPES(SHOOTOUT_EXTERN_MATVEC)
-#define SHOOTOUT_INSTANTIATE_MATVEC(t)                                                                      \
-    template void launch_matvec<TypeId::t>(const DeviceWeight&, const float*, int64_t, float*, void*, \
-                                           cudaStream_t);
+#define SHOOTOUT_INSTANTIATE_MATVEC(t)                                                                         \
+    template void launch_matvec<TypeId::t>(const DeviceWeight* const*, float* const*, int, const float*, int64_t, \
+                                           void*, cudaStream_t);
 
 }  // namespace shootout::cuda
