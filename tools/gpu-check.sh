@@ -79,7 +79,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA
   || { tail -30 "$out/configure.log"; exit 1; }
 # Only the CUDA targets: the rest of the tree is the CPU CI's business.
 targets=(test_cuda_kernels test_cuda_step_graph test_cuda_attention test_cuda_fused test_cuda_pdl test_cuda_moe_deltanet test_cuda_delta_net
-  bench_cuda_kernels)
+  test_cuda_moe_mmq bench_cuda_kernels)
 [ -n "$model" ] && targets+=(shootout test_cuda_model)
 [ ${#synth[@]} -gt 0 ] && targets+=(shootout)
 ninja -C "$build" -j"$jobs" "${targets[@]}" >"$out/build.log" 2>&1 \
@@ -107,6 +107,9 @@ for f in "$root"/.cudamoe-carry/qwen3moe-*.gguf "$root"/.cudamoe-carry/qwen3next
   [ -f "$f" ] && moe_models="$moe_models${moe_models:+:}$f"
 done
 "$build/test_cuda_delta_net" 2>&1 | tee "$out/test-delta-net.log" | grep -E "us/token|^\[  (PASSED|FAILED) |FAILED|Failure|error"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# The int8 expert GEMM (moe_mmq.cu) against the CPU reference, every type it takes.
+"$build/test_cuda_moe_mmq" 2>&1 | tee "$out/test-moe-mmq.log" | grep -E "^moe_mmq|^\[  (PASSED|FAILED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 SHOOTOUT_CUDA_MOE_MODELS=$moe_models "$build/test_cuda_moe_deltanet" 2>&1 | tee "$out/test-moe.log" \
   | grep -E "KLD|t/s|^\[  (PASSED|FAILED) |FAILED|Failure|error"
