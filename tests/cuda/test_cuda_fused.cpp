@@ -13,6 +13,8 @@
 #include "backend/cuda/activation_quant.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/ops_kernels.h"
+#include "util/fp16.h"
 #include "util/parallel.h"
 
 namespace shootout {
@@ -167,6 +169,118 @@ TEST_F(CudaFused, ProducersQuantizeTheirOutputExactly) {
             EXPECT_EQ(d1, d2);
         }
     }
+}
+
+// A decode step's attention as one kernel (attention_decode_step: KV store, the held-back
+// qk_norm_rope, the output's conversion) against the launches it replaces: qk_norm_rope, then
+// attention (one token), then quantize_activations. Both run the same device code for each part, so
+// q, k, the cache and the output agree to the last bits (bounded at 1e-6 for values of O(1)); the
+// conversion must be, bit for bit, quantize_activations of the fused kernel's own output.
+struct DecodeCase {
+    backend::AttentionShape shape;
+    int64_t n_rot;
+    backend::RopeStyle style;
+    bool norms, rope;
+    cuda::ActivationType act;
+};
+
+class CudaDecodeStep : public CudaFused, public ::testing::WithParamInterface<DecodeCase> {};
+
+TEST_P(CudaDecodeStep, OneKernelEqualsThePlainLaunches) {
+    const DecodeCase c = GetParam();
+    const backend::AttentionShape& shape = c.shape;
+    const int64_t hd = shape.head_dim, pos0 = 37, n_ctx = 40, kv_row = shape.n_head_kv * hd;
+    const int64_t n_q = shape.n_head * hd;
+    ASSERT_TRUE(cuda::attention_decode_supports(shape, c.act));
+    const backend::RopeParams rope{c.style, c.n_rot, 1000000.f};
+    const auto qn_host = gaussian((size_t)hd, 7, 1.f), kn_host = gaussian((size_t)hd, 8, 1.f);
+    const auto q_host = gaussian((size_t)n_q, 3), k_host = gaussian((size_t)kv_row, 4), v_host = gaussian((size_t)kv_row, 5);
+    // Earlier positions of the cache: random F16 values (the same in both runs).
+    std::vector<uint16_t> cache_host((size_t)(n_ctx * kv_row));
+    {
+        const auto f = gaussian(cache_host.size(), 6);
+        for (size_t i = 0; i < f.size(); ++i) cache_host[i] = fp32_to_fp16(f[i]);
+    }
+    auto upload = [](const auto& host) {
+        cuda::DeviceBuffer b(host.size() * sizeof(host[0]));
+        b.upload(host.data(), b.bytes());
+        return b;
+    };
+    const cuda::DeviceBuffer qn = upload(qn_host), kn = upload(kn_host), v = upload(v_host);
+    const float* qn_p = c.norms ? qn.as<float>() : nullptr;
+    const float* kn_p = c.norms ? kn.as<float>() : nullptr;
+    struct Run {
+        cuda::DeviceBuffer q, k, kc, vc, out, qs, ds;
+    };
+    auto fresh = [&]() {
+        Run r{upload(q_host), upload(k_host), upload(cache_host), upload(cache_host),
+              cuda::DeviceBuffer((size_t)n_q * sizeof(float)), cuda::DeviceBuffer((size_t)n_q),
+              cuda::DeviceBuffer((size_t)n_q / 32 * sizeof(float2))};
+        r.out.fill_bytes(0xFF);
+        r.qs.fill_bytes(0x55);
+        r.ds.fill_bytes(0xFF);
+        return r;
+    };
+    const float scale = 1.0f / std::sqrt((float)hd);
+    Run plain = fresh(), fused = fresh();
+    if (c.rope)
+        cuda::qk_norm_rope(plain.q.as<float>(), plain.k.as<float>(), qn_p, kn_p, 1, shape, 1e-6f, pos0, rope, nullptr);
+    cuda::attention(plain.kc.as<uint16_t>(), plain.vc.as<uint16_t>(), plain.q.as<float>(), plain.k.as<float>(),
+                    v.as<float>(), 1, pos0, shape, scale, plain.out.as<float>(), nullptr);
+    const cuda::NormRope nr = cuda::norm_rope_args(qn_p, kn_p, 1e-6f, rope, hd);
+    cuda::attention_decode_step(fused.kc.as<uint16_t>(), fused.vc.as<uint16_t>(), fused.q.as<float>(),
+                                fused.k.as<float>(), v.as<float>(), pos0, shape, scale, c.rope ? &nr : nullptr,
+                                fused.out.as<float>(), c.act, fused.qs.as<int8_t>(), fused.ds.as<float2>(), nullptr);
+    // The conversion of the fused kernel's own output, by the plain launcher.
+    cuda::DeviceBuffer qs2((size_t)n_q), ds2((size_t)n_q / 32 * sizeof(float2));
+    if (c.act != cuda::ActivationType::F32)
+        cuda::quantize_activations(c.act, fused.out.as<float>(), 1, n_q, qs2.as<int8_t>(), ds2.as<float2>(), nullptr);
+    cuda::synchronize();
+    auto floats = [](const cuda::DeviceBuffer& b) {
+        std::vector<float> h(b.bytes() / sizeof(float));
+        b.download(h.data(), b.bytes());
+        return h;
+    };
+    auto halves = [](const cuda::DeviceBuffer& b) {
+        std::vector<uint16_t> h(b.bytes() / 2);
+        b.download(h.data(), b.bytes());
+        std::vector<float> f(h.size());
+        for (size_t i = 0; i < h.size(); ++i) f[i] = fp16_to_fp32(h[i]);
+        return f;
+    };
+    EXPECT_LT(max_abs_diff(floats(plain.q), floats(fused.q)), 1e-6);
+    EXPECT_LT(max_abs_diff(floats(plain.k), floats(fused.k)), 1e-6);
+    EXPECT_LT(max_abs_diff(halves(plain.kc), halves(fused.kc)), 1e-6);
+    EXPECT_LT(max_abs_diff(halves(plain.vc), halves(fused.vc)), 1e-6);
+    EXPECT_LT(max_abs_diff(floats(plain.out), floats(fused.out)), 1e-6);
+    if (c.act != cuda::ActivationType::F32) {
+        std::vector<int8_t> q1((size_t)n_q), q2((size_t)n_q);
+        fused.qs.download(q1.data(), q1.size());
+        qs2.download(q2.data(), q2.size());
+        EXPECT_EQ(q1, q2);
+        EXPECT_EQ(floats(fused.ds), floats(ds2));
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, CudaDecodeStep,
+    ::testing::Values(
+        // Qwen3-8B's attention (32 / 8 heads of 128), K-quant output product (Q8_K).
+        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K},
+        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_0},
+        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Normal, false, true, cuda::ActivationType::Q8_1},
+        // No rope held back (qwen3next's gated attention keeps its own order), plain output.
+        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, false, cuda::ActivationType::F32},
+        DecodeCase{{16, 2, 256}, 64, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K},
+        DecodeCase{{8, 8, 64}, 64, backend::RopeStyle::Normal, true, true, cuda::ActivationType::Q8_0},
+        DecodeCase{{16, 1, 64}, 32, backend::RopeStyle::Neox, false, true, cuda::ActivationType::F32}));
+
+TEST(CudaDecodeStepSupport, ConversionBlocksMustTileAKvHeadsOutput) {
+    // 1 query head of 64 per KV head: 64 outputs, not a Q8_K block of 256; Q8_0 fits.
+    EXPECT_FALSE(cuda::attention_decode_supports({8, 8, 64}, cuda::ActivationType::Q8_K));
+    EXPECT_TRUE(cuda::attention_decode_supports({8, 8, 64}, cuda::ActivationType::Q8_0));
+    EXPECT_FALSE(cuda::attention_decode_supports({12, 4, 128}, cuda::ActivationType::F32));  // 3 heads a group
+    EXPECT_FALSE(cuda::attention_decode_supports({32, 8, 96}, cuda::ActivationType::F32));   // head size
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <tuple>
@@ -255,6 +256,46 @@ TEST_P(CudaKernels, RowsEndingInAShortGroupOfBlocks) {
                 ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
         }
     }
+}
+
+// Q/K/V and gate/up as one launch (matvec_parts: the block finds its part by its index) give, bit
+// for bit, what one matvec per weight gives: part boundaries that are not multiples of the 4 rows a
+// block takes, 2 and 3 parts, 1 and several tokens.
+TEST_P(CudaKernels, MatvecPartsEqualOneLaunchPerWeight) {
+    const TypeId type = GetParam();
+    const int64_t n_in = 512, n_outs[3] = {203, 37, 64};
+    std::vector<cuda::DeviceWeight> dws;
+    for (int i = 0; i < 3; ++i) {
+        const HostWeight hw = make_weight(type, n_in, n_outs[i], 61 + 7 * (uint32_t)i + (uint32_t)type);
+        dws.push_back(cuda::upload_weight("test.part" + std::to_string(i), type, n_in, n_outs[i], hw.bytes.data()));
+    }
+    for (int n_parts : {2, 3})
+        for (int64_t n_tokens : {1, 3, 8}) {
+            SCOPED_TRACE("parts " + std::to_string(n_parts) + ", n_tokens " + std::to_string(n_tokens));
+            const std::vector<float> x = gaussian((size_t)(n_tokens * n_in), 500 + (uint32_t)n_tokens, 1.f);
+            cuda::DeviceBuffer dx(x.size() * sizeof(float));
+            dx.upload(x.data(), x.size() * sizeof(float));
+            std::vector<cuda::DeviceBuffer> dys;
+            const cuda::DeviceWeight* ws[3];
+            float* ys[3];
+            for (int i = 0; i < n_parts; ++i) {
+                dys.emplace_back((size_t)(n_tokens * n_outs[i]) * sizeof(float));
+                dys.back().fill_bytes(0xFF);  // NaN
+                ws[i] = &dws[(size_t)i];
+                ys[i] = dys.back().as<float>();
+            }
+            cuda::Workspace workspace;
+            cuda::matvec_parts(ws, ys, n_parts, dx.as<float>(), n_tokens, workspace);
+            cuda::synchronize();
+            for (int i = 0; i < n_parts; ++i) {
+                std::vector<float> y((size_t)(n_tokens * n_outs[i]));
+                dys[(size_t)i].download(y.data(), y.size() * sizeof(float));
+                const std::vector<float> alone = run_on_device(dws[(size_t)i], x, n_tokens, false);
+                for (size_t k = 0; k < y.size(); ++k)
+                    ASSERT_EQ(std::memcmp(&y[k], &alone[k], sizeof(float)), 0)
+                        << "part " << i << " element " << k << ": " << y[k] << " vs " << alone[k];
+            }
+        }
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, CudaKernels, ::testing::ValuesIn(kTypes),

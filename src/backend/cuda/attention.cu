@@ -13,6 +13,8 @@
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/ops_kernels.h"
 #include "backend/cuda/pdl.cuh"
+#include "backend/cuda/qk_norm_rope.cuh"
+#include "backend/cuda/activation_quant.cuh"
 
 namespace shootout::cuda {
 namespace {
@@ -163,20 +165,44 @@ void launch(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, in
 // each lane accumulates V for its HD / 32 dimensions; the warps' partial sums are merged through
 // shared memory at the end. The one-query-warp kernel above walked every key tile of every head
 // serially in one warp: ~8 us a layer at 128 positions on an H200.
-template <int HD, int G, int W>
+template <int HD, int G, int W, ActivationType A>
 __global__ void __launch_bounds__(W * 32)
-attention_decode_kernel(const __half* k_cache, const __half* v_cache, const float* q, int64_t pos0,
-                        const int64_t* __restrict__ pos0_device, int n_head_kv, float scale, float* out) {
+attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const float* k, const float* v, int64_t pos0,
+                        const int64_t* __restrict__ pos0_device, int n_head_kv, float scale, NormRope nr,
+                        float* q_back, float* k_back, float* out, int8_t* __restrict__ qs, float2* __restrict__ ds) {
     pdl_launch_dependents();
     pdl_wait();
     if (pos0_device) pos0 = *pos0_device;
     constexpr int kDims = HD / 32;  // per lane
     __shared__ __align__(16) float q_s[G][HD];
+    __shared__ float k_s[HD];
     __shared__ float part_acc[W][G][HD];
     __shared__ float part_m[W][G], part_l[W][G];
     const int kv_head = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int64_t kv_row = (int64_t)n_head_kv * HD;  // halves per cache row
-    for (int i = threadIdx.x; i < G * HD; i += W * 32) q_s[i / HD][i % HD] = q[(int64_t)kv_head * G * HD + i];
+    // The new position's key and value (this KV head's part of the row), and the queries: normed and
+    // rotated here when q_back is given (rows 0..G-1 the query heads, row G the key; written back to
+    // q_back and k_back as qk_norm_rope leaves them). __syncthreads makes the stored row visible to
+    // the key walk below.
+    const float* q_head = q + (int64_t)kv_head * G * HD;
+    const float* k_head = k + (int64_t)kv_head * HD;
+    __half* k_new = k_cache + pos0 * kv_row + (int64_t)kv_head * HD;
+    __half* v_new = v_cache + pos0 * kv_row + (int64_t)kv_head * HD;
+    if (q_back) {
+        for (int r = warp; r <= G; r += W) {
+            float* row = r < G ? q_s[r] : k_s;
+            norm_rope_row<HD>(r < G ? q_head + (int64_t)r * HD : k_head, r < G ? nr.q_norm : nr.k_norm, nr, pos0, row);
+            float* back = r < G ? q_back + ((int64_t)kv_head * G + r) * HD : k_back + (int64_t)kv_head * HD;
+            for (int d = lane; d < HD; d += 32) {
+                back[d] = row[d];
+                if (r == G) k_new[d] = __float2half_rn(row[d]);
+            }
+        }
+    } else {
+        for (int i = threadIdx.x; i < G * HD; i += W * 32) q_s[i / HD][i % HD] = q_head[i];
+        for (int d = threadIdx.x; d < HD; d += W * 32) k_new[d] = __float2half_rn(k_head[d]);
+    }
+    for (int d = threadIdx.x; d < HD; d += W * 32) v_new[d] = __float2half_rn(v[(int64_t)kv_head * HD + d]);
     __syncthreads();
 
     float m[G], l[G], acc[G][kDims];
@@ -268,42 +294,82 @@ attention_decode_kernel(const __half* k_cache, const __half* v_cache, const floa
             num += f * part_acc[w][g][d];
             den += f * part_l[w][g];
         }
-        out[(int64_t)kv_head * G * HD + i] = num / den;
+        const float o = num / den;
+        out[(int64_t)kv_head * G * HD + i] = o;
+        if constexpr (A != ActivationType::F32) q_s[g][d] = o;  // the queries are read: free
+    }
+    if constexpr (A != ActivationType::F32) {
+        // The output's conversion for the next product: G * HD is whole conversion blocks.
+        __syncthreads();
+        constexpr int kBlock = A == ActivationType::Q8_K ? 256 : 32;
+        static_assert(G * HD % kBlock == 0);
+        const int64_t base = (int64_t)kv_head * G * HD;
+        const float* flat = &q_s[0][0];
+        for (int b = warp; b < G * HD / kBlock; b += W) {
+            if constexpr (A == ActivationType::Q8_K) {
+                float v8[8];
+#pragma unroll
+                for (int i = 0; i < 8; ++i) v8[i] = flat[b * 256 + 8 * lane + i];
+                act::store_q8_k(v8, qs + base + b * 256, ds + base / 32 + b * 8);
+            } else {
+                act::store_q8_32<A>(flat[b * 32 + lane], qs + base + b * 32, ds + base / 32 + b);
+            }
+        }
     }
 }
 
-template <int HD, int G>
-void launch_decode(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, int64_t pos0,
-                   const int64_t* pos0_device, const backend::AttentionShape& shape, float scale, float* out,
-                   cudaStream_t stream) {
+struct DecodeArgs {
+    uint16_t* k_cache;
+    uint16_t* v_cache;
+    const float* q;
+    const float* k;
+    const float* v;
+    int64_t pos0;
+    const int64_t* pos0_device;
+    float scale;
+    const NormRope* norm_rope;
+    float* out;
+    int8_t* qs;
+    float2* ds;
+};
+
+template <int HD, int G, ActivationType A>
+void launch_decode(const DecodeArgs& a, const backend::AttentionShape& shape, cudaStream_t stream) {
     static_assert(G * HD <= 2048, "shared memory: W * G * HD partial sums plus G * HD queries");
     constexpr int W = G * HD <= 1024 ? 8 : 4;  // the partial sums: W * G * HD floats (<= 32 KB)
-    launch_kernel({dim3((unsigned)shape.n_head_kv), dim3(W * 32), 0, stream}, true, attention_decode_kernel<HD, G, W>,
-                  reinterpret_cast<const __half*>(k_cache), reinterpret_cast<const __half*>(v_cache), q, pos0,
-                  pos0_device, (int)shape.n_head_kv, scale, out);
+    const NormRope nr = a.norm_rope ? *a.norm_rope : NormRope{};
+    launch_kernel({dim3((unsigned)shape.n_head_kv), dim3(W * 32), 0, stream}, true,
+                  attention_decode_kernel<HD, G, W, A>, reinterpret_cast<__half*>(a.k_cache),
+                  reinterpret_cast<__half*>(a.v_cache), a.q, a.k, a.v, a.pos0, a.pos0_device, (int)shape.n_head_kv,
+                  a.scale, nr, a.norm_rope ? const_cast<float*>(a.q) : nullptr,
+                  a.norm_rope ? const_cast<float*>(a.k) : nullptr, a.out, a.qs, a.ds);
 }
 
-// The decode kernel for this shape, if it has one (head_dim 64, 128 or 256; 1..16 query heads a
-// KV head, a power of two, at most 2048 query elements a KV head).
-bool attention_decode(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, int64_t pos0,
-                      const int64_t* pos0_device, const backend::AttentionShape& shape, float scale, float* out,
-                      cudaStream_t s) {
+constexpr int conversion_block(ActivationType act) {
+    return act == ActivationType::Q8_K ? 256 : act == ActivationType::Q8_0 || act == ActivationType::Q8_1 ? 32 : 0;
+}
+
+// Calls f.template operator()<HD, G>() for the shapes with a decode kernel (head_dim 64, 128 or 256;
+// 1..16 query heads a KV head, a power of two, at most 2048 query elements a KV head); false otherwise.
+template <class F>
+bool by_decode_shape(const backend::AttentionShape& shape, F&& f) {
+    if (shape.n_head_kv <= 0 || shape.n_head % shape.n_head_kv != 0) return false;
     const int64_t g = shape.n_head / shape.n_head_kv;
     auto by_group = [&]<int HD>() {
         if (g * HD > 2048) return false;
         switch (g) {
-            case 1: launch_decode<HD, 1>(k_cache, v_cache, q, pos0, pos0_device, shape, scale, out, s); return true;
-            case 2: launch_decode<HD, 2>(k_cache, v_cache, q, pos0, pos0_device, shape, scale, out, s); return true;
-            case 4: launch_decode<HD, 4>(k_cache, v_cache, q, pos0, pos0_device, shape, scale, out, s); return true;
+            case 1: f.template operator()<HD, 1>(); return true;
+            case 2: f.template operator()<HD, 2>(); return true;
+            case 4: f.template operator()<HD, 4>(); return true;
             case 8:
                 if constexpr (HD <= 256) {
-                    launch_decode<HD, 8>(k_cache, v_cache, q, pos0, pos0_device, shape, scale, out, s);
+                    f.template operator()<HD, 8>();
                     return true;
                 }
                 return false;
             case 16:
                 if constexpr (HD <= 128) {
-                    launch_decode<HD, 16>(k_cache, v_cache, q, pos0, pos0_device, shape, scale, out, s);
+                    f.template operator()<HD, 16>();
                     return true;
                 }
                 return false;
@@ -320,6 +386,51 @@ bool attention_decode(const uint16_t* k_cache, const uint16_t* v_cache, const fl
 
 }  // namespace
 
+bool attention_decode_supports(const backend::AttentionShape& shape, ActivationType act) {
+    if (act != ActivationType::F32 && conversion_block(act) == 0) return false;
+    const int block = conversion_block(act);
+    return by_decode_shape(shape, [&]<int HD, int G>() {}) &&
+           (block == 0 || shape.n_head / shape.n_head_kv * shape.head_dim % block == 0);
+}
+
+namespace {
+
+// The decode kernel for a supported shape and conversion (attention_decode_supports); with
+// a.norm_rope it writes the normed, rotated q and k back over a.q and a.k.
+void decode_launch(const DecodeArgs& a, const backend::AttentionShape& shape, ActivationType act, cudaStream_t s) {
+    by_decode_shape(shape, [&]<int HD, int G>() {
+        // Only the conversions whose blocks tile G * HD are instantiated (the check above keeps the
+        // others from being asked for).
+        switch (act) {
+            case ActivationType::Q8_0:
+                if constexpr (G * HD % 32 == 0) launch_decode<HD, G, ActivationType::Q8_0>(a, shape, s);
+                break;
+            case ActivationType::Q8_1:
+                if constexpr (G * HD % 32 == 0) launch_decode<HD, G, ActivationType::Q8_1>(a, shape, s);
+                break;
+            case ActivationType::Q8_K:
+                if constexpr (G * HD % 256 == 0) launch_decode<HD, G, ActivationType::Q8_K>(a, shape, s);
+                break;
+            default: launch_decode<HD, G, ActivationType::F32>(a, shape, s); break;
+        }
+    });
+    check_last_launch("attention (decode)");
+}
+
+}  // namespace
+
+void attention_decode_step(uint16_t* k_cache, uint16_t* v_cache, float* q, float* k, const float* v, int64_t pos0,
+                           const backend::AttentionShape& shape, float scale, const NormRope* norm_rope, float* out,
+                           ActivationType act, int8_t* qs, float2* ds, StreamHandle stream,
+                           const int64_t* pos0_device) {
+    if (!attention_decode_supports(shape, act))
+        fail("attention", "no decode kernel for " + std::to_string(shape.n_head) + "/" + std::to_string(shape.n_head_kv) +
+                              " heads of " + std::to_string(shape.head_dim) + " with this output conversion");
+    decode_launch({k_cache, v_cache, q, k, v, pos0, pos0_device, scale, norm_rope, out, qs, ds}, shape, act,
+                  static_cast<cudaStream_t>(stream));
+}
+
+
 void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float* k, const float* v,
                int64_t n_tokens, int64_t pos0, const backend::AttentionShape& shape, float scale, float* out,
                StreamHandle stream, const int64_t* pos0_device) {
@@ -327,6 +438,12 @@ void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float
     if (shape.n_head_kv <= 0 || shape.n_head % shape.n_head_kv != 0)
         fail("attention", "head count not a multiple of the KV head count");
     cudaStream_t s = static_cast<cudaStream_t>(stream);
+    // One token: the decode kernel stores the new row itself (one launch).
+    if (n_tokens == 1 && attention_decode_supports(shape, ActivationType::F32)) {
+        decode_launch({k_cache, v_cache, q, k, v, pos0, pos0_device, scale, nullptr, out, nullptr, nullptr}, shape,
+                      ActivationType::F32, s);
+        return;
+    }
     const int64_t kv_row = shape.n_head_kv * shape.head_dim;
     const size_t n = (size_t)(n_tokens * kv_row);
     launch_kernel({dim3((unsigned)((n + 255) / 256)), dim3(256), 0, s}, true, store_kv_kernel, k, v, n,
@@ -336,10 +453,6 @@ void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float
     // captured graph) stay on the kernel below.
     if (n_tokens >= kMinGemmTokens && !pos0_device) {
         attention_prefill_gemm(k_cache, v_cache, q, n_tokens, pos0, shape, scale, out, stream);
-        return;
-    }
-    if (n_tokens == 1 && attention_decode(k_cache, v_cache, q, pos0, pos0_device, shape, scale, out, s)) {
-        check_last_launch("attention (decode)");
         return;
     }
     switch (shape.head_dim) {

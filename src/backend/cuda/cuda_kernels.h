@@ -29,6 +29,8 @@ namespace shootout::cuda {
 using StreamHandle = void*;
 
 constexpr int64_t kMaxMatvecTokens = 8;
+// Products of one x (Q/K/V, gate/up) that matvec_parts runs as one launch.
+constexpr int kMaxMatvecParts = 3;
 
 struct DeviceInfo {
     std::string name;

@@ -122,6 +122,7 @@ public:
     }
 
     void matmul(const backend::Weight& w, const float* x, int64_t n_tokens, float* y) override {
+        flush_rope();  // a product is an op of its own: a held-back rope comes first
         if (w.type == quant::TypeId::F32) {  // routers and the shared-expert gate (small, kept F32)
             const float* wf = vector(w);
             const int64_t n_in = w.n_in, n_out = w.n_out;
@@ -156,8 +157,8 @@ public:
     void rms_norm(const float* x, const backend::Weight& weight, int64_t n_rows, float eps, float* y) override {
         const float* wv = vector(weight);
         const int64_t n = weight.n_in;
-        if (launch_quantizing(Key('N') << x << wv << n_rows << n << eps << y, y, n_rows, n,
-                              [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s) {
+        if (launch_quantizing(Key('N') << x << wv << n_rows << n << eps << y, -1, y, n_rows, n,
+                              [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s, const int64_t*) {
                                   cuda::rms_norm_quantize(x, wv, n_rows, n, eps, y, act, qs, ds, s);
                               }))
             return;
@@ -184,6 +185,11 @@ public:
                                   std::to_string(cache.n_ctx()));
         uint16_t* kc = cache.k(layer);
         uint16_t* vc = cache.v(layer);
+        if (n_tokens == 1 && steps().recording() && cuda::attention_decode_supports(shape, ActivationType::F32)) {
+            attention_step(kc, vc, q, k, v, pos0, shape, scale, out);
+            return;
+        }
+        flush_rope();
         launch(Key('A') << kc << vc << q << k << v << n_tokens << shape << scale << out, pos0,
                [=](cudaStream_t s, const int64_t* pos_device) {
                    cuda::attention(kc, vc, q, k, v, n_tokens, pos0, shape, scale, out, s, pos_device);
@@ -194,8 +200,8 @@ public:
         const auto it = consumers_.find(out);
         if (it != consumers_.end() && n % (size_t)it->second.n_in == 0) {
             const int64_t n_in = it->second.n_in, n_rows = (int64_t)n / n_in;
-            if (launch_quantizing(Key('S') << gate << up << n << out, out, n_rows, n_in,
-                                  [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s) {
+            if (launch_quantizing(Key('S') << gate << up << n << out, -1, out, n_rows, n_in,
+                                  [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s, const int64_t*) {
                                       cuda::swiglu_quantize(gate, up, n_rows, n_in, out, act, qs, ds, s);
                                   }))
                 return;
@@ -208,8 +214,8 @@ public:
                       float* out) override {
         const float* wv = vector(weight);
         const int64_t n = weight.n_in;
-        if (launch_quantizing(Key('n') << x << y << wv << n_rows << n << eps << out, out, n_rows, n,
-                              [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s) {
+        if (launch_quantizing(Key('n') << x << y << wv << n_rows << n << eps << out, -1, out, n_rows, n,
+                              [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s, const int64_t*) {
                                   cuda::add_rms_norm_quantize(x, y, wv, n_rows, n, eps, out, act, qs, ds, s);
                               }))
             return;
@@ -226,6 +232,20 @@ public:
         }
         const float* qn = q_norm ? vector(*q_norm) : nullptr;
         const float* kn = k_norm ? vector(*k_norm) : nullptr;
+        if (n_tokens == 1 && steps().recording() && cuda::attention_decode_supports(shape, ActivationType::F32)) {
+            flush_rope();
+            flush_products();
+            quantized_x_ = {};  // as launch(): q and k change
+            last_product_x_ = nullptr;
+            pending_rope_ = PendingRope{q, k, qn, kn, shape, eps, pos0, params, true};
+            return;
+        }
+        launch_qk_norm_rope(q, k, qn, kn, n_tokens, shape, eps, pos0, params);
+    }
+
+    void launch_qk_norm_rope(float* q, float* k, const float* qn, const float* kn, int64_t n_tokens,
+                             const backend::AttentionShape& shape, float eps, int64_t pos0,
+                             const backend::RopeParams& params) {
         launch(Key('Q') << q << k << qn << kn << n_tokens << shape << eps << params.style << params.n_rot
                         << params.freq_base,
                pos0, [=](cudaStream_t s, const int64_t* pos_device) {
@@ -389,8 +409,61 @@ public:
     }
 
 private:
+    // A decode step's attention: one kernel (attention_decode_step) stores the new key and value,
+    // applies the held-back qk_norm_rope of these q and k if there is one, and converts the output
+    // for the next product when that product's conversion is predicted (quantize-ahead): where the
+    // plain ops launch three or four kernels.
+    void attention_step(uint16_t* kc, uint16_t* vc, const float* q, const float* k, const float* v, int64_t pos0,
+                        const backend::AttentionShape& shape, float scale, float* out) {
+        const PendingRope p = pending_rope_;
+        const bool fuse = p.set && p.q == q && p.k == k && p.pos0 == pos0 && p.shape.n_head == shape.n_head &&
+                          p.shape.n_head_kv == shape.n_head_kv && p.shape.head_dim == shape.head_dim;
+        if (!fuse) flush_rope();
+        pending_rope_.set = false;
+        const cuda::NormRope nr = fuse ? cuda::norm_rope_args(p.qn, p.kn, p.eps, p.params, shape.head_dim) : cuda::NormRope{};
+        float* qw = fuse ? p.q : nullptr;  // written back only when the rope is fused
+        float* kw = fuse ? p.k : nullptr;
+        Key key('a');
+        key << kc << vc << q << k << v << shape << scale << out << fuse << nr.q_norm << nr.k_norm << nr.eps << nr.n_rot
+            << nr.theta_scale << nr.neox;
+        const int64_t n_out = shape.n_head * shape.head_dim;
+        const ActivationType act = predicted_conversion(out, 1, n_out);
+        auto run = [=](ActivationType a, int8_t* qs, float2* ds, cudaStream_t s, const int64_t* pos_device) {
+            cuda::attention_decode_step(kc, vc, fuse ? qw : const_cast<float*>(q), fuse ? kw : const_cast<float*>(k),
+                                        v, pos0, shape, scale, fuse ? &nr : nullptr, out, a, qs, ds, s, pos_device);
+        };
+        if (act != ActivationType::F32 && cuda::attention_decode_supports(shape, act) &&
+            launch_quantizing(key, pos0, out, 1, n_out, run))
+            return;
+        launch(key, pos0, [=](cudaStream_t s, const int64_t* pos_device) {
+            run(ActivationType::F32, nullptr, nullptr, s, pos_device);
+        });
+    }
+
+    // qk_norm_rope held back by a decode step (pending_rope_), launched as it came when the next op
+    // is not the attention over its q and k.
+    struct PendingRope {
+        float* q = nullptr;
+        float* k = nullptr;
+        const float* qn = nullptr;
+        const float* kn = nullptr;
+        backend::AttentionShape shape;
+        float eps = 0.f;
+        int64_t pos0 = 0;
+        backend::RopeParams params;
+        bool set = false;
+    };
+    PendingRope pending_rope_;
+    void flush_rope() {
+        if (!pending_rope_.set) return;
+        const PendingRope p = pending_rope_;
+        pending_rope_.set = false;
+        launch_qk_norm_rope(p.q, p.k, p.qn, p.kn, 1, p.shape, p.eps, p.pos0, p.params);
+    }
+
     // Runs the step being recorded, if any; the workspace changes hands, so nothing quantized stays.
     void end_step() {
+        flush_rope();
         flush_products();
         steps().end();
         quantized_x_ = {};
@@ -399,6 +472,7 @@ private:
     // Records the launch into the step in progress, or runs it now (on the same stream).
     template <class F>
     void launch(const Key& key, int64_t pos, F&& f) {
+        flush_rope();
         flush_products();
         quantized_x_ = {};  // the op may write the rows a product quantized
         last_product_x_ = nullptr;
@@ -486,7 +560,7 @@ private:
         });
     }
 
-    static constexpr int kMaxProductParts = 3;  // matvec_parts' limit
+    static constexpr int kMaxProductParts = cuda::kMaxMatvecParts;
     struct PendingProducts {
         const float* x = nullptr;
         int64_t n_tokens = 0;
@@ -629,21 +703,29 @@ private:
     // activation type is predicted: produce(act, qs, ds, stream) writes out and its conversion into
     // the step's workspace in matvec's layout (n_rows * n int8, then (d, s) per 32). Returns false
     // (nothing recorded) without a prediction; the caller then launches the plain op.
+    // pos: as launch() takes it (-1, or pos0 for an op that reads the step's position: produce then
+    // gets the device address of it as its last argument).
     template <class F>
-    bool launch_quantizing(Key key, const float* out, int64_t n_rows, int64_t n, F&& produce) {
-        if (n_rows > kMaxMatvecTokens || !steps().recording()) return false;
-        const auto it = consumers_.find(out);
-        if (it == consumers_.end() || it->second.n_in != n) return false;
-        const ActivationType act = it->second.type;
+    bool launch_quantizing(Key key, int64_t pos, const float* out, int64_t n_rows, int64_t n, F&& produce) {
+        const ActivationType act = predicted_conversion(out, n_rows, n);
+        if (act == ActivationType::F32) return false;
         Workspace* ws = &steps().workspace();
-        launch(key << act, -1, [=](cudaStream_t s, const int64_t*) {
+        launch(key << act, pos, [=](cudaStream_t s, const int64_t* pos_device) {
             auto* qs = static_cast<int8_t*>(
                 ws->reserve((size_t)(n_rows * n) + (size_t)n_rows * (size_t)(n / 32) * sizeof(float2)));
-            produce(act, qs, reinterpret_cast<float2*>(qs + n_rows * n), s);
+            produce(act, qs, reinterpret_cast<float2*>(qs + n_rows * n), s, pos_device);
             ws->quantized_as = (int)act;
         });
         quantized_x_ = {out, n_rows, n, (int)act};
         return true;
+    }
+    // The conversion the product reading `out` (n_rows rows of n) wanted last time, in a decode step
+    // being recorded; F32 when there is no such prediction.
+    ActivationType predicted_conversion(const float* out, int64_t n_rows, int64_t n) const {
+        if (n_rows > kMaxMatvecTokens || !steps_->recording()) return ActivationType::F32;
+        const auto it = consumers_.find(out);
+        if (it == consumers_.end() || it->second.n_in != n) return ActivationType::F32;
+        return it->second.type;
     }
     std::unique_ptr<StepGraphs> steps_;  // made once a device answers
     StepGraphs& steps() { return *steps_; }

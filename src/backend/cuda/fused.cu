@@ -10,11 +10,10 @@
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/ops_kernels.h"
 #include "backend/cuda/pdl.cuh"
+#include "backend/cuda/qk_norm_rope.cuh"
 
 namespace shootout::cuda {
 namespace {
-
-constexpr unsigned kFull = 0xffffffffu;
 
 // One block per row: x += y, then out = x * (1 / sqrt(mean(x^2) + eps)) * w. Each thread writes out
 // only at the indices it read y from, so out may alias y.
@@ -37,17 +36,14 @@ __global__ void add_rms_norm_kernel(float* x, const float* y, const float* __res
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) orow[i] = (xr[i] * scale) * w[i];
 }
 
-// One warp per head row (all q rows, then all k rows): optional RMSNorm over the head, then RoPE of
-// its first n_rot dims. HD / 32 elements per lane; the row passes through shared memory for RoPE's
-// pairs, which sit in other lanes.
+// One warp per head row (all q rows, then all k rows): norm_rope_row (qk_norm_rope.cuh) in the
+// warp's shared row, then the row written back.
 template <int HD>
-__global__ void qk_norm_rope_kernel(float* q, float* k, const float* __restrict__ q_norm,
-                                    const float* __restrict__ k_norm, int64_t q_rows, int64_t k_rows, int64_t n_head,
-                                    int64_t n_head_kv, float eps, int64_t pos0, const int64_t* __restrict__ pos0_device,
-                                    int n_rot, float theta_scale, bool neox) {
+__global__ void qk_norm_rope_kernel(float* q, float* k, NormRope p, int64_t q_rows, int64_t k_rows, int64_t n_head,
+                                    int64_t n_head_kv, int64_t pos0, const int64_t* __restrict__ pos0_device) {
     pdl_launch_dependents();
     pdl_wait();
-    constexpr int kWarps = 4, kPer = HD / 32;
+    constexpr int kWarps = 4;
     __shared__ float row_s[kWarps][HD];
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     const int64_t r = (int64_t)blockIdx.x * kWarps + warp;
@@ -55,38 +51,9 @@ __global__ void qk_norm_rope_kernel(float* q, float* k, const float* __restrict_
     if (pos0_device) pos0 = *pos0_device;
     const bool is_q = r < q_rows;
     float* v = is_q ? q + r * HD : k + (r - q_rows) * HD;
-    const float* w = is_q ? q_norm : k_norm;
     const int64_t t = is_q ? r / n_head : (r - q_rows) / n_head_kv;
-    float e[kPer];
-#pragma unroll
-    for (int j = 0; j < kPer; ++j) e[j] = v[lane + 32 * j];
-    if (w) {
-        float sum = 0.f;
-#pragma unroll
-        for (int j = 0; j < kPer; ++j) sum += e[j] * e[j];
-#pragma unroll
-        for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(kFull, sum, off);
-        const float scale = 1.0f / sqrtf(sum / (float)HD + eps);
-#pragma unroll
-        for (int j = 0; j < kPer; ++j) e[j] = (e[j] * scale) * w[lane + 32 * j];
-    }
-#pragma unroll
-    for (int j = 0; j < kPer; ++j) row_s[warp][lane + 32 * j] = e[j];
-    __syncwarp();
-    const int half = n_rot / 2;
-    for (int i = lane; i < half; i += 32) {
-        float theta = (float)(pos0 + t);
-        for (int j = 0; j < i; ++j) theta *= theta_scale;  // the CPU's repeated product, bit for bit
-        float sin_theta, cos_theta;
-        sincosf(theta, &sin_theta, &cos_theta);
-        const int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
-        const float x0 = row_s[warp][a], x1 = row_s[warp][b];
-        v[a] = x0 * cos_theta - x1 * sin_theta;
-        v[b] = x0 * sin_theta + x1 * cos_theta;
-    }
-    // Dims past n_rot pass through (written only if the norm changed them).
-    if (w)
-        for (int d = n_rot + lane; d < HD; d += 32) v[d] = row_s[warp][d];
+    norm_rope_row<HD>(v, is_q ? p.q_norm : p.k_norm, p, pos0 + t, row_s[warp]);
+    for (int d = lane; d < HD; d += 32) v[d] = row_s[warp][d];
 }
 
 }  // namespace
@@ -99,21 +66,33 @@ void add_rms_norm(float* x, const float* y, const float* weight, int64_t n_rows,
     check_last_launch("add_rms_norm");
 }
 
+NormRope norm_rope_args(const float* q_norm, const float* k_norm, float eps, const backend::RopeParams& params,
+                        int64_t head_dim) {
+    const int64_t n_rot = params.n_rot;
+    if (n_rot <= 0 || n_rot > head_dim || n_rot % 2 != 0)
+        fail("rope", "rotated dims " + std::to_string(n_rot) + " invalid for head size " + std::to_string(head_dim));
+    NormRope p;
+    p.q_norm = q_norm;
+    p.k_norm = k_norm;
+    p.eps = eps;
+    p.n_rot = (int)n_rot;
+    p.theta_scale = std::pow(params.freq_base, -2.0f / (float)n_rot);  // as rope() (pointwise.cu)
+    p.neox = params.style == backend::RopeStyle::Neox;
+    return p;
+}
+
 void qk_norm_rope(float* q, float* k, const float* q_norm, const float* k_norm, int64_t n_tokens,
                   const backend::AttentionShape& shape, float eps, int64_t pos0, const backend::RopeParams& params,
                   StreamHandle stream, const int64_t* pos0_device) {
-    const int64_t n_rot = params.n_rot, hd = shape.head_dim;
-    if (n_rot <= 0 || n_rot > hd || n_rot % 2 != 0)
-        fail("rope", "rotated dims " + std::to_string(n_rot) + " invalid for head size " + std::to_string(hd));
-    const float theta_scale = std::pow(params.freq_base, -2.0f / (float)n_rot);  // as rope() (pointwise.cu)
+    const int64_t hd = shape.head_dim;
+    const NormRope p = norm_rope_args(q_norm, k_norm, eps, params, hd);
     const int64_t q_rows = n_tokens * shape.n_head, k_rows = n_tokens * shape.n_head_kv;
     if (q_rows + k_rows == 0) return;
     const unsigned grid = (unsigned)((q_rows + k_rows + 3) / 4);
     cudaStream_t s = static_cast<cudaStream_t>(stream);
-    const bool neox = params.style == backend::RopeStyle::Neox;
-#define SHOOTOUT_QK_LAUNCH(HD)                                                                                        \
-    launch_kernel({dim3(grid), dim3(128), 0, s}, true, qk_norm_rope_kernel<HD>, q, k, q_norm, k_norm, q_rows, k_rows, \
-                  shape.n_head, shape.n_head_kv, eps, pos0, pos0_device, (int)n_rot, theta_scale, neox)
+#define SHOOTOUT_QK_LAUNCH(HD)                                                                                \
+    launch_kernel({dim3(grid), dim3(128), 0, s}, true, qk_norm_rope_kernel<HD>, q, k, p, q_rows, k_rows, shape.n_head, \
+                  shape.n_head_kv, pos0, pos0_device)
     switch (hd) {
         case 64: SHOOTOUT_QK_LAUNCH(64); break;
         case 128: SHOOTOUT_QK_LAUNCH(128); break;

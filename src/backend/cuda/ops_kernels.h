@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "backend/cuda/activation_quant.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/ops.h"
 
@@ -24,6 +25,19 @@ void add(float* x, const float* y, size_t n, StreamHandle stream);
 // x[r][i] += bias[i] for n_rows rows of n floats.
 void add_bias(float* x, const float* bias, int64_t n_rows, int64_t n, StreamHandle stream);
 
+// What qk_norm_rope does to each head row, as kernel arguments (qk_norm_rope.cuh applies it).
+struct NormRope {
+    const float* q_norm = nullptr;  // head_dim weights each, or null (RoPE only)
+    const float* k_norm = nullptr;
+    float eps = 0.f;
+    int n_rot = 0;
+    float theta_scale = 1.f;  // freq_base^(-2 / n_rot), as rope() computes it
+    bool neox = false;
+};
+// Checks n_rot against the head size (Error otherwise) and computes theta_scale.
+NormRope norm_rope_args(const float* q_norm, const float* k_norm, float eps, const backend::RopeParams& rope,
+                        int64_t head_dim);
+
 // The fused ops (fused.cu), as backend::Ops::add_rms_norm and qk_norm_rope define them. q_norm / k_norm
 // may be null (RoPE only); qk_norm_rope takes the head sizes qk_norm_rope_supports() accepts.
 void add_rms_norm(float* x, const float* y, const float* weight, int64_t n_rows, int64_t n, float eps, float* out,
@@ -41,6 +55,19 @@ void qk_norm_rope(float* q, float* k, const float* q_norm, const float* k_norm, 
 void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float* k, const float* v,
                int64_t n_tokens, int64_t pos0, const backend::AttentionShape& shape, float scale, float* out,
                StreamHandle stream, const int64_t* pos0_device = nullptr);
+
+// A decode step's attention (one token) in a single kernel, where attention() launches two (the KV
+// store, then the product): the block of each KV head stores the new k, v row into the cache itself
+// and, when norm_rope is given, first norms and rotates q and k as qk_norm_rope would (writing them
+// back to q and k, so they read as after qk_norm_rope); when act is a Q8 type, out is also converted
+// as quantize_activations(act) would, into qs / ds (the next product's input, activation_quant.h).
+// attention_decode_supports(shape, act) says whether this shape and conversion have the kernel
+// (head_dim 64/128/256, a power-of-two group of query heads, whole conversion blocks per KV head).
+bool attention_decode_supports(const backend::AttentionShape& shape, ActivationType act);
+void attention_decode_step(uint16_t* k_cache, uint16_t* v_cache, float* q, float* k, const float* v, int64_t pos0,
+                           const backend::AttentionShape& shape, float scale, const NormRope* norm_rope, float* out,
+                           ActivationType act, int8_t* qs, float2* ds, StreamHandle stream,
+                           const int64_t* pos0_device = nullptr);
 
 // The prefill path of attention() (attention_gemm.cu; the cache rows already stored): scores and
 // weighted values as cuBLAS products on the tensor cores, for n_tokens of a few dozen and up.

@@ -1,0 +1,113 @@
+// The device side of the activation conversion (activation_quant.h): one warp converts one block,
+// 32 elements for Q8_0/Q8_1 (lane i holds element i), 256 for Q8_K (lane i holds 8i..8i+7), step for
+// step as the CPU backend does (see activation_quant.cu). Shared by the conversion kernels and the
+// producers that convert their own output (the quantizing norms, SwiGLU, the decode attention).
+#pragma once
+
+#include <cuda_fp16.h>
+
+#include "backend/cuda/activation_quant.h"
+
+namespace shootout::cuda::act {
+
+constexpr unsigned kFull = 0xffffffffu;
+
+// Q8_0 / Q8_1 of the warp's 32 elements (lane i holds element i): q of this lane, the d the CPU
+// stores (F16-rounded) and sum q over the block, and the unrounded d (for Q8_1's s).
+struct Q8Block32 {
+    int q;
+    float d_stored, d, sum;
+};
+
+__device__ __forceinline__ Q8Block32 quantize32(float v) {
+    float amax = fabsf(v);
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(kFull, amax, off));
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    // ggml's x86 rule (backend/cpu/vec_dot_legacy.cpp q8_level): 127/amax, half to even, saturated.
+    const int level = __float2int_rn(v * id);
+    const int q = max(-128, min(127, level));
+    int sum = level;
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(kFull, sum, off);
+    return {q, __half2float(__float2half_rn(d)), d, (float)sum};
+}
+
+// Q8_K of the warp's 256 elements (lane i holds elements 8i..8i+7 in v): qs of those, and d.
+__device__ __forceinline__ float quantize256(const float (&v)[8], int (&q)[8]) {
+    const int lane = threadIdx.x % 32;
+    // The first element of largest |x| (the CPU scans with a strict >), and its signed value.
+    float amax = 0.0f, max = 0.0f;
+    int at = 1 << 30;
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+        if (fabsf(v[i]) > amax) {
+            amax = fabsf(v[i]);
+            max = v[i];
+            at = 8 * lane + i;
+        }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) {
+        const float o_amax = __shfl_xor_sync(kFull, amax, off);
+        const float o_max = __shfl_xor_sync(kFull, max, off);
+        const int o_at = __shfl_xor_sync(kFull, at, off);
+        if (o_amax > amax || (o_amax == amax && o_at < at)) {
+            amax = o_amax;
+            max = o_max;
+            at = o_at;
+        }
+    }
+    if (amax == 0.0f) {
+#pragma unroll
+        for (int i = 0; i < 8; ++i) q[i] = 0;
+        return 0.0f;
+    }
+    const float iscale = -127.0f / max;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) q[i] = min(127, __float2int_rn(iscale * v[i]));  // nearest_int: half to even
+    return 1.0f / iscale;
+}
+
+// Sum over the 4 lanes that hold one 32-element piece of a 256 block.
+__device__ __forceinline__ int sum_of_quad(int s) {
+    s += __shfl_xor_sync(kFull, s, 1);
+    s += __shfl_xor_sync(kFull, s, 2);
+    return s;
+}
+
+__device__ __forceinline__ void load8(const float* p, float (&v)[8]) {
+    const float4 a = reinterpret_cast<const float4*>(p)[0], b = reinterpret_cast<const float4*>(p)[1];
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+}
+
+// Stores the quantization of one 256 block held by the warp (lane i: elements 8i..8i+7) at qs (256
+// bytes) and ds (8 pairs).
+__device__ __forceinline__ void store_q8_k(const float (&v)[8], int8_t* qs, float2* ds) {
+    const int lane = threadIdx.x % 32;
+    int q[8];
+    const float d = quantize256(v, q);
+    int sum = 0;
+    uint32_t packed[2] = {0, 0};
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+        sum += q[i];
+        packed[i / 4] |= (uint32_t)(uint8_t)(int8_t)q[i] << (8 * (i % 4));
+    }
+    reinterpret_cast<uint2*>(qs)[lane] = make_uint2(packed[0], packed[1]);
+    sum = sum_of_quad(sum);
+    if (lane % 4 == 0) ds[lane / 4] = make_float2(d, d * (float)sum);
+}
+
+// Stores the Q8_0 / Q8_1 quantization of one 32 block held by the warp (lane i: element i).
+template <ActivationType A>
+__device__ __forceinline__ void store_q8_32(float v, int8_t* qs, float2* ds) {
+    const Q8Block32 b = quantize32(v);
+    qs[threadIdx.x % 32] = (int8_t)b.q;
+    if (threadIdx.x % 32 == 0) {
+        const float s = A == ActivationType::Q8_1 ? __half2float(__float2half_rn(b.sum * b.d)) : b.d_stored * b.sum;
+        *ds = make_float2(b.d_stored, s);
+    }
+}
+
+}  // namespace shootout::cuda::act
