@@ -4,10 +4,13 @@
 //     min term that turn the integer dot product of a 32-element piece with Q8 activations (qx, dx,
 //     sx = dx * sum qx) into the float one:
 //       sum_i w_i x_i = scale * dx * sum_i q_i qx_i + min * sx.
+//   kHasMin: whether min can be nonzero (else the kernel skips the min term: one FMA per output and
+//     step less);
 //   kScalePer16: Q6_K, whose scale changes every 16 elements: each half has its own scale (min 0),
 //     and the kernel takes the integer sums of the two halves apart.
 // The algebra per type is the decode units' (matvec_units.cuh), which the CPU's vec_dot also uses:
-//   Q4_0 / Q5_0: q = the 4/5-bit quant (0..15 / 0..31), scale d, min -8d / -16d;
+//   Q4_0 / Q5_0: q = the 4/5-bit quant minus 8 / 16 (-8..7 / -16..15), scale d, no min (the decode
+//     units keep q unsigned and add -8d / -16d times s: the same sum, other rounding);
 //   Q4_1 / Q5_1: q as above, scale d, min m (the block's); activations Q8_1 (its s F16-rounded);
 //   Q8_0: q as stored, scale d, min 0;  MXFP4: q = the int8 table value (doubled), scale 2^(e-128);
 //   Q4_K / Q5_K (sub-block j of 32): q = the 4/5-bit quant, scale d * sc_j, min -dmin * m_j;
@@ -22,12 +25,19 @@ namespace shootout::cuda {
 
 template <TypeId T> struct MmqUnpack;
 
+// v - bias in each byte of a word of values 0..63, bias <= 32, as int8: (v + 128 - bias) ^ 128, no
+// borrow between bytes (as the decode units' Q6_K minus32).
+template <uint32_t kBias>
+__device__ __forceinline__ int bytes_minus(uint32_t v) {
+    return (int)(((v | 0x80808080u) - kBias * 0x01010101u) ^ 0x80808080u);
+}
+
 // Legacy 4/5-bit: qs[j] low nibble = element j, high nibble = element j + 16; bit j of qh = the 5th
 // bit of element j.
-template <TypeId T, bool kHasMin, bool kHasHigh>
+template <TypeId T, bool kHasMinField, bool kHasHigh>
 struct MmqUnpackLegacy4 {
     using G = Grouped<T>;
-    static constexpr bool kScalePer16 = false;
+    static constexpr bool kHasMin = kHasMinField, kScalePer16 = false;
     __device__ static void run(const uint8_t* row, int64_t k0, int half, int4& q, float& scale, float& min) {
         const int64_t b = k0 / 32;
         const int4 raw = *reinterpret_cast<const int4*>(G::main(row, b));
@@ -39,15 +49,16 @@ struct MmqUnpackLegacy4 {
         for (int k = 0; k < 4; ++k) {
             v[k] = (int)((qv[k] >> (4 * half)) & 0x0F0F0F0Fu);
             if constexpr (kHasHigh) v[k] |= spread_bit4(qh >> (4 * k));
+            if constexpr (!kHasMinField) v[k] = bytes_minus<kHasHigh ? 16 : 8>((uint32_t)v[k]);
         }
         q = make_int4(v[0], v[1], v[2], v[3]);
-        if constexpr (kHasMin) {
+        if constexpr (kHasMinField) {
             const uint32_t dm = *reinterpret_cast<const uint32_t*>(G::head0(row, b));
             scale = half_bits_to_float((uint16_t)(dm & 0xFFFF));
             min = half_bits_to_float((uint16_t)(dm >> 16));
         } else {
             scale = half_bits_to_float(*reinterpret_cast<const uint16_t*>(G::head0(row, b)));
-            min = (kHasHigh ? -16.f : -8.f) * scale;
+            min = 0.f;
         }
     }
 };
@@ -59,7 +70,7 @@ template <> struct MmqUnpack<TypeId::Q5_1> : MmqUnpackLegacy4<TypeId::Q5_1, true
 
 template <> struct MmqUnpack<TypeId::Q8_0> {
     using G = Grouped<TypeId::Q8_0>;
-    static constexpr bool kScalePer16 = false;
+    static constexpr bool kHasMin = false, kScalePer16 = false;
     __device__ static void run(const uint8_t* row, int64_t k0, int half, int4& q, float& scale, float& min) {
         const int64_t b = k0 / 32;
         q = *reinterpret_cast<const int4*>(G::main(row, b) + 16 * half);
@@ -72,7 +83,7 @@ template <> struct MmqUnpack<TypeId::Q8_0> {
 // float 2^(e-128) halves them back).
 template <> struct MmqUnpack<TypeId::MXFP4> {
     using G = Grouped<TypeId::MXFP4>;
-    static constexpr bool kScalePer16 = false;
+    static constexpr bool kHasMin = false, kScalePer16 = false;
     __device__ static void run(const uint8_t* row, int64_t k0, int half, int4& q, float& scale, float& min) {
         const int64_t b = k0 / 32;
         const int4 raw = *reinterpret_cast<const int4*>(G::main(row, b));
@@ -94,7 +105,7 @@ template <> struct MmqUnpack<TypeId::MXFP4> {
 // of qh[l]; value d sc_j q - dmin m_j.
 template <typename Block, bool kHasHigh>
 struct MmqUnpackK45 {
-    static constexpr bool kScalePer16 = false;
+    static constexpr bool kHasMin = true, kScalePer16 = false;
     __device__ static void run(const uint8_t* row, int64_t k0, int half, int4& q, float& scale, float& min) {
         const Block* b = reinterpret_cast<const Block*>(row) + k0 / 256;
         const int j = (int)(k0 % 256) / 32, l0 = 16 * half;
@@ -127,9 +138,7 @@ template <> struct MmqUnpack<TypeId::Q5_K> : MmqUnpackK45<quant::BlockQ5_K, true
 // qh[32n + l], scale sc[8n + 2q + l/16]; value d sc (q6 - 32). A half (16 elements) has one scale.
 template <> struct MmqUnpack<TypeId::Q6_K> {
     using G = Grouped<TypeId::Q6_K>;
-    static constexpr bool kScalePer16 = true;
-    // q6 - 32 in each byte of a word of 6-bit values: (q + 128 - 32) ^ 128, no borrow between bytes.
-    __device__ static int minus32(uint32_t v) { return (int)(((v | 0x80808080u) - 0x20202020u) ^ 0x80808080u); }
+    static constexpr bool kHasMin = false, kScalePer16 = true;
     __device__ static void run(const uint8_t* row, int64_t k0, int half, int4& q, float& scale, float& min) {
         const int64_t b = k0 / 256;
         const uint8_t* blk = G::main(row, b);
@@ -142,7 +151,7 @@ template <> struct MmqUnpack<TypeId::Q6_K> {
         int v[4];
 #pragma unroll
         for (int k = 0; k < 4; ++k)
-            v[k] = minus32(((low[k] >> (4 * (qq >> 1))) & 0x0F0F0F0Fu) | (((high[k] >> (2 * qq)) & 0x03030303u) << 4));
+            v[k] = bytes_minus<32>(((low[k] >> (4 * (qq >> 1))) & 0x0F0F0F0Fu) | (((high[k] >> (2 * qq)) & 0x03030303u) << 4));
         q = make_int4(v[0], v[1], v[2], v[3]);
         scale = half_bits_to_float(*reinterpret_cast<const uint16_t*>(G::head0(row, b))) *
                 (float)(int8_t)blk[192 + 8 * n + 2 * qq + half];
