@@ -114,6 +114,10 @@ done
 SHOOTOUT_CUDA_MOE_MODELS=$moe_models "$build/test_cuda_moe_deltanet" 2>&1 | tee "$out/test-moe.log" \
   | grep -E "KLD|t/s|^\[  (PASSED|FAILED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# The MoE ops once more with prompts on the F16 expert GEMM (moe_gemm) instead of moe_mmq.
+SHOOTOUT_CUDA_MOE_MMQ=0 "$build/test_cuda_moe_deltanet" --gtest_filter='*Moe*:-*Model*' 2>&1 | tee "$out/test-moe-f16.log" \
+  | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 if [ $sanitize -eq 1 ] && command -v compute-sanitizer >/dev/null; then
   compute-sanitizer --tool memcheck --error-exitcode 3 "$build/test_cuda_kernels" \
     --gtest_filter='*q4_0*:*q5_1*:*q4_K*:*q6_K*:*bf16*:*mxfp4*:*Mxfp4*' >"$out/memcheck.log" 2>&1 || status=1

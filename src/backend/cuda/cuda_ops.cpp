@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/moe_deltanet_kernels.h"
+#include "backend/cuda/moe_mmq.h"
 #include "backend/cuda/ops_kernels.h"
 #include "backend/cuda/step_graph.h"
 #include "util/error.h"
@@ -586,6 +588,18 @@ private:
         const ExpertGroups groups{m.g_expert, m.g_first, m.g_count, m.g_n_active};
         const int64_t n_slots = n_tokens * n_used, max_active = std::min(n_slots, n_expert), n_in = stack->n_in;
         const ActivationType act = activation_type(stack->type);
+        if (n_tokens > kMaxMatvecTokens && use_moe_mmq() && moe_mmq_supports(stack->type)) {
+            // The int8 expert GEMM on the CPU's own activation values (moe_mmq.h).
+            if (convert)
+                launch(Key('q') << x << n_slots << n_in << q << ds << act, -1, [=](cudaStream_t s, const int64_t*) {
+                    cuda::quantize_activations(act, x, n_slots, n_in, q, ds, s);
+                });
+            launch(Key('I') << stack << n_expert << n_tokens << n_used << q << ds << y << groups.expert, -1,
+                   [=](cudaStream_t s, const int64_t*) {
+                       cuda::moe_mmq(*stack, n_expert, n_tokens, n_used, groups, q, ds, y, s);
+                   });
+            return;
+        }
         if (n_tokens > kMaxMatvecTokens) {
             if (convert)
                 launch(Key('h') << x << n_slots << n_in << xh << act, -1, [=](cudaStream_t s, const int64_t*) {
@@ -612,6 +626,16 @@ private:
                    cuda::moe_matvec(*stack, n_expert, n_tokens, max_active, groups, x, qx, dx, one_row, y, s, second,
                                     y2);
                });
+    }
+
+    // Prompts' quantized expert stacks go through the int8 GEMM (moe_mmq) unless SHOOTOUT_CUDA_MOE_MMQ=0
+    // asks for the F16 one (moe_gemm: dequantized tiles, F16-rounded activations), for comparisons.
+    static bool use_moe_mmq() {
+        static const bool on = [] {
+            const char* v = std::getenv("SHOOTOUT_CUDA_MOE_MMQ");
+            return !(v && std::string(v) == "0");
+        }();
+        return on;
     }
 
     // moe_ffn's device memory for n_slots routed rows (and 8 rows of padding where the expert
