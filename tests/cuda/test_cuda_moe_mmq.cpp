@@ -228,6 +228,9 @@ void check(TypeId type, const HostWeight& hw, const Shape& sh, uint32_t seed) {
 // 144 slots over 6 experts (24 a expert): 64-row tiles; 144 over 8 (18 a expert): 32-row tiles.
 const Shape kWide{256, 96, 6, 72, 2, {{0, 1}, {2, 7}, {3, 33}, {4, 0}, {5, 70}}};
 const Shape kNarrow{768, 96, 8, 72, 2, {{1, 70}, {3, 7}, {4, 0}, {6, 33}, {7, 1}}};
+// A prompt as the MoE op gives it: 200 tokens x 3 of 8 experts, every expert ~75 rows (64-row tiles,
+// a whole and a partial one each).
+const Shape kPrompt{256, 64, 8, 200, 3, {{0, 75}, {1, 80}, {2, 70}, {3, 77}, {4, 72}, {5, 74}, {6, 76}, {7, 70}}};
 
 class CudaMoeMmq : public ::testing::TestWithParam<TypeId> {
 protected:
@@ -239,7 +242,7 @@ protected:
 TEST_P(CudaMoeMmq, MatchesReference) {
     const TypeId type = GetParam();
     ASSERT_TRUE(cuda::moe_mmq_supports(type));
-    for (const Shape* sh : {&kWide, &kNarrow}) {
+    for (const Shape* sh : {&kWide, &kNarrow, &kPrompt}) {
         const uint32_t seed = 100 * (uint32_t)type + (uint32_t)sh->n_in;
         check(type, make_weight(type, sh->n_in, sh->n_expert * sh->rows_per_expert, seed), *sh, seed + 1);
     }
