@@ -102,6 +102,12 @@ protected:
     std::vector<std::unique_ptr<backend::Buffer>> buffers_;
 };
 
+// SHOOTOUT_CUDA_MOE_MMQ=0: prompts' experts on the F16 GEMM (moe_gemm) instead of moe_mmq.
+bool f16_prompts() {
+    const char* mmq = std::getenv("SHOOTOUT_CUDA_MOE_MMQ");
+    return mmq && std::string(mmq) == "0";
+}
+
 // Expert stacks of `type`, n_tokens routed by random logits (token 0's all equal: the ties go to
 // experts 0, 1, 2 on both backends), CPU vs CUDA outputs. Every token count is routed and grouped by
 // expert on the device; up to 8 tokens (decode) the experts' products are the int8 ones (moe_matvec:
@@ -122,10 +128,22 @@ void CudaMoeDeltaNetOps::check_moe(TypeId type, int64_t n_tokens, double toleran
     cpu_->moe_ffn(ex, logits.data(), x.data(), n_tokens, want.data());
     float* out = device_zeros(want.size());
     gpu_->moe_ffn(ex, device(logits), device(x), n_tokens, out);
-    const double d = rel_diff(host(out, want.size()), want);
+    const std::vector<float> got = host(out, want.size());
+    const double d = rel_diff(got, want);
     std::printf("moe_ffn %s, %lld tokens, %lld of %lld experts: max rel diff %.3g\n", quant::traits(type).name,
                 (long long)n_tokens, (long long)n_used, (long long)n_expert, d);
     EXPECT_LT(d, tolerance) << quant::traits(type).name << ", " << n_tokens << " tokens";
+    if (n_tokens > cuda::kMaxMatvecTokens && !f16_prompts()) {
+        // The prompt path (moe_mmq) multiplies the same int8 values as the decode path (moe_matvec):
+        // token by token through decode steps the GPU must give the same outputs up to summation order.
+        float* one = device_zeros(want.size());
+        const float* dl = device(logits);
+        const float* dx = device(x);
+        for (int64_t t = 0; t < n_tokens; ++t)
+            gpu_->moe_ffn(ex, dl + t * n_expert, dx + t * ex.gate.n_in, 1, one + t * ex.gate.n_in);
+        EXPECT_LT(rel_diff(got, host(one, want.size())), 1e-5)
+            << quant::traits(type).name << ", " << n_tokens << " tokens: prompt vs token by token";
+    }
 
     // Without normalisation the weights are the bare probabilities.
     ex.normalize_weights = false;
@@ -147,10 +165,13 @@ TEST_F(CudaMoeDeltaNetOps, MoeF16) {
 // SHOOTOUT_CUDA_MOE_MMQ=0 (gpu-check runs these tests that way too) prompts take the F16 GEMM
 // (moe_gemm: weights dequantized to F16, the activation values rounded to F16, 2^-12 relative each;
 // as the dense prefill, measured 4e-3 on Q8_0 through gemm_dequant).
+// Against the CPU the prompts' bound is wider than decode's for another reason: with 200 tokens one
+// SwiGLU output (token 38 of MoeQ8_0) lies on an 8-bit rounding boundary, the GPU's expf puts it on
+// the other side than the CPU's, and its 8-bit activation moves a whole step: 2.2e-4 of the output,
+// the same for the GPU's decode path (measured on an H200). check_moe holds the prompt path to the
+// decode path at 1e-5 as well.
 double moe_tolerance(int64_t n_tokens) {
-    const char* mmq = std::getenv("SHOOTOUT_CUDA_MOE_MMQ");
-    const bool f16_prompts = mmq && std::string(mmq) == "0";
-    return n_tokens <= cuda::kMaxMatvecTokens ? 1e-5 : f16_prompts ? 1.5e-2 : 1e-4;
+    return n_tokens <= cuda::kMaxMatvecTokens ? 1e-5 : f16_prompts() ? 1.5e-2 : 1e-3;
 }
 // 200 tokens of 3 of 8 experts: ~75 rows an expert, the 64-row tiles (one whole, one partial).
 TEST_F(CudaMoeDeltaNetOps, MoeQ8_0) {
