@@ -158,9 +158,9 @@ for recipe in "${synth[@]}"; do
 done
 if [ $profile -eq 1 ] && [ ${#synth[@]} -gt 0 ] && command -v ncu >/dev/null; then
   f=/tmp/qwen3-8b-${synth[0]}.gguf
-  # bench -p 0 -n 4 -r 1: a warm-up of 4 steps then 4 timed ones; skip the warm-up's launches.
+  # bench -p 0 -n 16 -r 1: a warm-up of 16 steps then 16 timed ones (~300 launches a step); skip 3000.
   ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 3000 --launch-count 1500 \
-    "$build/shootout" bench -m "$f" -p 0 -n 4 -r 1 --backend cuda >"$out/ncu-decode.csv" 2>"$out/ncu-decode.err" \
+    "$build/shootout" bench -m "$f" -p 0 -n 16 -r 1 --backend cuda >"$out/ncu-decode.csv" 2>"$out/ncu-decode.err" \
     && python3 "$root/tools/ncu_summary.py" "$out/ncu-decode.csv" >"$out/profile-decode.txt"
   ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 1300 --launch-count 1300 \
     "$build/shootout" bench -m "$f" -p 512 -n 0 -r 1 --backend cuda >"$out/ncu-prefill.csv" 2>"$out/ncu-prefill.err" \

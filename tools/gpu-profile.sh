@@ -17,7 +17,7 @@ for spec in "$@"; do
   "$S" bench -m "$f" -p 512 -n 32 -r 2 --backend cuda 2>&1 | grep -E "pp512|tg32"
   # Decode: skip the warm-up's launches, time the rest (a step is a few hundred launches).
   ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 800 --launch-count 1500 \
-    "$S" bench -m "$f" -p 0 -n 8 -r 1 --backend cuda >"$out/ncu-$arch-decode.csv" 2>"$out/ncu-$arch-decode.err"
+    "$S" bench -m "$f" -p 0 -n 32 -r 1 --backend cuda >"$out/ncu-$arch-decode.csv" 2>"$out/ncu-$arch-decode.err"
   python3 "$root/tools/ncu_summary.py" "$out/ncu-$arch-decode.csv" >"$out/profile-$arch-decode.txt"
   ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-count 3000 \
     "$S" bench -m "$f" -p 512 -n 0 -r 1 --backend cuda >"$out/ncu-$arch-prefill.csv" 2>"$out/ncu-$arch-prefill.err"
