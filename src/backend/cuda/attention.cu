@@ -254,20 +254,37 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
             for (int c = 0; c < kDims; ++c) acc[g][c] *= correction;
             m[g] = m_new;
         }
-        for (int j = 0; j < n_here; ++j) {
-            const __half* vr = v_cache + (p0 + j) * kv_row + (int64_t)kv_head * HD + kDims * lane;
-            float vf[kDims];
+        // The tile's values, kVals keys at a time: their loads first, then their sums (in key order,
+        // as one key at a time): a loop of one load per key waited on each (~16 us of a 30B-A3B
+        // decode layer on an H200, ncu).
+        constexpr int kVals = 8;
+        for (int j0 = 0; j0 < n_here; j0 += kVals) {
+            __half2 vh[kVals][kDims / 2];
 #pragma unroll
-            for (int c = 0; c < kDims; c += 2) {
-                const float2 f = __half22float2(*reinterpret_cast<const __half2*>(vr + c));
-                vf[c] = f.x;
-                vf[c + 1] = f.y;
+            for (int u = 0; u < kVals; ++u) {
+                if (j0 + u < n_here) {
+                    const __half2* vr = reinterpret_cast<const __half2*>(v_cache + (p0 + j0 + u) * kv_row +
+                                                                         (int64_t)kv_head * HD + kDims * lane);
+#pragma unroll
+                    for (int c = 0; c < kDims / 2; ++c) vh[u][c] = vr[c];
+                }
             }
 #pragma unroll
-            for (int g = 0; g < G; ++g) {
-                const float pj = __shfl_sync(0xffffffffu, pr[g], j);
+            for (int u = 0; u < kVals; ++u) {
+                if (j0 + u >= n_here) break;  // the same for the whole warp
+                float vf[kDims];
 #pragma unroll
-                for (int c = 0; c < kDims; ++c) acc[g][c] += pj * vf[c];
+                for (int c = 0; c < kDims / 2; ++c) {
+                    const float2 f = __half22float2(vh[u][c]);
+                    vf[2 * c] = f.x;
+                    vf[2 * c + 1] = f.y;
+                }
+#pragma unroll
+                for (int g = 0; g < G; ++g) {
+                    const float pj = __shfl_sync(0xffffffffu, pr[g], j0 + u);
+#pragma unroll
+                    for (int c = 0; c < kDims; ++c) acc[g][c] += pj * vf[c];
+                }
             }
         }
     }

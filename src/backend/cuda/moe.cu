@@ -97,8 +97,12 @@ __global__ void moe_route_kernel(const float* __restrict__ logits_all, int64_t n
     __syncwarp();
 
     // Top-k by repeated arg-max; among equal probabilities the lower expert wins (the CPU's stable
-    // sort), and a chosen expert is marked -1 (probabilities are >= 0).
+    // sort), and a chosen expert is marked -1 (probabilities are >= 0). Lane j keeps slot j (j < 32)
+    // in registers: written once at the end, in parallel, not read back from global memory (a decode
+    // step's routing was ~8 us of serial global round trips).
     float chosen_sum = 0.f;
+    int32_t my_e = 0;
+    float my_w = 0.f;
     for (int64_t j = 0; j < n_used; ++j) {
         float best = -2.f;
         int32_t best_e = INT32_MAX;
@@ -119,31 +123,43 @@ __global__ void moe_route_kernel(const float* __restrict__ logits_all, int64_t n
         }
         __syncwarp();
         if (best_e >= n_expert) best_e = 0;  // NaN logits only: keep the writes in bounds
+        if (j < 32 && lane == j) {
+            my_e = best_e;
+            my_w = best;
+        }
         if (lane == 0) {
-            ids[t * n_used + j] = best_e;
-            weights[t * n_used + j] = best;
+            if (j >= 32) {  // past the lanes (no model routes so many): stored now, divided below
+                ids[t * n_used + j] = best_e;
+                weights[t * n_used + j] = best;
+            }
             probs[best_e] = -1.f;
         }
         __syncwarp();
         chosen_sum += best;  // in slot order, as the CPU
     }
-    if (lane == 0 && normalize) {
-        const float divisor = fmaxf(chosen_sum, 6.103515625e-5f);
-        for (int64_t j = 0; j < n_used; ++j) weights[t * n_used + j] /= divisor;
+    const float divisor = normalize ? fmaxf(chosen_sum, 6.103515625e-5f) : 1.f;
+    if (lane < n_used) {
+        ids[t * n_used + lane] = my_e;
+        weights[t * n_used + lane] = normalize ? my_w / divisor : my_w;
     }
-    if (lane == 0 && groups.row_token) {
-        // Rank of slot j among the token's experts (equal ids, from NaN logits only, by slot).
-        for (int64_t j = 0; j < n_used; ++j) {
-            const int32_t e = ids[j];
-            int32_t rank = 0;
-            for (int64_t k = 0; k < n_used; ++k) rank += ids[k] < e || (ids[k] == e && k < j);
+    if (lane == 0 && normalize)
+        for (int64_t j = 32; j < n_used; ++j) weights[t * n_used + j] /= divisor;
+    if (groups.row_token) {
+        // Rank of slot j among the token's experts (equal ids, from NaN logits only, by slot): lane j
+        // takes slot j, the other slots' ids from their lanes (n_used <= 32 here, moe_route_group_one).
+        int32_t rank = 0;
+        for (int k = 0; k < (int)n_used; ++k) {  // every lane shuffles; lanes past n_used write nothing
+            const int32_t other = __shfl_sync(0xffffffffu, my_e, k);
+            rank += other < my_e || (other == my_e && k < lane);
+        }
+        if (lane < n_used) {
             groups.row_token[rank] = 0;
-            groups.row_of_slot[j] = rank;
-            groups.expert[rank] = e;
+            groups.row_of_slot[lane] = rank;
+            groups.expert[rank] = my_e;
             groups.first[rank] = rank;
             groups.count[rank] = 1;
         }
-        *groups.n_active = (int32_t)n_used;
+        if (lane == 0) *groups.n_active = (int32_t)n_used;
     }
 }
 
@@ -297,6 +313,11 @@ void moe_route(const float* router_logits, int64_t n_tokens, int64_t n_expert, i
 void moe_route_group_one(const float* router_logits, int64_t n_expert, int64_t n_used, bool normalize, int32_t* ids,
                          float* weights, int32_t* row_token, int32_t* row_of_slot, int32_t* expert, int32_t* first,
                          int32_t* count, int32_t* n_active, StreamHandle stream) {
+    if (n_used > 32) {  // the fused kernel keeps a slot a lane
+        launch_route(router_logits, 1, n_expert, n_used, normalize, ids, weights, GroupsOut{}, stream);
+        moe_group(ids, 1, n_used, n_expert, row_token, row_of_slot, expert, first, count, n_active, stream);
+        return;
+    }
     launch_route(router_logits, 1, n_expert, n_used, normalize, ids, weights,
                  GroupsOut{row_token, row_of_slot, expert, first, count, n_active}, stream);
 }
