@@ -31,13 +31,6 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
-// The whole weight row into L2, a 128-byte line per lane per step: the row's later loads then wait on
-// L2, not DRAM, and the bytes in flight are not limited by the registers the units hold.
-__device__ __forceinline__ void prefetch_row_l2(const uint8_t* w_row, size_t row_bytes) {
-    for (size_t off = 128 * (threadIdx.x % 32); off < row_bytes; off += 128 * 32)
-        asm volatile("prefetch.global.L2 [%0];" ::"l"(w_row + off));
-}
-
 // Up to kMaxMatvecParts products of one activation row set in one launch (Q/K/V, gate/up: same x,
 // same type and width): part i owns the x blocks first_block[i] .. first_block[i + 1] - 1. A decode
 // step is launch-bound (~86 us a layer on an H200 against ~22 us of weight reads), so two launches
@@ -109,9 +102,6 @@ matvec_q8_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, Quan
     const int first = lane / V::kUnits;
     typename V::Regs r0[kInFlight];
     if (has_row) load_units(first, r0);
-#if SHOOTOUT_MATVEC_L2_PREFETCH
-    if (has_row) prefetch_row_l2(w_row, row_bytes);
-#endif
     pdl_wait();
     if (!has_row) return;
     dot_units(first, r0);

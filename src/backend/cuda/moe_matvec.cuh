@@ -50,9 +50,6 @@ moe_matvec_q8_kernel(const uint8_t* stack, size_t row_bytes, int64_t rows_per_ex
     if (row >= rows_per_expert) return;
     const int64_t expert = groups.expert[slot], r0 = groups.first[slot], n_rows = groups.count[slot];
     const uint8_t* w_row = stack + (expert * rows_per_expert + row) * row_bytes;
-#if SHOOTOUT_MATVEC_L2_PREFETCH
-    prefetch_row_l2(w_row, row_bytes);
-#endif
     static_assert(32 % V::kUnits == 0);
     constexpr int kBlockStep = 32 / V::kUnits;
     const int u = lane % V::kUnits;
@@ -124,9 +121,6 @@ moe_down_combine_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int
     if (row >= rows_per_expert) return;
     constexpr int kBlockStep = 32 / V::kUnits, kGroup = 4;  // slots whose loads are in flight together
     const int u = lane % V::kUnits;
-#if SHOOTOUT_MATVEC_L2_PREFETCH
-    for (int j = 0; j < n_used; ++j) prefetch_row_l2(stack + ((int64_t)ids[j] * rows_per_expert + row) * row_bytes, row_bytes);
-#endif
     float ys[kMaxDownSlots];
 #pragma unroll
     for (int j0 = 0; j0 < kMaxDownSlots; j0 += kGroup) {
