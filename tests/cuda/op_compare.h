@@ -1,18 +1,54 @@
-// Helpers the GPU op tests share (test_cuda_moe_deltanet.cpp, test_cuda_delta_net.cpp): seeded
-// uniform inputs (plain and unit-norm rows, the delta rule's inputs) and the relative difference of a GPU result from the CPU's.
+// Helpers the GPU op tests share (test_cuda_moe_deltanet.cpp, test_cuda_delta_net.cpp,
+// test_cuda_kernels.cpp, test_cuda_moe_mmq.cpp): seeded uniform and normal inputs (plain and
+// unit-norm rows, the delta rule's inputs), random quantized weight matrices with their reference
+// dequantization, and the relative difference of a GPU result from the CPU's.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <random>
 #include <vector>
 
 #include "backend/ops.h"
+#include "quant/type_table.h"
 
 namespace shootout::test {
+
+// n seeded normal values of standard deviation sd.
+inline std::vector<float> gaussian(size_t n, uint32_t seed, float sd) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.f, sd);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(rng);
+    return v;
+}
+
+// A random n_out x n_in weight matrix in `type` (rows of varying scale and offset, so mins and
+// scales vary), quantized by the reference quantizer, and its reference dequantization.
+struct QuantizedWeight {
+    std::vector<uint8_t> bytes;
+    std::vector<float> values;  // n_out x n_in
+};
+inline QuantizedWeight make_quantized_weight(quant::TypeId type, int64_t n_in, int64_t n_out, uint32_t seed) {
+    const auto& tr = quant::traits(type);
+    std::vector<float> src = gaussian((size_t)(n_in * n_out), seed, 0.05f);
+    std::mt19937 rng(seed + 1);
+    std::uniform_real_distribution<float> scale(0.2f, 3.f), shift(-0.02f, 0.02f);
+    for (int64_t r = 0; r < n_out; ++r) {
+        const float s = scale(rng), o = shift(rng);
+        for (int64_t i = 0; i < n_in; ++i) src[r * n_in + i] = src[r * n_in + i] * s + o;
+    }
+    QuantizedWeight w;
+    w.bytes.resize(quant::row_size_bytes(type, n_in) * (size_t)n_out);
+    tr.quantize_rows(src.data(), w.bytes.data(), n_out, n_in, nullptr);
+    w.values.resize(src.size());
+    tr.to_float(w.bytes.data(), w.values.data(), n_in * n_out);
+    return w;
+}
 
 inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
     std::mt19937 rng(seed);

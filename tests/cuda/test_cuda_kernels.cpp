@@ -16,6 +16,8 @@
 // Outputs are poisoned (NaN bytes) before every launch, so an unwritten element fails the test.
 #include <gtest/gtest.h>
 
+#include "op_compare.h"
+
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -36,43 +38,14 @@ namespace shootout {
 namespace {
 
 using quant::TypeId;
+using test::gaussian;
+using HostWeight = test::QuantizedWeight;
+constexpr auto make_weight = test::make_quantized_weight;
 
 const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0, TypeId::Q4_1, TypeId::Q5_0,
                          TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::MXFP4};
 
 bool has_gpu() { return cuda::device_count() > 0; }
-
-std::vector<float> gaussian(size_t n, uint32_t seed, float sd) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.f, sd);
-    std::vector<float> v(n);
-    for (auto& x : v) x = dist(rng);
-    return v;
-}
-
-// A random weight matrix in `type` (rows of varying scale and offset, so mins and scales vary),
-// its bytes and its reference dequantization.
-struct HostWeight {
-    std::vector<uint8_t> bytes;
-    std::vector<float> values;  // n_out x n_in, dequantized by the CPU reference
-};
-
-HostWeight make_weight(TypeId type, int64_t n_in, int64_t n_out, uint32_t seed) {
-    const auto& tr = quant::traits(type);
-    std::vector<float> src = gaussian((size_t)(n_in * n_out), seed, 0.05f);
-    std::mt19937 rng(seed + 1);
-    std::uniform_real_distribution<float> scale(0.2f, 3.f), shift(-0.02f, 0.02f);
-    for (int64_t r = 0; r < n_out; ++r) {
-        const float s = scale(rng), o = shift(rng);
-        for (int64_t i = 0; i < n_in; ++i) src[r * n_in + i] = src[r * n_in + i] * s + o;
-    }
-    HostWeight w;
-    w.bytes.resize(quant::row_size_bytes(type, n_in) * (size_t)n_out);
-    tr.quantize_rows(src.data(), w.bytes.data(), n_out, n_in, nullptr);
-    w.values.resize(src.size());
-    tr.to_float(w.bytes.data(), w.values.data(), n_in * n_out);
-    return w;
-}
 
 // The activations as the CPU multiplies them: converted to the weight type's vec_dot_type by the CPU
 // backend's own conversion (its kernel table's from_float) and back to floats (F16/BF16/F32 weights:

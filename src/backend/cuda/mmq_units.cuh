@@ -160,21 +160,13 @@ template <> struct MmqUnpack<TypeId::Q6_K> {
 };
 
 // Calls f.template operator()<T>() with the compile-time type of a runtime id (the types the int8
-// expert GEMM takes); returns false for other ids.
+// expert GEMM takes: dispatch_type's but F16 and BF16); returns false for other ids.
 template <typename F>
 bool dispatch_mmq_type(TypeId id, F&& f) {
-    switch (id) {
-        case TypeId::Q8_0: f.template operator()<TypeId::Q8_0>(); return true;
-        case TypeId::Q4_0: f.template operator()<TypeId::Q4_0>(); return true;
-        case TypeId::Q4_1: f.template operator()<TypeId::Q4_1>(); return true;
-        case TypeId::Q5_0: f.template operator()<TypeId::Q5_0>(); return true;
-        case TypeId::Q5_1: f.template operator()<TypeId::Q5_1>(); return true;
-        case TypeId::Q4_K: f.template operator()<TypeId::Q4_K>(); return true;
-        case TypeId::Q5_K: f.template operator()<TypeId::Q5_K>(); return true;
-        case TypeId::Q6_K: f.template operator()<TypeId::Q6_K>(); return true;
-        case TypeId::MXFP4: f.template operator()<TypeId::MXFP4>(); return true;
-        default: return false;
-    }
+    if (id == TypeId::F16 || id == TypeId::BF16) return false;
+    return dispatch_type(id, [&]<TypeId T>() {
+        if constexpr (T != TypeId::F16 && T != TypeId::BF16) f.template operator()<T>();
+    });
 }
 
 }  // namespace shootout::cuda
