@@ -131,42 +131,46 @@ INSTANTIATE_TEST_SUITE_P(Cases, CudaFusedRope,
 // The producers fused with the activation conversion (decode's quantize-ahead): their F32 output is
 // the plain op's (compared with the CPU's), and their int8 output and scales are bit for bit what
 // quantize_activations makes of that F32 output.
+// Rows of 1024 and of 5120 elements (Qwen3-32B's width: 5 a thread of the norm's 1024).
 TEST_F(CudaFused, ProducersQuantizeTheirOutputExactly) {
-    const int64_t n_rows = 3, n = 1024;
-    const auto w_host = gaussian((size_t)n, 9, 1.f);
-    const backend::Weight w = f32_vector("norm", w_host);
-    const size_t total = (size_t)(n_rows * n);
-    for (auto act : {cuda::ActivationType::Q8_0, cuda::ActivationType::Q8_1, cuda::ActivationType::Q8_K}) {
-        for (int producer = 0; producer < 3; ++producer) {
-            SCOPED_TRACE("activation type " + std::to_string((int)act) + ", producer " + std::to_string(producer));
-            std::vector<float> a = gaussian(total, 11), b = gaussian(total, 12), out(total);
-            std::vector<float> ca = a, cb = b, cout(total);
-            if (producer == 0) cpu_->rms_norm(ca.data(), w, n_rows, 1e-6f, cout.data());
-            if (producer == 1) cpu_->add_rms_norm(ca.data(), cb.data(), w, n_rows, 1e-6f, cout.data());
-            if (producer == 2) cpu_->swiglu(ca.data(), cb.data(), total, cout.data());
-            cuda::DeviceBuffer qs(total), ds(total / 32 * 8), qs2(total), ds2(total / 32 * 8), wd(n * sizeof(float));
-            wd.upload(w_host.data(), n * sizeof(float));
-            on_gpu({&a, &b, &out}, [&](const std::vector<float*>& p) {
-                if (producer == 0)
-                    cuda::rms_norm_quantize(p[0], wd.as<float>(), n_rows, n, 1e-6f, p[2], act, qs.as<int8_t>(),
-                                            ds.as<float2>(), nullptr);
-                if (producer == 1)
-                    cuda::add_rms_norm_quantize(p[0], p[1], wd.as<float>(), n_rows, n, 1e-6f, p[2], act,
-                                                qs.as<int8_t>(), ds.as<float2>(), nullptr);
-                if (producer == 2)
-                    cuda::swiglu_quantize(p[0], p[1], n_rows, n, p[2], act, qs.as<int8_t>(), ds.as<float2>(), nullptr);
-                cuda::quantize_activations(act, p[2], n_rows, n, qs2.as<int8_t>(), ds2.as<float2>(), nullptr);
-                cuda::synchronize();
-            });
-            EXPECT_LT(max_abs_diff(cout, out), 1e-5);
-            std::vector<int8_t> q1(total), q2(total);
-            std::vector<float> d1(total / 16), d2(total / 16);
-            qs.download(q1.data(), total);
-            qs2.download(q2.data(), total);
-            ds.download(d1.data(), d1.size() * sizeof(float));
-            ds2.download(d2.data(), d2.size() * sizeof(float));
-            EXPECT_EQ(q1, q2);
-            EXPECT_EQ(d1, d2);
+    for (const int64_t n : {1024, 5120}) {
+        const int64_t n_rows = 3;
+        const auto w_host = gaussian((size_t)n, 9, 1.f);
+        const backend::Weight w = f32_vector("norm", w_host);
+        const size_t total = (size_t)(n_rows * n);
+        for (auto act : {cuda::ActivationType::Q8_0, cuda::ActivationType::Q8_1, cuda::ActivationType::Q8_K}) {
+            for (int producer = 0; producer < 3; ++producer) {
+                SCOPED_TRACE("n " + std::to_string(n) + ", activation type " + std::to_string((int)act) + ", producer " +
+                             std::to_string(producer));
+                std::vector<float> a = gaussian(total, 11), b = gaussian(total, 12), out(total);
+                std::vector<float> ca = a, cb = b, cout(total);
+                if (producer == 0) cpu_->rms_norm(ca.data(), w, n_rows, 1e-6f, cout.data());
+                if (producer == 1) cpu_->add_rms_norm(ca.data(), cb.data(), w, n_rows, 1e-6f, cout.data());
+                if (producer == 2) cpu_->swiglu(ca.data(), cb.data(), total, cout.data());
+                cuda::DeviceBuffer qs(total), ds(total / 32 * 8), qs2(total), ds2(total / 32 * 8), wd(n * sizeof(float));
+                wd.upload(w_host.data(), n * sizeof(float));
+                on_gpu({&a, &b, &out}, [&](const std::vector<float*>& p) {
+                    if (producer == 0)
+                        cuda::rms_norm_quantize(p[0], wd.as<float>(), n_rows, n, 1e-6f, p[2], act, qs.as<int8_t>(),
+                                                ds.as<float2>(), nullptr);
+                    if (producer == 1)
+                        cuda::add_rms_norm_quantize(p[0], p[1], wd.as<float>(), n_rows, n, 1e-6f, p[2], act,
+                                                    qs.as<int8_t>(), ds.as<float2>(), nullptr);
+                    if (producer == 2)
+                        cuda::swiglu_quantize(p[0], p[1], n_rows, n, p[2], act, qs.as<int8_t>(), ds.as<float2>(), nullptr);
+                    cuda::quantize_activations(act, p[2], n_rows, n, qs2.as<int8_t>(), ds2.as<float2>(), nullptr);
+                    cuda::synchronize();
+                });
+                EXPECT_LT(max_abs_diff(cout, out), 1e-5);
+                std::vector<int8_t> q1(total), q2(total);
+                std::vector<float> d1(total / 16), d2(total / 16);
+                qs.download(q1.data(), total);
+                qs2.download(q2.data(), total);
+                ds.download(d1.data(), d1.size() * sizeof(float));
+                ds2.download(d2.data(), d2.size() * sizeof(float));
+                EXPECT_EQ(q1, q2);
+                EXPECT_EQ(d1, d2);
+            }
         }
     }
 }

@@ -40,6 +40,9 @@ void activations_to_half(ActivationType type, const float* x, int64_t n_tokens, 
 // F32 output exactly as the plain op does and that output converted as quantize_activations() would
 // (type a Q8 type, rows of n elements). rms_norm: y = rms_norm(x) * w; add_rms_norm: x += y_in, then
 // out = rms_norm(x) * w (out may equal y_in); swiglu: out = silu(gate) * up, n_rows rows of n.
+// The quantizing norms take rows of up to kMaxQuantizingNormRow elements (held in registers and
+// shared memory); longer rows take the plain norm and quantize_activations.
+constexpr int64_t kMaxQuantizingNormRow = 8192;
 void rms_norm_quantize(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, float* y,
                        ActivationType type, int8_t* qs, float2* ds, cudaStream_t stream);
 void add_rms_norm_quantize(float* x, const float* y_in, const float* w, int64_t n_rows, int64_t n, float eps,

@@ -159,7 +159,8 @@ public:
     void rms_norm(const float* x, const backend::Weight& weight, int64_t n_rows, float eps, float* y) override {
         const float* wv = vector(weight);
         const int64_t n = weight.n_in;
-        if (launch_quantizing(Key('N') << x << wv << n_rows << n << eps << y, -1, y, n_rows, n,
+        if (n <= kMaxQuantizingNormRow &&
+            launch_quantizing(Key('N') << x << wv << n_rows << n << eps << y, -1, y, n_rows, n,
                               [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s, const int64_t*) {
                                   cuda::rms_norm_quantize(x, wv, n_rows, n, eps, y, act, qs, ds, s);
                               }))
@@ -216,7 +217,8 @@ public:
                       float* out) override {
         const float* wv = vector(weight);
         const int64_t n = weight.n_in;
-        if (launch_quantizing(Key('n') << x << y << wv << n_rows << n << eps << out, -1, out, n_rows, n,
+        if (n <= kMaxQuantizingNormRow &&
+            launch_quantizing(Key('n') << x << y << wv << n_rows << n << eps << out, -1, out, n_rows, n,
                               [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s, const int64_t*) {
                                   cuda::add_rms_norm_quantize(x, y, wv, n_rows, n, eps, out, act, qs, ds, s);
                               }))
