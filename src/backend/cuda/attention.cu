@@ -4,7 +4,8 @@
 // scores one key (the whole q . k dot product, q broadcast from shared memory), the warp folds the
 // 32 scores into the running max and sum, and each lane accumulates V for its own head dimensions.
 // Scores, softmax and the weighted sum are F32 on the F16-rounded K and V, as the CPU computes them.
-// The decode kernels (store_kv, attention) are launched with PDL (pdl.cuh): trigger, wait, then work;
+// The decode kernels (store_kv, attention; a one-token step stores its key and value inside the
+// decode kernel, attention_decode_step) are launched with PDL (pdl.cuh): trigger, wait, then work;
 // q, k, v and the cache, written by the kernels before, are read with coherent loads (no __restrict__).
 #include <cuda_fp16.h>
 
