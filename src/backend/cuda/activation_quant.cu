@@ -219,7 +219,7 @@ template <bool kAdd>
 void launch_norm_quantize(ActivationType type, float* x, const float* y_in, const float* w, int64_t n_rows, int64_t n,
                           float eps, float* out, int8_t* qs, float2* ds, cudaStream_t stream, const char* what) {
     check_shape(type, n, what);
-    if (n > kNormMaxRow || n > (int64_t)kNormMaxPer * norm_block_threads(n))
+    if (n > kNormMaxRow)  // (shorter rows get fewer threads, never more than kNormMaxPer elements each)
         fail(what, "rows of " + std::to_string(n) + " elements: the quantizing norm takes at most " +
                        std::to_string(kNormMaxPer) + " a thread (" + std::to_string(kNormMaxRow) + ")");
     const LaunchShape shape{dim3((unsigned)n_rows), dim3(norm_block_threads(n)), 0, stream};

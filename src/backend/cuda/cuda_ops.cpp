@@ -188,7 +188,7 @@ public:
                                   std::to_string(cache.n_ctx()));
         uint16_t* kc = cache.k(layer);
         uint16_t* vc = cache.v(layer);
-        if (n_tokens == 1 && steps().recording() && cuda::attention_decode_supports(shape, ActivationType::F32)) {
+        if (one_kernel_attention(n_tokens, shape)) {
             attention_step(kc, vc, q, k, v, pos0, shape, scale, out);
             return;
         }
@@ -236,11 +236,8 @@ public:
         }
         const float* qn = q_norm ? vector(*q_norm) : nullptr;
         const float* kn = k_norm ? vector(*k_norm) : nullptr;
-        if (n_tokens == 1 && steps().recording() && cuda::attention_decode_supports(shape, ActivationType::F32)) {
-            flush_rope();
-            flush_products();
-            quantized_x_ = {};  // as launch(): q and k change
-            last_product_x_ = nullptr;
+        if (one_kernel_attention(n_tokens, shape)) {
+            begin_op();  // q and k change, as in a launch
             pending_rope_ = PendingRope{q, k, qn, kn, shape, eps, pos0, params, true};
             return;
         }
@@ -425,16 +422,17 @@ private:
         if (!fuse) flush_rope();
         pending_rope_.set = false;
         const cuda::NormRope nr = fuse ? cuda::norm_rope_args(p.qn, p.kn, p.eps, p.params, shape.head_dim) : cuda::NormRope{};
-        float* qw = fuse ? p.q : nullptr;  // written back only when the rope is fused
-        float* kw = fuse ? p.k : nullptr;
+        // The kernel writes q and k (back) only when the rope is fused; then they are the rope's own.
+        float* qw = fuse ? p.q : const_cast<float*>(q);
+        float* kw = fuse ? p.k : const_cast<float*>(k);
         Key key('a');
         key << kc << vc << q << k << v << shape << scale << out << fuse << nr.q_norm << nr.k_norm << nr.eps << nr.n_rot
             << nr.theta_scale << nr.neox;
         const int64_t n_out = shape.n_head * shape.head_dim;
         const ActivationType act = predicted_conversion(out, 1, n_out);
         auto run = [=](ActivationType a, int8_t* qs, float2* ds, cudaStream_t s, const int64_t* pos_device) {
-            cuda::attention_decode_step(kc, vc, fuse ? qw : const_cast<float*>(q), fuse ? kw : const_cast<float*>(k),
-                                        v, pos0, shape, scale, fuse ? &nr : nullptr, out, a, qs, ds, s, pos_device);
+            cuda::attention_decode_step(kc, vc, qw, kw, v, pos0, shape, scale, fuse ? &nr : nullptr, out, a, qs, ds, s,
+                                        pos_device);
         };
         if (act != ActivationType::F32 && cuda::attention_decode_supports(shape, act) &&
             launch_quantizing(key, pos0, out, 1, n_out, run))
@@ -473,13 +471,25 @@ private:
         quantized_x_ = {};
     }
 
+    // What every op other than a product does first: the held-back rope and products go before it,
+    // and nothing quantized stays (the op may write the rows a product quantized).
+    void begin_op() {
+        flush_rope();
+        flush_products();
+        quantized_x_ = {};
+        last_product_x_ = nullptr;
+    }
+
+    // Whether a decode step's attention over these heads runs as one kernel (attention_step), its
+    // qk_norm_rope then held back for it.
+    bool one_kernel_attention(int64_t n_tokens, const backend::AttentionShape& shape) {
+        return n_tokens == 1 && steps().recording() && cuda::attention_decode_supports(shape, ActivationType::F32);
+    }
+
     // Records the launch into the step in progress, or runs it now (on the same stream).
     template <class F>
     void launch(const Key& key, int64_t pos, F&& f) {
-        flush_rope();
-        flush_products();
-        quantized_x_ = {};  // the op may write the rows a product quantized
-        last_product_x_ = nullptr;
+        begin_op();
         if (steps().recording()) steps().record(key.bytes(), pos, std::forward<F>(f));
         else f(steps().stream(), nullptr);
     }

@@ -322,6 +322,22 @@ void moe_route_group_one(const float* router_logits, int64_t n_expert, int64_t n
                  GroupsOut{row_token, row_of_slot, expert, first, count, n_active}, stream);
 }
 
+int64_t expert_rows(const DeviceWeight& stack, int64_t n_expert) {
+    if (n_expert <= 0 || stack.n_out % n_expert != 0)
+        fail(stack.name, "stack of " + std::to_string(stack.n_out) + " rows does not split into " +
+                             std::to_string(n_expert) + " experts");
+    return stack.n_out / n_expert;
+}
+
+ExpertGemmGrid expert_gemm_grid(int64_t rows_per_expert, int weight_rows, int64_t n_expert, int64_t n_tokens,
+                                int64_t n_used) {
+    const int64_t n_slots = n_tokens * n_used, max_active = std::min(n_slots, n_expert);
+    const int tile_tokens = n_slots >= 24 * n_expert ? 64 : 32;
+    return {dim3((unsigned)((rows_per_expert + weight_rows - 1) / weight_rows),
+                 (unsigned)((n_tokens + tile_tokens - 1) / tile_tokens), (unsigned)max_active),
+            tile_tokens};
+}
+
 void gather_rows(const float* x, const int32_t* rows, int64_t n_rows, int64_t n, float* out, StreamHandle stream) {
     const size_t total = (size_t)(n_rows * n);
     if (total == 0) return;

@@ -46,6 +46,21 @@ struct ExpertGroups {
     const int32_t* count;
     const int32_t* n_active;  // one value
 };
+// Rows of each expert in a stack of n_expert experts (the expert kernels' first check); throws Error
+// naming the stack when its rows do not split into n_expert experts.
+int64_t expert_rows(const DeviceWeight& stack, int64_t n_expert);
+
+// The launch grid of the prompts' expert GEMMs (moe_gemm, moe_mmq): x = blocks of weight_rows rows of
+// an expert, y = tiles of tile_tokens grouped rows (covering the most rows an expert can get, one per
+// token), z = the active expert slots (at most min(n_tokens * n_used, n_expert)). Tiles are 64
+// grouped rows once experts average 24 rows or more (many then get more than 32), else 32.
+struct ExpertGemmGrid {
+    dim3 grid;
+    int tile_tokens;
+};
+ExpertGemmGrid expert_gemm_grid(int64_t rows_per_expert, int weight_rows, int64_t n_expert, int64_t n_tokens,
+                                int64_t n_used);
+
 // Groups the n_tokens * n_used routed slots (ids as moe_route writes them) by expert: row_token[r] is
 // the token of grouped row r, row_of_slot[t * n_used + j] the grouped row of token t's j-th slot, and
 // groups' arrays (expert, first, count: writable device arrays of min(n_slots, n_expert) entries;

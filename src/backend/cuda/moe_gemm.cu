@@ -9,7 +9,6 @@
 // grouped rows of its expert, so the kernel is bound by dequantization, not by the tensor cores
 // (H200, 8-layer Qwen3-30B-A3B-shaped Q4_K_M, 32-row tiles: ~39 TFLOP/s): the launcher takes 64-row
 // tiles when experts average more than 32 rows, halving that work.
-#include <algorithm>
 #include <string>
 
 #include "backend/cuda/cuda_check.cuh"
@@ -117,19 +116,12 @@ moe_gemm_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_t n_i
 
 void moe_gemm(const DeviceWeight& stack, int64_t n_expert, int64_t n_tokens, int64_t n_used, const ExpertGroups& groups,
               const uint16_t* x_half, float* y, StreamHandle stream) {
-    if (n_expert <= 0 || stack.n_out % n_expert != 0)
-        fail(stack.name, "stack of " + std::to_string(stack.n_out) + " rows does not split into " +
-                             std::to_string(n_expert) + " experts");
+    const int64_t rows_per_expert = expert_rows(stack, n_expert);
     if (stack.n_in % kBK != 0) fail(stack.name, "expert GEMM needs n_in a multiple of 32, got " + std::to_string(stack.n_in));
     if (n_tokens <= 0 || n_used <= 0) return;
-    const int64_t rows_per_expert = stack.n_out / n_expert, n_slots = n_tokens * n_used;
-    const int64_t max_active = std::min(n_slots, n_expert);
-    // 64-row tiles once experts average 24 rows or more (many then get more than 32).
-    const bool wide = n_slots >= 24 * n_expert;
-    const int tokens = wide ? 64 : 32;
-    // The grid covers the most rows an expert can get (one per token).
-    const dim3 grid((unsigned)((rows_per_expert + kRows - 1) / kRows), (unsigned)((n_tokens + tokens - 1) / tokens),
-                    (unsigned)max_active);
+    const ExpertGemmGrid g = expert_gemm_grid(rows_per_expert, kRows, n_expert, n_tokens, n_used);
+    const dim3 grid = g.grid;
+    const bool wide = g.tile_tokens == 64;
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     const uint8_t* w = stack.data.as<uint8_t>();
     const bool known = dispatch_type(stack.type, [&]<TypeId T>() {

@@ -25,7 +25,6 @@
 // a0 = row g, k 4t..+3, a1 = row g + 8, its B b0 = column g, k 4t..+3.
 // Shared rows are 48 bytes (32 + 16 of padding): the 8 rows of an ldmatrix matrix then start at
 // banks 0, 12, 24, 4, 16, 28, 8, 20 and their 16 bytes never share a bank.
-#include <algorithm>
 #include <string>
 
 #include "backend/cuda/cuda_check.cuh"
@@ -184,22 +183,15 @@ void moe_mmq(const DeviceWeight& stack, int64_t n_expert, int64_t n_tokens, int6
              const int8_t* xq, const float2* xds, float* y, StreamHandle stream) {
     if (!moe_mmq_supports(stack.type))
         fail(stack.name, std::string("no int8 expert GEMM for type ") + quant::traits(stack.type).name);
-    if (n_expert <= 0 || stack.n_out % n_expert != 0)
-        fail(stack.name, "stack of " + std::to_string(stack.n_out) + " rows does not split into " +
-                             std::to_string(n_expert) + " experts");
+    const int64_t rows_per_expert = expert_rows(stack, n_expert);
     const int64_t block = quant::traits(stack.type).block_size;
     if (stack.n_in % kBK != 0 || stack.n_in % block != 0)
         fail(stack.name, "int8 expert GEMM needs n_in a multiple of 32 and of the block size, got " +
                              std::to_string(stack.n_in));
     if (n_tokens <= 0 || n_used <= 0) return;
-    const int64_t rows_per_expert = stack.n_out / n_expert, n_slots = n_tokens * n_used;
-    const int64_t max_active = std::min(n_slots, n_expert);
-    // 64-row tiles once experts average 24 rows or more (many then get more than 32), as moe_gemm.
-    const bool wide = n_slots >= 24 * n_expert;
-    const int tokens = wide ? 64 : 32;
-    // The grid covers the most rows an expert can get (one per token).
-    const dim3 grid((unsigned)((rows_per_expert + kRows - 1) / kRows), (unsigned)((n_tokens + tokens - 1) / tokens),
-                    (unsigned)max_active);
+    const ExpertGemmGrid g = expert_gemm_grid(rows_per_expert, kRows, n_expert, n_tokens, n_used);
+    const dim3 grid = g.grid;
+    const bool wide = g.tile_tokens == 64;
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     const uint8_t* w = stack.data.as<uint8_t>();
     dispatch_mmq_type(stack.type, [&]<TypeId T>() {
