@@ -42,8 +42,9 @@ using test::gaussian;
 using HostWeight = test::QuantizedWeight;
 constexpr auto make_weight = test::make_quantized_weight;
 
-const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0, TypeId::Q4_1, TypeId::Q5_0,
-                         TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::MXFP4};
+const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0, TypeId::Q4_1,
+                         TypeId::Q5_0, TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K,
+                         TypeId::MXFP4, TypeId::Q2_K, TypeId::Q3_K};
 
 bool has_gpu() { return cuda::device_count() > 0; }
 
@@ -407,11 +408,27 @@ TEST(ActivationQuantization, BitExactWithCpu) {
 }
 
 // The device layout keeps every byte of every block where grouped_layout() says it is, and rows
-// 16-byte aligned, of the GGUF size when their block count is a multiple of 8 (no GPU needed).
+// 16-byte aligned, of the GGUF size when their block count is a multiple of 8 (no GPU needed). The
+// fields of a regrouped type cover its GGUF block, each byte once, and its quant bytes (main) and
+// head arrays start 16-byte aligned where the decode units load them 16 bytes at a time.
 TEST(CudaWeightLayout, RegroupedRowsHoldEveryBlockField) {
     for (TypeId type : kTypes) {
         const cuda::GroupedLayout L = cuda::grouped_layout(type);
         const int64_t block_elems = quant::traits(type).block_size;
+        if (L.grouped) {
+            SCOPED_TRACE(quant::traits(type).name);
+            EXPECT_EQ(L.block_bytes, (int)quant::traits(type).bytes_per_block);
+            std::vector<int> covered((size_t)L.block_bytes, 0);
+            for (int f = 0; f <= L.n_head; ++f) {
+                const cuda::BlockField field = f < L.n_head ? L.head[f] : L.main;
+                ASSERT_LE(field.src_offset + field.bytes, L.block_bytes);
+                for (int k = 0; k < field.bytes; ++k) ++covered[(size_t)(field.src_offset + k)];
+            }
+            for (int k = 0; k < L.block_bytes; ++k) EXPECT_EQ(covered[(size_t)k], 1) << "byte " << k;
+            EXPECT_EQ(L.head_bytes() % 16, 0);
+            EXPECT_EQ(L.main.bytes % 16, 0);
+            EXPECT_EQ(L.group_bytes(), L.head_bytes() + L.group_blocks() * L.main.bytes);
+        }
         for (int64_t n_blocks : {1, 5, 8, 16, 19, 32, 37}) {
             SCOPED_TRACE(std::string(quant::traits(type).name) + ", " + std::to_string(n_blocks) + " blocks");
             const int64_t n_in = n_blocks * (block_elems == 1 ? 32 : block_elems), n_out = 3;

@@ -3,9 +3,9 @@
 //     for the GEMMs that dequantize tiles (gemm.cu, gemm_dequant.cu);
 //   VecDot<T> (matvec_units.cuh): the decode product's int8 dot products.
 // Rows are in the device layout of weight_layout.h: Q4_K, Q5_K, F16, BF16 as in the GGUF file, the
-// other quantized types (MXFP4 included) regrouped (Grouped<T> finds a block's fields). Field
-// layouts of the blocks are quant/block_formats.h (ggml-common.h); the comments give the element
-// mapping.
+// other quantized types (MXFP4, Q2_K, Q3_K included) regrouped (Grouped<T> finds a block's fields).
+// Field layouts of the blocks are quant/block_formats.h (ggml-common.h); the comments give the
+// element mapping.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -267,6 +267,66 @@ template <> struct Dequant16<TypeId::Q6_K> {
     }
 };
 
+// Q2_K (regrouped: main = scales[16], qs[64]; d, dmin in the head): element 128n + 32q + l is bits
+// 2q..2q+1 of qs[32n + l]; group g = 8n + 2q + l/16 (16 elements) has scale scales[g] & 15 and min
+// scales[g] >> 4; value d*sc*q - dmin*m.
+template <> struct Dequant16<TypeId::Q2_K> {
+    using G = Grouped<TypeId::Q2_K>;
+    __device__ static void run(const uint8_t* row, int64_t e0, float (&out)[16]) {
+        const int64_t b = e0 / 256;
+        const uint8_t* blk = G::main(row, b);
+        const int r = (int)(e0 % 256);
+        const int n = r / 128, q = (r % 128) / 32, l0 = r % 32;
+        const uint32_t dm = *reinterpret_cast<const uint32_t*>(G::head0(row, b));
+        const int s = blk[r / 16];
+        const float d = half_bits_to_float((uint16_t)(dm & 0xFFFF)) * (float)(s & 0xF);
+        const float m = half_bits_to_float((uint16_t)(dm >> 16)) * (float)(s >> 4);
+        const int4 qv = *reinterpret_cast<const int4*>(blk + 16 + 32 * n + l0);
+        const uint32_t qw[4] = {(uint32_t)qv.x, (uint32_t)qv.y, (uint32_t)qv.z, (uint32_t)qv.w};
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+                out[4 * k + i] = d * small_int_to_float((int)((qw[k] >> (8 * i + 2 * q)) & 3)) - m;
+        }
+    }
+};
+
+// The signed 6-bit scale of group g (0..15) of a Q3_K block from its 12 packed bytes (quant::q3k_scale):
+// low 4 bits in nibble g/8 of byte g%8, bits 4-5 in bits 2(g/4).. of byte 8 + g%4; minus 32.
+__device__ __forceinline__ int q3k_scale_dev(int g, const uint8_t* packed) {
+    const int low = (packed[g % 8] >> (4 * (g / 8))) & 0xF;
+    const int high = (packed[8 + g % 4] >> (2 * (g / 4))) & 3;
+    return (low | (high << 4)) - 32;
+}
+
+// Q3_K (regrouped: main = hmask[32], qs[64]; d and the 12 scale bytes in the head): element
+// 128n + 32q + l has its low 2 bits in bits 2q..2q+1 of qs[32n + l] and its high bit in bit 4n + q of
+// hmask[l]; level = low + 4 high - 4 (-4..3); group g = 8n + 2q + l/16; value d*sc_g*level.
+template <> struct Dequant16<TypeId::Q3_K> {
+    using G = Grouped<TypeId::Q3_K>;
+    __device__ static void run(const uint8_t* row, int64_t e0, float (&out)[16]) {
+        const int64_t b = e0 / 256;
+        const uint8_t* blk = G::main(row, b);
+        const int r = (int)(e0 % 256);
+        const int n = r / 128, q = (r % 128) / 32, l0 = r % 32;
+        const float d = half_bits_to_float(*reinterpret_cast<const uint16_t*>(G::head0(row, b))) *
+                        (float)q3k_scale_dev(r / 16, G::head1(row, b));
+        const int4 hm = *reinterpret_cast<const int4*>(blk + l0);
+        const int4 qv = *reinterpret_cast<const int4*>(blk + 32 + 32 * n + l0);
+        const uint32_t hw[4] = {(uint32_t)hm.x, (uint32_t)hm.y, (uint32_t)hm.z, (uint32_t)hm.w};
+        const uint32_t qw[4] = {(uint32_t)qv.x, (uint32_t)qv.y, (uint32_t)qv.z, (uint32_t)qv.w};
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int v = (int)((qw[k] >> (8 * i + 2 * q)) & 3) | (int)(((hw[k] >> (8 * i + 4 * n + q)) & 1) << 2);
+                out[4 * k + i] = d * small_int_to_float(v - 4);
+            }
+        }
+    }
+};
+
 // Calls f.template operator()<T>() with the compile-time type of a runtime id (the types with
 // CUDA kernels); returns false for other ids.
 template <typename F>
@@ -282,6 +342,8 @@ bool dispatch_type(TypeId id, F&& f) {
         case TypeId::Q4_K: f.template operator()<TypeId::Q4_K>(); return true;
         case TypeId::Q5_K: f.template operator()<TypeId::Q5_K>(); return true;
         case TypeId::Q6_K: f.template operator()<TypeId::Q6_K>(); return true;
+        case TypeId::Q2_K: f.template operator()<TypeId::Q2_K>(); return true;
+        case TypeId::Q3_K: f.template operator()<TypeId::Q3_K>(); return true;
         case TypeId::MXFP4: f.template operator()<TypeId::MXFP4>(); return true;
         default: return false;
     }
