@@ -42,8 +42,9 @@ using test::gaussian;
 using HostWeight = test::QuantizedWeight;
 constexpr auto make_weight = test::make_quantized_weight;
 
-const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0, TypeId::Q4_1, TypeId::Q5_0,
-                         TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::MXFP4};
+const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0,  TypeId::Q4_1,  TypeId::Q5_0,
+                         TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::MXFP4, TypeId::IQ4_NL,
+                         TypeId::IQ4_XS};
 
 bool has_gpu() { return cuda::device_count() > 0; }
 
@@ -429,6 +430,13 @@ TEST(CudaWeightLayout, RegroupedRowsHoldEveryBlockField) {
             if (n_blocks % L.group_blocks() == 0) {
                 EXPECT_EQ(dev_row, gguf_row);
             }
+            // The head fields and the main part cover every byte of a block exactly once.
+            std::vector<int> covered((size_t)L.block_bytes, 0);
+            for (int f = 0; f < L.n_head; ++f)
+                for (int k = 0; k < L.head[f].bytes; ++k) ++covered[(size_t)(L.head[f].src_offset + k)];
+            for (int k = 0; k < L.main.bytes; ++k) ++covered[(size_t)(L.main.src_offset + k)];
+            EXPECT_EQ(covered, std::vector<int>((size_t)L.block_bytes, 1));
+            EXPECT_EQ((size_t)L.block_bytes, quant::traits(type).bytes_per_block);
             EXPECT_EQ(dev_row % 16, 0u);
             EXPECT_LT(dev_row, gguf_row + (size_t)L.head_bytes());
             for (int64_t r = 0; r < n_out; ++r)

@@ -1,6 +1,6 @@
 // The decode kernels (see matvec.cu), as templates: each type's instantiations live in their own
-// .cu file (matvec_float.cu, matvec_legacy.cu, matvec_kquants.cu, matvec_mxfp4.cu) so they compile in
-// parallel.
+// .cu file (matvec_float.cu, matvec_legacy.cu, matvec_kquants.cu, matvec_mxfp4.cu, matvec_iq4.cu) so
+// they compile in parallel.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -225,7 +225,8 @@ void launch_matvec(const DeviceWeight* const* w, float* const* y, int n, const f
 }
 
 #define SHOOTOUT_MATVEC_TYPES(X) \
-    X(F16) X(BF16) X(Q8_0) X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q4_K) X(Q5_K) X(Q6_K) X(MXFP4)
+    X(F16) X(BF16) X(Q8_0) X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q4_K) X(Q5_K) X(Q6_K) X(MXFP4) \
+    X(IQ4_NL) X(IQ4_XS)
 #define SHOOTOUT_EXTERN_MATVEC(t)                                                                              \
     extern template void launch_matvec<TypeId::t>(const DeviceWeight* const*, float* const*, int, const float*, \
                                                   int64_t, void*, cudaStream_t);

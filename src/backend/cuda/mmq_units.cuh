@@ -159,13 +159,25 @@ template <> struct MmqUnpack<TypeId::Q6_K> {
     }
 };
 
+// The types with an MmqUnpack above (moe_mmq.h's list). dispatch_type's other types (F16, BF16 and
+// the quantized ones without an unpacking here, e.g. IQ4_NL, IQ4_XS) take moe_gemm for prompts.
+constexpr bool mmq_type(TypeId id) {
+    switch (id) {
+        case TypeId::Q4_0: case TypeId::Q4_1: case TypeId::Q5_0: case TypeId::Q5_1: case TypeId::Q8_0:
+        case TypeId::Q4_K: case TypeId::Q5_K: case TypeId::Q6_K: case TypeId::MXFP4:
+            return true;
+        default:
+            return false;
+    }
+}
+
 // Calls f.template operator()<T>() with the compile-time type of a runtime id (the types the int8
-// expert GEMM takes: dispatch_type's but F16 and BF16); returns false for other ids.
+// expert GEMM takes: mmq_type); returns false for other ids.
 template <typename F>
 bool dispatch_mmq_type(TypeId id, F&& f) {
-    if (id == TypeId::F16 || id == TypeId::BF16) return false;
+    if (!mmq_type(id)) return false;
     return dispatch_type(id, [&]<TypeId T>() {
-        if constexpr (T != TypeId::F16 && T != TypeId::BF16) f.template operator()<T>();
+        if constexpr (mmq_type(T)) f.template operator()<T>();
     });
 }
 
