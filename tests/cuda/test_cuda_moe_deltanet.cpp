@@ -109,7 +109,7 @@ bool f16_prompts() {
     return mmq && std::string(mmq) == "0";
 }
 // Whether a prompt's experts of `type` take the F16 GEMM: by the setting above, or because moe_mmq
-// does not take the type (F16, Q2_K, Q3_K).
+// does not take the type (F16, Q2_K, Q3_K, IQ4_NL, IQ4_XS).
 bool f16_prompts(TypeId type) { return f16_prompts() || !cuda::moe_mmq_supports(type); }
 
 // Expert stacks of `type`, n_tokens routed by random logits (token 0's all equal: the ties go to
@@ -202,6 +202,13 @@ TEST_F(CudaMoeDeltaNetOps, MoeKQuantsAndMxfp4) {
 // Q3_K / Q2_K: decode on their own int8 units; prompts on the F16 GEMM (moe_mmq does not take them).
 TEST_F(CudaMoeDeltaNetOps, MoeQ3KAndQ2K) {
     for (TypeId type : {TypeId::Q3_K, TypeId::Q2_K})
+        for (int64_t n : {1, 3, 37, 200}) check_moe(type, n, moe_tolerance(n, type), 8, 3, 256, 256);
+}
+
+// IQ4_NL (Q8_0 activations) and IQ4_XS (Q8_K): decode on moe_matvec's int8 units, prompts on moe_gemm
+// (no int8 expert GEMM for them), hence moe_tolerance's F16 bound there.
+TEST_F(CudaMoeDeltaNetOps, MoeIq4) {
+    for (TypeId type : {TypeId::IQ4_NL, TypeId::IQ4_XS})
         for (int64_t n : {1, 3, 37, 200}) check_moe(type, n, moe_tolerance(n, type), 8, 3, 256, 256);
 }
 

@@ -159,6 +159,73 @@ template <> struct VecDot<TypeId::MXFP4> {
     }
 };
 
+// IQ4_NL: as MXFP4 (one unit per block, each nibble looked up in the int8 table), with an F16 d.
+// As the CPU: per block (float)sum(value * x_q) * (d_w * d_x).
+template <> struct VecDot<TypeId::IQ4_NL> {
+    using G = Grouped<TypeId::IQ4_NL>;
+    static constexpr int kElems = 32, kUnits = 1, kInFlight = 1, kMinBlocks = 8;
+    struct Regs {
+        int4 q;
+        uint32_t d;
+    };
+    __device__ static void load(const uint8_t* row, int b, int, Regs& r) {
+        r.q = load_weight16(G::main(row, b));
+        r.d = load_weight2(G::head0(row, b));
+    }
+    template <int NT>
+    __device__ static void dot(const Regs& r, int b, int, const QuantizedX& x, float (&acc)[NT]) {
+        const uint32_t qv[4] = {(uint32_t)r.q.x, (uint32_t)r.q.y, (uint32_t)r.q.z, (uint32_t)r.q.w};
+        int lo[4], hi[4];
+#pragma unroll
+        for (int k = 0; k < 4; ++k) iq4nl_lookup(qv[k], lo[k], hi[k]);
+        const float d = half_bits_to_float((uint16_t)r.d);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const int8_t* xq = x.qs + t * x.n_in + 32 * b;
+            const int sumi = dot16(hi, load_x16(xq + 16), dot16(lo, load_x16(xq), 0));
+            const float dx = load_dx(&x.ds[t * (x.n_in / 32) + b]);
+            acc[t] += (float)sumi * (d * dx);
+        }
+    }
+};
+
+// IQ4_XS (regrouped: the 8 bytes d, scales_h, scales_l in the head; qs[128] the main part): unit u =
+// sub-block u = qs bytes 16u..16u+15 (elements 32u + j low nibbles, 32u + 16 + j high), with the
+// block's 8 head bytes (one 8-byte load; the 8 lanes of a block read the same address). Activations
+// Q8_K: every (d, s) pair of a 256 block carries the block's d. The CPU sums (ls - 32) * sum(value *
+// x_q) over the 8 sub-blocks in int32 and multiplies by d_w * d_x once a block; here each sub-block's
+// int32 product (|.| <= 32 * 32 * 127 * 128 < 2^24: exact as a float) is scaled on its own, so only
+// the float summation order differs.
+template <> struct VecDot<TypeId::IQ4_XS> {
+    using G = Grouped<TypeId::IQ4_XS>;
+    static constexpr int kElems = 256, kUnits = 8, kInFlight = 1, kMinBlocks = 8;
+    struct Regs {
+        int4 q;
+        int2 head;  // x: d | scales_h << 16, y: scales_l[0..3]
+    };
+    __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
+        r.q = load_weight16(G::main(row, b) + 16 * u);
+        r.head = load_weight8(G::head0(row, b));
+    }
+    template <int NT>
+    __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
+        const uint32_t qv[4] = {(uint32_t)r.q.x, (uint32_t)r.q.y, (uint32_t)r.q.z, (uint32_t)r.q.w};
+        int lo[4], hi[4];
+#pragma unroll
+        for (int k = 0; k < 4; ++k) iq4nl_lookup(qv[k], lo[k], hi[k]);
+        const uint32_t dsh = (uint32_t)r.head.x;
+        const int ls = iq4xs_scale_dev(dsh, (uint32_t)r.head.y, u) - 32;
+        const float d = half_bits_to_float((uint16_t)(dsh & 0xFFFF));
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const int8_t* xq = x.qs + t * x.n_in + 256 * b + 32 * u;
+            const int sumi = dot16(hi, load_x16(xq + 16), dot16(lo, load_x16(xq), 0));
+            const float dx = load_dx(&x.ds[t * (x.n_in / 32) + 8 * b + u]);
+            acc[t] += (float)(ls * sumi) * (d * dx);
+        }
+    }
+};
+
 // Q4_K / Q5_K (GGUF layout, 16-byte aligned): unit u = qs bytes 16u..16u+15, i.e. with p = u/2 and
 // h = u%2, elements 16h..16h+15 of sub-blocks 2p (low nibbles) and 2p+1 (high nibbles). The first 16
 // bytes of the block (d, dmin, 12 bytes of scales) come with every unit. (Measured on an H200: units
