@@ -42,8 +42,9 @@ using test::gaussian;
 using HostWeight = test::QuantizedWeight;
 constexpr auto make_weight = test::make_quantized_weight;
 
-const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0, TypeId::Q4_1, TypeId::Q5_0,
-                         TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::MXFP4};
+const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0,  TypeId::Q4_0, TypeId::Q4_1,  TypeId::Q5_0,
+                         TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K,  TypeId::Q6_K, TypeId::MXFP4, TypeId::Q2_K,
+                         TypeId::Q3_K, TypeId::IQ4_NL, TypeId::IQ4_XS};
 
 bool has_gpu() { return cuda::device_count() > 0; }
 
@@ -325,6 +326,48 @@ TEST(CudaKernelsApi, Mxfp4EveryNibbleAndExponent) {
     }
 }
 
+// IQ4_NL / IQ4_XS blocks of random bytes: every nibble and, for IQ4_XS, every 6-bit sub-block scale
+// (0..63, the quantizer writes few of them) in every position of scales_h / scales_l, with d of
+// either sign over 2^-14..2^-6; rows ending in a short group. Against the CPU reference's to_float
+// and activations as above; the gemm_dequant path (20 tokens) sees the weights rounded to F16.
+TEST(CudaKernelsApi, Iq4EveryNibbleAndScale) {
+    if (!has_gpu()) GTEST_SKIP() << "no CUDA device";
+    for (TypeId type : {TypeId::IQ4_NL, TypeId::IQ4_XS}) {
+        SCOPED_TRACE(quant::traits(type).name);
+        const bool xs = type == TypeId::IQ4_XS;
+        const int64_t n_in = xs ? 256 * 11 : 32 * 43, n_out = 70;  // 11 / 43 blocks: a short last group
+        const size_t block_bytes = quant::traits(type).bytes_per_block;
+        std::vector<uint8_t> bytes(quant::row_size_bytes(type, n_in) * (size_t)n_out);
+        std::mt19937 rng(7 + (uint32_t)type);
+        for (auto& b : bytes) b = (uint8_t)rng();
+        std::uniform_real_distribution<float> log2_d(-14.f, -6.f);
+        for (size_t off = 0; off < bytes.size(); off += block_bytes) {  // d is each block's first field
+            const float d = std::exp2(log2_d(rng)) * (rng() % 2 ? 1.f : -1.f);
+            const uint16_t h = fp32_to_fp16(d);
+            std::memcpy(bytes.data() + off, &h, 2);
+        }
+        std::vector<float> w((size_t)(n_in * n_out));
+        quant::traits(type).to_float(bytes.data(), w.data(), n_in * n_out);
+        const cuda::DeviceWeight dw = cuda::upload_weight("test.iq4", type, n_in, n_out, bytes.data());
+        for (int64_t n_tokens : {1, 4, 20}) {
+            SCOPED_TRACE("n_tokens " + std::to_string(n_tokens));
+            const bool dequant = n_tokens > cuda::kMaxMatvecTokens;
+            const std::vector<float> x = gaussian((size_t)(n_tokens * n_in), 600 + (uint32_t)n_tokens, 1.f);
+            const std::vector<float> y = run_on_device(dw, x, n_tokens, dequant, cuda::GemmTile::Auto, dequant);
+            const std::vector<float> xa = cpu_activations(type, x);
+            std::vector<double> emul, emul_abs;
+            reference(dequant ? round_to(w, false) : w, dequant ? round_to(xa, false) : xa, n_in, n_out, n_tokens,
+                      emul, emul_abs);
+            int bad = 0;
+            for (size_t i = 0; i < y.size(); ++i) {
+                ASSERT_TRUE(std::isfinite(y[i])) << "element " << i << " not written";
+                if (std::fabs(y[i] - emul[i]) > 1e-4 * emul_abs[i] && bad++ < 5)
+                    ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
+            }
+        }
+    }
+}
+
 TEST(CudaKernelsApi, DeviceQueryAnswersWithoutGpu) {
     // device_count never throws; with a device, its properties read back.
     const int n = cuda::device_count();
@@ -407,11 +450,27 @@ TEST(ActivationQuantization, BitExactWithCpu) {
 }
 
 // The device layout keeps every byte of every block where grouped_layout() says it is, and rows
-// 16-byte aligned, of the GGUF size when their block count is a multiple of 8 (no GPU needed).
+// 16-byte aligned, of the GGUF size when their block count is a multiple of 8 (no GPU needed). The
+// fields of a regrouped type cover its GGUF block, each byte once, and its quant bytes (main) and
+// head arrays start 16-byte aligned where the decode units load them 16 bytes at a time.
 TEST(CudaWeightLayout, RegroupedRowsHoldEveryBlockField) {
     for (TypeId type : kTypes) {
         const cuda::GroupedLayout L = cuda::grouped_layout(type);
         const int64_t block_elems = quant::traits(type).block_size;
+        if (L.grouped) {
+            SCOPED_TRACE(quant::traits(type).name);
+            EXPECT_EQ(L.block_bytes, (int)quant::traits(type).bytes_per_block);
+            std::vector<int> covered((size_t)L.block_bytes, 0);
+            for (int f = 0; f <= L.n_head; ++f) {
+                const cuda::BlockField field = f < L.n_head ? L.head[f] : L.main;
+                ASSERT_LE(field.src_offset + field.bytes, L.block_bytes);
+                for (int k = 0; k < field.bytes; ++k) ++covered[(size_t)(field.src_offset + k)];
+            }
+            for (int k = 0; k < L.block_bytes; ++k) EXPECT_EQ(covered[(size_t)k], 1) << "byte " << k;
+            EXPECT_EQ(L.head_bytes() % 16, 0);
+            EXPECT_EQ(L.main.bytes % 16, 0);
+            EXPECT_EQ(L.group_bytes(), L.head_bytes() + L.group_blocks() * L.main.bytes);
+        }
         for (int64_t n_blocks : {1, 5, 8, 16, 19, 32, 37}) {
             SCOPED_TRACE(std::string(quant::traits(type).name) + ", " + std::to_string(n_blocks) + " blocks");
             const int64_t n_in = n_blocks * (block_elems == 1 ? 32 : block_elems), n_out = 3;
@@ -429,6 +488,13 @@ TEST(CudaWeightLayout, RegroupedRowsHoldEveryBlockField) {
             if (n_blocks % L.group_blocks() == 0) {
                 EXPECT_EQ(dev_row, gguf_row);
             }
+            // The head fields and the main part cover every byte of a block exactly once.
+            std::vector<int> covered((size_t)L.block_bytes, 0);
+            for (int f = 0; f < L.n_head; ++f)
+                for (int k = 0; k < L.head[f].bytes; ++k) ++covered[(size_t)(L.head[f].src_offset + k)];
+            for (int k = 0; k < L.main.bytes; ++k) ++covered[(size_t)(L.main.src_offset + k)];
+            EXPECT_EQ(covered, std::vector<int>((size_t)L.block_bytes, 1));
+            EXPECT_EQ((size_t)L.block_bytes, quant::traits(type).bytes_per_block);
             EXPECT_EQ(dev_row % 16, 0u);
             EXPECT_LT(dev_row, gguf_row + (size_t)L.head_bytes());
             for (int64_t r = 0; r < n_out; ++r)

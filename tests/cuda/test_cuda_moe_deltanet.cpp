@@ -22,6 +22,7 @@
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/moe_mmq.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -107,6 +108,9 @@ bool f16_prompts() {
     const char* mmq = std::getenv("SHOOTOUT_CUDA_MOE_MMQ");
     return mmq && std::string(mmq) == "0";
 }
+// Whether a prompt's experts of `type` take the F16 GEMM: by the setting above, or because moe_mmq
+// does not take the type (F16, Q2_K, Q3_K, IQ4_NL, IQ4_XS).
+bool f16_prompts(TypeId type) { return f16_prompts() || !cuda::moe_mmq_supports(type); }
 
 // Expert stacks of `type`, n_tokens routed by random logits (token 0's all equal: the ties go to
 // experts 0, 1, 2 on both backends), CPU vs CUDA outputs. Every token count is routed and grouped by
@@ -133,7 +137,7 @@ void CudaMoeDeltaNetOps::check_moe(TypeId type, int64_t n_tokens, double toleran
     std::printf("moe_ffn %s, %lld tokens, %lld of %lld experts: max rel diff %.3g\n", quant::traits(type).name,
                 (long long)n_tokens, (long long)n_used, (long long)n_expert, d);
     EXPECT_LT(d, tolerance) << quant::traits(type).name << ", " << n_tokens << " tokens";
-    if (n_tokens > cuda::kMaxMatvecTokens && !f16_prompts() && type != TypeId::F16) {
+    if (n_tokens > cuda::kMaxMatvecTokens && !f16_prompts(type)) {
         // The prompt path (moe_mmq) multiplies the same int8 values as the decode path (moe_matvec),
         // in another summation order: token by token through decode steps the GPU gives the same
         // outputs to rounding, but for the rare token where a SwiGLU output sits on an 8-bit
@@ -184,8 +188,8 @@ TEST_F(CudaMoeDeltaNetOps, MoeF16) {
 // the other side than the CPU's, and its 8-bit activation moves a whole step: 2.2e-4 of the output,
 // the same for the GPU's decode path (measured on an H200). check_moe also holds the prompt path to
 // the decode path token by token.
-double moe_tolerance(int64_t n_tokens) {
-    return n_tokens <= cuda::kMaxMatvecTokens ? 1e-5 : f16_prompts() ? 1.5e-2 : 1e-3;
+double moe_tolerance(int64_t n_tokens, TypeId type = TypeId::Q8_0) {
+    return n_tokens <= cuda::kMaxMatvecTokens ? 1e-5 : f16_prompts(type) ? 1.5e-2 : 1e-3;
 }
 // 200 tokens of 3 of 8 experts: ~75 rows an expert, the 64-row tiles (one whole, one partial).
 TEST_F(CudaMoeDeltaNetOps, MoeQ8_0) {
@@ -194,6 +198,18 @@ TEST_F(CudaMoeDeltaNetOps, MoeQ8_0) {
 TEST_F(CudaMoeDeltaNetOps, MoeKQuantsAndMxfp4) {
     for (TypeId type : {TypeId::Q4_K, TypeId::Q6_K, TypeId::MXFP4})
         for (int64_t n : {1, 3, 37, 200}) check_moe(type, n, moe_tolerance(n), 8, 3, 256, 256);
+}
+// Q3_K / Q2_K: decode on their own int8 units; prompts on the F16 GEMM (moe_mmq does not take them).
+TEST_F(CudaMoeDeltaNetOps, MoeQ3KAndQ2K) {
+    for (TypeId type : {TypeId::Q3_K, TypeId::Q2_K})
+        for (int64_t n : {1, 3, 37, 200}) check_moe(type, n, moe_tolerance(n, type), 8, 3, 256, 256);
+}
+
+// IQ4_NL (Q8_0 activations) and IQ4_XS (Q8_K): decode on moe_matvec's int8 units, prompts on moe_gemm
+// (no int8 expert GEMM for them), hence moe_tolerance's F16 bound there.
+TEST_F(CudaMoeDeltaNetOps, MoeIq4) {
+    for (TypeId type : {TypeId::IQ4_NL, TypeId::IQ4_XS})
+        for (int64_t n : {1, 3, 37, 200}) check_moe(type, n, moe_tolerance(n, type), 8, 3, 256, 256);
 }
 
 // Qwen3-Next routes 10 of 512 experts: 10 slots of one token, then two tokens (20 slots), then a

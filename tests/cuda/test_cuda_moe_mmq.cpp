@@ -234,7 +234,8 @@ TEST(CudaMoeMmqApi, Mxfp4EveryNibbleAndExponent) {
 // Which types it takes (no device needed), and the refusal of another type naming the tensor.
 TEST(CudaMoeMmqApi, SupportedTypes) {
     for (TypeId type : kMmqTypes) EXPECT_TRUE(cuda::moe_mmq_supports(type)) << quant::traits(type).name;
-    for (TypeId type : {TypeId::F32, TypeId::F16, TypeId::BF16, TypeId::Q2_K, TypeId::Q3_K, TypeId::Q8_K})
+    for (TypeId type : {TypeId::F32, TypeId::F16, TypeId::BF16, TypeId::Q2_K, TypeId::Q3_K, TypeId::Q8_K,
+                        TypeId::IQ4_NL, TypeId::IQ4_XS})
         EXPECT_FALSE(cuda::moe_mmq_supports(type)) << quant::traits(type).name;
     cuda::DeviceWeight empty;
     empty.name = "blk.3.ffn_down_exps";

@@ -70,8 +70,9 @@ private:
 };
 
 // A weight matrix resident on the device: n_out rows of row_bytes each, in the device layout of
-// weight_layout.h (the GGUF blocks; for Q8_0, Q4_0..Q5_1, Q6_K and MXFP4 regrouped so the quants are
-// 16-byte aligned, row_bytes then a multiple of 16 and possibly a few bytes over the GGUF row).
+// weight_layout.h (the GGUF blocks; for Q8_0, Q4_0..Q5_1, Q2_K, Q3_K, Q6_K, MXFP4, IQ4_NL and IQ4_XS
+// regrouped so the quants are 16-byte aligned, row_bytes then a multiple of 16 and possibly a few bytes
+// over the GGUF row).
 // A row range is one byte range: rows r0..r1 start at data + r0 * row_bytes.
 struct DeviceWeight {
     std::string name;

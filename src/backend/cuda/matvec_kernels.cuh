@@ -1,6 +1,7 @@
 // The decode kernels (see matvec.cu), as templates: each type's instantiations live in their own
-// .cu file (matvec_float.cu, matvec_legacy.cu, matvec_kquants.cu, matvec_mxfp4.cu) so they compile in
-// parallel.
+// .cu file (matvec_float.cu, matvec_legacy.cu, matvec_kquants.cu, matvec_q2q3.cu, matvec_mxfp4.cu,
+// matvec_iq4.cu) so
+// they compile in parallel.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -225,7 +226,8 @@ void launch_matvec(const DeviceWeight* const* w, float* const* y, int n, const f
 }
 
 #define SHOOTOUT_MATVEC_TYPES(X) \
-    X(F16) X(BF16) X(Q8_0) X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q4_K) X(Q5_K) X(Q6_K) X(MXFP4)
+    X(F16) X(BF16) X(Q8_0) X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q4_K) X(Q5_K) X(Q6_K) X(MXFP4) X(Q2_K) \
+    X(Q3_K) X(IQ4_NL) X(IQ4_XS)
 #define SHOOTOUT_EXTERN_MATVEC(t)                                                                              \
     extern template void launch_matvec<TypeId::t>(const DeviceWeight* const*, float* const*, int, const float*, \
                                                   int64_t, void*, cudaStream_t);

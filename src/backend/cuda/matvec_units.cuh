@@ -1,6 +1,7 @@
 // The decode product's pieces of work ("units"), one traits struct per quantized type: a warp walks
-// a row, lane l taking units l, l + 32, ...; each unit is 16 bytes of quants (48 for Q6_K) and the
-// scales they need, dotted with the activations quantized to 8 bits (activation_quant.h) by dp4a.
+// a row, lane l taking units l, l + 32, ...; each unit is 16 bytes of quants (48 for Q6_K, 32 for
+// Q3_K with its high bits) and the scales they need, dotted with the activations quantized to 8 bits
+// (activation_quant.h) by dp4a.
 //   load(row, b, u, regs): the weight bytes of unit u of block b into registers, 16-byte loads that
 //     bypass L1 (the weights are read once; L1 keeps the activations every warp of the SM reads);
 //   dot<NT>(regs, b, u, x, acc): adds that unit times the activations of NT tokens to acc[t].
@@ -158,6 +159,73 @@ template <> struct VecDot<TypeId::MXFP4> {
     }
 };
 
+// IQ4_NL: as MXFP4 (one unit per block, each nibble looked up in the int8 table), with an F16 d.
+// As the CPU: per block (float)sum(value * x_q) * (d_w * d_x).
+template <> struct VecDot<TypeId::IQ4_NL> {
+    using G = Grouped<TypeId::IQ4_NL>;
+    static constexpr int kElems = 32, kUnits = 1, kInFlight = 1, kMinBlocks = 8;
+    struct Regs {
+        int4 q;
+        uint32_t d;
+    };
+    __device__ static void load(const uint8_t* row, int b, int, Regs& r) {
+        r.q = load_weight16(G::main(row, b));
+        r.d = load_weight2(G::head0(row, b));
+    }
+    template <int NT>
+    __device__ static void dot(const Regs& r, int b, int, const QuantizedX& x, float (&acc)[NT]) {
+        const uint32_t qv[4] = {(uint32_t)r.q.x, (uint32_t)r.q.y, (uint32_t)r.q.z, (uint32_t)r.q.w};
+        int lo[4], hi[4];
+#pragma unroll
+        for (int k = 0; k < 4; ++k) iq4nl_lookup(qv[k], lo[k], hi[k]);
+        const float d = half_bits_to_float((uint16_t)r.d);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const int8_t* xq = x.qs + t * x.n_in + 32 * b;
+            const int sumi = dot16(hi, load_x16(xq + 16), dot16(lo, load_x16(xq), 0));
+            const float dx = load_dx(&x.ds[t * (x.n_in / 32) + b]);
+            acc[t] += (float)sumi * (d * dx);
+        }
+    }
+};
+
+// IQ4_XS (regrouped: the 8 bytes d, scales_h, scales_l in the head; qs[128] the main part): unit u =
+// sub-block u = qs bytes 16u..16u+15 (elements 32u + j low nibbles, 32u + 16 + j high), with the
+// block's 8 head bytes (one 8-byte load; the 8 lanes of a block read the same address). Activations
+// Q8_K: every (d, s) pair of a 256 block carries the block's d. The CPU sums (ls - 32) * sum(value *
+// x_q) over the 8 sub-blocks in int32 and multiplies by d_w * d_x once a block; here each sub-block's
+// int32 product (|.| <= 32 * 32 * 127 * 128 < 2^24: exact as a float) is scaled on its own, so only
+// the float summation order differs.
+template <> struct VecDot<TypeId::IQ4_XS> {
+    using G = Grouped<TypeId::IQ4_XS>;
+    static constexpr int kElems = 256, kUnits = 8, kInFlight = 1, kMinBlocks = 8;
+    struct Regs {
+        int4 q;
+        int2 head;  // x: d | scales_h << 16, y: scales_l[0..3]
+    };
+    __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
+        r.q = load_weight16(G::main(row, b) + 16 * u);
+        r.head = load_weight8(G::head0(row, b));
+    }
+    template <int NT>
+    __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
+        const uint32_t qv[4] = {(uint32_t)r.q.x, (uint32_t)r.q.y, (uint32_t)r.q.z, (uint32_t)r.q.w};
+        int lo[4], hi[4];
+#pragma unroll
+        for (int k = 0; k < 4; ++k) iq4nl_lookup(qv[k], lo[k], hi[k]);
+        const uint32_t dsh = (uint32_t)r.head.x;
+        const int ls = iq4xs_scale_dev(dsh, (uint32_t)r.head.y, u) - 32;
+        const float d = half_bits_to_float((uint16_t)(dsh & 0xFFFF));
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const int8_t* xq = x.qs + t * x.n_in + 256 * b + 32 * u;
+            const int sumi = dot16(hi, load_x16(xq + 16), dot16(lo, load_x16(xq), 0));
+            const float dx = load_dx(&x.ds[t * (x.n_in / 32) + 8 * b + u]);
+            acc[t] += (float)(ls * sumi) * (d * dx);
+        }
+    }
+};
+
 // Q4_K / Q5_K (GGUF layout, 16-byte aligned): unit u = qs bytes 16u..16u+15, i.e. with p = u/2 and
 // h = u%2, elements 16h..16h+15 of sub-blocks 2p (low nibbles) and 2p+1 (high nibbles). The first 16
 // bytes of the block (d, dmin, 12 bytes of scales) come with every unit. (Measured on an H200: units
@@ -287,6 +355,131 @@ template <> struct VecDot<TypeId::Q6_K> {
 #pragma unroll
             for (int q = 0; q < 4; ++q) sum += sc[q] * dx[q] * (float)dot16(v[q], load_x16(xq + 32 * q), 0);
             acc[t] += d * sum;
+        }
+    }
+};
+
+// The 4 bytes at offsets h, 2 + h of word a and of word b (h 0 or 1): the bytes of groups 8n + 2q + h,
+// q = 0..3, when a, b hold a K-quant's per-16 bytes 8n..8n+7 (Q2_K's scales, Q3_K's low nibbles).
+__device__ __forceinline__ uint32_t every_other_byte(uint32_t a, uint32_t b, int h) {
+    return __byte_perm(a, b, h ? 0x7531u : 0x6420u);
+}
+
+// dp4a of one word, the same in all four products, with 16 activations (Q2_K's mins).
+__device__ __forceinline__ int dot16_same(int w, int4 x, int acc) {
+    acc = __dp4a(w, x.x, acc);
+    acc = __dp4a(w, x.y, acc);
+    acc = __dp4a(w, x.z, acc);
+    return __dp4a(w, x.w, acc);
+}
+
+// Q2_K (regrouped: main = scales[16], qs[64]; d, dmin in the head): unit u = (n = u/2, h = u%2):
+// qs[32n + 16h..+15], whose bits 2q..2q+1 are the 16 elements 128n + 32q + 16h.. of group
+// g = 8n + 2q + h (q = 0..3); scales[8n..8n+7] hold those groups' scale and min nibbles. As the CPU,
+// in integers: scaled = sum_g sc_g sum(level x), mins = sum_g m_g sum(x), then
+// d_x (d scaled - dmin mins) (d_x: the Q8_K block's d, which each of its (d, s) pairs carries).
+// sc_g (<= 15) times a level (<= 3) fits a byte, so the scale is applied to the levels before the dp4a.
+template <> struct VecDot<TypeId::Q2_K> {
+    using G = Grouped<TypeId::Q2_K>;
+    static constexpr int kElems = 256, kUnits = 4, kInFlight = 1, kMinBlocks = 8;
+    struct Regs {
+        int4 q;
+        int2 sc;
+        uint32_t dm;  // d (low half), dmin (high half)
+    };
+    __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
+        const uint8_t* blk = G::main(row, b);
+        const int n = u >> 1, h = u & 1;
+        r.q = load_weight16(blk + 16 + 32 * n + 16 * h);
+        r.sc = load_weight8(blk + 8 * n);
+        r.dm = load_weight4(G::head0(row, b));
+    }
+    template <int NT>
+    __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
+        const int n = u >> 1, h = u & 1;
+        const uint32_t qv[4] = {(uint32_t)r.q.x, (uint32_t)r.q.y, (uint32_t)r.q.z, (uint32_t)r.q.w};
+        const uint32_t s4 = every_other_byte((uint32_t)r.sc.x, (uint32_t)r.sc.y, h);  // byte q: group 8n+2q+h
+        int v[4][4];  // [q][word]: level * sc, bytes 0..45
+        int m[4];     // [q]: the min nibble in all four bytes
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const uint32_t sc = (s4 >> (8 * q)) & 0xF;
+            m[q] = (int)(((s4 >> (8 * q + 4)) & 0xF) * 0x01010101u);
+#pragma unroll
+            for (int k = 0; k < 4; ++k) v[q][k] = (int)(((qv[k] >> (2 * q)) & 0x03030303u) * sc);
+        }
+        const float d = half_bits_to_float((uint16_t)(r.dm & 0xFFFF));
+        const float dmin = half_bits_to_float((uint16_t)(r.dm >> 16));
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const int8_t* xq = x.qs + t * x.n_in + 256 * b + 128 * n + 16 * h;
+            int scaled = 0, mins = 0;
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+                const int4 xv = load_x16(xq + 32 * q);
+                scaled = dot16(v[q], xv, scaled);
+                mins = dot16_same(m[q], xv, mins);
+            }
+            const float dx = load_dx(x.ds + t * (x.n_in / 32) + 8 * b);
+            acc[t] += dx * (d * (float)scaled - dmin * (float)mins);
+        }
+    }
+};
+
+// Q3_K (regrouped: main = hmask[32], qs[64]; d and the 12 packed scale bytes in the head): unit
+// u = (n = u/2, h = u%2): qs[32n + 16h..+15] (bits 2q..2q+1) and hmask[16h..+15] (bit 4n + q) give the
+// 16 elements 128n + 32q + 16h.. of group g = 8n + 2q + h (q = 0..3), level low + 4 high - 4. As the
+// CPU, in integers: sum_g sc_g sum(level x), times d_x d. (sc_g * level reaches 128: no premultiply.)
+template <> struct VecDot<TypeId::Q3_K> {
+    using G = Grouped<TypeId::Q3_K>;
+    static constexpr int kElems = 256, kUnits = 4, kInFlight = 1, kMinBlocks = 8;
+    struct Regs {
+        int4 q, hm;
+        uint32_t s0, s1, s2;  // the 12 packed scale bytes (4-byte aligned in the head, not 8)
+        uint32_t d;
+    };
+    __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
+        const uint8_t* blk = G::main(row, b);
+        const int n = u >> 1, h = u & 1;
+        r.hm = load_weight16(blk + 16 * h);
+        r.q = load_weight16(blk + 32 + 32 * n + 16 * h);
+        const uint8_t* sc = G::head1(row, b);
+        r.s0 = load_weight4(sc);
+        r.s1 = load_weight4(sc + 4);
+        r.s2 = load_weight4(sc + 8);
+        r.d = load_weight2(G::head0(row, b));
+    }
+    // level - 4 in each byte of a word of levels 0..7: (v + 128 - 4) ^ 128, no borrow between bytes.
+    __device__ static int minus4(uint32_t v) { return (int)(((v | 0x80808080u) - 0x04040404u) ^ 0x80808080u); }
+    template <int NT>
+    __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
+        const int n = u >> 1, h = u & 1;
+        // Scales of groups 8n + 2q + h (q in byte q; quant::q3k_scale): low 4 bits = nibble n of packed
+        // byte 2q + h; bits 4-5 = bits 2(2n + q/2).. of packed byte 8 + 2(q%2) + h.
+        const uint32_t low = (every_other_byte(r.s0, r.s1, h) >> (4 * n)) & 0x0F0F0F0Fu;
+        const uint32_t hb = __byte_perm(r.s2, 0u, h ? 0x3131u : 0x2020u);
+        const uint32_t high = ((hb >> (4 * n)) & 0x00000303u) | ((hb >> (4 * n + 2)) & 0x03030000u);
+        const uint32_t sc6 = low | (high << 4);
+        int sc[4];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) sc[q] = (int)((sc6 >> (8 * q)) & 0x3F) - 32;
+        const uint32_t qv[4] = {(uint32_t)r.q.x, (uint32_t)r.q.y, (uint32_t)r.q.z, (uint32_t)r.q.w};
+        const uint32_t hv[4] = {(uint32_t)r.hm.x, (uint32_t)r.hm.y, (uint32_t)r.hm.z, (uint32_t)r.hm.w};
+        int v[4][4];  // [q][word]: levels -4..3
+#pragma unroll
+        for (int q = 0; q < 4; ++q)
+#pragma unroll
+            for (int k = 0; k < 4; ++k)
+                v[q][k] = minus4(((qv[k] >> (2 * q)) & 0x03030303u) | (((hv[k] >> (4 * n + q)) & 0x01010101u) << 2));
+        const float d = half_bits_to_float((uint16_t)r.d);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const int8_t* xq = x.qs + t * x.n_in + 256 * b + 128 * n + 16 * h;
+            int sum = 0;
+#pragma unroll
+            for (int q = 0; q < 4; ++q) sum += sc[q] * dot16(v[q], load_x16(xq + 32 * q), 0);
+            const float dx = load_dx(x.ds + t * (x.n_in / 32) + 8 * b);
+            acc[t] += dx * d * (float)sum;
         }
     }
 };

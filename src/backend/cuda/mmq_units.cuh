@@ -159,13 +159,25 @@ template <> struct MmqUnpack<TypeId::Q6_K> {
     }
 };
 
-// Calls f.template operator()<T>() with the compile-time type of a runtime id (the types the int8
-// expert GEMM takes: dispatch_type's but F16 and BF16); returns false for other ids.
+// Whether the int8 expert GEMM takes a type (has an MmqUnpack above). The other types of dispatch_type
+// (F16, BF16, Q2_K, Q3_K) have their prompts' experts on moe_gemm, through Dequant16.
+constexpr bool mmq_takes(TypeId id) {
+    switch (id) {
+        case TypeId::Q8_0: case TypeId::Q4_0: case TypeId::Q4_1: case TypeId::Q5_0: case TypeId::Q5_1:
+        case TypeId::Q4_K: case TypeId::Q5_K: case TypeId::Q6_K: case TypeId::MXFP4:
+            return true;
+        default:
+            return false;
+    }
+}
+
+// Calls f.template operator()<T>() with the compile-time type of a runtime id (the types mmq_takes);
+// returns false for other ids.
 template <typename F>
 bool dispatch_mmq_type(TypeId id, F&& f) {
-    if (id == TypeId::F16 || id == TypeId::BF16) return false;
+    if (!mmq_takes(id)) return false;
     return dispatch_type(id, [&]<TypeId T>() {
-        if constexpr (T != TypeId::F16 && T != TypeId::BF16) f.template operator()<T>();
+        if constexpr (mmq_takes(T)) f.template operator()<T>();
     });
 }
 

@@ -1,5 +1,5 @@
 // Expert-indexed products (moe_matvec.cuh): the launcher by type, and the instantiations of every
-// type but the K-quants (moe_matvec_kquants.cu).
+// type but the K-quants (moe_matvec_kquants.cu) and IQ4_NL / IQ4_XS (moe_matvec_iq4.cu).
 #include <string>
 
 #include "backend/cuda/cuda_check.cuh"

@@ -3,9 +3,9 @@
 //     for the GEMMs that dequantize tiles (gemm.cu, gemm_dequant.cu);
 //   VecDot<T> (matvec_units.cuh): the decode product's int8 dot products.
 // Rows are in the device layout of weight_layout.h: Q4_K, Q5_K, F16, BF16 as in the GGUF file, the
-// other quantized types (MXFP4 included) regrouped (Grouped<T> finds a block's fields). Field
-// layouts of the blocks are quant/block_formats.h (ggml-common.h); the comments give the element
-// mapping.
+// other quantized types (MXFP4, Q2_K, Q3_K, IQ4_NL, IQ4_XS included) regrouped (Grouped<T> finds a
+// block's fields). Field layouts of the blocks are quant/block_formats.h (ggml-common.h); the comments
+// give the element mapping.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -38,31 +38,53 @@ __device__ __forceinline__ float e8m0_half_to_float(uint32_t e) {
     return __uint_as_float(e < 2 ? 0x00200000u << e : (e - 1) << 23);
 }
 
-// quant::kMXFP4Values packed four to a word (entry 4w + i in byte i of word w), for __byte_perm.
-constexpr uint32_t mxfp4_table_word(int w) {
+// A 16-entry int8 table (quant::kMXFP4Values, quant::kIQ4NLValues) packed four to a word (entry
+// 4w + i in byte i of word w), for __byte_perm.
+constexpr uint32_t table16_word(const int8_t (&table)[16], int w) {
     uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= (uint32_t)(uint8_t)quant::kMXFP4Values[4 * w + i] << (8 * i);
+    for (int i = 0; i < 4; ++i) v |= (uint32_t)(uint8_t)table[4 * w + i] << (8 * i);
     return v;
 }
-constexpr uint32_t kMxfp4Word0 = mxfp4_table_word(0), kMxfp4Word1 = mxfp4_table_word(1),
-                   kMxfp4Word2 = mxfp4_table_word(2), kMxfp4Word3 = mxfp4_table_word(3);
+struct Table16Words {
+    uint32_t w0, w1, w2, w3;
+};
+constexpr Table16Words table16_words(const int8_t (&table)[16]) {
+    return {table16_word(table, 0), table16_word(table, 1), table16_word(table, 2), table16_word(table, 3)};
+}
+constexpr Table16Words kMxfp4Words = table16_words(quant::kMXFP4Values);
+constexpr Table16Words kIq4nlWords = table16_words(quant::kIQ4NLValues);
 
-// The MXFP4 table values of the 8 nibbles of a word of quants (bytes 0..3 = qs[j..j+3]): lo holds
-// the values of the low nibbles (elements j..j+3) as int8 bytes, hi those of the high nibbles
-// (elements j+16..j+19). A nibble's low 3 bits pick a byte of table words 0-1 (entries 0-7) and of
-// words 2-3 (entries 8-15); its bit 3 picks between the two.
-__device__ __forceinline__ void mxfp4_lookup(uint32_t q, int& lo, int& hi) {
+// The table values of the 8 nibbles of a word of quants (bytes 0..3 = qs[j..j+3]): lo holds the
+// values of the low nibbles (elements j..j+3) as int8 bytes, hi those of the high nibbles (elements
+// j+16..j+19). A nibble's low 3 bits pick a byte of table words 0-1 (entries 0-7) and of words 2-3
+// (entries 8-15); its bit 3 picks between the two. The words are template arguments so that they
+// stay immediates of the PRMTs.
+template <uint32_t W0, uint32_t W1, uint32_t W2, uint32_t W3>
+__device__ __forceinline__ void table16_lookup(uint32_t q, int& lo, int& hi) {
     uint32_t v[2];  // v[i]: values of nibbles 4i..4i+3 of q (low, high of byte 2i, then of byte 2i+1)
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
         const uint32_t s = q >> (16 * i);
-        const uint32_t first = __byte_perm(kMxfp4Word0, kMxfp4Word1, s & 0x7777u);
-        const uint32_t second = __byte_perm(kMxfp4Word2, kMxfp4Word3, s & 0x7777u);
+        const uint32_t first = __byte_perm(W0, W1, s & 0x7777u);
+        const uint32_t second = __byte_perm(W2, W3, s & 0x7777u);
         // byte n of first (selector n), or of second (n + 4) where the nibble's bit 3 is set
         v[i] = __byte_perm(first, second, 0x3210u | ((s & 0x8888u) >> 1));
     }
     lo = (int)__byte_perm(v[0], v[1], 0x6420u);
     hi = (int)__byte_perm(v[0], v[1], 0x7531u);
+}
+__device__ __forceinline__ void mxfp4_lookup(uint32_t q, int& lo, int& hi) {
+    table16_lookup<kMxfp4Words.w0, kMxfp4Words.w1, kMxfp4Words.w2, kMxfp4Words.w3>(q, lo, hi);
+}
+__device__ __forceinline__ void iq4nl_lookup(uint32_t q, int& lo, int& hi) {
+    table16_lookup<kIq4nlWords.w0, kIq4nlWords.w1, kIq4nlWords.w2, kIq4nlWords.w3>(q, lo, hi);
+}
+
+// The 6-bit scale (0..63; the value is ls - 32) of sub-block ib of an IQ4_XS block from the block's
+// first 8 bytes as two words: dsh = d | scales_h << 16, sl = scales_l[0..3]. scales_l[ib / 2]'s
+// nibble ib % 2 starts at bit 4 ib of sl; scales_h's bits 2 ib, 2 ib + 1 give bits 4-5.
+__device__ __forceinline__ int iq4xs_scale_dev(uint32_t dsh, uint32_t sl, int ib) {
+    return (int)(((sl >> (4 * ib)) & 0xFu) | (((dsh >> (16 + 2 * ib)) & 3u) << 4));
 }
 
 // ggml's get_scale_min_k4 on the 12 packed bytes of a Q4_K / Q5_K block.
@@ -205,6 +227,53 @@ template <> struct Dequant16<TypeId::MXFP4> {
     }
 };
 
+// IQ4_NL (regrouped as Q4_0: d in the head, qs the main part): qs[j] low nibble = element j, high
+// nibble = element j + 16; value d * kIQ4NLValues[nibble] (the CPU's order: d times the value).
+template <> struct Dequant16<TypeId::IQ4_NL> {
+    using G = Grouped<TypeId::IQ4_NL>;
+    __device__ static void run(const uint8_t* row, int64_t e0, float (&out)[16]) {
+        const int64_t b = e0 / 32;
+        const bool high = (e0 % 32) >= 16;
+        const float d = half_bits_to_float(*reinterpret_cast<const uint16_t*>(G::head0(row, b)));
+        const int4 q = *reinterpret_cast<const int4*>(G::main(row, b));
+        const uint32_t qw[4] = {(uint32_t)q.x, (uint32_t)q.y, (uint32_t)q.z, (uint32_t)q.w};
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            int lo, hi;
+            iq4nl_lookup(qw[k], lo, hi);
+            const int v = high ? hi : lo;
+#pragma unroll
+            for (int i = 0; i < 4; ++i) out[4 * k + i] = d * small_int_to_float((int8_t)(v >> (8 * i)));
+        }
+    }
+};
+
+// IQ4_XS (regrouped: d, scales_h, scales_l in the head, qs[128] the main part): sub-block ib
+// (elements 32 ib..32 ib + 31) = qs[16 ib + j], low nibble element j, high nibble j + 16; value
+// (d * (ls - 32)) * kIQ4NLValues[nibble], the CPU's order.
+template <> struct Dequant16<TypeId::IQ4_XS> {
+    using G = Grouped<TypeId::IQ4_XS>;
+    __device__ static void run(const uint8_t* row, int64_t e0, float (&out)[16]) {
+        const int64_t b = e0 / 256;
+        const int r = (int)(e0 % 256);
+        const int ib = r / 32;
+        const bool high = (r % 32) >= 16;
+        const uint2 head = *reinterpret_cast<const uint2*>(G::head0(row, b));
+        const float dl = half_bits_to_float((uint16_t)(head.x & 0xFFFF)) *
+                         small_int_to_float(iq4xs_scale_dev(head.x, head.y, ib) - 32);
+        const int4 q = *reinterpret_cast<const int4*>(G::main(row, b) + 16 * ib);
+        const uint32_t qw[4] = {(uint32_t)q.x, (uint32_t)q.y, (uint32_t)q.z, (uint32_t)q.w};
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            int lo, hi;
+            iq4nl_lookup(qw[k], lo, hi);
+            const int v = high ? hi : lo;
+#pragma unroll
+            for (int i = 0; i < 4; ++i) out[4 * k + i] = dl * small_int_to_float((int8_t)(v >> (8 * i)));
+        }
+    }
+};
+
 // Q4_K / Q5_K: sub-block j (32 elements) = nibble j%2 of qs[32*(j/2) + l]; Q5_K's 5th bit is bit j
 // of qh[l]; value d*sc_j*q - dmin*m_j.
 template <typename Block, bool kHasHigh>
@@ -267,6 +336,66 @@ template <> struct Dequant16<TypeId::Q6_K> {
     }
 };
 
+// Q2_K (regrouped: main = scales[16], qs[64]; d, dmin in the head): element 128n + 32q + l is bits
+// 2q..2q+1 of qs[32n + l]; group g = 8n + 2q + l/16 (16 elements) has scale scales[g] & 15 and min
+// scales[g] >> 4; value d*sc*q - dmin*m.
+template <> struct Dequant16<TypeId::Q2_K> {
+    using G = Grouped<TypeId::Q2_K>;
+    __device__ static void run(const uint8_t* row, int64_t e0, float (&out)[16]) {
+        const int64_t b = e0 / 256;
+        const uint8_t* blk = G::main(row, b);
+        const int r = (int)(e0 % 256);
+        const int n = r / 128, q = (r % 128) / 32, l0 = r % 32;
+        const uint32_t dm = *reinterpret_cast<const uint32_t*>(G::head0(row, b));
+        const int s = blk[r / 16];
+        const float d = half_bits_to_float((uint16_t)(dm & 0xFFFF)) * (float)(s & 0xF);
+        const float m = half_bits_to_float((uint16_t)(dm >> 16)) * (float)(s >> 4);
+        const int4 qv = *reinterpret_cast<const int4*>(blk + 16 + 32 * n + l0);
+        const uint32_t qw[4] = {(uint32_t)qv.x, (uint32_t)qv.y, (uint32_t)qv.z, (uint32_t)qv.w};
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+                out[4 * k + i] = d * small_int_to_float((int)((qw[k] >> (8 * i + 2 * q)) & 3)) - m;
+        }
+    }
+};
+
+// The signed 6-bit scale of group g (0..15) of a Q3_K block from its 12 packed bytes (quant::q3k_scale):
+// low 4 bits in nibble g/8 of byte g%8, bits 4-5 in bits 2(g/4).. of byte 8 + g%4; minus 32.
+__device__ __forceinline__ int q3k_scale_dev(int g, const uint8_t* packed) {
+    const int low = (packed[g % 8] >> (4 * (g / 8))) & 0xF;
+    const int high = (packed[8 + g % 4] >> (2 * (g / 4))) & 3;
+    return (low | (high << 4)) - 32;
+}
+
+// Q3_K (regrouped: main = hmask[32], qs[64]; d and the 12 scale bytes in the head): element
+// 128n + 32q + l has its low 2 bits in bits 2q..2q+1 of qs[32n + l] and its high bit in bit 4n + q of
+// hmask[l]; level = low + 4 high - 4 (-4..3); group g = 8n + 2q + l/16; value d*sc_g*level.
+template <> struct Dequant16<TypeId::Q3_K> {
+    using G = Grouped<TypeId::Q3_K>;
+    __device__ static void run(const uint8_t* row, int64_t e0, float (&out)[16]) {
+        const int64_t b = e0 / 256;
+        const uint8_t* blk = G::main(row, b);
+        const int r = (int)(e0 % 256);
+        const int n = r / 128, q = (r % 128) / 32, l0 = r % 32;
+        const float d = half_bits_to_float(*reinterpret_cast<const uint16_t*>(G::head0(row, b))) *
+                        (float)q3k_scale_dev(r / 16, G::head1(row, b));
+        const int4 hm = *reinterpret_cast<const int4*>(blk + l0);
+        const int4 qv = *reinterpret_cast<const int4*>(blk + 32 + 32 * n + l0);
+        const uint32_t hw[4] = {(uint32_t)hm.x, (uint32_t)hm.y, (uint32_t)hm.z, (uint32_t)hm.w};
+        const uint32_t qw[4] = {(uint32_t)qv.x, (uint32_t)qv.y, (uint32_t)qv.z, (uint32_t)qv.w};
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int v = (int)((qw[k] >> (8 * i + 2 * q)) & 3) | (int)(((hw[k] >> (8 * i + 4 * n + q)) & 1) << 2);
+                out[4 * k + i] = d * small_int_to_float(v - 4);
+            }
+        }
+    }
+};
+
 // Calls f.template operator()<T>() with the compile-time type of a runtime id (the types with
 // CUDA kernels); returns false for other ids.
 template <typename F>
@@ -282,7 +411,11 @@ bool dispatch_type(TypeId id, F&& f) {
         case TypeId::Q4_K: f.template operator()<TypeId::Q4_K>(); return true;
         case TypeId::Q5_K: f.template operator()<TypeId::Q5_K>(); return true;
         case TypeId::Q6_K: f.template operator()<TypeId::Q6_K>(); return true;
+        case TypeId::Q2_K: f.template operator()<TypeId::Q2_K>(); return true;
+        case TypeId::Q3_K: f.template operator()<TypeId::Q3_K>(); return true;
         case TypeId::MXFP4: f.template operator()<TypeId::MXFP4>(); return true;
+        case TypeId::IQ4_NL: f.template operator()<TypeId::IQ4_NL>(); return true;
+        case TypeId::IQ4_XS: f.template operator()<TypeId::IQ4_XS>(); return true;
         default: return false;
     }
 }

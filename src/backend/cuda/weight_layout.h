@@ -3,16 +3,17 @@
 //
 // The decode product is a stream of 16-byte loads only when every block's quant bytes start on a
 // 16-byte boundary. Q4_K (144 bytes) and Q5_K (176) blocks do, and keep the GGUF layout. The others
-// (Q8_0 34, Q4_0 18, Q4_1 20, Q5_0 22, Q5_1 24, Q6_K 210, MXFP4 17) are regrouped, per row, in groups
-// of kGroupBlocks blocks (MXFP4: 16, so that its 1-byte scales fill a 16-byte head; group_blocks()):
-// first the blocks' small fields (scales, Q5's high bits), each field as an array
-// over the group's blocks (the "head", a multiple of 16 bytes), then the blocks' quant bytes one block
-// after another (the "main" part of each block, a multiple of 16 bytes). A group is exactly as long as
-// its blocks in the GGUF file. A row's last group may hold fewer blocks; its head keeps the full
-// size, so every field of block b lies at an offset that depends on b alone (Dequant16 is not told
-// the row length), and the row grows by at most the head's unused bytes (none when the row's block
-// count is a multiple of the group's, e.g. n_in a multiple of 2048 for Q6_K, of 256 for the 32-element
-// types, of 512 for MXFP4).
+// (Q8_0 34, Q4_0 18, Q4_1 20, Q5_0 22, Q5_1 24, Q2_K 84, Q3_K 110, Q6_K 210, MXFP4 17, IQ4_NL 18,
+// IQ4_XS 136) are regrouped,
+// per row, in groups of kGroupBlocks blocks (MXFP4: 16, so that its 1-byte scales fill a 16-byte
+// head; group_blocks()): first the blocks' small fields (scales, Q5's high bits), each field as an
+// array over the group's blocks (the "head", a multiple of 16 bytes), then the blocks' quant bytes one
+// block after another (the "main" part of each block, a multiple of 16 bytes). A group is exactly as
+// long as its blocks in the GGUF file. A row's last group may hold fewer blocks; its head keeps the
+// full size, so every field of block b lies at an offset that depends on b alone (Dequant16 is not
+// told the row length), and the row grows by at most the head's unused bytes (none when the row's
+// block count is a multiple of the group's, e.g. n_in a multiple of 2048 for Q2_K, Q3_K, Q6_K and IQ4_XS, of
+// 256 for the 32-element types, of 512 for MXFP4).
 // Rows stay contiguous: row r starts at r * DeviceWeight::row_bytes, a multiple of 16, so a row
 // range is one byte range.
 #pragma once
@@ -64,8 +65,16 @@ constexpr GroupedLayout grouped_layout(quant::TypeId type) {
         case TypeId::Q5_0: return {true, 22, 2, {{0, 2}, {2, 4}}, {6, 16}};    // d; qh
         case TypeId::Q5_1: return {true, 24, 2, {{0, 4}, {4, 4}}, {8, 16}};    // d, m; qh
         case TypeId::Q6_K: return {true, 210, 1, {{208, 2}, {}}, {0, 208}};    // d; ql, qh, scales
+        // Q2_K: d, dmin (head 32 bytes); main = scales[16], qs[64] (80 bytes, contiguous in the block).
+        case TypeId::Q2_K: return {true, 84, 1, {{80, 4}, {}}, {0, 80}};
+        // Q3_K: d (16 bytes a group), the 12 packed scale bytes (96; 4-byte aligned per block); main =
+        // hmask[32], qs[64]. Head 112 bytes, a group 880.
+        case TypeId::Q3_K: return {true, 110, 2, {{108, 2}, {96, 12}}, {0, 96}};
         // E8M0 exponent e (1 byte): 16 blocks a group, so the head is 16 bytes and a group 272.
         case TypeId::MXFP4: return {true, 17, 1, {{0, 1}, {}}, {1, 16}, 16};
+        case TypeId::IQ4_NL: return {true, 18, 1, {{0, 2}, {}}, {2, 16}};      // d; qs (as Q4_0)
+        // d, scales_h, scales_l (8 bytes: one 8-byte load a unit); qs. Head 64 bytes, group 1088.
+        case TypeId::IQ4_XS: return {true, 136, 1, {{0, 8}, {}}, {8, 128}};
         default: return {};
     }
 }

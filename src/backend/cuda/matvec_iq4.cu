@@ -1,0 +1,9 @@
+// Decode kernels of IQ4_NL and IQ4_XS (templates in matvec_kernels.cuh; the units in matvec_units.cuh).
+#include "backend/cuda/matvec_kernels.cuh"
+
+namespace shootout::cuda {
+
+SHOOTOUT_INSTANTIATE_MATVEC(IQ4_NL)
+SHOOTOUT_INSTANTIATE_MATVEC(IQ4_XS)
+
+}  // namespace shootout::cuda
