@@ -120,7 +120,7 @@ SHOOTOUT_CUDA_MOE_MMQ=0 "$build/test_cuda_moe_deltanet" --gtest_filter='*Moe*:-*
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 if [ $sanitize -eq 1 ] && command -v compute-sanitizer >/dev/null; then
   compute-sanitizer --tool memcheck --error-exitcode 3 "$build/test_cuda_kernels" \
-    --gtest_filter='*q4_0*:*q5_1*:*q4_K*:*q6_K*:*bf16*:*mxfp4*:*Mxfp4*' >"$out/memcheck.log" 2>&1 || status=1
+    --gtest_filter='*q4_0*:*q5_1*:*q4_K*:*q6_K*:*bf16*:*mxfp4*:*Mxfp4*:*q2_K*:*q3_K*:*iq4*:*Iq4*' >"$out/memcheck.log" 2>&1 || status=1
   tail -3 "$out/memcheck.log"
   compute-sanitizer --tool racecheck --error-exitcode 3 "$build/test_cuda_kernels" \
     --gtest_filter='*Gemm*q5_K*' >"$out/racecheck.log" 2>&1 || status=1
@@ -136,7 +136,7 @@ if [ -n "$model" ]; then
   # MXFP4_MOE --pure makes every matrix MXFP4, not only expert stacks).
   variants=/tmp/shootout-variants; mkdir -p $variants
   files=("$model")
-  for recipe in F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K_M Q5_K_M Q6_K MXFP4_MOE; do
+  for recipe in F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K_M Q5_K_M Q6_K MXFP4_MOE Q2_K Q3_K_M IQ4_NL IQ4_XS; do
     f=$variants/pure-$recipe.gguf
     "$build/shootout" quantize --model "$model" --recipe $recipe --pure --allow-requantize -o "$f" \
       >>"$out/quantize.log" 2>&1 || { echo "gpu-check: quantize $recipe failed"; tail -3 "$out/quantize.log"; status=1; continue; }

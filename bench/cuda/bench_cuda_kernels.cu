@@ -26,7 +26,8 @@ using quant::TypeId;
 namespace {
 
 const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0, TypeId::Q4_1,
-                         TypeId::Q5_0, TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::MXFP4};
+                         TypeId::Q5_0, TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::MXFP4,
+                         TypeId::Q2_K, TypeId::Q3_K, TypeId::IQ4_NL, TypeId::IQ4_XS};
 
 // n_out rows of n_in in `type`: 64 distinct quantized random rows repeated.
 std::vector<uint8_t> make_weight_bytes(TypeId type, int64_t n_in, int64_t n_out) {
