@@ -42,9 +42,15 @@ inline QuantizedWeight make_quantized_weight(quant::TypeId type, int64_t n_in, i
         const float s = scale(rng), o = shift(rng);
         for (int64_t i = 0; i < n_in; ++i) src[r * n_in + i] = src[r * n_in + i] * s + o;
     }
+    // The types whose quantizer needs an importance matrix (IQ2_XXS, IQ2_XS, IQ1_S) get a
+    // deterministic positive one: 1 + x^2 of a random row, as llama.cpp's imatrix is a mean of squared
+    // activations (never zero).
+    std::vector<float> importance;
+    if (tr.requires_imatrix)
+        for (float x : gaussian((size_t)n_in, seed + 2, 1.f)) importance.push_back(1.f + x * x);
     QuantizedWeight w;
     w.bytes.resize(quant::row_size_bytes(type, n_in) * (size_t)n_out);
-    tr.quantize_rows(src.data(), w.bytes.data(), n_out, n_in, nullptr);
+    tr.quantize_rows(src.data(), w.bytes.data(), n_out, n_in, importance.empty() ? nullptr : importance.data());
     w.values.resize(src.size());
     tr.to_float(w.bytes.data(), w.values.data(), n_in * n_out);
     return w;

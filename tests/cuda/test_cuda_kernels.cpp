@@ -28,8 +28,11 @@
 #include "backend/cpu/type_kernels.h"
 #include "backend/cuda/activation_quant.h"
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/iq_grids.h"
 #include "backend/cuda/weight_layout.h"
 #include "quant/block_formats.h"
+#include "quant/iq2_lattice.h"
+#include "quant/iq3_lattice.h"
 #include "quant/type_table.h"
 #include "util/error.h"
 #include "util/fp16.h"
@@ -44,7 +47,8 @@ constexpr auto make_weight = test::make_quantized_weight;
 
 const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0,  TypeId::Q4_0, TypeId::Q4_1,  TypeId::Q5_0,
                          TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K,  TypeId::Q6_K, TypeId::MXFP4, TypeId::Q2_K,
-                         TypeId::Q3_K, TypeId::IQ4_NL, TypeId::IQ4_XS};
+                         TypeId::Q3_K, TypeId::IQ4_NL, TypeId::IQ4_XS,
+                         TypeId::IQ2_XXS, TypeId::IQ2_XS, TypeId::IQ2_S, TypeId::IQ3_XXS, TypeId::IQ3_S};
 
 bool has_gpu() { return cuda::device_count() > 0; }
 
@@ -377,6 +381,48 @@ TEST(CudaKernelsApi, Iq4EveryNibbleAndScale) {
     }
 }
 
+// The grid i-quants (IQ2_XXS..IQ3_S) from blocks of random bytes: every lattice point of each grid
+// (the quantizer uses some of them only), every sign pattern, every 4-bit scale, IQ2_S's and IQ3_S's
+// high index bits, d of either sign over 2^-14..2^-6; rows ending in a short group. Against the CPU
+// reference's to_float and activations as above; the gemm_dequant path (20 tokens) sees the weights
+// rounded to F16.
+TEST(CudaKernelsApi, IqGridEveryPointSignAndScale) {
+    if (!has_gpu()) GTEST_SKIP() << "no CUDA device";
+    for (TypeId type : {TypeId::IQ2_XXS, TypeId::IQ2_XS, TypeId::IQ2_S, TypeId::IQ3_XXS, TypeId::IQ3_S}) {
+        SCOPED_TRACE(quant::traits(type).name);
+        const int64_t n_in = 256 * 11, n_out = 70;  // 11 blocks: a short last group
+        const size_t block_bytes = quant::traits(type).bytes_per_block;
+        std::vector<uint8_t> bytes(quant::row_size_bytes(type, n_in) * (size_t)n_out);
+        std::mt19937 rng(9 + (uint32_t)type);
+        for (auto& b : bytes) b = (uint8_t)rng();
+        std::uniform_real_distribution<float> log2_d(-14.f, -6.f);
+        for (size_t off = 0; off < bytes.size(); off += block_bytes) {  // d is each block's first field
+            const float d = std::exp2(log2_d(rng)) * (rng() % 2 ? 1.f : -1.f);
+            const uint16_t h = fp32_to_fp16(d);
+            std::memcpy(bytes.data() + off, &h, 2);
+        }
+        std::vector<float> w((size_t)(n_in * n_out));
+        quant::traits(type).to_float(bytes.data(), w.data(), n_in * n_out);
+        const cuda::DeviceWeight dw = cuda::upload_weight("test.iq_grid", type, n_in, n_out, bytes.data());
+        for (int64_t n_tokens : {1, 4, 20}) {
+            SCOPED_TRACE("n_tokens " + std::to_string(n_tokens));
+            const bool dequant = n_tokens > cuda::kMaxMatvecTokens;
+            const std::vector<float> x = gaussian((size_t)(n_tokens * n_in), 700 + (uint32_t)n_tokens, 1.f);
+            const std::vector<float> y = run_on_device(dw, x, n_tokens, dequant, cuda::GemmTile::Auto, dequant);
+            const std::vector<float> xa = cpu_activations(type, x);
+            std::vector<double> emul, emul_abs;
+            reference(dequant ? round_to(w, false) : w, dequant ? round_to(xa, false) : xa, n_in, n_out, n_tokens,
+                      emul, emul_abs);
+            int bad = 0;
+            for (size_t i = 0; i < y.size(); ++i) {
+                ASSERT_TRUE(std::isfinite(y[i])) << "element " << i << " not written";
+                if (std::fabs(y[i] - emul[i]) > 1e-4 * emul_abs[i] && bad++ < 5)
+                    ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
+            }
+        }
+    }
+}
+
 TEST(CudaKernelsApi, DeviceQueryAnswersWithoutGpu) {
     // device_count never throws; with a device, its properties read back.
     const int n = cuda::device_count();
@@ -456,6 +502,28 @@ TEST(ActivationQuantization, BitExactWithCpu) {
         }
         EXPECT_EQ(bad, 0);
     }
+}
+
+// The device kernels' lattice tables (iq_grids.h, which initializes the __device__ copies) equal the
+// CPU's dequantization grids entry for entry (no GPU needed).
+template <TypeId T, typename Word>
+void expect_grid_equal(const Word* cpu_grid, int n_points) {
+    constexpr auto table = cuda::iq_grid_table<T>();
+    static_assert(sizeof(table.points[0]) == sizeof(Word));
+    ASSERT_EQ((int)(sizeof(table.points) / sizeof(Word)), n_points);
+    for (int k = 0; k < n_points; ++k) {
+        ASSERT_EQ(table.points[k], cpu_grid[k]) << quant::traits(T).name << " point " << k;
+        // iq_apply_signs4 negates a byte v as (v ^ 0xFF) + 1, which carries into the next byte for v = 0.
+        for (int j = 0; j < (int)sizeof(Word); ++j)
+            ASSERT_NE((table.points[k] >> (8 * j)) & 0xFF, 0u) << quant::traits(T).name << " point " << k;
+    }
+}
+TEST(CudaWeightLayout, IqGridTablesEqualTheCpuGrids) {
+    expect_grid_equal<TypeId::IQ2_XXS>(quant::iq2xxs_grid(), 256);
+    expect_grid_equal<TypeId::IQ2_XS>(quant::iq2xs_grid(), 512);
+    expect_grid_equal<TypeId::IQ2_S>(quant::iq2s_grid(), 1024);
+    expect_grid_equal<TypeId::IQ3_XXS>(quant::iq3xxs_grid(), 256);
+    expect_grid_equal<TypeId::IQ3_S>(quant::iq3s_grid(), 512);
 }
 
 // The device layout keeps every byte of every block where grouped_layout() says it is, and rows

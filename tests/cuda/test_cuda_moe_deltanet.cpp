@@ -43,6 +43,7 @@ using test::rel_diff;
 struct HostWeight {
     std::vector<uint8_t> bytes;
     Weight w;
+    std::vector<float> values;  // what was quantized (weight() reuses an equal tensor)
 };
 
 HostWeight make_weight(const std::string& name, TypeId type, int64_t n_in, int64_t n_out, const std::vector<float>& values) {
@@ -51,6 +52,12 @@ HostWeight make_weight(const std::string& name, TypeId type, int64_t n_in, int64
     h.bytes.resize(row_bytes * (size_t)n_out);
     if (type == TypeId::F32) {
         std::copy_n(reinterpret_cast<const uint8_t*>(values.data()), h.bytes.size(), h.bytes.data());
+    } else if (quant::traits(type).requires_imatrix) {
+        // IQ2_XXS, IQ2_XS, IQ1_S: the quantizer needs importance weights; a deterministic positive
+        // set, 1 + x^2 of the first row (llama.cpp's imatrix is a mean of squared activations).
+        std::vector<float> importance((size_t)n_in);
+        for (int64_t i = 0; i < n_in; ++i) importance[(size_t)i] = 1.f + values[(size_t)i] * values[(size_t)i];
+        quant::traits(type).quantize_rows(values.data(), h.bytes.data(), n_out, n_in, importance.data());
     } else {
         const auto& traits = quant::traits(type);
         for (int64_t r = 0; r < n_out; ++r)
@@ -90,7 +97,13 @@ protected:
     // stays alive to its end (a freed one's address may come back for another weight).
     const Weight& weight(const std::string& name, TypeId type, int64_t n_in, int64_t n_out,
                          const std::vector<float>& values) {
+        // The same tensor again (check_moe's stacks for another token count) reuses its bytes: the
+        // IQ2/IQ3 quantizers' lattice searches take seconds for an expert stack.
+        for (const auto& h : weights_)
+            if (h->w.name == name && h->w.type == type && h->w.n_in == n_in && h->w.n_out == n_out && h->values == values)
+                return h->w;
         weights_.push_back(std::make_unique<HostWeight>(make_weight(name, type, n_in, n_out, values)));
+        weights_.back()->values = values;
         return weights_.back()->w;
     }
 
@@ -109,7 +122,7 @@ bool f16_prompts() {
     return mmq && std::string(mmq) == "0";
 }
 // Whether a prompt's experts of `type` take the F16 GEMM: by the setting above, or because moe_mmq
-// does not take the type (F16, Q2_K, Q3_K, IQ4_NL, IQ4_XS).
+// does not take the type (F16, Q2_K, Q3_K, IQ4_NL, IQ4_XS, the grid i-quants).
 bool f16_prompts(TypeId type) { return f16_prompts() || !cuda::moe_mmq_supports(type); }
 
 // Expert stacks of `type`, n_tokens routed by random logits (token 0's all equal: the ties go to
@@ -210,6 +223,15 @@ TEST_F(CudaMoeDeltaNetOps, MoeQ3KAndQ2K) {
 TEST_F(CudaMoeDeltaNetOps, MoeIq4) {
     for (TypeId type : {TypeId::IQ4_NL, TypeId::IQ4_XS})
         for (int64_t n : {1, 3, 37, 200}) check_moe(type, n, moe_tolerance(n, type), 8, 3, 256, 256);
+}
+
+// The grid i-quants (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S; Q8_K activations): decode on
+// moe_matvec's int8 units (1, 3 tokens), prompts on moe_gemm (37 tokens; no int8 expert GEMM for
+// them), hence moe_tolerance's F16 bound there. 2 of 4 experts and no 200-token prompt: their
+// quantizers' lattice searches make the stacks slow to build (~1-2 s per 0.5 M weights here).
+TEST_F(CudaMoeDeltaNetOps, MoeIqGrids) {
+    for (TypeId type : {TypeId::IQ2_XXS, TypeId::IQ2_XS, TypeId::IQ2_S, TypeId::IQ3_XXS, TypeId::IQ3_S})
+        for (int64_t n : {1, 3, 37}) check_moe(type, n, moe_tolerance(n, type), 4, 2, 256, 256);
 }
 
 // Qwen3-Next routes 10 of 512 experts: 10 slots of one token, then two tokens (20 slots), then a

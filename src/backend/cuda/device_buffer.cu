@@ -85,6 +85,7 @@ bool supports_type(quant::TypeId type) {
         case TypeId::F16: case TypeId::BF16: case TypeId::Q8_0: case TypeId::Q4_0: case TypeId::Q4_1:
         case TypeId::Q5_0: case TypeId::Q5_1: case TypeId::Q4_K: case TypeId::Q5_K: case TypeId::Q6_K:
         case TypeId::MXFP4: case TypeId::Q2_K: case TypeId::Q3_K: case TypeId::IQ4_NL: case TypeId::IQ4_XS:
+        case TypeId::IQ2_XXS: case TypeId::IQ2_XS: case TypeId::IQ2_S: case TypeId::IQ3_XXS: case TypeId::IQ3_S:
             return true;
         default:
             return false;
@@ -104,7 +105,8 @@ DeviceWeight upload_weight(const std::string& name, quant::TypeId type, int64_t 
     w.n_in = n_in;
     w.n_out = n_out;
     // The decode kernels read 16-byte-aligned quant bytes: weight_layout.h regroups the blocks whose
-    // GGUF size does not allow that (Q8_0, Q4_0..Q5_1, Q2_K, Q3_K, Q6_K, MXFP4, IQ4_NL, IQ4_XS).
+    // GGUF size does not allow that (Q8_0, Q4_0..Q5_1, Q2_K, Q3_K, Q6_K, MXFP4, IQ4_NL, IQ4_XS, the
+    // grid i-quants IQ2_XXS..IQ3_S).
     w.row_bytes = device_row_bytes(type, n_in);
     w.data = DeviceBuffer(w.row_bytes * (size_t)n_out);
     w.immutable = true;  // uploaded once, synchronously, and only read after

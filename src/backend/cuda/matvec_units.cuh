@@ -485,3 +485,6 @@ template <> struct VecDot<TypeId::Q3_K> {
 };
 
 }  // namespace shootout::cuda
+
+// The grid i-quants' units (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S).
+#include "backend/cuda/matvec_units_iq23.cuh"

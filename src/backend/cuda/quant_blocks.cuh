@@ -396,6 +396,13 @@ template <> struct Dequant16<TypeId::Q3_K> {
     }
 };
 
+}  // namespace shootout::cuda
+
+// Dequant16 of the grid i-quants (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S) and their lattice tables.
+#include "backend/cuda/quant_blocks_iq23.cuh"
+
+namespace shootout::cuda {
+
 // Calls f.template operator()<T>() with the compile-time type of a runtime id (the types with
 // CUDA kernels); returns false for other ids.
 template <typename F>
@@ -416,6 +423,11 @@ bool dispatch_type(TypeId id, F&& f) {
         case TypeId::MXFP4: f.template operator()<TypeId::MXFP4>(); return true;
         case TypeId::IQ4_NL: f.template operator()<TypeId::IQ4_NL>(); return true;
         case TypeId::IQ4_XS: f.template operator()<TypeId::IQ4_XS>(); return true;
+        case TypeId::IQ2_XXS: f.template operator()<TypeId::IQ2_XXS>(); return true;
+        case TypeId::IQ2_XS: f.template operator()<TypeId::IQ2_XS>(); return true;
+        case TypeId::IQ2_S: f.template operator()<TypeId::IQ2_S>(); return true;
+        case TypeId::IQ3_XXS: f.template operator()<TypeId::IQ3_XXS>(); return true;
+        case TypeId::IQ3_S: f.template operator()<TypeId::IQ3_S>(); return true;
         default: return false;
     }
 }

@@ -4,7 +4,8 @@
 // The decode product is a stream of 16-byte loads only when every block's quant bytes start on a
 // 16-byte boundary. Q4_K (144 bytes) and Q5_K (176) blocks do, and keep the GGUF layout. The others
 // (Q8_0 34, Q4_0 18, Q4_1 20, Q5_0 22, Q5_1 24, Q2_K 84, Q3_K 110, Q6_K 210, MXFP4 17, IQ4_NL 18,
-// IQ4_XS 136) are regrouped,
+// IQ4_XS 136;
+// the grid i-quants IQ2_XXS 66, IQ2_XS 74, IQ2_S 82, IQ3_XXS 98, IQ3_S 110) are regrouped,
 // per row, in groups of kGroupBlocks blocks (MXFP4: 16, so that its 1-byte scales fill a 16-byte
 // head; group_blocks()): first the blocks' small fields (scales, Q5's high bits), each field as an
 // array over the group's blocks (the "head", a multiple of 16 bytes), then the blocks' quant bytes one
@@ -75,6 +76,14 @@ constexpr GroupedLayout grouped_layout(quant::TypeId type) {
         case TypeId::IQ4_NL: return {true, 18, 1, {{0, 2}, {}}, {2, 16}};      // d; qs (as Q4_0)
         // d, scales_h, scales_l (8 bytes: one 8-byte load a unit); qs. Head 64 bytes, group 1088.
         case TypeId::IQ4_XS: return {true, 136, 1, {{0, 8}, {}}, {8, 128}};
+        // Grid i-quants: d (head 16 bytes) and the quant bytes (main) for all; IQ2_XS adds scales[8]
+        // (head 80, group 592); IQ2_S qh[8] + scales[8] (one field, head 144, group 656); IQ3_S
+        // qh[8] + signs[32] + scales[4] (one 44-byte field, 4-byte aligned; head 368, group 880).
+        case TypeId::IQ2_XXS: return {true, 66, 1, {{0, 2}, {}}, {2, 64}};     // d; qs (group 528)
+        case TypeId::IQ2_XS: return {true, 74, 2, {{0, 2}, {66, 8}}, {2, 64}};
+        case TypeId::IQ2_S: return {true, 82, 2, {{0, 2}, {66, 16}}, {2, 64}};
+        case TypeId::IQ3_XXS: return {true, 98, 1, {{0, 2}, {}}, {2, 96}};     // d; qs (group 784)
+        case TypeId::IQ3_S: return {true, 110, 2, {{0, 2}, {66, 44}}, {2, 64}};
         default: return {};
     }
 }
