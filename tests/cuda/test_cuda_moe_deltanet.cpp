@@ -53,8 +53,12 @@ HostWeight make_weight(const std::string& name, TypeId type, int64_t n_in, int64
         std::copy_n(reinterpret_cast<const uint8_t*>(values.data()), h.bytes.size(), h.bytes.data());
     } else {
         const auto& traits = quant::traits(type);
-        for (int64_t r = 0; r < n_out; ++r)
-            traits.from_float_ref(values.data() + r * n_in, h.bytes.data() + (size_t)r * row_bytes, n_in);
+        const std::vector<float> importance = test::test_importance(type, n_in, 7);
+        if (!importance.empty())  // IQ1_S: no quantizer without an importance matrix
+            traits.quantize_rows(values.data(), h.bytes.data(), n_out, n_in, importance.data());
+        else
+            for (int64_t r = 0; r < n_out; ++r)
+                traits.from_float_ref(values.data() + r * n_in, h.bytes.data() + (size_t)r * row_bytes, n_in);
     }
     h.w.name = name;
     h.w.type = type;
@@ -209,6 +213,13 @@ TEST_F(CudaMoeDeltaNetOps, MoeQ3KAndQ2K) {
 // (no int8 expert GEMM for them), hence moe_tolerance's F16 bound there.
 TEST_F(CudaMoeDeltaNetOps, MoeIq4) {
     for (TypeId type : {TypeId::IQ4_NL, TypeId::IQ4_XS})
+        for (int64_t n : {1, 3, 37, 200}) check_moe(type, n, moe_tolerance(n, type), 8, 3, 256, 256);
+}
+
+// TQ2_0, TQ1_0, IQ1_S, IQ1_M (Q8_K activations): decode on moe_matvec's int8 units, prompts on
+// moe_gemm through Dequant16 (moe_mmq does not take them), hence moe_tolerance's F16 bound there.
+TEST_F(CudaMoeDeltaNetOps, MoeTernaryAndIq1) {
+    for (TypeId type : {TypeId::TQ2_0, TypeId::TQ1_0, TypeId::IQ1_S, TypeId::IQ1_M})
         for (int64_t n : {1, 3, 37, 200}) check_moe(type, n, moe_tolerance(n, type), 8, 3, 256, 256);
 }
 

@@ -85,6 +85,7 @@ bool supports_type(quant::TypeId type) {
         case TypeId::F16: case TypeId::BF16: case TypeId::Q8_0: case TypeId::Q4_0: case TypeId::Q4_1:
         case TypeId::Q5_0: case TypeId::Q5_1: case TypeId::Q4_K: case TypeId::Q5_K: case TypeId::Q6_K:
         case TypeId::MXFP4: case TypeId::Q2_K: case TypeId::Q3_K: case TypeId::IQ4_NL: case TypeId::IQ4_XS:
+        case TypeId::TQ2_0: case TypeId::TQ1_0: case TypeId::IQ1_S: case TypeId::IQ1_M:
             return true;
         default:
             return false;

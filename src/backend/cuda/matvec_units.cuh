@@ -485,3 +485,6 @@ template <> struct VecDot<TypeId::Q3_K> {
 };
 
 }  // namespace shootout::cuda
+
+// TQ2_0, TQ1_0, IQ1_S, IQ1_M (their own file).
+#include "backend/cuda/matvec_units_tq_iq1.cuh"

@@ -396,6 +396,13 @@ template <> struct Dequant16<TypeId::Q3_K> {
     }
 };
 
+}  // namespace shootout::cuda
+
+// TQ2_0, TQ1_0, IQ1_S, IQ1_M (their own file; it builds on the helpers above).
+#include "backend/cuda/quant_blocks_tq_iq1.cuh"
+
+namespace shootout::cuda {
+
 // Calls f.template operator()<T>() with the compile-time type of a runtime id (the types with
 // CUDA kernels); returns false for other ids.
 template <typename F>
@@ -416,6 +423,10 @@ bool dispatch_type(TypeId id, F&& f) {
         case TypeId::MXFP4: f.template operator()<TypeId::MXFP4>(); return true;
         case TypeId::IQ4_NL: f.template operator()<TypeId::IQ4_NL>(); return true;
         case TypeId::IQ4_XS: f.template operator()<TypeId::IQ4_XS>(); return true;
+        case TypeId::TQ2_0: f.template operator()<TypeId::TQ2_0>(); return true;
+        case TypeId::TQ1_0: f.template operator()<TypeId::TQ1_0>(); return true;
+        case TypeId::IQ1_S: f.template operator()<TypeId::IQ1_S>(); return true;
+        case TypeId::IQ1_M: f.template operator()<TypeId::IQ1_M>(); return true;
         default: return false;
     }
 }
