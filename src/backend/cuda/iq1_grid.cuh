@@ -7,7 +7,9 @@
 // constant memory would serialize.
 // The build compiles each .cu as a whole program (no -rdc), where a __device__ variable cannot be
 // shared between translation units: every .cu that includes this header (through quant_blocks.cuh)
-// and uses the table gets its own module copy; the values still come from the one list.
+// gets its own module copy, whether it reads the table or not (8 KB each; a variable template did
+// not avoid that, as the non-template helpers below instantiate it); the values still come from the
+// one list.
 #pragma once
 
 #include <cstdint>
