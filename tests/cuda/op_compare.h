@@ -27,6 +27,16 @@ inline std::vector<float> gaussian(size_t n, uint32_t seed, float sd) {
     return v;
 }
 
+// A deterministic positive importance matrix (one weight per column) for the types whose quantizer
+// refuses to run without one (traits().requires_imatrix: IQ1_S, IQ2_XXS, IQ2_XS); empty (null) for
+// the others. llama.cpp's imatrix is a mean of squared activations, hence 1 + x^2 of a random row.
+inline std::vector<float> test_importance(quant::TypeId type, int64_t n_in, uint32_t seed) {
+    if (!quant::traits(type).requires_imatrix) return {};
+    std::vector<float> w = gaussian((size_t)n_in, seed, 1.f);
+    for (float& v : w) v = 1.f + v * v;
+    return w;
+}
+
 // A random n_out x n_in weight matrix in `type` (rows of varying scale and offset, so mins and
 // scales vary), quantized by the reference quantizer, and its reference dequantization.
 struct QuantizedWeight {
@@ -42,14 +52,9 @@ inline QuantizedWeight make_quantized_weight(quant::TypeId type, int64_t n_in, i
         const float s = scale(rng), o = shift(rng);
         for (int64_t i = 0; i < n_in; ++i) src[r * n_in + i] = src[r * n_in + i] * s + o;
     }
-    // The types whose quantizer needs an importance matrix (IQ2_XXS, IQ2_XS, IQ1_S) get a
-    // deterministic positive one: 1 + x^2 of a random row, as llama.cpp's imatrix is a mean of squared
-    // activations (never zero).
-    std::vector<float> importance;
-    if (tr.requires_imatrix)
-        for (float x : gaussian((size_t)n_in, seed + 2, 1.f)) importance.push_back(1.f + x * x);
     QuantizedWeight w;
     w.bytes.resize(quant::row_size_bytes(type, n_in) * (size_t)n_out);
+    const std::vector<float> importance = test_importance(type, n_in, seed + 2);
     tr.quantize_rows(src.data(), w.bytes.data(), n_out, n_in, importance.empty() ? nullptr : importance.data());
     w.values.resize(src.size());
     tr.to_float(w.bytes.data(), w.values.data(), n_in * n_out);

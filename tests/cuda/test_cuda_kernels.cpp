@@ -48,7 +48,9 @@ constexpr auto make_weight = test::make_quantized_weight;
 const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0,  TypeId::Q4_0, TypeId::Q4_1,  TypeId::Q5_0,
                          TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K,  TypeId::Q6_K, TypeId::MXFP4, TypeId::Q2_K,
                          TypeId::Q3_K, TypeId::IQ4_NL, TypeId::IQ4_XS,
-                         TypeId::IQ2_XXS, TypeId::IQ2_XS, TypeId::IQ2_S, TypeId::IQ3_XXS, TypeId::IQ3_S};
+                         TypeId::IQ2_XXS, TypeId::IQ2_XS, TypeId::IQ2_S, TypeId::IQ3_XXS, TypeId::IQ3_S,
+
+                         TypeId::TQ2_0, TypeId::TQ1_0, TypeId::IQ1_S, TypeId::IQ1_M};
 
 bool has_gpu() { return cuda::device_count() > 0; }
 
@@ -404,6 +406,56 @@ TEST(CudaKernelsApi, IqGridEveryPointSignAndScale) {
         std::vector<float> w((size_t)(n_in * n_out));
         quant::traits(type).to_float(bytes.data(), w.data(), n_in * n_out);
         const cuda::DeviceWeight dw = cuda::upload_weight("test.iq_grid", type, n_in, n_out, bytes.data());
+        for (int64_t n_tokens : {1, 4, 20}) {
+            SCOPED_TRACE("n_tokens " + std::to_string(n_tokens));
+            const bool dequant = n_tokens > cuda::kMaxMatvecTokens;
+            const std::vector<float> x = gaussian((size_t)(n_tokens * n_in), 700 + (uint32_t)n_tokens, 1.f);
+            const std::vector<float> y = run_on_device(dw, x, n_tokens, dequant, cuda::GemmTile::Auto, dequant);
+            const std::vector<float> xa = cpu_activations(type, x);
+            std::vector<double> emul, emul_abs;
+            reference(dequant ? round_to(w, false) : w, dequant ? round_to(xa, false) : xa, n_in, n_out, n_tokens,
+                      emul, emul_abs);
+            int bad = 0;
+            for (size_t i = 0; i < y.size(); ++i) {
+                ASSERT_TRUE(std::isfinite(y[i])) << "element " << i << " not written";
+                if (std::fabs(y[i] - emul[i]) > 1e-4 * emul_abs[i] && bad++ < 5)
+                    ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
+            }
+        }
+    }
+}
+
+// TQ2_0 / TQ1_0 / IQ1_S / IQ1_M blocks of random bytes: every 2-bit level (TQ2_0's 3, which the
+// quantizer never writes, included), every trit byte, every lattice index, shift sign and 3-bit
+// scale, with d of either sign over 2^-14..2^-6 (IQ1_M: spread over the top nibbles of its 4 scale
+// words); 11 blocks a row, a short last group. Against the CPU reference's to_float and activations
+// as in the IQ4 test above.
+TEST(CudaKernelsApi, TernaryAndIq1EveryCode) {
+    if (!has_gpu()) GTEST_SKIP() << "no CUDA device";
+    for (TypeId type : {TypeId::TQ2_0, TypeId::TQ1_0, TypeId::IQ1_S, TypeId::IQ1_M}) {
+        SCOPED_TRACE(quant::traits(type).name);
+        const int64_t n_in = 256 * 11, n_out = 70;
+        const size_t block_bytes = quant::traits(type).bytes_per_block;
+        std::vector<uint8_t> bytes(quant::row_size_bytes(type, n_in) * (size_t)n_out);
+        std::mt19937 rng(9 + (uint32_t)type);
+        for (auto& b : bytes) b = (uint8_t)rng();
+        std::uniform_real_distribution<float> log2_d(-14.f, -6.f);
+        for (size_t off = 0; off < bytes.size(); off += block_bytes) {
+            const uint16_t h = fp32_to_fp16(std::exp2(log2_d(rng)) * (rng() % 2 ? 1.f : -1.f));
+            uint8_t* blk = bytes.data() + off;
+            if (type == TypeId::IQ1_M) {  // nibble k of d in bits 12-15 of scale word k (bytes 48..55)
+                for (int k = 0; k < 4; ++k) {
+                    uint8_t& high = blk[48 + 2 * k + 1];
+                    high = (uint8_t)((high & 0x0F) | (((h >> (4 * k)) & 0xF) << 4));
+                }
+            } else {  // d: TQ2_0 at byte 64, TQ1_0 at 52, IQ1_S first
+                const size_t d_off = type == TypeId::TQ2_0 ? 64 : type == TypeId::TQ1_0 ? 52 : 0;
+                std::memcpy(blk + d_off, &h, 2);
+            }
+        }
+        std::vector<float> w((size_t)(n_in * n_out));
+        quant::traits(type).to_float(bytes.data(), w.data(), n_in * n_out);
+        const cuda::DeviceWeight dw = cuda::upload_weight("test.tq_iq1", type, n_in, n_out, bytes.data());
         for (int64_t n_tokens : {1, 4, 20}) {
             SCOPED_TRACE("n_tokens " + std::to_string(n_tokens));
             const bool dequant = n_tokens > cuda::kMaxMatvecTokens;

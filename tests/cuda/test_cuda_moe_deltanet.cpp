@@ -52,16 +52,14 @@ HostWeight make_weight(const std::string& name, TypeId type, int64_t n_in, int64
     h.bytes.resize(row_bytes * (size_t)n_out);
     if (type == TypeId::F32) {
         std::copy_n(reinterpret_cast<const uint8_t*>(values.data()), h.bytes.size(), h.bytes.data());
-    } else if (quant::traits(type).requires_imatrix) {
-        // IQ2_XXS, IQ2_XS, IQ1_S: the quantizer needs importance weights; a deterministic positive
-        // set, 1 + x^2 of the first row (llama.cpp's imatrix is a mean of squared activations).
-        std::vector<float> importance((size_t)n_in);
-        for (int64_t i = 0; i < n_in; ++i) importance[(size_t)i] = 1.f + values[(size_t)i] * values[(size_t)i];
-        quant::traits(type).quantize_rows(values.data(), h.bytes.data(), n_out, n_in, importance.data());
     } else {
         const auto& traits = quant::traits(type);
-        for (int64_t r = 0; r < n_out; ++r)
-            traits.from_float_ref(values.data() + r * n_in, h.bytes.data() + (size_t)r * row_bytes, n_in);
+        const std::vector<float> importance = test::test_importance(type, n_in, 7);
+        if (!importance.empty())  // IQ1_S, IQ2_XXS, IQ2_XS: no quantizer without an importance matrix
+            traits.quantize_rows(values.data(), h.bytes.data(), n_out, n_in, importance.data());
+        else
+            for (int64_t r = 0; r < n_out; ++r)
+                traits.from_float_ref(values.data() + r * n_in, h.bytes.data() + (size_t)r * row_bytes, n_in);
     }
     h.w.name = name;
     h.w.type = type;
@@ -232,6 +230,13 @@ TEST_F(CudaMoeDeltaNetOps, MoeIq4) {
 TEST_F(CudaMoeDeltaNetOps, MoeIqGrids) {
     for (TypeId type : {TypeId::IQ2_XXS, TypeId::IQ2_XS, TypeId::IQ2_S, TypeId::IQ3_XXS, TypeId::IQ3_S})
         for (int64_t n : {1, 3, 37}) check_moe(type, n, moe_tolerance(n, type), 4, 2, 256, 256);
+}
+
+// TQ2_0, TQ1_0, IQ1_S, IQ1_M (Q8_K activations): decode on moe_matvec's int8 units, prompts on
+// moe_gemm through Dequant16 (moe_mmq does not take them), hence moe_tolerance's F16 bound there.
+TEST_F(CudaMoeDeltaNetOps, MoeTernaryAndIq1) {
+    for (TypeId type : {TypeId::TQ2_0, TypeId::TQ1_0, TypeId::IQ1_S, TypeId::IQ1_M})
+        for (int64_t n : {1, 3, 37, 200}) check_moe(type, n, moe_tolerance(n, type), 8, 3, 256, 256);
 }
 
 // Qwen3-Next routes 10 of 512 experts: 10 slots of one token, then two tokens (20 slots), then a

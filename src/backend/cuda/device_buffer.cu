@@ -86,6 +86,7 @@ bool supports_type(quant::TypeId type) {
         case TypeId::Q5_0: case TypeId::Q5_1: case TypeId::Q4_K: case TypeId::Q5_K: case TypeId::Q6_K:
         case TypeId::MXFP4: case TypeId::Q2_K: case TypeId::Q3_K: case TypeId::IQ4_NL: case TypeId::IQ4_XS:
         case TypeId::IQ2_XXS: case TypeId::IQ2_XS: case TypeId::IQ2_S: case TypeId::IQ3_XXS: case TypeId::IQ3_S:
+        case TypeId::TQ2_0: case TypeId::TQ1_0: case TypeId::IQ1_S: case TypeId::IQ1_M:
             return true;
         default:
             return false;

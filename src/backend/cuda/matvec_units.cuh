@@ -488,3 +488,5 @@ template <> struct VecDot<TypeId::Q3_K> {
 
 // The grid i-quants' units (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S).
 #include "backend/cuda/matvec_units_iq23.cuh"
+// TQ2_0, TQ1_0, IQ1_S, IQ1_M (their own file).
+#include "backend/cuda/matvec_units_tq_iq1.cuh"

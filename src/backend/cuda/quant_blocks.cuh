@@ -400,6 +400,8 @@ template <> struct Dequant16<TypeId::Q3_K> {
 
 // Dequant16 of the grid i-quants (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S) and their lattice tables.
 #include "backend/cuda/quant_blocks_iq23.cuh"
+// TQ2_0, TQ1_0, IQ1_S, IQ1_M (their own file; it builds on the helpers above).
+#include "backend/cuda/quant_blocks_tq_iq1.cuh"
 
 namespace shootout::cuda {
 
@@ -428,6 +430,10 @@ bool dispatch_type(TypeId id, F&& f) {
         case TypeId::IQ2_S: f.template operator()<TypeId::IQ2_S>(); return true;
         case TypeId::IQ3_XXS: f.template operator()<TypeId::IQ3_XXS>(); return true;
         case TypeId::IQ3_S: f.template operator()<TypeId::IQ3_S>(); return true;
+        case TypeId::TQ2_0: f.template operator()<TypeId::TQ2_0>(); return true;
+        case TypeId::TQ1_0: f.template operator()<TypeId::TQ1_0>(); return true;
+        case TypeId::IQ1_S: f.template operator()<TypeId::IQ1_S>(); return true;
+        case TypeId::IQ1_M: f.template operator()<TypeId::IQ1_M>(); return true;
         default: return false;
     }
 }

@@ -17,6 +17,7 @@
 // 256 for the 32-element types, of 512 for MXFP4).
 // Rows stay contiguous: row r starts at r * DeviceWeight::row_bytes, a multiple of 16, so a row
 // range is one byte range.
+// TQ2_0 (66), TQ1_0 (54), IQ1_S (50) and IQ1_M (56) are regrouped the same way (groups of 8).
 #pragma once
 
 #include <cstddef>
@@ -84,6 +85,15 @@ constexpr GroupedLayout grouped_layout(quant::TypeId type) {
         case TypeId::IQ2_S: return {true, 82, 2, {{0, 2}, {66, 16}}, {2, 64}};
         case TypeId::IQ3_XXS: return {true, 98, 1, {{0, 2}, {}}, {2, 96}};     // d; qs (group 784)
         case TypeId::IQ3_S: return {true, 110, 2, {{0, 2}, {66, 44}}, {2, 64}};
+        // TQ2_0: d (head 16 bytes); main = qs[64]. A group 528.
+        case TypeId::TQ2_0: return {true, 66, 1, {{64, 2}, {}}, {0, 64}};
+        // TQ1_0: d (16 bytes a group), qh[4] (32); main = qs[48]. Head 48 bytes, a group 432.
+        case TypeId::TQ1_0: return {true, 54, 2, {{52, 2}, {48, 4}}, {0, 48}};
+        // IQ1_S: d (head 16 bytes); main = qs[32], qh[8] (48 bytes, contiguous in the block). A group 400.
+        case TypeId::IQ1_S: return {true, 50, 1, {{0, 2}, {}}, {2, 48}};
+        // IQ1_M: scales[8] (with the spread fp16 d; one 8-byte load a unit; head 64 bytes); main =
+        // qs[32], qh[16]. A group 448.
+        case TypeId::IQ1_M: return {true, 56, 1, {{48, 8}, {}}, {0, 48}};
         default: return {};
     }
 }
