@@ -7,6 +7,9 @@
 #     --no-kernel-bench  skip bench_cuda_kernels
 #     --model FILE  a GGUF (e.g. the Q8_0 of qwen3-34m): quantize it to one file per CUDA weight type
 #                   (--pure) and run test_cuda_model (CPU vs CUDA logits, KLD) on each
+#     --imatrix FILE  an importance matrix of --model (e.g. ../shared/golden/imatrix-wikitext2-100x512.gguf):
+#                   also the i-quant recipes that need one (IQ2_XXS..IQ3_S, IQ1_S, IQ1_M; not --pure,
+#                   whose token_embd would need imatrix data that llama-imatrix does not collect)
 #     --llama SRC   a llama.cpp source tree: build its CUDA llama-bench beside (in the background,
 #                   while the project builds) and bench the same files with it (-fa 1 -ngl 99)
 #     --bench-model FILE  also bench this GGUF (repeatable); the --model file and its Q4_K_M variant
@@ -26,13 +29,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-quick=""; sanitize=0; kernel_bench=1; model=""; llama_src=""; bench_models=(); synth=(); text=""; prompts=512; profile=0
+quick=""; sanitize=0; kernel_bench=1; model=""; imatrix=""; llama_src=""; bench_models=(); synth=(); text=""; prompts=512; profile=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=--quick ;;
     --sanitize) sanitize=1 ;;
     --no-kernel-bench) kernel_bench=0 ;;
     --model) model=$(realpath "$2"); shift ;;
+    --imatrix) imatrix=$(realpath "$2"); shift ;;
     --llama) llama_src=$(realpath "$2"); shift ;;
     --bench-model) bench_models+=("$(realpath "$2")"); shift ;;
     --synth) synth+=("$2"); shift ;;
@@ -120,7 +124,7 @@ SHOOTOUT_CUDA_MOE_MMQ=0 "$build/test_cuda_moe_deltanet" --gtest_filter='*Moe*:-*
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 if [ $sanitize -eq 1 ] && command -v compute-sanitizer >/dev/null; then
   compute-sanitizer --tool memcheck --error-exitcode 3 "$build/test_cuda_kernels" \
-    --gtest_filter='*q4_0*:*q5_1*:*q4_K*:*q6_K*:*bf16*:*mxfp4*:*Mxfp4*:*q2_K*:*q3_K*:*iq4*:*Iq4*' >"$out/memcheck.log" 2>&1 || status=1
+    --gtest_filter='*q4_0*:*q5_1*:*q4_K*:*q6_K*:*bf16*:*mxfp4*:*Mxfp4*:*q2_K*:*q3_K*:*iq4*:*Iq4*:*iq2*:*iq3*:*IqGrid*:*iq1*:*tq*:*Ternary*' >"$out/memcheck.log" 2>&1 || status=1
   tail -3 "$out/memcheck.log"
   compute-sanitizer --tool racecheck --error-exitcode 3 "$build/test_cuda_kernels" \
     --gtest_filter='*Gemm*q5_K*' >"$out/racecheck.log" 2>&1 || status=1
@@ -136,12 +140,20 @@ if [ -n "$model" ]; then
   # MXFP4_MOE --pure makes every matrix MXFP4, not only expert stacks).
   variants=/tmp/shootout-variants; mkdir -p $variants
   files=("$model")
-  for recipe in F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K_M Q5_K_M Q6_K MXFP4_MOE Q2_K Q3_K_M IQ4_NL IQ4_XS; do
+  for recipe in F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K_M Q5_K_M Q6_K MXFP4_MOE Q2_K Q3_K_M IQ4_NL IQ4_XS TQ1_0 TQ2_0; do
     f=$variants/pure-$recipe.gguf
     "$build/shootout" quantize --model "$model" --recipe $recipe --pure --allow-requantize -o "$f" \
       >>"$out/quantize.log" 2>&1 || { echo "gpu-check: quantize $recipe failed"; tail -3 "$out/quantize.log"; status=1; continue; }
     files+=("$f")
   done
+  if [ -n "$imatrix" ]; then
+    for recipe in IQ2_XXS IQ2_XS IQ2_S IQ3_XXS IQ3_S IQ1_S IQ1_M; do
+      f=$variants/imatrix-$recipe.gguf
+      "$build/shootout" quantize --model "$model" --recipe $recipe --imatrix "$imatrix" --allow-requantize -o "$f" \
+        >>"$out/quantize.log" 2>&1 || { echo "gpu-check: quantize $recipe failed"; tail -3 "$out/quantize.log"; status=1; continue; }
+      files+=("$f")
+    done
+  fi
   "$build/shootout" quantize --model "$model" --recipe Q4_K_M --allow-requantize -o $variants/Q4_K_M.gguf >>"$out/quantize.log" 2>&1
   SHOOTOUT_CUDA_TEST_MODELS=$(IFS=:; echo "${files[*]}") "$build/test_cuda_model" 2>&1 | tee "$out/test-model.log" \
     | grep -E "KLD|^\[  (PASSED|FAILED) |Failure|error|Expected|Which is|actual"

@@ -27,7 +27,9 @@ namespace {
 
 const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0, TypeId::Q4_1,
                          TypeId::Q5_0, TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::MXFP4,
-                         TypeId::Q2_K, TypeId::Q3_K, TypeId::IQ4_NL, TypeId::IQ4_XS};
+                         TypeId::Q2_K, TypeId::Q3_K, TypeId::IQ4_NL, TypeId::IQ4_XS, TypeId::IQ2_XXS,
+                         TypeId::IQ2_XS, TypeId::IQ2_S, TypeId::IQ3_XXS, TypeId::IQ3_S, TypeId::TQ2_0,
+                         TypeId::TQ1_0, TypeId::IQ1_S, TypeId::IQ1_M};
 
 // n_out rows of n_in in `type`: 64 distinct quantized random rows repeated.
 std::vector<uint8_t> make_weight_bytes(TypeId type, int64_t n_in, int64_t n_out) {
@@ -38,7 +40,12 @@ std::vector<uint8_t> make_weight_bytes(TypeId type, int64_t n_in, int64_t n_out)
     for (auto& v : src) v = dist(rng);
     const size_t row_bytes = quant::row_size_bytes(type, n_in);
     std::vector<uint8_t> rows(row_bytes * distinct);
-    quant::traits(type).quantize_rows(src.data(), rows.data(), distinct, n_in, nullptr);
+    // IQ1_S, IQ2_XXS, IQ2_XS quantize only with an importance matrix: a positive one, 1 + x^2.
+    std::vector<float> importance;
+    if (quant::traits(type).requires_imatrix)
+        for (int64_t i = 0; i < n_in; ++i) importance.push_back(1.f + 400.f * src[(size_t)i] * src[(size_t)i]);
+    quant::traits(type).quantize_rows(src.data(), rows.data(), distinct, n_in,
+                                      importance.empty() ? nullptr : importance.data());
     std::vector<uint8_t> out(row_bytes * (size_t)n_out);
     for (int64_t r = 0; r < n_out; ++r)
         std::memcpy(out.data() + r * row_bytes, rows.data() + (r % distinct) * row_bytes, row_bytes);
