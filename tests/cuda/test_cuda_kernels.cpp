@@ -341,108 +341,80 @@ TEST(CudaKernelsApi, Mxfp4EveryNibbleAndExponent) {
     }
 }
 
-// IQ4_NL / IQ4_XS blocks of random bytes: every nibble and, for IQ4_XS, every 6-bit sub-block scale
-// (0..63, the quantizer writes few of them) in every position of scales_h / scales_l, with d of
-// either sign over 2^-14..2^-6; rows ending in a short group. Against the CPU reference's to_float
-// and activations as above; the gemm_dequant path (20 tokens) sees the weights rounded to F16.
+// n_out rows (n_in wide) of `type` from random bytes, every block's F16 d replaced by a value of either
+// sign over 2^-14..2^-6 (write_d puts it where the type keeps it), so the products stay finite while
+// every other field takes every value the bytes can hold.
+template <typename WriteD>
+std::vector<uint8_t> random_blocks(TypeId type, int64_t n_in, int64_t n_out, uint32_t seed, WriteD write_d) {
+    const size_t block_bytes = quant::traits(type).bytes_per_block;
+    std::vector<uint8_t> bytes(quant::row_size_bytes(type, n_in) * (size_t)n_out);
+    std::mt19937 rng(seed);
+    for (auto& b : bytes) b = (uint8_t)rng();
+    std::uniform_real_distribution<float> log2_d(-14.f, -6.f);
+    for (size_t off = 0; off < bytes.size(); off += block_bytes) {
+        const float d = std::exp2(log2_d(rng)) * (rng() % 2 ? 1.f : -1.f);
+        write_d(bytes.data() + off, fp32_to_fp16(d));
+    }
+    return bytes;
+}
+void write_d_first(uint8_t* block, uint16_t h) { std::memcpy(block, &h, 2); }
+
+// Those rows through matvec (1 and 4 tokens) and gemm_dequant (20 tokens, which sees the weights and
+// activations rounded to F16) against the CPU reference's to_float and activations.
+void expect_rows_match_cpu(TypeId type, const std::vector<uint8_t>& bytes, int64_t n_in, int64_t n_out, uint32_t x_seed) {
+    std::vector<float> w((size_t)(n_in * n_out));
+    quant::traits(type).to_float(bytes.data(), w.data(), n_in * n_out);
+    const cuda::DeviceWeight dw = cuda::upload_weight("test.random_blocks", type, n_in, n_out, bytes.data());
+    for (int64_t n_tokens : {1, 4, 20}) {
+        SCOPED_TRACE("n_tokens " + std::to_string(n_tokens));
+        const bool dequant = n_tokens > cuda::kMaxMatvecTokens;
+        const std::vector<float> x = gaussian((size_t)(n_tokens * n_in), x_seed + (uint32_t)n_tokens, 1.f);
+        const std::vector<float> y = run_on_device(dw, x, n_tokens, dequant, cuda::GemmTile::Auto, dequant);
+        const std::vector<float> xa = cpu_activations(type, x);
+        std::vector<double> emul, emul_abs;
+        reference(dequant ? round_to(w, false) : w, dequant ? round_to(xa, false) : xa, n_in, n_out, n_tokens, emul,
+                  emul_abs);
+        int bad = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+            ASSERT_TRUE(std::isfinite(y[i])) << "element " << i << " not written";
+            if (std::fabs(y[i] - emul[i]) > 1e-4 * emul_abs[i] && bad++ < 5)
+                ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
+        }
+    }
+}
+
+// IQ4_NL / IQ4_XS from random bytes: every nibble, every 6-bit IQ4_XS scale, d of either sign; rows
+// ending in a short group (11 / 43 blocks).
 TEST(CudaKernelsApi, Iq4EveryNibbleAndScale) {
     if (!has_gpu()) GTEST_SKIP() << "no CUDA device";
     for (TypeId type : {TypeId::IQ4_NL, TypeId::IQ4_XS}) {
         SCOPED_TRACE(quant::traits(type).name);
-        const bool xs = type == TypeId::IQ4_XS;
-        const int64_t n_in = xs ? 256 * 11 : 32 * 43, n_out = 70;  // 11 / 43 blocks: a short last group
-        const size_t block_bytes = quant::traits(type).bytes_per_block;
-        std::vector<uint8_t> bytes(quant::row_size_bytes(type, n_in) * (size_t)n_out);
-        std::mt19937 rng(7 + (uint32_t)type);
-        for (auto& b : bytes) b = (uint8_t)rng();
-        std::uniform_real_distribution<float> log2_d(-14.f, -6.f);
-        for (size_t off = 0; off < bytes.size(); off += block_bytes) {  // d is each block's first field
-            const float d = std::exp2(log2_d(rng)) * (rng() % 2 ? 1.f : -1.f);
-            const uint16_t h = fp32_to_fp16(d);
-            std::memcpy(bytes.data() + off, &h, 2);
-        }
-        std::vector<float> w((size_t)(n_in * n_out));
-        quant::traits(type).to_float(bytes.data(), w.data(), n_in * n_out);
-        const cuda::DeviceWeight dw = cuda::upload_weight("test.iq4", type, n_in, n_out, bytes.data());
-        for (int64_t n_tokens : {1, 4, 20}) {
-            SCOPED_TRACE("n_tokens " + std::to_string(n_tokens));
-            const bool dequant = n_tokens > cuda::kMaxMatvecTokens;
-            const std::vector<float> x = gaussian((size_t)(n_tokens * n_in), 600 + (uint32_t)n_tokens, 1.f);
-            const std::vector<float> y = run_on_device(dw, x, n_tokens, dequant, cuda::GemmTile::Auto, dequant);
-            const std::vector<float> xa = cpu_activations(type, x);
-            std::vector<double> emul, emul_abs;
-            reference(dequant ? round_to(w, false) : w, dequant ? round_to(xa, false) : xa, n_in, n_out, n_tokens,
-                      emul, emul_abs);
-            int bad = 0;
-            for (size_t i = 0; i < y.size(); ++i) {
-                ASSERT_TRUE(std::isfinite(y[i])) << "element " << i << " not written";
-                if (std::fabs(y[i] - emul[i]) > 1e-4 * emul_abs[i] && bad++ < 5)
-                    ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
-            }
-        }
+        const int64_t n_in = type == TypeId::IQ4_XS ? 256 * 11 : 32 * 43, n_out = 70;
+        expect_rows_match_cpu(type, random_blocks(type, n_in, n_out, 7 + (uint32_t)type, write_d_first), n_in, n_out, 600);
     }
 }
 
-// The grid i-quants (IQ2_XXS..IQ3_S) from blocks of random bytes: every lattice point of each grid
-// (the quantizer uses some of them only), every sign pattern, every 4-bit scale, IQ2_S's and IQ3_S's
-// high index bits, d of either sign over 2^-14..2^-6; rows ending in a short group. Against the CPU
-// reference's to_float and activations as above; the gemm_dequant path (20 tokens) sees the weights
-// rounded to F16.
+// The grid i-quants (IQ2_XXS..IQ3_S) from random bytes: every lattice point of each grid (the
+// quantizer uses some of them only), every sign pattern, every 4-bit scale, IQ2_S's and IQ3_S's high
+// index bits; 11 blocks a row, a short last group.
 TEST(CudaKernelsApi, IqGridEveryPointSignAndScale) {
     if (!has_gpu()) GTEST_SKIP() << "no CUDA device";
     for (TypeId type : {TypeId::IQ2_XXS, TypeId::IQ2_XS, TypeId::IQ2_S, TypeId::IQ3_XXS, TypeId::IQ3_S}) {
         SCOPED_TRACE(quant::traits(type).name);
-        const int64_t n_in = 256 * 11, n_out = 70;  // 11 blocks: a short last group
-        const size_t block_bytes = quant::traits(type).bytes_per_block;
-        std::vector<uint8_t> bytes(quant::row_size_bytes(type, n_in) * (size_t)n_out);
-        std::mt19937 rng(9 + (uint32_t)type);
-        for (auto& b : bytes) b = (uint8_t)rng();
-        std::uniform_real_distribution<float> log2_d(-14.f, -6.f);
-        for (size_t off = 0; off < bytes.size(); off += block_bytes) {  // d is each block's first field
-            const float d = std::exp2(log2_d(rng)) * (rng() % 2 ? 1.f : -1.f);
-            const uint16_t h = fp32_to_fp16(d);
-            std::memcpy(bytes.data() + off, &h, 2);
-        }
-        std::vector<float> w((size_t)(n_in * n_out));
-        quant::traits(type).to_float(bytes.data(), w.data(), n_in * n_out);
-        const cuda::DeviceWeight dw = cuda::upload_weight("test.iq_grid", type, n_in, n_out, bytes.data());
-        for (int64_t n_tokens : {1, 4, 20}) {
-            SCOPED_TRACE("n_tokens " + std::to_string(n_tokens));
-            const bool dequant = n_tokens > cuda::kMaxMatvecTokens;
-            const std::vector<float> x = gaussian((size_t)(n_tokens * n_in), 700 + (uint32_t)n_tokens, 1.f);
-            const std::vector<float> y = run_on_device(dw, x, n_tokens, dequant, cuda::GemmTile::Auto, dequant);
-            const std::vector<float> xa = cpu_activations(type, x);
-            std::vector<double> emul, emul_abs;
-            reference(dequant ? round_to(w, false) : w, dequant ? round_to(xa, false) : xa, n_in, n_out, n_tokens,
-                      emul, emul_abs);
-            int bad = 0;
-            for (size_t i = 0; i < y.size(); ++i) {
-                ASSERT_TRUE(std::isfinite(y[i])) << "element " << i << " not written";
-                if (std::fabs(y[i] - emul[i]) > 1e-4 * emul_abs[i] && bad++ < 5)
-                    ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
-            }
-        }
+        const int64_t n_in = 256 * 11, n_out = 70;
+        expect_rows_match_cpu(type, random_blocks(type, n_in, n_out, 9 + (uint32_t)type, write_d_first), n_in, n_out, 700);
     }
 }
 
-// TQ2_0 / TQ1_0 / IQ1_S / IQ1_M blocks of random bytes: every 2-bit level (TQ2_0's 3, which the
-// quantizer never writes, included), every trit byte, every lattice index, shift sign and 3-bit
-// scale, with d of either sign over 2^-14..2^-6 (IQ1_M: spread over the top nibbles of its 4 scale
-// words); 11 blocks a row, a short last group. Against the CPU reference's to_float and activations
-// as in the IQ4 test above.
+// TQ2_0 / TQ1_0 / IQ1_S / IQ1_M from random bytes: every 2-bit level (TQ2_0's 3, which the quantizer
+// never writes, included), every trit byte, every lattice index, shift sign and 3-bit scale (IQ1_M's
+// d spread over the top nibbles of its 4 scale words); 11 blocks a row, a short last group.
 TEST(CudaKernelsApi, TernaryAndIq1EveryCode) {
     if (!has_gpu()) GTEST_SKIP() << "no CUDA device";
     for (TypeId type : {TypeId::TQ2_0, TypeId::TQ1_0, TypeId::IQ1_S, TypeId::IQ1_M}) {
         SCOPED_TRACE(quant::traits(type).name);
         const int64_t n_in = 256 * 11, n_out = 70;
-        const size_t block_bytes = quant::traits(type).bytes_per_block;
-        std::vector<uint8_t> bytes(quant::row_size_bytes(type, n_in) * (size_t)n_out);
-        std::mt19937 rng(9 + (uint32_t)type);
-        for (auto& b : bytes) b = (uint8_t)rng();
-        std::uniform_real_distribution<float> log2_d(-14.f, -6.f);
-        for (size_t off = 0; off < bytes.size(); off += block_bytes) {
-            const uint16_t h = fp32_to_fp16(std::exp2(log2_d(rng)) * (rng() % 2 ? 1.f : -1.f));
-            uint8_t* blk = bytes.data() + off;
+        auto write_d = [type](uint8_t* blk, uint16_t h) {
             if (type == TypeId::IQ1_M) {  // nibble k of d in bits 12-15 of scale word k (bytes 48..55)
                 for (int k = 0; k < 4; ++k) {
                     uint8_t& high = blk[48 + 2 * k + 1];
@@ -452,26 +424,8 @@ TEST(CudaKernelsApi, TernaryAndIq1EveryCode) {
                 const size_t d_off = type == TypeId::TQ2_0 ? 64 : type == TypeId::TQ1_0 ? 52 : 0;
                 std::memcpy(blk + d_off, &h, 2);
             }
-        }
-        std::vector<float> w((size_t)(n_in * n_out));
-        quant::traits(type).to_float(bytes.data(), w.data(), n_in * n_out);
-        const cuda::DeviceWeight dw = cuda::upload_weight("test.tq_iq1", type, n_in, n_out, bytes.data());
-        for (int64_t n_tokens : {1, 4, 20}) {
-            SCOPED_TRACE("n_tokens " + std::to_string(n_tokens));
-            const bool dequant = n_tokens > cuda::kMaxMatvecTokens;
-            const std::vector<float> x = gaussian((size_t)(n_tokens * n_in), 700 + (uint32_t)n_tokens, 1.f);
-            const std::vector<float> y = run_on_device(dw, x, n_tokens, dequant, cuda::GemmTile::Auto, dequant);
-            const std::vector<float> xa = cpu_activations(type, x);
-            std::vector<double> emul, emul_abs;
-            reference(dequant ? round_to(w, false) : w, dequant ? round_to(xa, false) : xa, n_in, n_out, n_tokens,
-                      emul, emul_abs);
-            int bad = 0;
-            for (size_t i = 0; i < y.size(); ++i) {
-                ASSERT_TRUE(std::isfinite(y[i])) << "element " << i << " not written";
-                if (std::fabs(y[i] - emul[i]) > 1e-4 * emul_abs[i] && bad++ < 5)
-                    ADD_FAILURE() << "element " << i << ": " << y[i] << " vs " << emul[i] << " (scale " << emul_abs[i] << ")";
-            }
-        }
+        };
+        expect_rows_match_cpu(type, random_blocks(type, n_in, n_out, 9 + (uint32_t)type, write_d), n_in, n_out, 700);
     }
 }
 

@@ -128,57 +128,29 @@ template <> struct VecDot<TypeId::Q8_0> {
     }
 };
 
-// MXFP4: one unit per block (16 quant bytes = 32 elements, low nibbles 0..15, high 16..31), each
-// nibble looked up in the int8 table (values doubled; the exponent's float is 2^(e-128)). As the
-// CPU: per block (float)sum(value * x_q) * (d_x * d_w), d_w a power of two.
-template <> struct VecDot<TypeId::MXFP4> {
-    using G = Grouped<TypeId::MXFP4>;
+// MXFP4 and IQ4_NL: one unit per block (16 quant bytes = 32 elements, low nibbles 0..15, high
+// 16..31), each nibble looked up in the type's int8 table (MXFP4's values doubled, its exponent's
+// float 2^(e-128); IQ4_NL's d an F16). As the CPU: per block (float)sum(value * x_q) * (d_w * d_x).
+template <TypeId T, void (*kLookup)(uint32_t, int&, int&)>
+struct VecDotTable32 {
+    using G = Grouped<T>;
+    static constexpr bool kE8M0 = T == TypeId::MXFP4;
     static constexpr int kElems = 32, kUnits = 1, kInFlight = 1, kMinBlocks = 8;
     struct Regs {
         int4 q;
-        uint32_t e;
+        uint32_t d;  // MXFP4: the exponent byte; IQ4_NL: the F16 bits
     };
     __device__ static void load(const uint8_t* row, int b, int, Regs& r) {
         r.q = load_weight16(G::main(row, b));
-        r.e = load_weight1(G::head0(row, b));
+        r.d = kE8M0 ? load_weight1(G::head0(row, b)) : load_weight2(G::head0(row, b));
     }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int, const QuantizedX& x, float (&acc)[NT]) {
         const uint32_t qv[4] = {(uint32_t)r.q.x, (uint32_t)r.q.y, (uint32_t)r.q.z, (uint32_t)r.q.w};
         int lo[4], hi[4];
 #pragma unroll
-        for (int k = 0; k < 4; ++k) mxfp4_lookup(qv[k], lo[k], hi[k]);
-        const float d = e8m0_half_to_float(r.e);
-#pragma unroll
-        for (int t = 0; t < NT; ++t) {
-            const int8_t* xq = x.qs + t * x.n_in + 32 * b;
-            const int sumi = dot16(hi, load_x16(xq + 16), dot16(lo, load_x16(xq), 0));
-            const float dx = load_dx(&x.ds[t * (x.n_in / 32) + b]);
-            acc[t] += (float)sumi * (dx * d);
-        }
-    }
-};
-
-// IQ4_NL: as MXFP4 (one unit per block, each nibble looked up in the int8 table), with an F16 d.
-// As the CPU: per block (float)sum(value * x_q) * (d_w * d_x).
-template <> struct VecDot<TypeId::IQ4_NL> {
-    using G = Grouped<TypeId::IQ4_NL>;
-    static constexpr int kElems = 32, kUnits = 1, kInFlight = 1, kMinBlocks = 8;
-    struct Regs {
-        int4 q;
-        uint32_t d;
-    };
-    __device__ static void load(const uint8_t* row, int b, int, Regs& r) {
-        r.q = load_weight16(G::main(row, b));
-        r.d = load_weight2(G::head0(row, b));
-    }
-    template <int NT>
-    __device__ static void dot(const Regs& r, int b, int, const QuantizedX& x, float (&acc)[NT]) {
-        const uint32_t qv[4] = {(uint32_t)r.q.x, (uint32_t)r.q.y, (uint32_t)r.q.z, (uint32_t)r.q.w};
-        int lo[4], hi[4];
-#pragma unroll
-        for (int k = 0; k < 4; ++k) iq4nl_lookup(qv[k], lo[k], hi[k]);
-        const float d = half_bits_to_float((uint16_t)r.d);
+        for (int k = 0; k < 4; ++k) kLookup(qv[k], lo[k], hi[k]);
+        const float d = kE8M0 ? e8m0_half_to_float(r.d) : half_bits_to_float((uint16_t)r.d);
 #pragma unroll
         for (int t = 0; t < NT; ++t) {
             const int8_t* xq = x.qs + t * x.n_in + 32 * b;
@@ -188,6 +160,8 @@ template <> struct VecDot<TypeId::IQ4_NL> {
         }
     }
 };
+template <> struct VecDot<TypeId::MXFP4> : VecDotTable32<TypeId::MXFP4, mxfp4_lookup> {};
+template <> struct VecDot<TypeId::IQ4_NL> : VecDotTable32<TypeId::IQ4_NL, iq4nl_lookup> {};
 
 // IQ4_XS (regrouped: the 8 bytes d, scales_h, scales_l in the head; qs[128] the main part): unit u =
 // sub-block u = qs bytes 16u..16u+15 (elements 32u + j low nibbles, 32u + 16 + j high), with the

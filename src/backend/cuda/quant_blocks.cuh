@@ -80,6 +80,23 @@ __device__ __forceinline__ void iq4nl_lookup(uint32_t q, int& lo, int& hi) {
     table16_lookup<kIq4nlWords.w0, kIq4nlWords.w1, kIq4nlWords.w2, kIq4nlWords.w3>(q, lo, hi);
 }
 
+// Dequant16 of the table types (MXFP4, IQ4_NL, IQ4_XS): 16 quant bytes whose low nibbles index elements
+// 0..15 and high nibbles 16..31 of a 32-element piece; the half `high` of it, each table value times d
+// (a product, so the order of the factors does not change a bit).
+template <void (*kLookup)(uint32_t, int&, int&)>
+__device__ __forceinline__ void dequant16_table(const uint8_t* qs, bool high, float d, float (&out)[16]) {
+    const int4 q = *reinterpret_cast<const int4*>(qs);
+    const uint32_t qw[4] = {(uint32_t)q.x, (uint32_t)q.y, (uint32_t)q.z, (uint32_t)q.w};
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        int lo, hi;
+        kLookup(qw[k], lo, hi);
+        const int v = high ? hi : lo;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) out[4 * k + i] = d * small_int_to_float((int8_t)(v >> (8 * i)));
+    }
+}
+
 // The 6-bit scale (0..63; the value is ls - 32) of sub-block ib of an IQ4_XS block from the block's
 // first 8 bytes as two words: dsh = d | scales_h << 16, sl = scales_l[0..3]. scales_l[ib / 2]'s
 // nibble ib % 2 starts at bit 4 ib of sl; scales_h's bits 2 ib, 2 ib + 1 give bits 4-5.
@@ -213,17 +230,7 @@ template <> struct Dequant16<TypeId::MXFP4> {
     __device__ static void run(const uint8_t* row, int64_t e0, float (&out)[16]) {
         const int64_t b = e0 / 32;
         const bool high = (e0 % 32) >= 16;
-        const float d = e8m0_half_to_float(*G::head0(row, b));
-        const int4 q = *reinterpret_cast<const int4*>(G::main(row, b));
-        const uint32_t qw[4] = {(uint32_t)q.x, (uint32_t)q.y, (uint32_t)q.z, (uint32_t)q.w};
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-            int lo, hi;
-            mxfp4_lookup(qw[k], lo, hi);
-            const int v = high ? hi : lo;
-#pragma unroll
-            for (int i = 0; i < 4; ++i) out[4 * k + i] = small_int_to_float((int8_t)(v >> (8 * i))) * d;
-        }
+        dequant16_table<mxfp4_lookup>(G::main(row, b), high, e8m0_half_to_float(*G::head0(row, b)), out);
     }
 };
 
@@ -235,16 +242,7 @@ template <> struct Dequant16<TypeId::IQ4_NL> {
         const int64_t b = e0 / 32;
         const bool high = (e0 % 32) >= 16;
         const float d = half_bits_to_float(*reinterpret_cast<const uint16_t*>(G::head0(row, b)));
-        const int4 q = *reinterpret_cast<const int4*>(G::main(row, b));
-        const uint32_t qw[4] = {(uint32_t)q.x, (uint32_t)q.y, (uint32_t)q.z, (uint32_t)q.w};
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-            int lo, hi;
-            iq4nl_lookup(qw[k], lo, hi);
-            const int v = high ? hi : lo;
-#pragma unroll
-            for (int i = 0; i < 4; ++i) out[4 * k + i] = d * small_int_to_float((int8_t)(v >> (8 * i)));
-        }
+        dequant16_table<iq4nl_lookup>(G::main(row, b), high, d, out);
     }
 };
 
@@ -261,16 +259,7 @@ template <> struct Dequant16<TypeId::IQ4_XS> {
         const uint2 head = *reinterpret_cast<const uint2*>(G::head0(row, b));
         const float dl = half_bits_to_float((uint16_t)(head.x & 0xFFFF)) *
                          small_int_to_float(iq4xs_scale_dev(head.x, head.y, ib) - 32);
-        const int4 q = *reinterpret_cast<const int4*>(G::main(row, b) + 16 * ib);
-        const uint32_t qw[4] = {(uint32_t)q.x, (uint32_t)q.y, (uint32_t)q.z, (uint32_t)q.w};
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-            int lo, hi;
-            iq4nl_lookup(qw[k], lo, hi);
-            const int v = high ? hi : lo;
-#pragma unroll
-            for (int i = 0; i < 4; ++i) out[4 * k + i] = dl * small_int_to_float((int8_t)(v >> (8 * i)));
-        }
+        dequant16_table<iq4nl_lookup>(G::main(row, b) + 16 * ib, high, dl, out);
     }
 };
 
