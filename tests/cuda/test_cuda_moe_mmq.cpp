@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <utility>
@@ -195,6 +196,29 @@ void check(TypeId type, const HostWeight& hw, const Shape& sh, uint32_t seed) {
     for (size_t i = (size_t)n_grouped * (size_t)rpe; i < y.size(); ++i) written += !std::isnan(y[i]);
     EXPECT_EQ(written, 0) << "outputs written past the last grouped row";
     EXPECT_EQ(bad, 0);
+
+    // The same products with the rows read in place through x_rows (as moe_group's row_token gives
+    // them for a prompt): row r put at token position perm[r], converted there: bit for bit the same.
+    std::vector<int32_t> perm((size_t)n_x_rows);
+    for (size_t r = 0; r < perm.size(); ++r) perm[r] = (int32_t)r;
+    std::shuffle(perm.begin(), perm.end(), rng);
+    std::vector<float> x_tok(x.size());
+    for (int64_t r = 0; r < n_x_rows; ++r)
+        std::copy_n(x.data() + r * n_in, n_in, x_tok.data() + (int64_t)perm[(size_t)r] * n_in);
+    cuda::DeviceBuffer d_perm;
+    to_device(d_perm, perm);
+    dx.upload(x_tok.data(), x_tok.size() * sizeof(float));
+    cuda::quantize_activations(cuda::activation_type(type), dx.as<float>(), n_x_rows, n_in, dq.as<int8_t>(),
+                               dds.as<float2>(), nullptr);
+    dy.fill_bytes(0xFF);
+    cuda::moe_mmq(dw, sh.n_expert, sh.n_tokens, sh.n_used, groups, dq.as<int8_t>(), dds.as<float2>(), dy.as<float>(),
+                  nullptr, d_perm.as<int32_t>());
+    cuda::synchronize();
+    std::vector<float> y_rows(y.size());
+    dy.download(y_rows.data(), y_rows.size() * sizeof(float));
+    int differ = 0;
+    for (size_t i = 0; i < y.size(); ++i) differ += std::memcmp(&y[i], &y_rows[i], sizeof(float)) != 0;
+    EXPECT_EQ(differ, 0) << "outputs that differ between gathered rows and rows read through x_rows";
     std::printf("moe_mmq %s: %d grouped rows, max |err| / sum|w*x| %.3g\n", what.c_str(), n_grouped, worst);
 }
 

@@ -326,20 +326,24 @@ public:
                                        m->g_first, m->g_count, m->g_n_active, s);
                    });
         }
-        if (!one_row)
+        // A prompt's gate/up GEMMs read each routed row from the token's row in place (row_token), converted
+        // once per token; a few-token decode step's matvecs read gathered rows.
+        const bool decode = n_tokens <= kMaxMatvecTokens;
+        if (!one_row && decode)
             launch(Key('x') << x << m->row_token << n_slots << n_embd << m->x, -1, [=](cudaStream_t s, const int64_t*) {
                 cuda::gather_rows(x, m->row_token, n_slots, n_embd, m->x, s);
             });
-        const float* xg = one_row ? x : m->x;
+        const float* xg = one_row || !decode ? x : m->x;
+        const int32_t* x_rows = decode ? nullptr : m->row_token;
         // gate and up read the same rows: converted once when their activation types agree.
         const bool up_reuses = activation_type(up->type) == activation_type(gate->type);
-        const bool decode = n_tokens <= kMaxMatvecTokens;
         if (decode && gate->type == up->type && gate->row_bytes == up->row_bytes) {  // one launch for both
-            expert_product(gate, n_expert, n_tokens, n_used, xg, one_row, m->xq, m->xds, m->xh, !ahead, m->gate, up,
-                           m->up, ahead);
+            expert_product(gate, n_expert, n_tokens, n_used, xg, x_rows, one_row, m->xq, m->xds, m->xh, !ahead, m->gate,
+                           up, m->up, ahead);
         } else {
-            expert_product(gate, n_expert, n_tokens, n_used, xg, one_row, m->xq, m->xds, m->xh, true, m->gate);
-            expert_product(up, n_expert, n_tokens, n_used, xg, one_row, m->xq, m->xds, m->xh, !up_reuses, m->up);
+            expert_product(gate, n_expert, n_tokens, n_used, xg, x_rows, one_row, m->xq, m->xds, m->xh, true, m->gate);
+            expert_product(up, n_expert, n_tokens, n_used, xg, x_rows, one_row, m->xq, m->xds, m->xh, !up_reuses,
+                           m->up);
         }
         // SwiGLU over the grouped rows; in a decode step with an integer down stack it also writes the
         // down product's activations.
@@ -363,7 +367,7 @@ public:
                    });
             return;
         }
-        expert_product(down, n_expert, n_tokens, n_used, m->h, false, m->hq, m->hds, m->hh, !fused, m->y);
+        expert_product(down, n_expert, n_tokens, n_used, m->h, nullptr, false, m->hq, m->hds, m->hh, !fused, m->y);
         launch(Key('c') << m->y << m->row_of_slot << m->weights << n_tokens << n_used << n_embd << out, -1,
                [=](cudaStream_t s, const int64_t*) {
                    cuda::moe_combine(m->y, m->row_of_slot, m->weights, n_tokens, n_used, n_embd, out, s);
@@ -587,42 +591,47 @@ private:
 
     // One expert-indexed product over moe_ffn's grouped rows (n_tokens * n_used of them, x in F32):
     // in a decode step the int8 product (moe_matvec) on the rows converted to the stack's activation
-    // type in q/ds, for a prompt the tensor-core one (moe_gemm) on the rows as F16/BF16 in xh. When
-    // `convert` the rows are converted here first; otherwise the previous product's (or the SwiGLU's)
-    // conversion is reused. one_row: x is one token's row standing for all its routed rows.
+    // type in q/ds, for a prompt the tensor-core one (moe_mmq on q/ds, or moe_gemm on the rows as
+    // F16/BF16 in xh). When `convert` the rows are converted here first; otherwise the previous
+    // product's (or the SwiGLU's) conversion is reused. one_row: x is one token's row standing for all
+    // its routed rows. x_rows (prompts only): x holds the n_tokens token rows and grouped row r is token
+    // row x_rows[r] (row_token): n_tokens rows are converted, not n_slots gathered copies.
     // second, y2 (decode only): a stack of the same type and shape multiplied in the same launch.
     // from_workspace (decode, one row): the row's conversion is in the step's workspace, where its
     // producer left it (quantize-ahead), not in q/ds.
     void expert_product(const DeviceWeight* stack, int64_t n_expert, int64_t n_tokens, int64_t n_used,
-                        const float* x, bool one_row, int8_t* q, float2* ds, uint16_t* xh, bool convert, float* y,
-                        const DeviceWeight* second = nullptr, float* y2 = nullptr, bool from_workspace = false) {
+                        const float* x, const int32_t* x_rows, bool one_row, int8_t* q, float2* ds, uint16_t* xh,
+                        bool convert, float* y, const DeviceWeight* second = nullptr, float* y2 = nullptr,
+                        bool from_workspace = false) {
         const MoeScratch& m = moe_;
         const ExpertGroups groups{m.g_expert, m.g_first, m.g_count, m.g_n_active};
         const int64_t n_slots = n_tokens * n_used, max_active = std::min(n_slots, n_expert), n_in = stack->n_in;
+        const int64_t n_x = x_rows ? n_tokens : n_slots;  // the rows of x to convert
         const ActivationType act = activation_type(stack->type);
         if (n_tokens > kMaxMatvecTokens && use_moe_mmq() && moe_mmq_supports(stack->type)) {
             // The int8 expert GEMM on the CPU's own activation values (moe_mmq.h).
             if (convert)
-                launch(Key('q') << x << n_slots << n_in << q << ds << act, -1, [=](cudaStream_t s, const int64_t*) {
-                    cuda::quantize_activations(act, x, n_slots, n_in, q, ds, s);
+                launch(Key('q') << x << n_x << n_in << q << ds << act, -1, [=](cudaStream_t s, const int64_t*) {
+                    cuda::quantize_activations(act, x, n_x, n_in, q, ds, s);
                 });
-            launch(Key('I') << stack << n_expert << n_tokens << n_used << q << ds << y << groups.expert, -1,
+            launch(Key('I') << stack << n_expert << n_tokens << n_used << q << ds << y << groups.expert << x_rows, -1,
                    [=](cudaStream_t s, const int64_t*) {
-                       cuda::moe_mmq(*stack, n_expert, n_tokens, n_used, groups, q, ds, y, s);
+                       cuda::moe_mmq(*stack, n_expert, n_tokens, n_used, groups, q, ds, y, s, x_rows);
                    });
             return;
         }
         if (n_tokens > kMaxMatvecTokens) {
             if (convert)
-                launch(Key('h') << x << n_slots << n_in << xh << act, -1, [=](cudaStream_t s, const int64_t*) {
-                    cuda::activations_to_half(act, x, n_slots, n_in, xh, s);
+                launch(Key('h') << x << n_x << n_in << xh << act, -1, [=](cudaStream_t s, const int64_t*) {
+                    cuda::activations_to_half(act, x, n_x, n_in, xh, s);
                 });
-            launch(Key('G') << stack << n_expert << n_tokens << n_used << xh << y << groups.expert, -1,
+            launch(Key('G') << stack << n_expert << n_tokens << n_used << xh << y << groups.expert << x_rows, -1,
                    [=](cudaStream_t s, const int64_t*) {
-                       cuda::moe_gemm(*stack, n_expert, n_tokens, n_used, groups, xh, y, s);
+                       cuda::moe_gemm(*stack, n_expert, n_tokens, n_used, groups, xh, y, s, x_rows);
                    });
             return;
         }
+        if (x_rows) fail(stack->name, "row-indexed activations are for prompts' expert GEMMs only");
         const int64_t n_rows = one_row ? 1 : n_slots;
         if (convert && matvec_quantizes_x(stack->type))
             launch(Key('q') << x << n_rows << n_in << q << ds << act, -1, [=](cudaStream_t s, const int64_t*) {

@@ -93,9 +93,10 @@ void moe_down_combine(const DeviceWeight& stack, int64_t n_expert, int64_t n_use
                       StreamHandle stream);
 // The same products for prompts, on the tensor cores (moe_gemm.cu): x_half holds the grouped rows as
 // the CPU's activation values rounded to F16 (BF16 for BF16 stacks; activations_to_half). Rows are
-// computed 32 at a time; an expert's rows past its count are not read or written.
+// computed 32 at a time; an expert's rows past its count are not read or written. x_rows (optional):
+// grouped row r reads row x_rows[r] of x_half (the token rows, converted once; as moe_mmq).
 void moe_gemm(const DeviceWeight& stack, int64_t n_expert, int64_t n_tokens, int64_t n_used, const ExpertGroups& groups,
-              const uint16_t* x_half, float* y, StreamHandle stream);
+              const uint16_t* x_half, float* y, StreamHandle stream, const int32_t* x_rows = nullptr);
 // The gated-architecture row ops, as backend::Ops::copy_columns, sigmoid_gate, l2_norm.
 void copy_columns(const float* src, int64_t n_rows, int64_t src_stride, int64_t col0, int64_t n_cols, float* dst,
                   StreamHandle stream);

@@ -28,7 +28,8 @@ constexpr int kThreads = 128;  // 4 warps along the weight rows
 template <TypeId T, bool kBf16, int kTokens>
 __global__ void __launch_bounds__(kThreads)
 moe_gemm_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_t n_in, int64_t rows_per_expert,
-                ExpertGroups groups, const uint16_t* __restrict__ x, float* __restrict__ y) {
+                ExpertGroups groups, const uint16_t* __restrict__ x, const int32_t* __restrict__ x_rows,
+                float* __restrict__ y) {
     using CT = typename Compute<kBf16>::T;
     __shared__ __align__(16) CT a_tile[2][kRows][kStride];
     __shared__ __align__(16) CT b_tile[2][kTokens][kStride];
@@ -52,7 +53,8 @@ moe_gemm_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_t n_i
 #pragma unroll
     for (int l = 0; l < kXLoads; ++l) {
         x_valid[l] = tok0 + x_ld + 32 * l < n_rows;
-        x_row[l] = x + (r0 + (x_valid[l] ? x_ld + 32 * l : 0)) * n_in;
+        const int64_t g = r0 + (x_valid[l] ? x_ld + 32 * l : 0);
+        x_row[l] = x + (x_rows ? x_rows[g] : g) * n_in;  // x_rows: the token's row, read in place
     }
 
     float acc[kNTiles][4];
@@ -115,7 +117,7 @@ moe_gemm_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_t n_i
 }  // namespace
 
 void moe_gemm(const DeviceWeight& stack, int64_t n_expert, int64_t n_tokens, int64_t n_used, const ExpertGroups& groups,
-              const uint16_t* x_half, float* y, StreamHandle stream) {
+              const uint16_t* x_half, float* y, StreamHandle stream, const int32_t* x_rows) {
     const int64_t rows_per_expert = expert_rows(stack, n_expert);
     if (stack.n_in % kBK != 0) fail(stack.name, "expert GEMM needs n_in a multiple of 32, got " + std::to_string(stack.n_in));
     if (n_tokens <= 0 || n_used <= 0) return;
@@ -128,10 +130,10 @@ void moe_gemm(const DeviceWeight& stack, int64_t n_expert, int64_t n_tokens, int
         constexpr bool kBf16 = T == TypeId::BF16;
         if (wide)
             moe_gemm_kernel<T, kBf16, 64><<<grid, kThreads, 0, s>>>(w, stack.row_bytes, stack.n_in, rows_per_expert,
-                                                                    groups, x_half, y);
+                                                                    groups, x_half, x_rows, y);
         else
             moe_gemm_kernel<T, kBf16, 32><<<grid, kThreads, 0, s>>>(w, stack.row_bytes, stack.n_in, rows_per_expert,
-                                                                    groups, x_half, y);
+                                                                    groups, x_half, x_rows, y);
     });
     if (!known) fail(stack.name, std::string("no CUDA expert GEMM for type ") + quant::traits(stack.type).name);
     check_last_launch(("moe_gemm " + stack.name).c_str());

@@ -58,7 +58,7 @@ template <TypeId T, int kTokens>
 __global__ void __launch_bounds__(kThreads)
 moe_mmq_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_t n_in, int64_t rows_per_expert,
                ExpertGroups groups, const int8_t* __restrict__ xq, const float2* __restrict__ xds,
-               float* __restrict__ y) {
+               const int32_t* __restrict__ x_rows, float* __restrict__ y) {
     using U = MmqUnpack<T>;
     __shared__ __align__(16) int8_t a_tile[2][kRows][kStrideBytes];
     __shared__ __align__(16) int8_t b_tile[2][kTokens][kStrideBytes];
@@ -81,7 +81,8 @@ moe_mmq_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_t n_in
     const uint8_t* w_row = stack + (expert * rows_per_expert + w_row_idx) * row_bytes;
     const bool x_loader = x_ld < kTokens;
     const bool x_valid = x_loader && tok0 + x_ld < n_rows;  // the next rows belong to another expert: zeros
-    const int64_t x_r = r0 + (x_valid ? x_ld : 0);
+    const int64_t x_g = r0 + (x_valid ? x_ld : 0);
+    const int64_t x_r = x_rows ? x_rows[x_g] : x_g;  // the token's row, read in place (no gathered copy)
     const int8_t* x_row = xq + x_r * n_in + 16 * half;
     const float2* ds_row = xds + x_r * (n_in / kBK);
 
@@ -180,7 +181,7 @@ bool moe_mmq_supports(TypeId type) {
 }
 
 void moe_mmq(const DeviceWeight& stack, int64_t n_expert, int64_t n_tokens, int64_t n_used, const ExpertGroups& groups,
-             const int8_t* xq, const float2* xds, float* y, StreamHandle stream) {
+             const int8_t* xq, const float2* xds, float* y, StreamHandle stream, const int32_t* x_rows) {
     if (!moe_mmq_supports(stack.type))
         fail(stack.name, std::string("no int8 expert GEMM for type ") + quant::traits(stack.type).name);
     const int64_t rows_per_expert = expert_rows(stack, n_expert);
@@ -197,10 +198,10 @@ void moe_mmq(const DeviceWeight& stack, int64_t n_expert, int64_t n_tokens, int6
     dispatch_mmq_type(stack.type, [&]<TypeId T>() {
         if (wide)
             moe_mmq_kernel<T, 64><<<grid, kThreads, 0, s>>>(w, stack.row_bytes, stack.n_in, rows_per_expert, groups, xq,
-                                                            xds, y);
+                                                            xds, x_rows, y);
         else
             moe_mmq_kernel<T, 32><<<grid, kThreads, 0, s>>>(w, stack.row_bytes, stack.n_in, rows_per_expert, groups, xq,
-                                                            xds, y);
+                                                            xds, x_rows, y);
     });
     check_last_launch(("moe_mmq " + stack.name).c_str());
 }

@@ -21,8 +21,11 @@ bool moe_mmq_supports(quant::TypeId type);
 // activation_type(stack.type), ...) (activation_quant.h): per row n_in int8 (xq[r * n_in + i]), and
 // n_in / 32 (d, s) pairs (xds[r * n_in / 32 + i / 32]; for Q8_K each 32-piece carries its 256
 // block's d and d * the sum of its own 32 values). An expert's rows past its count are not read or
-// written. Throws Error naming the stack for a type moe_mmq_supports refuses or a bad shape.
+// written. x_rows (optional, the row_token of moe_group): grouped row r reads row x_rows[r] of xq / xds,
+// which then hold the prompt's token rows (n_tokens of them, no padding needed) converted once, instead
+// of a gathered copy per routed slot. Throws Error naming the stack for a type moe_mmq_supports refuses
+// or a bad shape.
 void moe_mmq(const DeviceWeight& stack, int64_t n_expert, int64_t n_tokens, int64_t n_used, const ExpertGroups& groups,
-             const int8_t* xq, const float2* xds, float* y, StreamHandle stream);
+             const int8_t* xq, const float2* xds, float* y, StreamHandle stream, const int32_t* x_rows = nullptr);
 
 }  // namespace shootout::cuda
