@@ -90,7 +90,10 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttention,
                                            Case{32, 8, 128, {512}}, Case{4, 2, 256, {5, 64}},
                                            Case{8, 8, 64, {1, 1, 1, 30, 1}}, Case{32, 8, 128, {40, 1, 1, 300, 1}},
                                            Case{32, 4, 128, {33, 1, 1}}, Case{16, 2, 256, {5, 1, 100, 1}},
-                                           Case{16, 1, 64, {70, 1}}));
+                                           Case{16, 1, 64, {70, 1}},
+                                           // Prompt chunks whose keys pass 512 (the softmax's 32-a-lane
+                                           // rows) and 1024 (its block-per-row kernel).
+                                           Case{8, 2, 64, {400, 300, 400}}));
 
 }  // namespace
 }  // namespace shootout
