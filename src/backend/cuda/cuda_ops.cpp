@@ -345,9 +345,9 @@ public:
             expert_product(up, n_expert, n_tokens, n_used, xg, x_rows, one_row, m->xq, m->xds, m->xh, !up_reuses,
                            m->up);
         }
-        // SwiGLU over the grouped rows; in a decode step with an integer down stack it also writes the
-        // down product's activations.
-        const bool fused = decode && matvec_quantizes_x(down->type);
+        // SwiGLU over the grouped rows; it also writes the down product's int8 activations when that
+        // product takes them (a decode step's integer stack, a prompt's moe_mmq): one pass over the rows.
+        const bool fused = decode ? matvec_quantizes_x(down->type) : use_moe_mmq() && moe_mmq_supports(down->type);
         if (fused) {
             const ActivationType act = activation_type(down->type);
             launch(Key('S') << m->gate << m->up << n_slots << n_ff << m->h << act, -1,
