@@ -4,6 +4,7 @@
 
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_types.h"
 #include "backend/cuda/weight_layout.h"
 
 namespace shootout::cuda {
@@ -80,13 +81,10 @@ void* Workspace::reserve(size_t bytes) {
 }
 
 bool supports_type(quant::TypeId type) {
-    using quant::TypeId;
     switch (type) {
-        case TypeId::F16: case TypeId::BF16: case TypeId::Q8_0: case TypeId::Q4_0: case TypeId::Q4_1:
-        case TypeId::Q5_0: case TypeId::Q5_1: case TypeId::Q4_K: case TypeId::Q5_K: case TypeId::Q6_K:
-        case TypeId::MXFP4: case TypeId::Q2_K: case TypeId::Q3_K: case TypeId::IQ4_NL: case TypeId::IQ4_XS:
-        case TypeId::IQ2_XXS: case TypeId::IQ2_XS: case TypeId::IQ2_S: case TypeId::IQ3_XXS: case TypeId::IQ3_S:
-        case TypeId::TQ2_0: case TypeId::TQ1_0: case TypeId::IQ1_S: case TypeId::IQ1_M:
+#define SHOOTOUT_SUPPORTED_CASE(t) case quant::TypeId::t:
+        SHOOTOUT_CUDA_TYPES(SHOOTOUT_SUPPORTED_CASE)
+#undef SHOOTOUT_SUPPORTED_CASE
             return true;
         default:
             return false;

@@ -225,15 +225,10 @@ void launch_matvec(const DeviceWeight* const* w, float* const* y, int n, const f
     }
 }
 
-#define SHOOTOUT_MATVEC_TYPES(X) \
-    X(F16) X(BF16) X(Q8_0) X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q4_K) X(Q5_K) X(Q6_K) X(MXFP4) X(Q2_K) \
-    X(Q3_K) X(IQ4_NL) X(IQ4_XS) \
-    X(IQ2_XXS) X(IQ2_XS) X(IQ2_S) X(IQ3_XXS) X(IQ3_S) \
-    X(TQ2_0) X(TQ1_0) X(IQ1_S) X(IQ1_M)
 #define SHOOTOUT_EXTERN_MATVEC(t)                                                                              \
     extern template void launch_matvec<TypeId::t>(const DeviceWeight* const*, float* const*, int, const float*, \
                                                   int64_t, void*, cudaStream_t);
-SHOOTOUT_MATVEC_TYPES(SHOOTOUT_EXTERN_MATVEC)
+SHOOTOUT_CUDA_TYPES(SHOOTOUT_EXTERN_MATVEC)
 #define SHOOTOUT_INSTANTIATE_MATVEC(t)                                                                         \
     template void launch_matvec<TypeId::t>(const DeviceWeight* const*, float* const*, int, const float*, int64_t, \
                                            void*, cudaStream_t);

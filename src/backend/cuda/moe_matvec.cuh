@@ -224,6 +224,6 @@ void launch_moe_matvec(const DeviceWeight& stack, int64_t rows_per_expert, int64
     extern template void launch_moe_matvec<TypeId::t>(const DeviceWeight&, int64_t, int64_t, int64_t,                 \
                                                       const ExpertGroups&, const float*, const QuantizedX&, int, \
                                                       float*, const uint8_t*, float*, cudaStream_t);
-SHOOTOUT_MATVEC_TYPES(SHOOTOUT_EXTERN_MOE_MATVEC)
+SHOOTOUT_CUDA_TYPES(SHOOTOUT_EXTERN_MOE_MATVEC)
 
 }  // namespace shootout::cuda

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "backend/cuda/cuda_types.h"
 #include "backend/cuda/weight_layout.h"
 #include "quant/block_formats.h"
 #include "quant/type_table.h"
@@ -395,36 +396,16 @@ template <> struct Dequant16<TypeId::Q3_K> {
 namespace shootout::cuda {
 
 // Calls f.template operator()<T>() with the compile-time type of a runtime id (the types with
-// CUDA kernels); returns false for other ids.
+// CUDA kernels: cuda_types.h); returns false for other ids.
 template <typename F>
 bool dispatch_type(TypeId id, F&& f) {
+#define SHOOTOUT_DISPATCH_CASE(t) \
+    case TypeId::t: f.template operator()<TypeId::t>(); return true;
     switch (id) {
-        case TypeId::F16: f.template operator()<TypeId::F16>(); return true;
-        case TypeId::BF16: f.template operator()<TypeId::BF16>(); return true;
-        case TypeId::Q8_0: f.template operator()<TypeId::Q8_0>(); return true;
-        case TypeId::Q4_0: f.template operator()<TypeId::Q4_0>(); return true;
-        case TypeId::Q4_1: f.template operator()<TypeId::Q4_1>(); return true;
-        case TypeId::Q5_0: f.template operator()<TypeId::Q5_0>(); return true;
-        case TypeId::Q5_1: f.template operator()<TypeId::Q5_1>(); return true;
-        case TypeId::Q4_K: f.template operator()<TypeId::Q4_K>(); return true;
-        case TypeId::Q5_K: f.template operator()<TypeId::Q5_K>(); return true;
-        case TypeId::Q6_K: f.template operator()<TypeId::Q6_K>(); return true;
-        case TypeId::Q2_K: f.template operator()<TypeId::Q2_K>(); return true;
-        case TypeId::Q3_K: f.template operator()<TypeId::Q3_K>(); return true;
-        case TypeId::MXFP4: f.template operator()<TypeId::MXFP4>(); return true;
-        case TypeId::IQ4_NL: f.template operator()<TypeId::IQ4_NL>(); return true;
-        case TypeId::IQ4_XS: f.template operator()<TypeId::IQ4_XS>(); return true;
-        case TypeId::IQ2_XXS: f.template operator()<TypeId::IQ2_XXS>(); return true;
-        case TypeId::IQ2_XS: f.template operator()<TypeId::IQ2_XS>(); return true;
-        case TypeId::IQ2_S: f.template operator()<TypeId::IQ2_S>(); return true;
-        case TypeId::IQ3_XXS: f.template operator()<TypeId::IQ3_XXS>(); return true;
-        case TypeId::IQ3_S: f.template operator()<TypeId::IQ3_S>(); return true;
-        case TypeId::TQ2_0: f.template operator()<TypeId::TQ2_0>(); return true;
-        case TypeId::TQ1_0: f.template operator()<TypeId::TQ1_0>(); return true;
-        case TypeId::IQ1_S: f.template operator()<TypeId::IQ1_S>(); return true;
-        case TypeId::IQ1_M: f.template operator()<TypeId::IQ1_M>(); return true;
+        SHOOTOUT_CUDA_TYPES(SHOOTOUT_DISPATCH_CASE)
         default: return false;
     }
+#undef SHOOTOUT_DISPATCH_CASE
 }
 
 }  // namespace shootout::cuda
