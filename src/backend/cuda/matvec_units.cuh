@@ -104,10 +104,11 @@ template <> struct VecDot<TypeId::Q4_1> : VecDotLegacy4<TypeId::Q4_1, true, fals
 template <> struct VecDot<TypeId::Q5_0> : VecDotLegacy4<TypeId::Q5_0, false, true> {};
 template <> struct VecDot<TypeId::Q5_1> : VecDotLegacy4<TypeId::Q5_1, true, true> {};
 
-// Q8_0: unit u = elements 16u..16u+15 of the block.
-template <> struct VecDot<TypeId::Q8_0> {
-    using G = Grouped<TypeId::Q8_0>;
-    static constexpr int kElems = 32, kUnits = 2, kInFlight = 1, kMinBlocks = 8;
+// The loads of the types whose unit u is main bytes 16u..16u+15 of its block, with the block's F16 d
+// as head field 0 (Q8_0, TQ2_0, IQ2_XXS).
+template <TypeId T>
+struct Units16WithD {
+    using G = Grouped<T>;
     struct Regs {
         int4 q;
         uint32_t d;
@@ -116,6 +117,11 @@ template <> struct VecDot<TypeId::Q8_0> {
         r.q = load_weight16(G::main(row, b) + 16 * u);
         r.d = load_weight2(G::head0(row, b));
     }
+};
+
+// Q8_0: unit u = elements 16u..16u+15 of the block.
+template <> struct VecDot<TypeId::Q8_0> : Units16WithD<TypeId::Q8_0> {
+    static constexpr int kElems = 32, kUnits = 2, kInFlight = 1, kMinBlocks = 8;
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
         const int q[4] = {r.q.x, r.q.y, r.q.z, r.q.w};

@@ -44,17 +44,8 @@ __device__ __forceinline__ void iq2_point_words(int index, uint32_t signs8, int*
 
 // IQ2_XXS (regrouped: d in the head; main = qs[64]): unit u = main bytes 16u..16u+15 = sub-blocks
 // 2u, 2u+1, each 4 index bytes then the word of 4 x 7 sign bits | ls << 28.
-template <> struct VecDot<TypeId::IQ2_XXS> {
-    using G = Grouped<TypeId::IQ2_XXS>;
+template <> struct VecDot<TypeId::IQ2_XXS> : Units16WithD<TypeId::IQ2_XXS> {
     static constexpr int kElems = 256, kUnits = 4, kInFlight = 1, kMinBlocks = 8;
-    struct Regs {
-        int4 q;
-        uint32_t d;
-    };
-    __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
-        r.q = load_weight16(G::main(row, b) + 16 * u);
-        r.d = load_weight2(G::head0(row, b));
-    }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
         const uint32_t idx[2] = {(uint32_t)r.q.x, (uint32_t)r.q.z}, aux[2] = {(uint32_t)r.q.y, (uint32_t)r.q.w};

@@ -17,17 +17,8 @@ __device__ __forceinline__ int2 load_x8(const int8_t* p) { return *reinterpret_c
 // h = u%2 its bits 2l.. (l = 0..3) are the 16 elements 128n + 32l + 16h... The CPU sums t * x_q and
 // subtracts sum(x_q) (bsums); here each level is made t - 1 (-1, 0, 1) in its byte first, the same
 // integer. Times d_w d_x.
-template <> struct VecDot<TypeId::TQ2_0> {
-    using G = Grouped<TypeId::TQ2_0>;
+template <> struct VecDot<TypeId::TQ2_0> : Units16WithD<TypeId::TQ2_0> {
     static constexpr int kElems = 256, kUnits = 4, kInFlight = 1, kMinBlocks = 8;
-    struct Regs {
-        int4 q;
-        uint32_t d;
-    };
-    __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
-        r.q = load_weight16(G::main(row, b) + 16 * u);
-        r.d = load_weight2(G::head0(row, b));
-    }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
         const int n = u >> 1, h = u & 1;
