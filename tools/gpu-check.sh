@@ -4,7 +4,7 @@
 #   tools/gpu-check.sh [--quick] [--sanitize] [--no-kernel-bench] [--model FILE] [--llama SRC] [--bench-model FILE]...
 #     --quick     benchmark only the 12288x4096 shape, prefill at 512 tokens
 #     --sanitize  also run the tests under compute-sanitizer (memcheck, then racecheck on the GEMM)
-#     --no-kernel-bench  skip bench_cuda_kernels
+#     --no-kernel-bench  skip bench_cuda_kernels and bench_cuda_moe
 #     --model FILE  a GGUF (e.g. the Q8_0 of qwen3-34m): quantize it to one file per CUDA weight type
 #                   (--pure) and run test_cuda_model (CPU vs CUDA logits, KLD) on each
 #     --imatrix FILE  an importance matrix of --model (e.g. ../shared/golden/imatrix-wikitext2-100x512.gguf):
@@ -83,7 +83,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA
   || { tail -30 "$out/configure.log"; exit 1; }
 # Only the CUDA targets: the rest of the tree is the CPU CI's business.
 targets=(test_cuda_kernels test_cuda_step_graph test_cuda_attention test_cuda_fused test_cuda_pdl test_cuda_moe_deltanet test_cuda_delta_net
-  test_cuda_moe_mmq bench_cuda_kernels)
+  test_cuda_moe_mmq bench_cuda_kernels bench_cuda_moe)
 [ -n "$model" ] && targets+=(shootout test_cuda_model)
 [ ${#synth[@]} -gt 0 ] && targets+=(shootout)
 ninja -C "$build" -j"$jobs" "${targets[@]}" >"$out/build.log" 2>&1 \
@@ -132,6 +132,9 @@ if [ $sanitize -eq 1 ] && command -v compute-sanitizer >/dev/null; then
 fi
 if [ $kernel_bench -eq 1 ]; then
   "$build/bench_cuda_kernels" $quick 2>&1 | tee "$out/bench.log" | sed -n '/^## decode/,$p'
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  # The prompts' expert GEMMs alone (30B-A3B and 80B-A3B expert shapes, 512 tokens).
+  "$build/bench_cuda_moe" 2>&1 | tee "$out/bench-moe.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 

@@ -18,10 +18,12 @@
 
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
+#include "graph_timer.h"
 #include "quant/type_table.h"
 
 using namespace shootout;
 using quant::TypeId;
+using bench_cuda::time_graph;
 
 namespace {
 
@@ -50,39 +52,6 @@ std::vector<uint8_t> make_weight_bytes(TypeId type, int64_t n_in, int64_t n_out)
     for (int64_t r = 0; r < n_out; ++r)
         std::memcpy(out.data() + r * row_bytes, rows.data() + (r % distinct) * row_bytes, row_bytes);
     return out;
-}
-
-// Median time in ms of one call of `body` (called `calls` times per replay of a captured graph).
-template <typename F>
-double time_graph(cudaStream_t stream, int calls, F&& body) {
-    body(0);  // warm-up outside the capture (also sizes workspaces)
-    SHOOTOUT_CUDA_CHECK(cudaStreamSynchronize(stream));
-    cudaGraph_t graph;
-    cudaGraphExec_t exec;
-    SHOOTOUT_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    for (int i = 0; i < calls; ++i) body(i);
-    SHOOTOUT_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
-    SHOOTOUT_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-    cudaEvent_t start, stop;
-    SHOOTOUT_CUDA_CHECK(cudaEventCreate(&start));
-    SHOOTOUT_CUDA_CHECK(cudaEventCreate(&stop));
-    SHOOTOUT_CUDA_CHECK(cudaGraphLaunch(exec, stream));  // warm replay
-    std::vector<double> ms;
-    for (int rep = 0; rep < 7; ++rep) {
-        SHOOTOUT_CUDA_CHECK(cudaEventRecord(start, stream));
-        SHOOTOUT_CUDA_CHECK(cudaGraphLaunch(exec, stream));
-        SHOOTOUT_CUDA_CHECK(cudaEventRecord(stop, stream));
-        SHOOTOUT_CUDA_CHECK(cudaEventSynchronize(stop));
-        float t = 0;
-        SHOOTOUT_CUDA_CHECK(cudaEventElapsedTime(&t, start, stop));
-        ms.push_back(t / calls);
-    }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(graph);
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2];
 }
 
 // A streaming read of 1 GiB (16-byte loads, 4 in flight a thread): the ceiling a decode kernel,
