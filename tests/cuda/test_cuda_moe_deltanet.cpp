@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <random>
 #include <tuple>
 #include <string>
@@ -105,8 +106,9 @@ protected:
         return weights_.back()->w;
     }
 
+    // up_type: the up stack's type when it differs from the gate's and the down's.
     void check_moe(TypeId type, int64_t n_tokens, double tolerance, int64_t n_expert = 8, int64_t n_used = 3,
-                   int64_t n_embd = 128, int64_t n_ff = 64);
+                   int64_t n_embd = 128, int64_t n_ff = 64, std::optional<TypeId> up_type = std::nullopt);
 
     ThreadPool pool_{2};
     std::vector<std::unique_ptr<HostWeight>> weights_;
@@ -129,9 +131,10 @@ bool f16_prompts(TypeId type) { return f16_prompts() || !cuda::moe_mmq_supports(
 // 1, 2, 4 or 8 rows per weight read), above that the tensor-core ones (moe_gemm: 37 tokens of 3 of 8
 // experts give ~14 rows per expert, a partial tile of 32).
 void CudaMoeDeltaNetOps::check_moe(TypeId type, int64_t n_tokens, double tolerance, int64_t n_expert, int64_t n_used,
-                                   int64_t n_embd, int64_t n_ff) {
+                                   int64_t n_embd, int64_t n_ff, std::optional<TypeId> up_type) {
+    const TypeId ut = up_type.value_or(type);
     const Weight& gate = weight("gate_exps", type, n_embd, n_expert * n_ff, random_floats((size_t)(n_expert * n_ff * n_embd), 1, -0.2f, 0.2f));
-    const Weight& up = weight("up_exps", type, n_embd, n_expert * n_ff, random_floats((size_t)(n_expert * n_ff * n_embd), 2, -0.2f, 0.2f));
+    const Weight& up = weight("up_exps", ut, n_embd, n_expert * n_ff, random_floats((size_t)(n_expert * n_ff * n_embd), 2, -0.2f, 0.2f));
     const Weight& down = weight("down_exps", type, n_ff, n_expert * n_embd, random_floats((size_t)(n_expert * n_embd * n_ff), 3, -0.2f, 0.2f));
     backend::MoeExperts ex{gate, up, down, n_expert, n_used, true};
 
@@ -148,7 +151,7 @@ void CudaMoeDeltaNetOps::check_moe(TypeId type, int64_t n_tokens, double toleran
     std::printf("moe_ffn %s, %lld tokens, %lld of %lld experts: max rel diff %.3g\n", quant::traits(type).name,
                 (long long)n_tokens, (long long)n_used, (long long)n_expert, d);
     EXPECT_LT(d, tolerance) << quant::traits(type).name << ", " << n_tokens << " tokens";
-    if (n_tokens > cuda::kMaxMatvecTokens && !f16_prompts(type)) {
+    if (n_tokens > cuda::kMaxMatvecTokens && !f16_prompts(type) && !f16_prompts(ut)) {
         // The prompt path (moe_mmq) multiplies the same int8 values as the decode path (moe_matvec),
         // in another summation order: token by token through decode steps the GPU gives the same
         // outputs to rounding, but for the rare token where a SwiGLU output sits on an 8-bit
@@ -209,6 +212,13 @@ TEST_F(CudaMoeDeltaNetOps, MoeQ8_0) {
 TEST_F(CudaMoeDeltaNetOps, MoeKQuantsAndMxfp4) {
     for (TypeId type : {TypeId::Q4_K, TypeId::Q6_K, TypeId::MXFP4})
         for (int64_t n : {1, 3, 37, 200}) check_moe(type, n, moe_tolerance(n), 8, 3, 256, 256);
+}
+// A Q4_K gate (prompts: moe_mmq on int8 rows) beside a Q2_K up (prompts: the F16 GEMM): both take Q8_K
+// activations, but each product needs its own conversion of the rows; the up product must not take
+// the gate's int8 rows for its F16 ones (CudaOps' up_reuses).
+TEST_F(CudaMoeDeltaNetOps, MoeGateAndUpOnDifferentGemms) {
+    for (int64_t n : {1, 3, 37})
+        check_moe(TypeId::Q4_K, n, moe_tolerance(n, TypeId::Q2_K), 8, 3, 256, 256, TypeId::Q2_K);
 }
 // Q3_K / Q2_K: decode on their own int8 units; prompts on the F16 GEMM (moe_mmq does not take them).
 TEST_F(CudaMoeDeltaNetOps, MoeQ3KAndQ2K) {

@@ -335,8 +335,12 @@ public:
             });
         const float* xg = one_row || !decode ? x : m->x;
         const int32_t* x_rows = decode ? nullptr : m->row_token;
-        // gate and up read the same rows: converted once when their activation types agree.
-        const bool up_reuses = activation_type(up->type) == activation_type(gate->type);
+        // gate and up read the same rows: converted once when their activation types agree and both
+        // products take the same form of them (a prompt's moe_mmq reads q/ds, moe_gemm xh: a Q4_K gate
+        // and a Q2_K up share Q8_K activations but not the product).
+        auto int8_prompt = [&](const DeviceWeight* w) { return !decode && use_moe_mmq() && moe_mmq_supports(w->type); };
+        const bool up_reuses =
+            activation_type(up->type) == activation_type(gate->type) && int8_prompt(up) == int8_prompt(gate);
         if (decode && gate->type == up->type && gate->row_bytes == up->row_bytes) {  // one launch for both
             expert_product(gate, n_expert, n_tokens, n_used, xg, x_rows, one_row, m->xq, m->xds, m->xh, !ahead, m->gate,
                            up, m->up, ahead);
