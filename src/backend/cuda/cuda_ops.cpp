@@ -338,9 +338,8 @@ public:
         // gate and up read the same rows: converted once when their activation types agree and both
         // products take the same form of them (a prompt's moe_mmq reads q/ds, moe_gemm xh: a Q4_K gate
         // and a Q2_K up share Q8_K activations but not the product).
-        auto int8_prompt = [&](const DeviceWeight* w) { return !decode && use_moe_mmq() && moe_mmq_supports(w->type); };
-        const bool up_reuses =
-            activation_type(up->type) == activation_type(gate->type) && int8_prompt(up) == int8_prompt(gate);
+        const bool up_reuses = activation_type(up->type) == activation_type(gate->type) &&
+                               int8_prompt_gemm(n_tokens, up) == int8_prompt_gemm(n_tokens, gate);
         if (decode && gate->type == up->type && gate->row_bytes == up->row_bytes) {  // one launch for both
             expert_product(gate, n_expert, n_tokens, n_used, xg, x_rows, one_row, m->xq, m->xds, m->xh, !ahead, m->gate,
                            up, m->up, ahead);
@@ -351,7 +350,7 @@ public:
         }
         // SwiGLU over the grouped rows; it also writes the down product's int8 activations when that
         // product takes them (a decode step's integer stack, a prompt's moe_mmq): one pass over the rows.
-        const bool fused = decode ? matvec_quantizes_x(down->type) : use_moe_mmq() && moe_mmq_supports(down->type);
+        const bool fused = decode ? matvec_quantizes_x(down->type) : int8_prompt_gemm(n_tokens, down);
         if (fused) {
             const ActivationType act = activation_type(down->type);
             launch(Key('S') << m->gate << m->up << n_slots << n_ff << m->h << act, -1,
@@ -612,7 +611,7 @@ private:
         const int64_t n_slots = n_tokens * n_used, max_active = std::min(n_slots, n_expert), n_in = stack->n_in;
         const int64_t n_x = x_rows ? n_tokens : n_slots;  // the rows of x to convert
         const ActivationType act = activation_type(stack->type);
-        if (n_tokens > kMaxMatvecTokens && use_moe_mmq() && moe_mmq_supports(stack->type)) {
+        if (int8_prompt_gemm(n_tokens, stack)) {
             // The int8 expert GEMM on the CPU's own activation values (moe_mmq.h).
             if (convert)
                 launch(Key('q') << x << n_x << n_in << q << ds << act, -1, [=](cudaStream_t s, const int64_t*) {
@@ -653,14 +652,15 @@ private:
                });
     }
 
-    // Prompts' quantized expert stacks go through the int8 GEMM (moe_mmq) unless SHOOTOUT_CUDA_MOE_MMQ=0
-    // asks for the F16 one (moe_gemm: dequantized tiles, F16-rounded activations), for comparisons.
-    static bool use_moe_mmq() {
+    // Whether an expert product over n_tokens tokens of this stack is the int8 prompt GEMM (moe_mmq, on
+    // q/ds): prompts of the types it takes, unless SHOOTOUT_CUDA_MOE_MMQ=0 asks for the F16 one
+    // (moe_gemm: dequantized tiles, F16-rounded activations in xh), for comparisons.
+    static bool int8_prompt_gemm(int64_t n_tokens, const DeviceWeight* stack) {
         static const bool on = [] {
             const char* v = std::getenv("SHOOTOUT_CUDA_MOE_MMQ");
             return !(v && std::string(v) == "0");
         }();
-        return on;
+        return n_tokens > kMaxMatvecTokens && on && moe_mmq_supports(stack->type);
     }
 
     // moe_ffn's device memory for n_slots routed rows (and 8 rows of padding where the expert
