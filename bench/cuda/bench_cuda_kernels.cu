@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -19,10 +18,12 @@
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
 #include "graph_timer.h"
+#include "tiled_weights.h"
 #include "quant/type_table.h"
 
 using namespace shootout;
 using quant::TypeId;
+using bench_cuda::tiled_weight_bytes;
 using bench_cuda::time_graph;
 
 namespace {
@@ -32,27 +33,6 @@ const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0,
                          TypeId::Q2_K, TypeId::Q3_K, TypeId::IQ4_NL, TypeId::IQ4_XS, TypeId::IQ2_XXS,
                          TypeId::IQ2_XS, TypeId::IQ2_S, TypeId::IQ3_XXS, TypeId::IQ3_S, TypeId::TQ2_0,
                          TypeId::TQ1_0, TypeId::IQ1_S, TypeId::IQ1_M};
-
-// n_out rows of n_in in `type`: 64 distinct quantized random rows repeated.
-std::vector<uint8_t> make_weight_bytes(TypeId type, int64_t n_in, int64_t n_out) {
-    const int64_t distinct = 64;
-    std::mt19937 rng(7);
-    std::normal_distribution<float> dist(0.f, 0.05f);
-    std::vector<float> src((size_t)(distinct * n_in));
-    for (auto& v : src) v = dist(rng);
-    const size_t row_bytes = quant::row_size_bytes(type, n_in);
-    std::vector<uint8_t> rows(row_bytes * distinct);
-    // IQ1_S, IQ2_XXS, IQ2_XS quantize only with an importance matrix: a positive one, 1 + x^2.
-    std::vector<float> importance;
-    if (quant::traits(type).requires_imatrix)
-        for (int64_t i = 0; i < n_in; ++i) importance.push_back(1.f + 400.f * src[(size_t)i] * src[(size_t)i]);
-    quant::traits(type).quantize_rows(src.data(), rows.data(), distinct, n_in,
-                                      importance.empty() ? nullptr : importance.data());
-    std::vector<uint8_t> out(row_bytes * (size_t)n_out);
-    for (int64_t r = 0; r < n_out; ++r)
-        std::memcpy(out.data() + r * row_bytes, rows.data() + (r % distinct) * row_bytes, row_bytes);
-    return out;
-}
 
 // A streaming read of 1 GiB (16-byte loads, 4 in flight a thread): the ceiling a decode kernel,
 // which only reads, is held against beside the copy.
@@ -133,7 +113,7 @@ int main(int argc, char** argv) {
             const char* name = quant::traits(type).name;
             for (const Shape& sh : shapes) {
                 if (quick && sh.n_out != 12288) continue;
-                const std::vector<uint8_t> bytes = make_weight_bytes(type, sh.n_in, sh.n_out);
+                const std::vector<uint8_t> bytes = tiled_weight_bytes(type, sh.n_in, sh.n_out, 7);
                 // Enough copies that one pass over all of them is 4x the L2.
                 const size_t n_copies = std::max<size_t>(2, (4 * info.l2_bytes + bytes.size() - 1) / bytes.size());
                 std::vector<cuda::DeviceWeight> ws;

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -23,9 +22,11 @@
 #include "backend/cuda/moe_deltanet_kernels.h"
 #include "backend/cuda/moe_mmq.h"
 #include "graph_timer.h"
+#include "tiled_weights.h"
 #include "quant/type_table.h"
 
 using namespace shootout;
+using bench_cuda::tiled_weight_bytes;
 using bench_cuda::time_graph;
 using quant::TypeId;
 
@@ -35,22 +36,6 @@ struct MoeShape {
     const char* name;
     int64_t n_expert, n_used, n_embd, n_ff;
 };
-
-// n_out rows of n_in in `type`: 64 distinct quantized random rows repeated.
-std::vector<uint8_t> stack_bytes(TypeId type, int64_t n_in, int64_t n_out) {
-    const int64_t distinct = 64;
-    std::mt19937 rng(11);
-    std::normal_distribution<float> dist(0.f, 0.05f);
-    std::vector<float> src((size_t)(distinct * n_in));
-    for (auto& v : src) v = dist(rng);
-    const size_t row_bytes = quant::row_size_bytes(type, n_in);
-    std::vector<uint8_t> rows(row_bytes * distinct);
-    quant::traits(type).quantize_rows(src.data(), rows.data(), distinct, n_in, nullptr);
-    std::vector<uint8_t> out(row_bytes * (size_t)n_out);
-    for (int64_t r = 0; r < n_out; ++r)
-        std::memcpy(out.data() + r * row_bytes, rows.data() + (r % distinct) * row_bytes, row_bytes);
-    return out;
-}
 
 // Random routing of n_tokens tokens to n_used distinct experts each, grouped by expert as moe_group
 // groups it: the groups' device arrays and row_token (the token of each grouped row).
@@ -129,7 +114,7 @@ void bench(const MoeShape& sh, TypeId type, int64_t n_tokens, cudaStream_t s) {
         bool token_rows;  // activations read from the token rows through row_token (gate/up)
     };
     for (const Product& p : {Product{"up", sh.n_embd, sh.n_ff, true}, Product{"down", sh.n_ff, sh.n_embd, false}}) {
-        const std::vector<uint8_t> bytes = stack_bytes(type, p.n_in, sh.n_expert * p.rows);
+        const std::vector<uint8_t> bytes = tiled_weight_bytes(type, p.n_in, sh.n_expert * p.rows, 11);
         const cuda::DeviceWeight w = cuda::upload_weight("bench.exps", type, p.n_in, sh.n_expert * p.rows, bytes.data());
         const Activations grouped(type, r.n_slots, p.n_in, s);
         const Activations tokens(type, n_tokens, p.n_in, s);

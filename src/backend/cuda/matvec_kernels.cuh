@@ -1,6 +1,5 @@
 // The decode kernels (see matvec.cu), as templates: each type's instantiations live in their own
-// .cu file (matvec_float.cu, matvec_legacy.cu, matvec_kquants.cu, matvec_q2q3.cu, matvec_mxfp4.cu,
-// matvec_iq4.cu) so
+// .cu file (matvec_float.cu, matvec_legacy.cu, matvec_kquants.cu, ..., one a family of types) so
 // they compile in parallel.
 #pragma once
 
