@@ -51,6 +51,18 @@ inline double kld(const float* p_logits, const float* q_logits, int64_t n) {
     return d;
 }
 
+// Per-position KLD(P || Q) of two models' next-token distributions over one text, each run at once.
+inline std::vector<double> compare_logits(Model& p, Model& q, const std::vector<int32_t>& tokens) {
+    const int64_t n = (int64_t)tokens.size(), n_vocab = p.info().n_vocab;
+    std::vector<float> p_logits((size_t)(n * n_vocab)), q_logits((size_t)(n * n_vocab));
+    const std::vector<float> p_hidden = p.hidden(tokens), q_hidden = q.hidden(tokens);
+    p.logits(p_hidden.data(), n, p_logits.data());
+    q.logits(q_hidden.data(), n, q_logits.data());
+    std::vector<double> out;
+    for (int64_t t = 0; t < n; ++t) out.push_back(kld(&p_logits[(size_t)(t * n_vocab)], &q_logits[(size_t)(t * n_vocab)], n_vocab));
+    return out;
+}
+
 // Per-position KLD(CPU || GPU) of one text: prefill = the GPU runs the whole text at once (the GEMM
 // path); decode = the GPU runs the first n_prompt tokens, then one token per step over its cache (the
 // matvec path), each step's logits against the CPU's at that position. The CPU runs the whole text.

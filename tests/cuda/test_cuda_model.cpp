@@ -15,10 +15,15 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "backend/cuda/cuda_kernels.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
+#include "quantize/plan.h"
+#include "quantize/quantize_model.h"
+#include "quantize/recipe.h"
 #include "util/parallel.h"
 
 namespace shootout {
@@ -62,6 +67,30 @@ std::vector<std::string> test_models() {
     return paths;
 }
 
+// How much the CPU's own logits move when its 8-bit activations are replaced by exact ones: KLD of
+// the model against its F32-dequantized twin (same weights, every product in F32), both on the CPU.
+// This is the scale of the floor described in the test below; it depends on the model and type:
+// qwen3-34m on the test text (CPU, 2026-11-26): pure Q4_K_M 4.5e-4 mean, pure TQ2_0 9.0e-3 mean
+// (ternary weights on a model trained in BF16 give far larger, noisier activations).
+std::vector<double> activation_rounding_sensitivity(const gguf::File& file, Model& cpu, const std::vector<int32_t>& tokens,
+                                           ThreadPool& pool) {
+    quantize::Recipe recipe = quantize::recipe_named("F32");
+    recipe.pure = true;
+    quantize::QuantizeOptions options;
+    options.allow_requantize = true;
+    const std::filesystem::path twin_path =
+        std::filesystem::temp_directory_path() / ("shootout-f32-twin-" + std::to_string(::getpid()) + ".gguf");
+    quantize::quantize_model(file, quantize::make_plan(file, recipe, false), options, twin_path.string());
+    std::vector<double> out;
+    {
+        auto twin_file = gguf::File::open(twin_path.string());
+        auto twin = Model::load(*twin_file, pool, Backend::Cpu);
+        out = test::compare_logits(cpu, *twin, tokens);
+    }
+    std::filesystem::remove(twin_path);
+    return out;
+}
+
 class CudaModelTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -100,10 +129,21 @@ TEST_F(CudaModelTest, PrefillAndDecodeMatchCpu) {
         // rms_norm's eps from 1e-6 to 1.2e-6 (outputs change ~1e-7 relative) moves the Q8_0 model's
         // logits by a mean KLD of 3.1e-4, its F32-dequantized twin's by < 1e-6. Measured CPU vs
         // CUDA (H200, 2026-11-26): 1.3e-4..1.6e-4 (Q8_0 activations), 4.5e-4..5.7e-4 (Q8_K, whose
-        // 256-wide blocks have coarser steps). The bound still catches a wrong kernel (KLD 0.1 and up).
+        // 256-wide blocks have coarser steps). How far the floor goes is the model's own sensitivity
+        // to its activation rounding (KLD to its F32 twin on the CPU): pure TQ1_0/TQ2_0 models have
+        // 9e-3 (H100: CPU vs CUDA 1.1e-2, 1.3x their sensitivity; Q4_K_M 5.5e-4 against 4.5e-4), so the
+        // bound is the larger of a fixed one and twice that sensitivity. It still catches a wrong
+        // kernel (KLD 0.1 and up on this model).
         const auto ffn_type = file->find_tensor("blk.0.ffn_down.weight")->type;
         const bool float_weights = ffn_type == quant::TypeId::F16 || ffn_type == quant::TypeId::BF16;
-        const double mean_bound = float_weights ? 1e-4 : 1e-3, max_bound = float_weights ? 1e-3 : 1e-2;
+        double mean_bound = float_weights ? 1e-4 : 1e-3, max_bound = float_weights ? 1e-3 : 1e-2;
+        if (!float_weights) {
+            const std::vector<double> s = activation_rounding_sensitivity(*file, *cpu, tokens, pool_);
+            std::printf("  the CPU's activation-rounding sensitivity (KLD to its F32 twin): mean %.3g max %.3g\n",
+                        test::mean(s), test::max(s));
+            mean_bound = std::max(mean_bound, 2 * test::mean(s));
+            max_bound = std::max(max_bound, 2 * test::max(s));
+        }
         EXPECT_LT(prefill_mean, mean_bound);
         EXPECT_LT(decode_mean, mean_bound);
         EXPECT_LT(prefill_max, max_bound);
