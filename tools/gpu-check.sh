@@ -79,8 +79,9 @@ if [ -n "$llama_src" ]; then
   llama_pid=$!
 fi
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DSHOOTOUT_WERROR=${SHOOTOUT_GPU_WERROR:-OFF} -DSHOOTOUT_BENCH=OFF "-DCMAKE_CUDA_FLAGS=-Xptxas=-v" "${prefix_args[@]}" >"$out/configure.log" 2>&1 \
+  -DSHOOTOUT_WERROR=${SHOOTOUT_GPU_WERROR:-OFF} -DSHOOTOUT_TESTS=ON -DSHOOTOUT_BENCH=OFF "-DCMAKE_CUDA_FLAGS=-Xptxas=-v" "${prefix_args[@]}" >"$out/configure.log" 2>&1 \
   || { tail -30 "$out/configure.log"; exit 1; }
+# Tests on explicitly: tools/gpu-speed.sh and gpu-ab.sh configure the same build folder with them off.
 # Only the CUDA targets: the rest of the tree is the CPU CI's business.
 targets=(test_cuda_kernels test_cuda_step_graph test_cuda_attention test_cuda_fused test_cuda_pdl test_cuda_moe_deltanet test_cuda_delta_net
   test_cuda_moe_mmq bench_cuda_kernels bench_cuda_moe)
