@@ -84,7 +84,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA
 # Tests on explicitly: tools/gpu-speed.sh and gpu-ab.sh configure the same build folder with them off.
 # Only the CUDA targets: the rest of the tree is the CPU CI's business.
 targets=(test_cuda_kernels test_cuda_step_graph test_cuda_attention test_cuda_fused test_cuda_pdl test_cuda_moe_deltanet test_cuda_delta_net
-  test_cuda_moe_mmq bench_cuda_kernels bench_cuda_moe)
+  test_cuda_moe_mmq test_cuda_tiny_hf bench_cuda_kernels bench_cuda_moe)
 [ -n "$model" ] && targets+=(shootout test_cuda_model)
 [ ${#synth[@]} -gt 0 ] && targets+=(shootout)
 ninja -C "$build" -j"$jobs" "${targets[@]}" >"$out/build.log" 2>&1 \
@@ -115,6 +115,9 @@ done
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 # The int8 expert GEMM (moe_mmq.cu) against the CPU reference, every type it takes.
 "$build/test_cuda_moe_mmq" 2>&1 | tee "$out/test-moe-mmq.log" | grep -E "^moe_mmq|^\[  (PASSED|FAILED) |FAILED|Failure|error"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# Issue 5's golden test: tiny transformers-made qwen3moe/qwen3next checkpoints (tests/data/model).
+"$build/test_cuda_tiny_hf" 2>&1 | tee "$out/test-tiny-hf.log" | grep -E "^tiny|^\[  (PASSED|FAILED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 SHOOTOUT_CUDA_MOE_MODELS=$moe_models "$build/test_cuda_moe_deltanet" 2>&1 | tee "$out/test-moe.log" \
   | grep -E "KLD|t/s|^\[  (PASSED|FAILED) |FAILED|Failure|error"

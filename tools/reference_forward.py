@@ -25,6 +25,8 @@ import numpy as np
 from gguf import GGUFReader
 from gguf.quants import dequantize
 
+from golden_file import write_golden  # noqa: F401 (make_tiny_models.py calls it through this module)
+
 
 def field_value(reader, key, default=None):
     field = reader.fields.get(key)
@@ -141,22 +143,6 @@ def greedy_tokens(path, text):
         else:
             sys.exit(f"no vocab entry for {text[i]!r}")
     return ids
-
-
-def write_golden(out, tokens, logits, top_k):
-    n_tokens, n_vocab = logits.shape
-    top_k = min(top_k, n_vocab)
-    with open(out, "wb") as f:
-        f.write(b"SHGOLD01")
-        f.write(struct.pack("<3i", n_tokens, n_vocab, top_k))
-        f.write(np.asarray(tokens, dtype="<i4").tobytes())
-        for row in logits:
-            m = row.max()
-            lse = m + np.log(np.sum(np.exp(row - m)))
-            ids = np.argsort(-row, kind="stable")[:top_k]
-            f.write(struct.pack("<d", lse))
-            f.write(ids.astype("<i4").tobytes())
-            f.write(row[ids].astype("<f4").tobytes())
 
 
 def main():
