@@ -1,10 +1,10 @@
 // Issue 5's validation on the GPU: the tiny transformers-made qwen3moe and qwen3next checkpoints
 // (tools/make_tiny_hf_models.py; the CPU's test is tests/convert/test_tiny_hf_golden.cpp) converted as
-// `--model DIR` converts them (F16, the golden's exact weights) and run by the CUDA backend as one
-// prompt (tensor-core GEMMs, the F16 expert GEMM) and token by token (matvecs, the decode graph),
-// against the float64 golden logits over the whole vocabulary. Bounds as the CPU test's F16 ones
-// (measured on an H100 2026-11-26: qwen3moe 8.1e-3 max |dlogit|, qwen3next 3.4e-2, the latter not yet
-// explained; see tests/convert/test_tiny_hf_golden.cpp).
+// `--model DIR` converts them (F16, the golden's exact weights) and run by the CUDA backend token by
+// token (matvecs on F32 activations, the decode graph): max |logit difference| < 1e-3 against the
+// float64 golden (measured on an H100 2026-11-26: 7.1e-5 qwen3moe, 5.9e-5 qwen3next); and as one
+// prompt (tensor-core GEMMs on F16 activations): bounded as the CPU's F16 products (measured 3.5e-3,
+// 6.5e-2: qwen3next's decay gates amplify the rounding, see the CPU test).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -20,7 +20,11 @@
 namespace shootout {
 namespace {
 
-void expect_matches(const std::string& arch, double max_logit_diff, double max_kld) {
+struct Bounds {
+    double max_logit_diff, max_kld;
+};
+
+void expect_matches(const std::string& arch, Bounds prompt_bounds) {
     if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
     const std::string dir = std::string(SHOOTOUT_SOURCE_DIR) + "/tests/data/model/tiny-" + arch + "-hf";
     const golden::Golden g = golden::read_golden(dir + ".golden");
@@ -34,15 +38,16 @@ void expect_matches(const std::string& arch, double max_logit_diff, double max_k
     std::printf("tiny %s (CUDA, F16): prompt max |dlogit| %.2e, KLD max %.2e; token by token max |dlogit| %.2e, "
                 "KLD max %.2e\n",
                 arch.c_str(), prompt.max_logit_diff, prompt.max_kld, steps.max_logit_diff, steps.max_kld);
-    for (const golden::Comparison* c : {&prompt, &steps}) {
-        EXPECT_EQ(c->top1_mismatches, 0);
-        EXPECT_LT(c->max_logit_diff, max_logit_diff);
-        EXPECT_LT(c->max_kld, max_kld);
-    }
+    EXPECT_EQ(prompt.top1_mismatches, 0);
+    EXPECT_LT(prompt.max_logit_diff, prompt_bounds.max_logit_diff);
+    EXPECT_LT(prompt.max_kld, prompt_bounds.max_kld);
+    EXPECT_EQ(steps.top1_mismatches, 0);
+    EXPECT_LT(steps.max_logit_diff, 1e-3);
+    EXPECT_LT(steps.max_kld, 1e-7);
 }
 
-TEST(CudaTinyHfGolden, Qwen3MoeMatchesTransformers) { expect_matches("qwen3moe", 1.2e-2, 5e-6); }
-TEST(CudaTinyHfGolden, Qwen3NextMatchesTransformers) { expect_matches("qwen3next", 4.5e-2, 1e-4); }
+TEST(CudaTinyHfGolden, Qwen3MoeMatchesTransformers) { expect_matches("qwen3moe", {8e-3, 2e-6}); }
+TEST(CudaTinyHfGolden, Qwen3NextMatchesTransformers) { expect_matches("qwen3next", {9e-2, 5e-4}); }
 
 }  // namespace
 }  // namespace shootout
