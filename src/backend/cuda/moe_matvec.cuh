@@ -189,7 +189,8 @@ void launch_moe_matvec_impl(const DeviceWeight& stack, int64_t rows_per_expert, 
         // Expert rows are short (Qwen3-30B-A3B: 2048 wide, two K-quant units a lane): with one unit in
         // flight a warp waits on each load in turn, so one token takes two (the dense matvec's rows
         // are 2-6x longer, and more warps hide the latency there).
-        constexpr int kInFlight = NT == 1 && S::kInFlight < 2 ? 2 : S::kInFlight;
+        // (VecDot's own count, not the dense one-token choice of MatvecShape: not measured here.)
+        constexpr int kInFlight = NT == 1 ? (VecDot<T>::kInFlight < 2 ? 2 : VecDot<T>::kInFlight) : S::kInFlight;
         const int n_blocks = (int)(stack.n_in / VecDot<T>::kElems);
         moe_matvec_q8_kernel<VecDot<T>, NT, kInFlight, S::kMinBlocks>
             <<<grid, block, 0, stream>>>(w, stack.row_bytes, rows_per_expert, n_blocks, groups, xq, x_row_step, y, w2,
