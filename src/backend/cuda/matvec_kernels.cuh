@@ -21,8 +21,9 @@ template <int NT> constexpr int kMinBlocks = NT <= 2 ? 8 : 4;  // F16 / BF16
 // bench_cuda_kernels 12288x4096, GB/s at 1 / 2 / 4 in flight, session 6, two rounds alike): Q8_0
 // 2502 / 2608 / 2692, MXFP4 1911 / 1935 / 2055, IQ4_NL 1960 / 2034 / 2117, IQ4_XS 1861 / 1860 / 1929,
 // IQ2_XXS 760 / 818 / 804, IQ2_XS 833 / 868 / 871, IQ2_S 870 / 890 / 878, IQ3_S 1162 / 1196 / 1151,
-// TQ2_0 1079 / 1196 / 1175, TQ1_0 727 / 768 / 727, IQ1_S 586 / 596 / 603, IQ1_M 642 / 662 / 659. Not
-// raised: Q4_0, Q4_1, IQ3_XXS (equal), Q5_0, Q5_1 (2-6 % slower), the K-quants (not measured).
+// TQ2_0 1079 / 1196 / 1175, TQ1_0 727 / 768 / 727, IQ1_S 586 / 596 / 603, IQ1_M 642 / 662 / 659,
+// Q2_K 1375 / 1434 / 1456, Q3_K 1627 / 1700 / 1550. Not raised: Q4_0, Q4_1, IQ3_XXS (equal), Q5_0,
+// Q5_1 (2-6 % slower), Q4_K 2158 / 2039 / 2121, Q5_K 2228 / 2181 / 2100, Q6_K 2329 / 2134 / 1649.
 template <TypeId T> constexpr int kInFlightOneToken = VecDot<T>::kInFlight;
 template <> constexpr int kInFlightOneToken<TypeId::Q8_0> = 4;
 template <> constexpr int kInFlightOneToken<TypeId::MXFP4> = 4;
@@ -36,6 +37,8 @@ template <> constexpr int kInFlightOneToken<TypeId::TQ2_0> = 2;
 template <> constexpr int kInFlightOneToken<TypeId::TQ1_0> = 2;
 template <> constexpr int kInFlightOneToken<TypeId::IQ1_S> = 4;
 template <> constexpr int kInFlightOneToken<TypeId::IQ1_M> = 2;
+template <> constexpr int kInFlightOneToken<TypeId::Q2_K> = 4;
+template <> constexpr int kInFlightOneToken<TypeId::Q3_K> = 2;
 
 template <TypeId T, int NT>
 struct MatvecShape {
