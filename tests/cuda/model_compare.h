@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../model/golden_logits.h"
 #include "model/model.h"
 
 namespace shootout::test {
@@ -54,10 +55,7 @@ inline double kld(const float* p_logits, const float* q_logits, int64_t n) {
 // Per-position KLD(P || Q) of two models' next-token distributions over one text, each run at once.
 inline std::vector<double> compare_logits(Model& p, Model& q, const std::vector<int32_t>& tokens) {
     const int64_t n = (int64_t)tokens.size(), n_vocab = p.info().n_vocab;
-    std::vector<float> p_logits((size_t)(n * n_vocab)), q_logits((size_t)(n * n_vocab));
-    const std::vector<float> p_hidden = p.hidden(tokens), q_hidden = q.hidden(tokens);
-    p.logits(p_hidden.data(), n, p_logits.data());
-    q.logits(q_hidden.data(), n, q_logits.data());
+    const std::vector<float> p_logits = golden::prompt_logits(p, tokens), q_logits = golden::prompt_logits(q, tokens);
     std::vector<double> out;
     for (int64_t t = 0; t < n; ++t) out.push_back(kld(&p_logits[(size_t)(t * n_vocab)], &q_logits[(size_t)(t * n_vocab)], n_vocab));
     return out;
