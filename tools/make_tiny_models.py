@@ -23,17 +23,23 @@ MODELS = {
     "qwen2": (4, 2, 16, None, 1e6, True, False, True),
     "llama": (4, 1, 16, 8, 1e4, False, False, False),
     "qwen3": (4, 2, 32, None, 1e6, False, True, False),   # head_dim * n_head != n_embd, as Qwen3 allows
+    # Llama 3.1's RoPE frequency factors (rope_freqs.weight). Drawn in [0.25, 4] rather than Llama 3.1's
+    # own (1 on the fast pairs, 8 on the slow ones, which barely turn in 16 positions), so that a
+    # forward pass ignoring them misses the golden by far (the script prints by how much).
+    "llama31": (4, 2, 16, None, 5e5, False, False, True),
 }
+ROPE_FREQS = {"llama31"}
 
 
-def write_model(path, arch, seed):
-    n_head, n_head_kv, head_dim, n_rot, freq_base, bias, qk_norm, untied = MODELS[arch]
+def write_model(path, model_name, seed):
+    n_head, n_head_kv, head_dim, n_rot, freq_base, bias, qk_norm, untied = MODELS[model_name]
+    arch = "llama" if model_name.startswith("llama") else model_name
     rng = np.random.default_rng(seed)
     matrix = lambda rows, cols: (rng.standard_normal((rows, cols)) / np.sqrt(cols)).astype(np.float32)
     vector = lambda n, mean, sd: (mean + sd * rng.standard_normal(n)).astype(np.float32)
 
     w = GGUFWriter(path, arch)
-    w.add_name(f"tiny-{arch}-random")
+    w.add_name(f"tiny-{model_name}-random")
     w.add_context_length(128)
     w.add_embedding_length(N_EMBD)
     w.add_block_count(N_LAYERS)
@@ -67,6 +73,8 @@ def write_model(path, arch, seed):
         w.add_tensor(p + "ffn_gate.weight", matrix(N_FF, N_EMBD))
         w.add_tensor(p + "ffn_up.weight", matrix(N_FF, N_EMBD))
         w.add_tensor(p + "ffn_down.weight", matrix(N_EMBD, N_FF))
+    if model_name in ROPE_FREQS:
+        w.add_tensor("rope_freqs.weight", rng.uniform(0.25, 4.0, (n_rot or head_dim) // 2).astype(np.float32))
     w.add_tensor("output_norm.weight", vector(N_EMBD, 1.0, 0.1))
     if untied:
         w.add_tensor("output.weight", 2.0 * matrix(N_VOCAB, N_EMBD))
@@ -78,12 +86,15 @@ def write_model(path, arch, seed):
 
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "tests/data/model"
-    for seed, arch in enumerate(MODELS):
-        path = os.path.join(out_dir, f"tiny-{arch}.gguf")
-        write_model(path, arch, 20260 + seed)
+    for seed, name in enumerate(MODELS):
+        path = os.path.join(out_dir, f"tiny-{name}.gguf")
+        write_model(path, name, 20260 + seed)
         logits = reference_forward.forward(path, TOKENS)
-        reference_forward.write_golden(os.path.join(out_dir, f"tiny-{arch}.golden"), TOKENS, logits, N_VOCAB)
+        reference_forward.write_golden(os.path.join(out_dir, f"tiny-{name}.golden"), TOKENS, logits, N_VOCAB)
         print(f"{path}: top-1 {[int(i) for i in np.argmax(logits, axis=1)]}")
+        if name in ROPE_FREQS:
+            plain = reference_forward.forward(path, TOKENS, use_rope_freqs=False)
+            print(f"  without its rope_freqs the logits move by up to {np.abs(plain - logits).max():.3f}")
 
 
 if __name__ == "__main__":

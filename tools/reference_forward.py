@@ -54,11 +54,14 @@ def rms_norm(x, weight, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * weight
 
 
-def rope(x, positions, n_rot, freq_base, neox):
-    """x: [n_tokens, n_heads, head_dim]; rotates the first n_rot dims of each head."""
+def rope(x, positions, n_rot, freq_base, neox, freq_factors=None):
+    """x: [n_tokens, n_heads, head_dim]; rotates the first n_rot dims of each head. freq_factors
+    (rope_freqs.weight, Llama 3.1): pair i's angle is divided by freq_factors[i]."""
     x = x.copy()
     half = n_rot // 2
     inv_freq = freq_base ** (-2.0 * np.arange(half) / n_rot)
+    if freq_factors is not None:
+        inv_freq = inv_freq / np.asarray(freq_factors, dtype=np.float64)
     angle = positions[:, None].astype(np.float64) * inv_freq[None, :]   # [n_tokens, half]
     cos, sin = np.cos(angle)[:, None, :], np.sin(angle)[:, None, :]
     if neox:  # pairs (i, i + n_rot/2)
@@ -72,7 +75,7 @@ def rope(x, positions, n_rot, freq_base, neox):
     return x
 
 
-def forward(path, tokens):
+def forward(path, tokens, use_rope_freqs=True):
     reader = GGUFReader(path)
     arch = field_value(reader, "general.architecture")
     if arch not in ("llama", "qwen2", "qwen3"):
@@ -89,6 +92,7 @@ def forward(path, tokens):
     neox = arch in ("qwen2", "qwen3")
 
     w = Weights(reader)
+    freq_factors = w.get("rope_freqs.weight").reshape(-1) if use_rope_freqs and w.has("rope_freqs.weight") else None
     tokens = np.asarray(tokens, dtype=np.int64)
     n_tokens = len(tokens)
     positions = np.arange(n_tokens)
@@ -108,8 +112,8 @@ def forward(path, tokens):
         if w.has(p + "attn_q_norm.weight"):
             q = rms_norm(q, w.get(p + "attn_q_norm.weight"), eps)
             k = rms_norm(k, w.get(p + "attn_k_norm.weight"), eps)
-        q = rope(q, positions, n_rot, freq_base, neox)
-        k = rope(k, positions, n_rot, freq_base, neox)
+        q = rope(q, positions, n_rot, freq_base, neox, freq_factors)
+        k = rope(k, positions, n_rot, freq_base, neox, freq_factors)
         attn = np.empty((n_tokens, n_head, head_dim))
         for head in range(n_head):
             scores = q[:, head, :] @ k[:, head // group, :].T / np.sqrt(head_dim) + causal

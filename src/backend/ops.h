@@ -60,6 +60,9 @@ struct RopeParams {
     RopeStyle style = RopeStyle::Normal;
     int64_t n_rot = 0;          // leading dims of each head that rotate (the rest pass through)
     float freq_base = 10000.f;  // theta_i = pos * freq_base^(-2i/n_rot)
+    // Llama 3.1's RoPE scaling as llama.cpp's converter bakes it (tensor rope_freqs.weight): theta_i is
+    // divided by freq_factors[i], n_rot / 2 floats in host memory; null: none.
+    const float* freq_factors = nullptr;
 };
 
 struct AttentionShape {

@@ -38,9 +38,15 @@ private:
 
 std::unique_ptr<Model> make_llama(const gguf::File& file, ThreadPool& pool) {
     Config config = read_config(file, backend::RopeStyle::Normal);
+    // Llama 3.1 / 3.2: RoPE frequency factors (llama.cpp's converter writes them for rope_type llama3).
+    if (const gguf::TensorInfo* freqs = file.find_tensor("rope_freqs.weight")) {
+        if (freqs->type != quant::TypeId::F32 || freqs->shape.size() != 1 || freqs->shape[0] != config.rope.n_rot / 2)
+            fail(file.path(), "tensor 'rope_freqs.weight' must be F32 of rope.dimension_count / 2 = " +
+                                  std::to_string(config.rope.n_rot / 2) + " elements");
+        config.rope.freq_factors = reinterpret_cast<const float*>(freqs->data);
+    }
     // Optional llama tensors this implementation does not apply: refuse rather than ignore them.
-    for (const char* name : {"rope_freqs.weight", "blk.0.attn_output.bias", "blk.0.ffn_down.bias",
-                             "blk.0.ffn_gate_inp.weight"}) {
+    for (const char* name : {"blk.0.attn_output.bias", "blk.0.ffn_down.bias", "blk.0.ffn_gate_inp.weight"}) {
         if (file.find_tensor(name)) fail(file.path(), std::string("tensor '") + name + "' is not supported (llama variant)");
     }
     if (file.get_float("llama.attention.scale", 0.0) != 0.0)

@@ -68,6 +68,9 @@ void expect_tiny_matches(const std::string& arch) {
 TEST(ModelGolden, TinyQwen2MatchesNumpy) { expect_tiny_matches("qwen2"); }
 TEST(ModelGolden, TinyLlamaMatchesNumpy) { expect_tiny_matches("llama"); }
 TEST(ModelGolden, TinyQwen3MatchesNumpy) { expect_tiny_matches("qwen3"); }
+// Llama 3.1 / 3.2's RoPE frequency factors (rope_freqs.weight, pair i's angle divided by factor i);
+// without them this model's logits move by up to 2.3 (make_tiny_models.py prints it).
+TEST(ModelGolden, TinyLlamaWithRopeFreqsMatchesNumpy) { expect_tiny_matches("llama31"); }
 
 TEST(ModelGolden, Qwen3Bf16MatchesNumpy) {
     const std::string path = std::string(SHOOTOUT_SHARED_DIR) + "/models/qwen3-34m-code/model-bf16.gguf";

@@ -59,11 +59,13 @@ void rope(ThreadPool& pool, float* x, int64_t n_tokens, int64_t n_heads, int64_t
     pool.parallel_for((size_t)n_tokens, [&](size_t begin, size_t end, int) {
         std::vector<float> cos_theta(half), sin_theta(half);
         for (size_t t = begin; t < end; ++t) {
-            // As ggml_rope_cache_init: theta_i = pos * theta_scale^i by repeated multiplication.
+            // As ggml_rope_cache_init: theta_i = pos * theta_scale^i by repeated multiplication, divided
+            // by the frequency factor of pair i when the model has them.
             float theta = (float)(pos0 + (int64_t)t);
             for (int64_t i = 0; i < half; ++i) {
-                cos_theta[i] = std::cos(theta);
-                sin_theta[i] = std::sin(theta);
+                const float angle = rope.freq_factors ? theta / rope.freq_factors[i] : theta;
+                cos_theta[i] = std::cos(angle);
+                sin_theta[i] = std::sin(angle);
                 theta *= theta_scale;
             }
             for (int64_t h = 0; h < n_heads; ++h) {

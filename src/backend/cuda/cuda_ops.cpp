@@ -103,6 +103,14 @@ public:
     }
     bool host_memory() const override { return false; }
 
+    // The GPU's RoPE kernels compute theta_i without Llama 3.1's frequency factors: refuse rather than
+    // rotate by the wrong angles.
+    static void no_freq_factors(const backend::RopeParams& params) {
+        if (params.freq_factors)
+            fail("rope", "RoPE frequency factors (rope_freqs.weight, Llama 3.1 / 3.2) are not supported on CUDA yet; "
+                         "use --backend cpu");
+    }
+
     void prepare_weight(const backend::Weight& w) override {
         if (w.type == quant::TypeId::F32) vector(w);  // vectors, and F32 matrices (matmul_f32)
         else matrix(w);
@@ -171,6 +179,7 @@ public:
 
     void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
               const backend::RopeParams& params) override {
+        no_freq_factors(params);
         launch(Key('R') << x << n_tokens << n_heads << head_dim << params.style << params.n_rot << params.freq_base,
                pos0, [=](cudaStream_t s, const int64_t* pos_device) {
                    cuda::rope(x, n_tokens, n_heads, head_dim, pos0, params, s, pos_device);
@@ -230,6 +239,7 @@ public:
     void qk_norm_rope(float* q, float* k, const backend::Weight* q_norm, const backend::Weight* k_norm,
                       int64_t n_tokens, const backend::AttentionShape& shape, float eps, int64_t pos0,
                       const backend::RopeParams& params) override {
+        no_freq_factors(params);
         if (!qk_norm_rope_supports(shape.head_dim)) {
             backend::Ops::qk_norm_rope(q, k, q_norm, k_norm, n_tokens, shape, eps, pos0, params);
             return;
