@@ -25,7 +25,7 @@ import numpy as np
 from gguf import GGUFReader
 from gguf.quants import dequantize
 
-from golden_file import write_golden  # noqa: F401 (make_tiny_models.py calls it through this module)
+from golden_file import write_golden  # also reached as reference_forward.write_golden by make_tiny_models.py
 
 
 def field_value(reader, key, default=None):

@@ -52,10 +52,10 @@ inline double kld(const float* p_logits, const float* q_logits, int64_t n) {
     return d;
 }
 
-// Per-position KLD(P || Q) of two models' next-token distributions over one text, each run at once.
-inline std::vector<double> compare_logits(Model& p, Model& q, const std::vector<int32_t>& tokens) {
-    const int64_t n = (int64_t)tokens.size(), n_vocab = p.info().n_vocab;
-    const std::vector<float> p_logits = golden::prompt_logits(p, tokens), q_logits = golden::prompt_logits(q, tokens);
+// Per-position KLD(P || Q): P given as logits [n_tokens][n_vocab], Q the model q run on the tokens at once.
+inline std::vector<double> klds_to(const std::vector<float>& p_logits, Model& q, const std::vector<int32_t>& tokens) {
+    const int64_t n = (int64_t)tokens.size(), n_vocab = q.info().n_vocab;
+    const std::vector<float> q_logits = golden::prompt_logits(q, tokens);
     std::vector<double> out;
     for (int64_t t = 0; t < n; ++t) out.push_back(kld(&p_logits[(size_t)(t * n_vocab)], &q_logits[(size_t)(t * n_vocab)], n_vocab));
     return out;
@@ -66,16 +66,18 @@ inline std::vector<double> compare_logits(Model& p, Model& q, const std::vector<
 // matvec path), each step's logits against the CPU's at that position. The CPU runs the whole text.
 struct BackendKlds {
     std::vector<double> prefill, decode;
+    std::vector<float> cpu_logits;  // the CPU's, [n_tokens][n_vocab], for further comparisons
 };
 
 inline BackendKlds compare_backends(Model& cpu, Model& gpu, const std::vector<int32_t>& tokens, int64_t n_prompt) {
     const int64_t n = (int64_t)tokens.size(), n_vocab = cpu.info().n_vocab;
+    BackendKlds out;
     const std::vector<float> cpu_hidden = cpu.hidden(tokens);
-    std::vector<float> cpu_logits((size_t)(n * n_vocab));
+    std::vector<float>& cpu_logits = out.cpu_logits;
+    cpu_logits.resize((size_t)(n * n_vocab));
     cpu.logits(cpu_hidden.data(), n, cpu_logits.data());
     auto cpu_row = [&](int64_t t) { return &cpu_logits[(size_t)(t * n_vocab)]; };
 
-    BackendKlds out;
     const std::vector<float> gpu_hidden = gpu.hidden(tokens);
     if (gpu_hidden.size() != cpu_hidden.size())  // (a test fails on the exception)
         throw std::runtime_error("GPU hidden states: " + std::to_string(gpu_hidden.size()) + " floats, CPU " +
