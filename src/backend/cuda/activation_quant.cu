@@ -54,74 +54,94 @@ __global__ void quantize_kernel(const float* x, int64_t n_blocks, int8_t* __rest
     }
 }
 
-// Row lengths the norm kernel holds in registers and shared memory: kNormMaxPer elements a thread.
+// Row lengths the norm kernel holds in registers: kNormMaxPer elements a thread.
 constexpr int kNormMaxPer = 8;
 constexpr int64_t kNormMaxRow = kNormMaxPer * 1024;
 static_assert(kNormMaxRow == kMaxQuantizingNormRow);
 
-// One block per row: the F32 output of the (add +) RMSNorm and its quantization, block by block,
-// each warp taking whole quantization blocks. kAdd: x += y_in first (add_rms_norm; out may be y_in:
-// every y_in element is read before any out element is written). Thread t holds elements t,
-// t + blockDim, ... in registers (the sum in that order, as the plain norm kernels), the norm
-// weights are loaded before the PDL wait (no kernel writes them), and the normed row goes through
-// shared memory to the warps that convert it: one round trip to global memory, not two (a decode
-// step runs this twice a layer; it was ~7.7 us under ncu). Up to 1024 threads: at most 64 registers.
+// One block per row: the F32 output of the (add +) RMSNorm and its quantization, converted from
+// registers by the warps that hold whole quantization blocks (no trip through shared memory, no
+// second barrier: a decode step runs this twice a layer, and it was ~7 us under ncu with one).
+// kAdd: x += y_in first (add_rms_norm; out may be y_in: every y_in element is read before the
+// block_reduce barrier, every out element written after it). Q8_0 / Q8_1: thread t holds elements t,
+// t + blockDim, ... (a warp's k-th ones are one 32 block); Q8_K: thread t holds elements 8t .. 8t + 7
+// (a warp's are one 256 block; n <= 8 * blockDim). The norm weights are loaded before the PDL wait
+// (no kernel writes them). Up to 1024 threads: at most 64 registers.
 template <ActivationType A, bool kAdd>
 __global__ void __launch_bounds__(1024) norm_quantize_kernel(float* x, const float* y_in, const float* __restrict__ w, int64_t n, float eps,
                                      float* out, int8_t* __restrict__ qs, float2* __restrict__ ds) {
     pdl_launch_dependents();
-    __shared__ float row_s[kNormMaxRow];
-    float v[kNormMaxPer], wv[kNormMaxPer];
-#pragma unroll
-    for (int k = 0; k < kNormMaxPer; ++k) {
-        const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
-        if (i < n) wv[k] = w[i];
-    }
-    pdl_wait();
     float* xr = x + blockIdx.x * n;
     float* orow = out + blockIdx.x * n;
-    float sum = 0.f;
-#pragma unroll
-    for (int k = 0; k < kNormMaxPer; ++k) {
-        const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
-        if (i < n) {
-            v[k] = xr[i];
-            if constexpr (kAdd) v[k] += y_in[blockIdx.x * n + i];
-        }
-    }
-#pragma unroll
-    for (int k = 0; k < kNormMaxPer; ++k) {
-        const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
-        if (i < n) {
-            if constexpr (kAdd) xr[i] = v[k];
-            sum += v[k] * v[k];
-        }
-    }
-    __shared__ float partial[32];
-    const float total = block_reduce(sum, partial);
-    const float scale = 1.0f / sqrtf(total / (float)n + eps);
-#pragma unroll
-    for (int k = 0; k < kNormMaxPer; ++k) {
-        const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
-        if (i < n) {
-            const float o = (v[k] * scale) * wv[k];
-            orow[i] = o;
-            row_s[i] = o;
-        }
-    }
-    __syncthreads();
-    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, n_warps = blockDim.x / 32;
-    constexpr int64_t kBlock = A == ActivationType::Q8_K ? 256 : 32;
     int8_t* q_row = qs + blockIdx.x * n;
     float2* d_row = ds + blockIdx.x * (n / 32);
-    for (int64_t b = warp; b < n / kBlock; b += n_warps) {
-        if constexpr (A == ActivationType::Q8_K) {
-            float q8[8];
+    __shared__ float partial[32];
+    if constexpr (A == ActivationType::Q8_K) {
+        // 8 consecutive elements a thread, in two 16-byte loads and stores (the rows are whole 256
+        // blocks, so 16-byte aligned); threads past the row (whole warps) only join the sum.
+        const int64_t i0 = 8 * (int64_t)threadIdx.x;
+        const bool here = i0 < n;
+        float v[8], wv[8];
+        if (here) load8(w + i0, wv);
+        pdl_wait();
+        float sum = 0.f;
+        if (here) {
+            load8(xr + i0, v);
+            if constexpr (kAdd) {
+                float y[8];
+                load8(y_in + blockIdx.x * n + i0, y);
 #pragma unroll
-            for (int i = 0; i < 8; ++i) q8[i] = row_s[b * 256 + 8 * lane + i];
-            store_q8_k(q8, q_row + b * 256, d_row + b * 8);
-        } else {
-            store_q8_32<A>(row_s[b * 32 + lane], q_row + b * 32, d_row + b);
+                for (int k = 0; k < 8; ++k) v[k] += y[k];
+                store8(xr + i0, v);
+            }
+#pragma unroll
+            for (int k = 0; k < 8; ++k) sum += v[k] * v[k];
+        }
+        const float total = block_reduce(sum, partial);
+        const float scale = 1.0f / sqrtf(total / (float)n + eps);
+        if (!here) return;
+        float o[8];
+#pragma unroll
+        for (int k = 0; k < 8; ++k) o[k] = (v[k] * scale) * wv[k];
+        store8(orow + i0, o);
+        const int64_t b = i0 / 256;
+        store_q8_k(o, q_row + b * 256, d_row + b * 8);
+    } else {
+        // Thread t holds elements t, t + blockDim, ...: a warp's k-th ones are one 32 block.
+        float v[kNormMaxPer], wv[kNormMaxPer];
+#pragma unroll
+        for (int k = 0; k < kNormMaxPer; ++k) {
+            const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
+            if (i < n) wv[k] = w[i];
+        }
+        pdl_wait();
+        float sum = 0.f;
+#pragma unroll
+        for (int k = 0; k < kNormMaxPer; ++k) {
+            const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
+            if (i < n) {
+                v[k] = xr[i];
+                if constexpr (kAdd) v[k] += y_in[blockIdx.x * n + i];
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < kNormMaxPer; ++k) {
+            const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
+            if (i < n) {
+                if constexpr (kAdd) xr[i] = v[k];
+                sum += v[k] * v[k];
+            }
+        }
+        const float total = block_reduce(sum, partial);
+        const float scale = 1.0f / sqrtf(total / (float)n + eps);
+#pragma unroll
+        for (int k = 0; k < kNormMaxPer; ++k) {
+            const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
+            if (i < n) {  // the same for the whole warp
+                const float o = (v[k] * scale) * wv[k];
+                orow[i] = o;
+                store_q8_32<A>(o, q_row + (i - threadIdx.x % 32), d_row + i / 32);
+            }
         }
     }
 }
@@ -135,19 +155,25 @@ __global__ void swiglu_quantize_kernel(const float* gate, const float* up, int64
     const int lane = threadIdx.x % 32;
     const int64_t block = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
     if (block >= n_blocks) return;
-    auto f = [&](int64_t e) {
-        const float g = gate[e];
-        const float v = g / (1.0f + expf(-g)) * up[e];  // as swiglu_kernel (pointwise.cu)
-        out[e] = v;
-        return v;
-    };
+    // as swiglu_kernel (pointwise.cu); out may be gate or up: each element is read before written
+    auto f = [](float g, float u) { return g / (1.0f + expf(-g)) * u; };
     if constexpr (A == ActivationType::Q8_K) {
-        float v[8];
+        // Every load first (two 16-byte loads each): loads interleaved with the stores to out, which
+        // may alias them, waited one after another: ~6 us a call in an 8B Q4_K_M decode step (timed
+        // by leaving the launch out).
+        const int64_t e0 = block * 256 + 8 * lane;
+        float g[8], u[8], v[8];
+        load8(gate + e0, g);
+        load8(up + e0, u);
 #pragma unroll
-        for (int i = 0; i < 8; ++i) v[i] = f(block * 256 + 8 * lane + i);
+        for (int i = 0; i < 8; ++i) v[i] = f(g[i], u[i]);
+        store8(out + e0, v);
         store_q8_k(v, qs + block * 256, ds + block * 8);
     } else {
-        store_q8_32<A>(f(block * 32 + lane), qs + block * 32, ds + block);
+        const int64_t e = block * 32 + lane;
+        const float v = f(gate[e], up[e]);
+        out[e] = v;
+        store_q8_32<A>(v, qs + block * 32, ds + block);
     }
 }
 

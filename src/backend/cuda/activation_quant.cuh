@@ -81,6 +81,11 @@ __device__ __forceinline__ void load8(const float* p, float (&v)[8]) {
     v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
 }
 
+__device__ __forceinline__ void store8(float* p, const float (&v)[8]) {
+    reinterpret_cast<float4*>(p)[0] = make_float4(v[0], v[1], v[2], v[3]);
+    reinterpret_cast<float4*>(p)[1] = make_float4(v[4], v[5], v[6], v[7]);
+}
+
 // Stores the quantization of one 256 block held by the warp (lane i: elements 8i..8i+7) at qs (256
 // bytes) and ds (8 pairs).
 __device__ __forceinline__ void store_q8_k(const float (&v)[8], int8_t* qs, float2* ds) {

@@ -160,11 +160,11 @@ void launch(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, in
 }
 
 // One decode token (n_tokens == 1): a block per KV head takes the G query heads that share it, so K
-// and V are read once for the group, and its warps split the keys (warp w: 32-key tiles w, w + W,
-// ...). Lane l scores key l of a tile against all G queries (the key row from L2, the queries
-// broadcast from shared memory), the warp folds the tile into a running max and sum per head, and
-// each lane accumulates V for its HD / 32 dimensions; the warps' partial sums are merged through
-// shared memory at the end. The one-query-warp kernel above walked every key tile of every head
+// and V are read once for the group, and its warps split the keys (warp w: tiles w, w + W, ... of
+// 1024 / HD keys). HD / 32 lanes score a key against all G queries, 32 dimensions each (the key row
+// from L2, the queries broadcast from shared memory), the warp folds the tile into a running max and
+// sum per head, and each lane accumulates V for its HD / 32 dimensions; the warps' partial sums are
+// merged through shared memory at the end. The one-query-warp kernel above walked every key tile of every head
 // serially in one warp: ~8 us a layer at 128 positions on an H200.
 template <int HD, int G, int W, ActivationType A>
 __global__ void __launch_bounds__(W * 32)
@@ -214,18 +214,26 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
 #pragma unroll
         for (int c = 0; c < kDims; ++c) acc[g][c] = 0.f;
     }
+    // The key walk in tiles of kT keys a warp (warp w: tiles w, w + W, ...), kR lanes a key, each lane
+    // scoring 32 of the key's dimensions: at the short contexts of a decode run every warp has keys
+    // (32-key tiles left all but one warp idle below 33 positions: half the kernel's time was warps
+    // waiting at its barriers, ncu), and a lane's four 16-byte key loads are all in flight at once.
+    constexpr int kR = HD / 32, kT = 32 / kR;
+    const int part = lane % kR, kt = lane / kR;
     const int64_t n_keys = pos0 + 1;
-    for (int64_t p0 = (int64_t)warp * 32; p0 < n_keys; p0 += (int64_t)W * 32) {
-        const int64_t p = p0 + lane;
+    for (int64_t p0 = (int64_t)warp * kT; p0 < n_keys; p0 += (int64_t)W * kT) {
+        const int64_t p = p0 + kt;
         float s[G];
 #pragma unroll
         for (int g = 0; g < G; ++g) s[g] = 0.f;
         if (p < n_keys) {
-            const uint4* kr = reinterpret_cast<const uint4*>(k_cache + p * kv_row + (int64_t)kv_head * HD);
-#pragma unroll 4
-            for (int c = 0; c < HD / 8; ++c) {
-                const uint4 raw = kr[c];
-                const __half2* h = reinterpret_cast<const __half2*>(&raw);
+            const uint4* kr = reinterpret_cast<const uint4*>(k_cache + p * kv_row + (int64_t)kv_head * HD + 32 * part);
+            uint4 raw[4];
+#pragma unroll
+            for (int c = 0; c < 4; ++c) raw[c] = kr[c];
+#pragma unroll
+            for (int c = 0; c < 4; ++c) {
+                const __half2* h = reinterpret_cast<const __half2*>(&raw[c]);
                 float kf[8];
 #pragma unroll
                 for (int i = 0; i < 4; ++i) {
@@ -235,57 +243,63 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
                 }
 #pragma unroll
                 for (int g = 0; g < G; ++g) {
-                    const float4 qa = *reinterpret_cast<const float4*>(&q_s[g][8 * c]);
-                    const float4 qb = *reinterpret_cast<const float4*>(&q_s[g][8 * c + 4]);
+                    const float4 qa = *reinterpret_cast<const float4*>(&q_s[g][32 * part + 8 * c]);
+                    const float4 qb = *reinterpret_cast<const float4*>(&q_s[g][32 * part + 8 * c + 4]);
                     s[g] += qa.x * kf[0] + qa.y * kf[1] + qa.z * kf[2] + qa.w * kf[3] + qb.x * kf[4] + qb.y * kf[5] +
                             qb.z * kf[6] + qb.w * kf[7];
                 }
             }
         }
-        const int n_here = n_keys - p0 < 32 ? (int)(n_keys - p0) : 32;  // >= 1
+        // The key's parts (lanes kR * kt ..): every lane of a key then holds its whole score.
+#pragma unroll
+        for (int g = 0; g < G; ++g)
+#pragma unroll
+            for (int off = 1; off < kR; off <<= 1) s[g] += __shfl_xor_sync(0xffffffffu, s[g], off);
+        const int n_here = n_keys - p0 < kT ? (int)(n_keys - p0) : kT;  // >= 1
         float pr[G];
 #pragma unroll
         for (int g = 0; g < G; ++g) {
-            const float sg = p < n_keys ? s[g] * scale : -INFINITY;
-            const float m_new = fmaxf(m[g], warp_max(sg));  // finite: key p0 is always there
+            // Max and sum over the tile's keys: across the kT lane groups, each key counted once.
+            float mx = p < n_keys ? s[g] * scale : -INFINITY;
+#pragma unroll
+            for (int off = kR; off < 32; off <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+            const float m_new = fmaxf(m[g], mx);  // finite: key p0 is always there
             const float correction = expf(m[g] - m_new);
-            pr[g] = expf(sg - m_new);
-            l[g] = l[g] * correction + warp_add(pr[g]);
+            pr[g] = p < n_keys ? expf(s[g] * scale - m_new) : 0.f;
+            float sum = pr[g];
+#pragma unroll
+            for (int off = kR; off < 32; off <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+            l[g] = l[g] * correction + sum;
 #pragma unroll
             for (int c = 0; c < kDims; ++c) acc[g][c] *= correction;
             m[g] = m_new;
         }
-        // The tile's values, kVals keys at a time: their loads first, then their sums (in key order,
-        // as one key at a time): a loop of one load per key waited on each (~16 us of a 30B-A3B
-        // decode layer on an H200, ncu).
-        constexpr int kVals = 8;
-        for (int j0 = 0; j0 < n_here; j0 += kVals) {
-            __half2 vh[kVals][kDims / 2];
+        // The tile's values: every key's loads first (in flight together), then their sums in key order.
+        __half2 vh[kT][kDims / 2];
 #pragma unroll
-            for (int u = 0; u < kVals; ++u) {
-                if (j0 + u < n_here) {
-                    const __half2* vr = reinterpret_cast<const __half2*>(v_cache + (p0 + j0 + u) * kv_row +
-                                                                         (int64_t)kv_head * HD + kDims * lane);
+        for (int u = 0; u < kT; ++u) {
+            if (u < n_here) {
+                const __half2* vr = reinterpret_cast<const __half2*>(v_cache + (p0 + u) * kv_row +
+                                                                     (int64_t)kv_head * HD + kDims * lane);
 #pragma unroll
-                    for (int c = 0; c < kDims / 2; ++c) vh[u][c] = vr[c];
-                }
+                for (int c = 0; c < kDims / 2; ++c) vh[u][c] = vr[c];
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < kT; ++u) {
+            if (u >= n_here) break;  // the same for the whole warp
+            float vf[kDims];
+#pragma unroll
+            for (int c = 0; c < kDims / 2; ++c) {
+                const float2 f = __half22float2(vh[u][c]);
+                vf[2 * c] = f.x;
+                vf[2 * c + 1] = f.y;
             }
 #pragma unroll
-            for (int u = 0; u < kVals; ++u) {
-                if (j0 + u >= n_here) break;  // the same for the whole warp
-                float vf[kDims];
+            for (int g = 0; g < G; ++g) {
+                const float pj = __shfl_sync(0xffffffffu, pr[g], u * kR);
 #pragma unroll
-                for (int c = 0; c < kDims / 2; ++c) {
-                    const float2 f = __half22float2(vh[u][c]);
-                    vf[2 * c] = f.x;
-                    vf[2 * c + 1] = f.y;
-                }
-#pragma unroll
-                for (int g = 0; g < G; ++g) {
-                    const float pj = __shfl_sync(0xffffffffu, pr[g], j0 + u);
-#pragma unroll
-                    for (int c = 0; c < kDims; ++c) acc[g][c] += pj * vf[c];
-                }
+                for (int c = 0; c < kDims; ++c) acc[g][c] += pj * vf[c];
             }
         }
     }
@@ -300,18 +314,28 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     }
     __syncthreads();
     // Merge: out = sum_w e^(m_w - M) acc_w / sum_w e^(m_w - M) l_w (a warp without keys has m = -inf).
-    for (int i = threadIdx.x; i < G * HD; i += W * 32) {
-        const int g = i / HD, d = i % HD;
+    // The factors e^(m_w - M) and the denominators once per head (part_m / part_l then hold them).
+    if (threadIdx.x < G) {
+        const int g = threadIdx.x;
         float mx = -INFINITY;
 #pragma unroll
         for (int w = 0; w < W; ++w) mx = fmaxf(mx, part_m[w][g]);
-        float num = 0.f, den = 0.f;
+        float den = 0.f;
 #pragma unroll
         for (int w = 0; w < W; ++w) {
             const float f = expf(part_m[w][g] - mx);
-            num += f * part_acc[w][g][d];
+            part_m[w][g] = f;
             den += f * part_l[w][g];
         }
+        part_l[0][g] = den;
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < G * HD; i += W * 32) {
+        const int g = i / HD, d = i % HD;
+        float num = 0.f;
+#pragma unroll
+        for (int w = 0; w < W; ++w) num += part_m[w][g] * part_acc[w][g][d];
+        const float den = part_l[0][g];
         const float o = num / den;
         out[(int64_t)kv_head * G * HD + i] = o;
         if constexpr (A != ActivationType::F32) q_s[g][d] = o;  // the queries are read: free

@@ -18,9 +18,12 @@ __device__ __forceinline__ void norm_rope_row(const float* src, const float* w, 
                                               float* row_s) {
     constexpr int kPer = HD / 32;
     const int lane = threadIdx.x % 32;
-    float e[kPer];
+    float e[kPer], wv[kPer];
 #pragma unroll
-    for (int j = 0; j < kPer; ++j) e[j] = src[lane + 32 * j];
+    for (int j = 0; j < kPer; ++j) {
+        e[j] = src[lane + 32 * j];
+        wv[j] = w ? w[lane + 32 * j] : 0.f;  // loaded with the row: one wait for both
+    }
     if (w) {
         float sum = 0.f;
 #pragma unroll
@@ -29,16 +32,25 @@ __device__ __forceinline__ void norm_rope_row(const float* src, const float* w, 
         for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
         const float scale = 1.0f / sqrtf(sum / (float)HD + p.eps);
 #pragma unroll
-        for (int j = 0; j < kPer; ++j) e[j] = (e[j] * scale) * w[lane + 32 * j];
+        for (int j = 0; j < kPer; ++j) e[j] = (e[j] * scale) * wv[j];
     }
 #pragma unroll
     for (int j = 0; j < kPer; ++j) row_s[lane + 32 * j] = e[j];
     __syncwarp();
     // Each pair (a, b) belongs to one lane, which reads both before writing them: in place is safe.
+    // theta_i = pos * s * s ... (i factors), the CPU's repeated product bit for bit: this lane's first
+    // i in a predicated chain of 31, then 32 more factors to each next i (a loop of i factors for each
+    // i was ~95 dependent multiplies with loop overhead, on the decode step's critical path).
     const int half = p.n_rot / 2;
+    float theta = (float)pos;
+#pragma unroll
+    for (int j = 0; j < 31; ++j)
+        if (j < lane) theta *= p.theta_scale;
     for (int i = lane; i < half; i += 32) {
-        float theta = (float)pos;
-        for (int j = 0; j < i; ++j) theta *= p.theta_scale;  // the CPU's repeated product, bit for bit
+        if (i > lane) {
+#pragma unroll
+            for (int j = 0; j < 32; ++j) theta *= p.theta_scale;
+        }
         float sin_theta, cos_theta;
         sincosf(theta, &sin_theta, &cos_theta);
         const int a = p.neox ? i : 2 * i, b = p.neox ? i + half : 2 * i + 1;
