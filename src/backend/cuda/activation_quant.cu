@@ -55,94 +55,57 @@ __global__ void quantize_kernel(const float* x, int64_t n_blocks, int8_t* __rest
 }
 
 // Row lengths the norm kernel holds in registers: kNormMaxPer elements a thread.
-constexpr int kNormMaxPer = 8;
+constexpr int kNormMaxPer = 8;  // norm_quantize_kernel's 8 consecutive elements
 constexpr int64_t kNormMaxRow = kNormMaxPer * 1024;
 static_assert(kNormMaxRow == kMaxQuantizingNormRow);
 
 // One block per row: the F32 output of the (add +) RMSNorm and its quantization, converted from
-// registers by the warps that hold whole quantization blocks (no trip through shared memory, no
-// second barrier: a decode step runs this twice a layer, and it was ~7 us under ncu with one).
-// kAdd: x += y_in first (add_rms_norm; out may be y_in: every y_in element is read before the
-// block_reduce barrier, every out element written after it). Q8_0 / Q8_1: thread t holds elements t,
-// t + blockDim, ... (a warp's k-th ones are one 32 block); Q8_K: thread t holds elements 8t .. 8t + 7
-// (a warp's are one 256 block; n <= 8 * blockDim). The norm weights are loaded before the PDL wait
-// (no kernel writes them). Up to 1024 threads: at most 64 registers.
+// registers (no trip through shared memory, no second barrier: a decode step runs this twice a
+// layer, and it was ~7 us under ncu with them). Thread t holds elements 8t .. 8t + 7 (n <= 8 *
+// blockDim), in 16-byte loads and stores (rows of whole 32 blocks are 16-byte aligned): 4 lanes
+// hold a 32 block, a warp a 256 block. Threads past the row compute on zeros and store nothing
+// (the conversions' shuffles take whole warps). kAdd: x += y_in first (add_rms_norm; out may be
+// y_in: every y_in element is read before the block_reduce barrier, every out element written after
+// it). The norm weights are loaded before the PDL wait (no kernel writes them).
 template <ActivationType A, bool kAdd>
 __global__ void __launch_bounds__(1024) norm_quantize_kernel(float* x, const float* y_in, const float* __restrict__ w, int64_t n, float eps,
                                      float* out, int8_t* __restrict__ qs, float2* __restrict__ ds) {
     pdl_launch_dependents();
     float* xr = x + blockIdx.x * n;
-    float* orow = out + blockIdx.x * n;
+    const int64_t i0 = 8 * (int64_t)threadIdx.x;
+    const bool here = i0 < n;
+    float v[8] = {}, wv[8] = {};
+    if (here) load8(w + i0, wv);
+    pdl_wait();
+    float sum = 0.f;
+    if (here) {
+        load8(xr + i0, v);
+        if constexpr (kAdd) {
+            float y[8];
+            load8(y_in + blockIdx.x * n + i0, y);
+#pragma unroll
+            for (int k = 0; k < 8; ++k) v[k] += y[k];
+            store8(xr + i0, v);
+        }
+#pragma unroll
+        for (int k = 0; k < 8; ++k) sum += v[k] * v[k];
+    }
+    __shared__ float partial[32];
+    const float total = block_reduce(sum, partial);
+    const float scale = 1.0f / sqrtf(total / (float)n + eps);
+    float o[8];
+#pragma unroll
+    for (int k = 0; k < 8; ++k) o[k] = (v[k] * scale) * wv[k];
+    if (here) store8(out + blockIdx.x * n + i0, o);
     int8_t* q_row = qs + blockIdx.x * n;
     float2* d_row = ds + blockIdx.x * (n / 32);
-    __shared__ float partial[32];
     if constexpr (A == ActivationType::Q8_K) {
-        // 8 consecutive elements a thread, in two 16-byte loads and stores (the rows are whole 256
-        // blocks, so 16-byte aligned); threads past the row (whole warps) only join the sum.
-        const int64_t i0 = 8 * (int64_t)threadIdx.x;
-        const bool here = i0 < n;
-        float v[8], wv[8];
-        if (here) load8(w + i0, wv);
-        pdl_wait();
-        float sum = 0.f;
-        if (here) {
-            load8(xr + i0, v);
-            if constexpr (kAdd) {
-                float y[8];
-                load8(y_in + blockIdx.x * n + i0, y);
-#pragma unroll
-                for (int k = 0; k < 8; ++k) v[k] += y[k];
-                store8(xr + i0, v);
-            }
-#pragma unroll
-            for (int k = 0; k < 8; ++k) sum += v[k] * v[k];
-        }
-        const float total = block_reduce(sum, partial);
-        const float scale = 1.0f / sqrtf(total / (float)n + eps);
-        if (!here) return;
-        float o[8];
-#pragma unroll
-        for (int k = 0; k < 8; ++k) o[k] = (v[k] * scale) * wv[k];
-        store8(orow + i0, o);
+        if (!here) return;  // whole warps: n is whole 256 blocks
         const int64_t b = i0 / 256;
         store_q8_k(o, q_row + b * 256, d_row + b * 8);
     } else {
-        // Thread t holds elements t, t + blockDim, ...: a warp's k-th ones are one 32 block.
-        float v[kNormMaxPer], wv[kNormMaxPer];
-#pragma unroll
-        for (int k = 0; k < kNormMaxPer; ++k) {
-            const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
-            if (i < n) wv[k] = w[i];
-        }
-        pdl_wait();
-        float sum = 0.f;
-#pragma unroll
-        for (int k = 0; k < kNormMaxPer; ++k) {
-            const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
-            if (i < n) {
-                v[k] = xr[i];
-                if constexpr (kAdd) v[k] += y_in[blockIdx.x * n + i];
-            }
-        }
-#pragma unroll
-        for (int k = 0; k < kNormMaxPer; ++k) {
-            const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
-            if (i < n) {
-                if constexpr (kAdd) xr[i] = v[k];
-                sum += v[k] * v[k];
-            }
-        }
-        const float total = block_reduce(sum, partial);
-        const float scale = 1.0f / sqrtf(total / (float)n + eps);
-#pragma unroll
-        for (int k = 0; k < kNormMaxPer; ++k) {
-            const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
-            if (i < n) {  // the same for the whole warp
-                const float o = (v[k] * scale) * wv[k];
-                orow[i] = o;
-                store_q8_32<A>(o, q_row + (i - threadIdx.x % 32), d_row + i / 32);
-            }
-        }
+        const int64_t b = i0 / 32;
+        store_q8_32_by_4<A>(o, q_row + b * 32, d_row + b, here);
     }
 }
 

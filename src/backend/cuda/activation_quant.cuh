@@ -104,6 +104,38 @@ __device__ __forceinline__ void store_q8_k(const float (&v)[8], int8_t* qs, floa
     if (lane % 4 == 0) ds[lane / 4] = make_float2(d, d * (float)sum);
 }
 
+// Stores the Q8_0 / Q8_1 quantization of one 32 block held by 4 neighbouring lanes, 8 consecutive
+// elements each (lane l: elements 8 (l % 4) .. + 7 of the block at qs, scales at ds); the same
+// values as store_q8_32 (a max and an integer sum do not depend on the order). Every lane of the
+// warp must call it (shuffles); `store` false: a lane group past the data computes but writes nothing.
+template <ActivationType A>
+__device__ __forceinline__ void store_q8_32_by_4(const float (&v)[8], int8_t* qs, float2* ds, bool store) {
+    const int piece = threadIdx.x % 4;
+    float amax = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) amax = fmaxf(amax, fabsf(v[i]));
+    amax = fmaxf(amax, __shfl_xor_sync(kFull, amax, 1));
+    amax = fmaxf(amax, __shfl_xor_sync(kFull, amax, 2));
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    int sum = 0;
+    uint32_t packed[2] = {0, 0};
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+        const int level = __float2int_rn(v[i] * id);  // as quantize32
+        sum += level;
+        packed[i / 4] |= (uint32_t)(uint8_t)(int8_t)max(-128, min(127, level)) << (8 * (i % 4));
+    }
+    sum = sum_of_quad(sum);
+    if (!store) return;
+    reinterpret_cast<uint2*>(qs)[piece] = make_uint2(packed[0], packed[1]);
+    if (piece == 0) {
+        const float d_stored = __half2float(__float2half_rn(d));
+        const float s = A == ActivationType::Q8_1 ? __half2float(__float2half_rn((float)sum * d)) : d_stored * (float)sum;
+        *ds = make_float2(d_stored, s);
+    }
+}
+
 // Stores the Q8_0 / Q8_1 quantization of one 32 block held by the warp (lane i: element i).
 template <ActivationType A>
 __device__ __forceinline__ void store_q8_32(float v, int8_t* qs, float2* ds) {
