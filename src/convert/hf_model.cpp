@@ -11,6 +11,7 @@
 #include <map>
 
 #include "convert/hf_naming.h"
+#include "convert/hf_rope.h"
 #include "convert/hf_tensors.h"
 #include "convert/json.h"
 #include "util/error.h"
@@ -274,24 +275,21 @@ ConvertedModel plan_conversion(const std::string& dir, OutType outtype) {
     if (const Json* v = config.find("is_causal"); v && v->is_bool() && !v->as_bool())
         add(akey("attention.causal"), Value::make_bool(false));
 
-    Json empty_object = Json::parse("{}", "");
-    const Json* rope = config.find("rope_parameters");
-    if (!rope || rope->is_null()) rope = config.find("rope_scaling");
-    if (!rope || rope->is_null()) rope = &empty_object;
-    if (rope->find("full_attention")) rope = &rope->at("full_attention");
-    if (const Json* type = rope->find("rope_type") ? rope->find("rope_type") : rope->find("type"); type && type->is_string()) {
-        const std::string t = type->as_string();
+    const RopeSettings rope_cfg = rope_settings(config);
+    const Json* rope = rope_cfg.params;
+    if (!rope_cfg.type.empty()) {
+        const std::string& t = rope_cfg.type;
         const Json* factor = rope->find("factor");
         if (t == "linear" && factor && factor->is_number()) {
             add(akey("rope.scaling.type"), Value::make_string("linear"));
             add(akey("rope.scaling.factor"), f32(factor->as_double()));
+        } else if (is_llama3_rope(rope_cfg) && arch == "llama") {
+            // No metadata: LlamaModel writes the factors as the rope_freqs.weight tensor (plan_tensors).
         } else if (t != "default") {
             fail(config_path, "RoPE type '" + t + "' is not supported by the safetensors reader yet");
         }
     }
-    const Json* theta = rope->find("rope_theta");
-    if (!theta) theta = first_of(config, {"global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta",
-                                          "rotary_emb_base"});
+    const Json* theta = rope_cfg.theta;
     if (theta && theta->is_number()) add(akey("rope.freq_base"), f32(theta->as_double()));
     if (const Json* v = first_of(config, {"rms_norm_eps", "norm_eps"}); v && v->is_number())
         add(akey("attention.layer_norm_rms_epsilon"), f32(v->as_double()));

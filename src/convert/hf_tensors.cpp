@@ -1,9 +1,11 @@
 #include "convert/hf_tensors.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
 
+#include "convert/hf_rope.h"
 #include "util/error.h"
 #include "util/fp16.h"
 
@@ -253,6 +255,21 @@ std::vector<PlannedTensor> plan_tensors(const TensorPlanInput& input, std::vecto
         p.name = name;
         pending.push_back(std::move(p));
     };
+
+    // LlamaModel.generate_extra_tensors: its tensors come before the checkpoint's.
+    if (arch == "llama") {
+        const RopeSettings rope = rope_settings(config);
+        if (is_llama3_rope(rope)) {
+            std::vector<float> factors = llama3_rope_factors(llama3_rope(config, rope, "config.json"));
+            Pending p;
+            p.name = "rope_freqs.weight";
+            p.torch_shape = {int64_t(factors.size())};
+            p.values = [factors = std::move(factors)](float* dst) {
+                std::copy(factors.begin(), factors.end(), dst);
+            };
+            pending.push_back(std::move(p));
+        }
+    }
 
     for (const StTensor& t : input.checkpoint->tensors()) {
         std::string name = t.name;

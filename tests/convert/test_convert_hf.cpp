@@ -1,6 +1,6 @@
-// The Hugging Face checkpoints in ../shared against the GGUFs llama.cpp's convert_hf_to_gguf.py made
-// from them: every metadata key/value (in order), every tensor's name, type, shape and bytes, and the
-// written file byte for byte.
+// The Hugging Face checkpoints in ../shared (and tests/data/model/tiny-llama3-hf) against the GGUFs
+// llama.cpp's convert_hf_to_gguf.py made from them: every metadata key/value (in order), every tensor's
+// name, type, shape and bytes, and the written file byte for byte.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -49,11 +49,18 @@ void expect_same_metadata(const std::vector<std::pair<std::string, gguf::Value>>
     }
 }
 
+// A shared model (models/NAME/hf against models/NAME/model-bf16.gguf) or a checkpoint of tests/data/model
+// (tiny-NAME/ against tiny-NAME.gguf, written by convert_hf_to_gguf.py where the checkpoint was made).
 class ConvertShared : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override {
-        dir_ = shared("models/" + GetParam() + "/hf");
-        reference_path_ = shared("models/" + GetParam() + "/model-bf16.gguf");
+        if (GetParam().starts_with("tiny-")) {
+            dir_ = std::string(SHOOTOUT_SOURCE_DIR) + "/tests/data/model/" + GetParam();
+            reference_path_ = dir_ + ".gguf";
+        } else {
+            dir_ = shared("models/" + GetParam() + "/hf");
+            reference_path_ = shared("models/" + GetParam() + "/model-bf16.gguf");
+        }
         if (!fs::exists(dir_) || !fs::exists(reference_path_)) GTEST_SKIP() << "shared checkpoint missing: " << dir_;
         reference_ = gguf::File::open(reference_path_);
     }
@@ -103,6 +110,9 @@ TEST_P(ConvertShared, InMemoryFileServesTheSameTensors) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shared, ConvertShared, ::testing::Values("qwen3moe-11m-code", "qwen3next-12m-code"));
+// Llama 3.1's RoPE scaling: rope_freqs.weight generated before the checkpoint's tensors
+// (tools/make_tiny_llama3_hf.py).
+INSTANTIATE_TEST_SUITE_P(Data, ConvertShared, ::testing::Values("tiny-llama3-hf"));
 
 // convert_hf_to_gguf.py's chkhsh of the shared tokenizer: sha256(str(tokenizer.encode(chktxt))) computed
 // with the `tokenizers` package (Tokenizer.from_file(...).encode(chktxt).ids), not by Shootout.

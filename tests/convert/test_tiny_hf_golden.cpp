@@ -1,13 +1,14 @@
-// Issue 5's validation: tiny random-weight qwen3moe and qwen3next checkpoints made with transformers
-// (tools/make_tiny_hf_models.py: tests/data/model/tiny-<arch>-hf/ and its .golden, the float64 logits of
-// the saved weights for fixed tokens, K and V rounded to F16 where the engines' cache stores them),
+// Issue 5's validation: tiny random-weight qwen3moe and qwen3next checkpoints made with transformers, and
+// a llama with Llama 3.1's RoPE scaling (tools/make_tiny_hf_models.py, tools/make_tiny_llama3_hf.py:
+// tests/data/model/tiny-<name>-hf/ and its .golden, the float64 logits of the saved weights for fixed
+// tokens, K and V rounded to F16 where the engines' cache stores them),
 // read as `--model DIR` reads them (convert/), run on the CPU as one prompt and token by token, and
 // compared over the whole vocabulary.
 // F32 conversion: every product in F32, so the match is the issue's: max |logit difference| < 1e-3
-// (measured 2026-11-26: 6.3e-5 qwen3moe, 5.2e-5 qwen3next; KLD ~1e-8).
+// (measured 2026-11-26: 6.3e-5 qwen3moe, 5.2e-5 qwen3next, 2.2e-6 llama3; KLD ~1e-8).
 // F16 conversion (the converter's default for an F16 checkpoint; the golden's exact weights): the CPU
-// rounds each F16 product's activations to F16, as llama.cpp's does. Measured: qwen3moe 4.3e-3;
-// qwen3next 6.4e-2 (KLD 3.2e-4), most of it from the Gated DeltaNet's input products (the same file
+// rounds each F16 product's activations to F16, as llama.cpp's does. Measured: qwen3moe 4.3e-3; llama3
+// 3.4e-3; qwen3next 6.4e-2 (KLD 3.2e-4), most of it from the Gated DeltaNet's input products (the same file
 // with attn_qkv, attn_gate and ssm_ba widened to F32: 1.4e-2; ssm_ba alone: 5.3e-2); the same 6.4e-2
 // on the GPU's F16 prompt path, 6e-5 on its F32-activation decode path (tests/cuda/test_cuda_tiny_hf.cpp). Routing margins are wide (the script checks them), so no
 // expert choice can flip.
@@ -35,16 +36,17 @@ struct Bounds {
     double max_logit_diff, max_kld;
 };
 
-void expect_matches(const std::string& arch, convert::OutType outtype, const char* label, Bounds bounds) {
-    SCOPED_TRACE(arch + " " + label);
-    const std::string dir = kData + "tiny-" + arch + "-hf";
+void expect_matches(const std::string& name, const std::string& arch, convert::OutType outtype, const char* label,
+                    Bounds bounds) {
+    SCOPED_TRACE(name + " " + label);
+    const std::string dir = kData + "tiny-" + name + "-hf";
     const golden::Golden g = golden::read_golden(dir + ".golden");
     ASSERT_EQ(g.top_k, g.n_vocab) << "the golden holds whole rows";
 
     // The default conversion is opened in memory as --model DIR is; the other one through a file.
     std::unique_ptr<gguf::File> file;
     const std::filesystem::path tmp =
-        std::filesystem::temp_directory_path() / ("shootout-tiny-" + arch + "-" + std::to_string(::getpid()) + ".gguf");
+        std::filesystem::temp_directory_path() / ("shootout-tiny-" + name + "-" + std::to_string(::getpid()) + ".gguf");
     if (outtype == convert::OutType::Auto) {
         file = convert::open_hf_model(dir);
     } else {
@@ -60,7 +62,7 @@ void expect_matches(const std::string& arch, convert::OutType outtype, const cha
     const golden::Comparison steps = golden::compare(g, golden::step_logits(*model, g.tokens));
     std::filesystem::remove(tmp);
     std::printf("tiny %s (%s): prompt max |dlogit| %.2e, KLD max %.2e; token by token max |dlogit| %.2e, KLD max %.2e\n",
-                arch.c_str(), label, prompt.max_logit_diff, prompt.max_kld, steps.max_logit_diff, steps.max_kld);
+                name.c_str(), label, prompt.max_logit_diff, prompt.max_kld, steps.max_logit_diff, steps.max_kld);
     for (const golden::Comparison* c : {&prompt, &steps}) {
         EXPECT_EQ(c->top1_mismatches, 0);
         EXPECT_LT(c->max_logit_diff, bounds.max_logit_diff);
@@ -69,16 +71,24 @@ void expect_matches(const std::string& arch, convert::OutType outtype, const cha
 }
 
 TEST(TinyHfGolden, Qwen3MoeF32MatchesTransformers) {
-    expect_matches("qwen3moe", convert::OutType::F32, "F32", {1e-3, 1e-7});
+    expect_matches("qwen3moe", "qwen3moe", convert::OutType::F32, "F32", {1e-3, 1e-7});
 }
 TEST(TinyHfGolden, Qwen3NextF32MatchesTransformers) {
-    expect_matches("qwen3next", convert::OutType::F32, "F32", {1e-3, 1e-7});
+    expect_matches("qwen3next", "qwen3next", convert::OutType::F32, "F32", {1e-3, 1e-7});
 }
 TEST(TinyHfGolden, Qwen3MoeF16MatchesTransformers) {
-    expect_matches("qwen3moe", convert::OutType::Auto, "F16", {8e-3, 2e-6});
+    expect_matches("qwen3moe", "qwen3moe", convert::OutType::Auto, "F16", {8e-3, 2e-6});
 }
 TEST(TinyHfGolden, Qwen3NextF16MatchesTransformers) {
-    expect_matches("qwen3next", convert::OutType::Auto, "F16", {9e-2, 5e-4});
+    expect_matches("qwen3next", "qwen3next", convert::OutType::Auto, "F16", {9e-2, 5e-4});
+}
+// Llama 3.1's RoPE scaling (tools/make_tiny_llama3_hf.py): the converter's rope_freqs.weight against
+// transformers' own llama3 inv_freq (without the scaling the golden's logits move by 3.3).
+TEST(TinyHfGolden, Llama3F32MatchesTransformers) {
+    expect_matches("llama3", "llama", convert::OutType::F32, "F32", {1e-3, 1e-7});
+}
+TEST(TinyHfGolden, Llama3F16MatchesTransformers) {
+    expect_matches("llama3", "llama", convert::OutType::Auto, "F16", {8e-3, 2e-6});
 }
 
 }  // namespace
