@@ -27,8 +27,11 @@ MODELS = {
     # own (1 on the fast pairs, 8 on the slow ones, which barely turn in 16 positions), so that a
     # forward pass ignoring them misses the golden by far (the script prints by how much).
     "llama31": (4, 2, 16, None, 5e5, False, False, True),
+    # The same with heads of 64, a size the CUDA attention kernels take (16 is below them): the GPU's
+    # RoPE with frequency factors, end to end (tests/cuda/test_cuda_tiny_hf.cpp).
+    "llama31-hd64": (4, 2, 64, None, 5e5, False, False, True),
 }
-ROPE_FREQS = {"llama31"}
+ROPE_FREQS = {"llama31", "llama31-hd64"}
 
 
 def write_model(path, model_name, seed):

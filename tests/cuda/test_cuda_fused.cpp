@@ -95,7 +95,18 @@ struct RopeCase {
     backend::RopeStyle style;
     bool norms;
     int64_t pos0;
+    bool freq_factors = false;  // Llama 3.1's theta_i divisors (rope_freqs.weight)
 };
+
+// n_rot / 2 RoPE frequency factors in [0.25, 4] (Llama 3.1's lie in [1, 32]; below 1 too, so a
+// kernel that multiplied instead of dividing, or ignored them, would be caught either way).
+std::vector<float> freq_factors(int64_t n_rot, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> e(-2.f, 2.f);
+    std::vector<float> f((size_t)(n_rot / 2));
+    for (float& x : f) x = std::exp2(e(rng));
+    return f;
+}
 
 class CudaFusedRope : public CudaFused, public ::testing::WithParamInterface<RopeCase> {};
 
@@ -103,7 +114,9 @@ TEST_P(CudaFusedRope, QkNormRopeMatchesPlainOps) {
     const RopeCase c = GetParam();
     const backend::AttentionShape shape{8, 2, c.head_dim};
     const int64_t n_tokens = 5;
-    const backend::RopeParams rope{c.style, c.n_rot, 1000000.f};
+    const std::vector<float> factors = freq_factors(c.n_rot, 21);
+    backend::RopeParams rope{c.style, c.n_rot, 1000000.f};
+    if (c.freq_factors) rope.freq_factors = factors.data();  // host memory: CudaOps uploads it
     const auto qn_host = gaussian((size_t)c.head_dim, 7, 1.f), kn_host = gaussian((size_t)c.head_dim, 8, 1.f);
     const backend::Weight qn = f32_vector("q_norm", qn_host), kn = f32_vector("k_norm", kn_host);
     std::vector<float> q = gaussian((size_t)(n_tokens * shape.n_head * c.head_dim), 3);
@@ -126,7 +139,10 @@ INSTANTIATE_TEST_SUITE_P(Cases, CudaFusedRope,
                                            RopeCase{128, 128, backend::RopeStyle::Neox, true, 300},
                                            RopeCase{64, 64, backend::RopeStyle::Normal, false, 17},
                                            RopeCase{256, 64, backend::RopeStyle::Neox, true, 9},
-                                           RopeCase{128, 128, backend::RopeStyle::Normal, true, 1000}));
+                                           RopeCase{128, 128, backend::RopeStyle::Normal, true, 1000},
+                                           // Llama 3.1 (no norms, adjacent pairs) and partial rotation
+                                           RopeCase{128, 128, backend::RopeStyle::Normal, false, 300, true},
+                                           RopeCase{64, 32, backend::RopeStyle::Neox, true, 17, true}));
 
 // The producers fused with the activation conversion (decode's quantize-ahead): their F32 output is
 // the plain op's (compared with the CPU's), and their int8 output and scales are bit for bit what
@@ -186,6 +202,7 @@ struct DecodeCase {
     backend::RopeStyle style;
     bool norms, rope;
     cuda::ActivationType act;
+    bool freq_factors = false;
 };
 
 class CudaDecodeStep : public CudaFused, public ::testing::WithParamInterface<DecodeCase> {};
@@ -196,7 +213,12 @@ TEST_P(CudaDecodeStep, OneKernelEqualsThePlainLaunches) {
     const int64_t hd = shape.head_dim, pos0 = 37, n_ctx = 40, kv_row = shape.n_head_kv * hd;
     const int64_t n_q = shape.n_head * hd;
     ASSERT_TRUE(cuda::attention_decode_supports(shape, c.act));
-    const backend::RopeParams rope{c.style, c.n_rot, 1000000.f};
+    // The kernels take the frequency factors in device memory (CudaOps uploads the model's).
+    const std::vector<float> factors_host = freq_factors(c.n_rot, 22);
+    cuda::DeviceBuffer factors(factors_host.size() * sizeof(float));
+    factors.upload(factors_host.data(), factors.bytes());
+    backend::RopeParams rope{c.style, c.n_rot, 1000000.f};
+    if (c.freq_factors) rope.freq_factors = factors.as<float>();
     const auto qn_host = gaussian((size_t)hd, 7, 1.f), kn_host = gaussian((size_t)hd, 8, 1.f);
     const auto q_host = gaussian((size_t)n_q, 3), k_host = gaussian((size_t)kv_row, 4), v_host = gaussian((size_t)kv_row, 5);
     // Earlier positions of the cache: random F16 values (the same in both runs).
@@ -277,7 +299,9 @@ INSTANTIATE_TEST_SUITE_P(
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, false, cuda::ActivationType::F32},
         DecodeCase{{16, 2, 256}, 64, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K},
         DecodeCase{{8, 8, 64}, 64, backend::RopeStyle::Normal, true, true, cuda::ActivationType::Q8_0},
-        DecodeCase{{16, 1, 64}, 32, backend::RopeStyle::Neox, false, true, cuda::ActivationType::F32}));
+        DecodeCase{{16, 1, 64}, 32, backend::RopeStyle::Neox, false, true, cuda::ActivationType::F32},
+        // Llama 3.1-8B (32 / 8 heads of 128, adjacent pairs, no norms) with its frequency factors.
+        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Normal, false, true, cuda::ActivationType::Q8_K, true}));
 
 TEST(CudaDecodeStepSupport, ConversionBlocksMustTileAKvHeadsOutput) {
     // 1 query head of 64 per KV head: 64 outputs, not a Q8_K block of 256; Q8_0 fits.

@@ -71,6 +71,9 @@ TEST(ModelGolden, TinyQwen3MatchesNumpy) { expect_tiny_matches("qwen3"); }
 // Llama 3.1 / 3.2's RoPE frequency factors (rope_freqs.weight, pair i's angle divided by factor i);
 // without them this model's logits move by up to 2.3 (make_tiny_models.py prints it).
 TEST(ModelGolden, TinyLlamaWithRopeFreqsMatchesNumpy) { expect_tiny_matches("llama31"); }
+// The same with heads of 64 (1.5 away without the factors), which the CUDA backend also runs
+// (tests/cuda/test_cuda_tiny_hf.cpp).
+TEST(ModelGolden, TinyLlamaWithRopeFreqsHeads64MatchesNumpy) { expect_tiny_matches("llama31-hd64"); }
 
 TEST(ModelGolden, Qwen3Bf16MatchesNumpy) {
     const std::string path = std::string(SHOOTOUT_SHARED_DIR) + "/models/qwen3-34m-code/model-bf16.gguf";

@@ -103,12 +103,20 @@ public:
     }
     bool host_memory() const override { return false; }
 
-    // The GPU's RoPE kernels compute theta_i without Llama 3.1's frequency factors: refuse rather than
-    // rotate by the wrong angles.
-    static void no_freq_factors(const backend::RopeParams& params) {
-        if (params.freq_factors)
-            fail("rope", "RoPE frequency factors (rope_freqs.weight, Llama 3.1 / 3.2) are not supported on CUDA yet; "
-                         "use --backend cpu");
+    // params as the RoPE kernels take them: Llama 3.1's frequency factors (n_rot / 2 floats in host
+    // memory, the model's rope_freqs.weight) replaced by their device copy, uploaded once.
+    backend::RopeParams device_rope(const backend::RopeParams& params) {
+        if (!params.freq_factors) return params;
+        const auto* host = reinterpret_cast<const uint8_t*>(params.freq_factors);
+        auto it = vectors_.find(host);
+        if (it == vectors_.end()) {
+            const size_t bytes = (size_t)(params.n_rot / 2) * sizeof(float);
+            it = vectors_.emplace(host, DeviceBuffer(bytes)).first;
+            it->second.upload(params.freq_factors, bytes);
+        }
+        backend::RopeParams p = params;
+        p.freq_factors = it->second.as<float>();
+        return p;
     }
 
     void prepare_weight(const backend::Weight& w) override {
@@ -178,9 +186,10 @@ public:
     }
 
     void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
-              const backend::RopeParams& params) override {
-        no_freq_factors(params);
-        launch(Key('R') << x << n_tokens << n_heads << head_dim << params.style << params.n_rot << params.freq_base,
+              const backend::RopeParams& host_params) override {
+        const backend::RopeParams params = device_rope(host_params);
+        launch(Key('R') << x << n_tokens << n_heads << head_dim << params.style << params.n_rot << params.freq_base
+                        << params.freq_factors,
                pos0, [=](cudaStream_t s, const int64_t* pos_device) {
                    cuda::rope(x, n_tokens, n_heads, head_dim, pos0, params, s, pos_device);
                });
@@ -238,12 +247,12 @@ public:
 
     void qk_norm_rope(float* q, float* k, const backend::Weight* q_norm, const backend::Weight* k_norm,
                       int64_t n_tokens, const backend::AttentionShape& shape, float eps, int64_t pos0,
-                      const backend::RopeParams& params) override {
-        no_freq_factors(params);
+                      const backend::RopeParams& host_params) override {
         if (!qk_norm_rope_supports(shape.head_dim)) {
-            backend::Ops::qk_norm_rope(q, k, q_norm, k_norm, n_tokens, shape, eps, pos0, params);
+            backend::Ops::qk_norm_rope(q, k, q_norm, k_norm, n_tokens, shape, eps, pos0, host_params);
             return;
         }
+        const backend::RopeParams params = device_rope(host_params);
         const float* qn = q_norm ? vector(*q_norm) : nullptr;
         const float* kn = k_norm ? vector(*k_norm) : nullptr;
         if (one_kernel_attention(n_tokens, shape)) {
@@ -258,7 +267,7 @@ public:
                              const backend::AttentionShape& shape, float eps, int64_t pos0,
                              const backend::RopeParams& params) {
         launch(Key('Q') << q << k << qn << kn << n_tokens << shape << eps << params.style << params.n_rot
-                        << params.freq_base,
+                        << params.freq_base << params.freq_factors,
                pos0, [=](cudaStream_t s, const int64_t* pos_device) {
                    cuda::qk_norm_rope(q, k, qn, kn, n_tokens, shape, eps, pos0, params, s, pos_device);
                });
@@ -444,7 +453,7 @@ private:
         float* kw = fuse ? p.k : const_cast<float*>(k);
         Key key('a');
         key << kc << vc << q << k << v << shape << scale << out << fuse << nr.q_norm << nr.k_norm << nr.eps << nr.n_rot
-            << nr.theta_scale << nr.neox;
+            << nr.theta_scale << nr.neox << nr.freq_factors;
         const int64_t n_out = shape.n_head * shape.head_dim;
         const ActivationType act = predicted_conversion(out, 1, n_out);
         auto run = [=](ActivationType a, int8_t* qs, float2* ds, cudaStream_t s, const int64_t* pos_device) {

@@ -78,6 +78,7 @@ NormRope norm_rope_args(const float* q_norm, const float* k_norm, float eps, con
     p.n_rot = (int)n_rot;
     p.theta_scale = std::pow(params.freq_base, -2.0f / (float)n_rot);  // as rope() (pointwise.cu)
     p.neox = params.style == backend::RopeStyle::Neox;
+    p.freq_factors = params.freq_factors;
     return p;
 }
 

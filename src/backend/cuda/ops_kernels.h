@@ -18,6 +18,7 @@ void rms_norm(const float* x, const float* weight, int64_t n_rows, int64_t n, fl
 // In place, positions pos0.. (theta_i = pos * freq_base^(-2i/n_rot) by repeated multiplication, as the
 // CPU and ggml compute it). pos0_device, when given, is a device address the kernel reads pos0 from
 // instead (a CUDA graph captured once serves every decode step); pos0 is then ignored.
+// rope.freq_factors (Llama 3.1's theta_i divisors), when set, is device memory.
 void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
           const backend::RopeParams& rope, StreamHandle stream, const int64_t* pos0_device = nullptr);
 void swiglu(const float* gate, const float* up, size_t n, float* out, StreamHandle stream);
@@ -33,8 +34,10 @@ struct NormRope {
     int n_rot = 0;
     float theta_scale = 1.f;  // freq_base^(-2 / n_rot), as rope() computes it
     bool neox = false;
+    const float* freq_factors = nullptr;  // n_rot / 2 divisors of theta_i (device memory), or null
 };
-// Checks n_rot against the head size (Error otherwise) and computes theta_scale.
+// Checks n_rot against the head size (Error otherwise) and computes theta_scale. Here (rope,
+// norm_rope_args, qk_norm_rope) rope.freq_factors is device memory: CudaOps uploads the model's.
 NormRope norm_rope_args(const float* q_norm, const float* k_norm, float eps, const backend::RopeParams& rope,
                         int64_t head_dim);
 

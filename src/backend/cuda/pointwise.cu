@@ -36,7 +36,8 @@ __global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, int
 
 // One thread per rotated pair.
 __global__ void rope_kernel(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t pos0,
-                            const int64_t* __restrict__ pos0_device, int64_t half, float theta_scale, bool neox) {
+                            const int64_t* __restrict__ pos0_device, int64_t half, float theta_scale, bool neox,
+                            const float* __restrict__ freq_factors) {
     pdl_launch_dependents();
     pdl_wait();
     const int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -45,8 +46,9 @@ __global__ void rope_kernel(float* x, int64_t n_tokens, int64_t n_heads, int64_t
     const int64_t i = idx % half, head = idx / half, t = head / n_heads;
     float theta = (float)(pos0 + t);
     for (int64_t j = 0; j < i; ++j) theta *= theta_scale;  // the CPU's repeated product, bit for bit
+    const float angle = freq_factors ? theta / freq_factors[i] : theta;  // Llama 3.1's, as the CPU
     float sin_theta, cos_theta;
-    sincosf(theta, &sin_theta, &cos_theta);
+    sincosf(angle, &sin_theta, &cos_theta);
     float* v = x + head * head_dim;
     const int64_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
     const float x0 = v[a], x1 = v[b];
@@ -97,7 +99,7 @@ void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t
     const size_t n = (size_t)(n_tokens * n_heads * half);
     if (n == 0) return;
     launch_kernel(shape_for(n, stream), true, rope_kernel, x, n_tokens, n_heads, head_dim, pos0, pos0_device, half,
-                  theta_scale, params.style == backend::RopeStyle::Neox);
+                  theta_scale, params.style == backend::RopeStyle::Neox, params.freq_factors);
     check_last_launch("rope");
 }
 

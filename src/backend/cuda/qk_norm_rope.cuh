@@ -51,8 +51,10 @@ __device__ __forceinline__ void norm_rope_row(const float* src, const float* w, 
 #pragma unroll
             for (int j = 0; j < 32; ++j) theta *= p.theta_scale;
         }
+        // Llama 3.1's frequency factors divide the angle, as the CPU (and ggml's rope cache) does.
+        const float angle = p.freq_factors ? theta / p.freq_factors[i] : theta;
         float sin_theta, cos_theta;
-        sincosf(theta, &sin_theta, &cos_theta);
+        sincosf(angle, &sin_theta, &cos_theta);
         const int a = p.neox ? i : 2 * i, b = p.neox ? i + half : 2 * i + 1;
         const float x0 = row_s[a], x1 = row_s[b];
         row_s[a] = x0 * cos_theta - x1 * sin_theta;
