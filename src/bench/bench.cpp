@@ -20,23 +20,37 @@ std::vector<int32_t> random_tokens(std::mt19937& rng, int64_t n_vocab, int64_t n
     return tokens;
 }
 
-// Seconds to decode `tokens` as one prompt from an empty cache, ubatch tokens per pass.
-double time_prompt(Model& model, const std::vector<int32_t>& tokens, int64_t ubatch, std::vector<float>& logits) {
-    model.start_sequence((int64_t)tokens.size());  // llama-bench clears the cache before its clock starts
-    const auto start = Clock::now();
+void decode_prompt(Model& model, const std::vector<int32_t>& tokens, int64_t ubatch, std::vector<float>& logits) {
     for (size_t begin = 0; begin < tokens.size(); begin += (size_t)ubatch) {
         const size_t n = std::min(tokens.size() - begin, (size_t)ubatch);
         model.decode(std::span<const int32_t>(tokens.data() + begin, n), logits.data());
     }
+}
+
+// A fresh sequence of n_more positions after `depth` (the depth tokens decoded into it, untimed:
+// llama-bench clears the cache and fills the depth before its clock starts).
+void start_at_depth(Model& model, const std::vector<int32_t>& depth, int64_t n_more, int64_t ubatch,
+                    std::vector<float>& logits) {
+    model.start_sequence((int64_t)depth.size() + n_more);
+    decode_prompt(model, depth, ubatch, logits);
+}
+
+// Seconds to decode `tokens` as one prompt after the depth tokens, ubatch tokens per pass.
+double time_prompt(Model& model, const std::vector<int32_t>& depth, const std::vector<int32_t>& tokens, int64_t ubatch,
+                   std::vector<float>& logits) {
+    start_at_depth(model, depth, (int64_t)tokens.size(), ubatch, logits);
+    const auto start = Clock::now();
+    decode_prompt(model, tokens, ubatch, logits);
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Seconds for n_gen single-token steps from an empty cache; each step's token is random, as
+// Seconds for n_gen single-token steps after the depth tokens; each step's token is random, as
 // llama-bench's (the logits of every step reach the host).
-double time_generation(Model& model, int64_t n_gen, std::mt19937& rng, std::vector<float>& logits) {
+double time_generation(Model& model, const std::vector<int32_t>& depth, int64_t n_gen, int64_t ubatch,
+                       std::mt19937& rng, std::vector<float>& logits) {
     const int64_t n_vocab = model.info().n_vocab;
     const std::vector<int32_t> tokens = random_tokens(rng, n_vocab, n_gen);
-    model.start_sequence(n_gen);
+    start_at_depth(model, depth, n_gen, ubatch, logits);
     const auto start = Clock::now();
     for (int64_t i = 0; i < n_gen; ++i) model.decode(std::span<const int32_t>(&tokens[(size_t)i], 1), logits.data());
     return std::chrono::duration<double>(Clock::now() - start).count();
@@ -63,7 +77,8 @@ std::vector<BenchResult> run_bench(Model& model, const std::string& model_name, 
     const ModelInfo& info = model.info();
     std::mt19937 rng(options.seed);
     std::vector<float> logits((size_t)info.n_vocab);
-    auto row = [&](const std::string& test, int64_t n_prompt, int64_t n_gen) {
+    auto row = [&](std::string test, int64_t n_prompt, int64_t n_gen, int64_t n_depth) {
+        if (n_depth > 0) test += " @ d" + std::to_string(n_depth);  // llama-bench's name
         BenchResult r;
         r.model = model_name;
         r.backend = backend;
@@ -72,30 +87,37 @@ std::vector<BenchResult> run_bench(Model& model, const std::string& model_name, 
         r.test = test;
         r.n_prompt = n_prompt;
         r.n_gen = n_gen;
+        r.n_depth = n_depth;
         return r;
     };
 
     std::vector<BenchResult> results;
-    for (int64_t n_prompt : options.prompt_sizes) {
-        if (n_prompt <= 0) continue;
-        BenchResult r = row("pp" + std::to_string(n_prompt), n_prompt, 0);
-        const std::vector<int32_t> tokens = random_tokens(rng, info.n_vocab, n_prompt);
-        time_prompt(model, tokens, options.ubatch, logits);  // warm-up
-        for (int rep = 0; rep < options.repetitions; ++rep)
-            r.samples_tokens_per_second.push_back((double)n_prompt / time_prompt(model, tokens, options.ubatch, logits));
-        summarize(r);
-        if (on_result) on_result(r);
-        results.push_back(std::move(r));
-    }
-    for (int64_t n_gen : options.gen_sizes) {
-        if (n_gen <= 0) continue;
-        BenchResult r = row("tg" + std::to_string(n_gen), 0, n_gen);
-        time_generation(model, 1, rng, logits);  // warm-up
-        for (int rep = 0; rep < options.repetitions; ++rep)
-            r.samples_tokens_per_second.push_back((double)n_gen / time_generation(model, n_gen, rng, logits));
-        summarize(r);
-        if (on_result) on_result(r);
-        results.push_back(std::move(r));
+    const std::vector<int32_t> none;
+    for (int64_t n_depth : options.depths) {
+        const std::vector<int32_t> depth = random_tokens(rng, info.n_vocab, n_depth);
+        for (int64_t n_prompt : options.prompt_sizes) {
+            if (n_prompt <= 0) continue;
+            BenchResult r = row("pp" + std::to_string(n_prompt), n_prompt, 0, n_depth);
+            const std::vector<int32_t> tokens = random_tokens(rng, info.n_vocab, n_prompt);
+            time_prompt(model, none, tokens, options.ubatch, logits);  // warm-up
+            for (int rep = 0; rep < options.repetitions; ++rep)
+                r.samples_tokens_per_second.push_back((double)n_prompt /
+                                                      time_prompt(model, depth, tokens, options.ubatch, logits));
+            summarize(r);
+            if (on_result) on_result(r);
+            results.push_back(std::move(r));
+        }
+        for (int64_t n_gen : options.gen_sizes) {
+            if (n_gen <= 0) continue;
+            BenchResult r = row("tg" + std::to_string(n_gen), 0, n_gen, n_depth);
+            time_generation(model, none, 1, options.ubatch, rng, logits);  // warm-up
+            for (int rep = 0; rep < options.repetitions; ++rep)
+                r.samples_tokens_per_second.push_back(
+                    (double)n_gen / time_generation(model, depth, n_gen, options.ubatch, rng, logits));
+            summarize(r);
+            if (on_result) on_result(r);
+            results.push_back(std::move(r));
+        }
     }
     return results;
 }

@@ -2,7 +2,10 @@
 // test ppN, N random tokens decoded as one prompt into an empty KV cache (ubatches of 512, logits of
 // the last token only); for tgN, N single-token decode steps from an empty cache, each producing its
 // logits. One warm-up run (a prompt and one generated token), then r timed repetitions, each from a
-// fresh cache; tokens/s per repetition, reported as mean and sample standard deviation.
+// fresh cache; tokens/s per repetition, reported as mean and sample standard deviation. With a depth
+// d (llama-bench -d), each repetition first decodes d random tokens as a prompt, untimed, so the
+// test runs against a KV cache of d positions ("pp512 @ d4096", "tg128 @ d4096"); tests run for each
+// depth in turn, as llama-bench orders them.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +25,7 @@ namespace shootout::bench {
 struct BenchOptions {
     std::vector<int64_t> prompt_sizes{512};  // -p; 0 entries are skipped, as llama-bench -p 0
     std::vector<int64_t> gen_sizes{128};     // -n
+    std::vector<int64_t> depths{0};          // -d: KV cache positions filled before each test
     int repetitions = 5;                     // -r
     int64_t ubatch = 512;                    // prompt tokens per forward pass (llama-bench -ub)
     uint32_t seed = 1234;                    // random tokens
@@ -34,7 +38,7 @@ struct BenchResult {
     uint64_t model_bytes = 0;
     int64_t n_params = 0;
     std::string test;  // "pp512", "tg128"
-    int64_t n_prompt = 0, n_gen = 0;
+    int64_t n_prompt = 0, n_gen = 0, n_depth = 0;
     std::vector<double> samples_tokens_per_second;
     double mean_tokens_per_second = 0, sd_tokens_per_second = 0;
 };
@@ -53,6 +57,7 @@ uint64_t decode_weight_bytes(const gguf::File& file);
 void summarize(BenchResult& result);
 
 // "512,4096" -> {512, 4096}; throws Error naming the option for anything but non-negative integers.
+// (A depth of 0 is a test from an empty cache, not a skipped one.)
 std::vector<int64_t> parse_sizes(const std::string& text, const std::string& option);
 
 // llama-bench's Markdown table (| model | size | params | backend | test | t/s |), JSON array and CSV.

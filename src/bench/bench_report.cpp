@@ -65,7 +65,7 @@ std::string to_json(const std::vector<BenchResult>& results) {
         out += "  {\"model\": " + json_string(r.model) + ", \"model_size\": " + std::to_string(r.model_bytes) +
                ", \"model_n_params\": " + std::to_string(r.n_params) + ", \"backend\": " + json_string(r.backend) +
                ", \"test\": " + json_string(r.test) + ", \"n_prompt\": " + std::to_string(r.n_prompt) +
-               ", \"n_gen\": " + std::to_string(r.n_gen) + ", \"avg_ts\": " + number(r.mean_tokens_per_second) +
+               ", \"n_gen\": " + std::to_string(r.n_gen) + ", \"n_depth\": " + std::to_string(r.n_depth) + ", \"avg_ts\": " + number(r.mean_tokens_per_second) +
                ", \"stddev_ts\": " + number(r.sd_tokens_per_second) + ", \"samples_ts\": [";
         for (size_t s = 0; s < r.samples_tokens_per_second.size(); ++s)
             out += (s ? ", " : "") + number(r.samples_tokens_per_second[s]);
@@ -75,11 +75,12 @@ std::string to_json(const std::vector<BenchResult>& results) {
 }
 
 std::string to_csv(const std::vector<BenchResult>& results) {
-    std::string out = "model,model_size,model_n_params,backend,test,n_prompt,n_gen,avg_ts,stddev_ts\n";
+    std::string out = "model,model_size,model_n_params,backend,test,n_prompt,n_gen,n_depth,avg_ts,stddev_ts\n";
     for (const auto& r : results) {
         out += csv_field(r.model) + "," + std::to_string(r.model_bytes) + "," + std::to_string(r.n_params) + "," +
-               csv_field(r.backend) + "," + r.test + "," + std::to_string(r.n_prompt) + "," + std::to_string(r.n_gen) +
-               "," + number(r.mean_tokens_per_second) + "," + number(r.sd_tokens_per_second) + "\n";
+               csv_field(r.backend) + "," + csv_field(r.test) + "," + std::to_string(r.n_prompt) + "," +
+               std::to_string(r.n_gen) + "," + std::to_string(r.n_depth) + "," + number(r.mean_tokens_per_second) +
+               "," + number(r.sd_tokens_per_second) + "\n";
     }
     return out;
 }

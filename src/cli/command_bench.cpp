@@ -1,5 +1,5 @@
 // shootout bench: prompt-processing and generation tokens/s of one or more models, as llama-bench
-// measures them (-p 512,4096 -n 128 -r 5), printed as its Markdown table and written as
+// measures them (-p 512,4096 -n 128 -d 0,4096 -r 5), printed as its Markdown table and written as
 // Markdown, JSON and CSV.
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +20,7 @@ int bench_command_run(const Args& args) {
     try {
         if (args.has("n-prompt")) options.prompt_sizes = bench::parse_sizes(args.get("n-prompt", ""), "--n-prompt");
         if (args.has("n-gen")) options.gen_sizes = bench::parse_sizes(args.get("n-gen", ""), "--n-gen");
+        if (args.has("n-depth")) options.depths = bench::parse_sizes(args.get("n-depth", ""), "--n-depth");
     } catch (const UsageError&) {
         throw;
     } catch (const Error& e) {
@@ -76,6 +77,8 @@ Command bench_command() {
             {"model", "FILE", "a GGUF to measure", true, "m"},
             {"n-prompt", "N,N", "prompt sizes, comma-separated (default 512; 0 skips)", false, "p"},
             {"n-gen", "N,N", "generated tokens, comma-separated (default 128; 0 skips)", false, "n"},
+            {"n-depth", "N,N", "tokens already in the KV cache before each test, comma-separated (default 0; "
+                               "\"tg128 @ d4096\")", false, "d"},
             {"repetitions", "N", "timed repetitions per test after one warm-up (default 5)", false, "r"},
             {"ubatch", "N", "prompt tokens per forward pass (default 512)"},
             {"backend", "NAME", "cpu (default) or cuda"},

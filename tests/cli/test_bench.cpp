@@ -13,6 +13,7 @@
 
 #include "bench/bench.h"
 #include "gguf/gguf.h"
+#include "model/model.h"
 #include "quant/type_table.h"
 #include "util/error.h"
 
@@ -30,6 +31,57 @@ BenchResult sample_result() {
     r.samples_tokens_per_second = {100.0, 110.0, 120.0};
     summarize(r);
     return r;
+}
+
+// A model that records the calls run_bench makes: start_sequence's size, then each decode's length.
+class RecordingModel : public Model {
+public:
+    RecordingModel() {
+        info_.name = "recording";
+        info_.n_vocab = 50;
+    }
+    const ModelInfo& info() const override { return info_; }
+    std::vector<float> hidden(std::span<const int32_t>) override { return {}; }
+    void logits(const float*, int64_t, float*) override {}
+    void start_sequence(int64_t n_ctx) override {
+        calls.push_back("start " + std::to_string(n_ctx));
+        pos = 0;
+        capacity = n_ctx;
+    }
+    void decode(std::span<const int32_t> tokens, float*) override {
+        pos += (int64_t)tokens.size();
+        ASSERT_LE(pos, capacity);
+        calls.push_back(std::to_string(tokens.size()));
+    }
+    ModelInfo info_;
+    std::vector<std::string> calls;
+    int64_t pos = 0, capacity = 0;
+};
+
+// -d: every repetition fills the cache with the depth (in ubatches) before the timed tokens; the
+// warm-up runs from an empty cache; tests go depth by depth, prompts before generation.
+TEST(Bench, DepthFillsTheCacheBeforeEachRepetition) {
+    RecordingModel m;
+    BenchOptions o;
+    o.prompt_sizes = {3};
+    o.gen_sizes = {2};
+    o.depths = {0, 5};
+    o.repetitions = 2;
+    o.ubatch = 4;
+    const std::vector<BenchResult> r = run_bench(m, "m", "CPU", o);
+    ASSERT_EQ(r.size(), 4u);
+    EXPECT_EQ(r[0].test, "pp3");
+    EXPECT_EQ(r[1].test, "tg2");
+    EXPECT_EQ(r[2].test, "pp3 @ d5");
+    EXPECT_EQ(r[3].test, "tg2 @ d5");
+    EXPECT_EQ(r[2].n_depth, 5);
+    EXPECT_EQ(r[2].samples_tokens_per_second.size(), 2u);
+    const std::vector<std::string> expected = {
+        "start 3", "3", "start 3", "3", "start 3", "3",                      // pp3: warm-up, 2 reps
+        "start 1", "1", "start 2", "1", "1", "start 2", "1", "1",            // tg2
+        "start 3", "3", "start 8", "4", "1", "3", "start 8", "4", "1", "3",  // pp3 @ d5: 5 in ubatches of 4
+        "start 1", "1", "start 7", "4", "1", "1", "1", "start 7", "4", "1", "1", "1"};  // tg2 @ d5
+    EXPECT_EQ(m.calls, expected);
 }
 
 TEST(Bench, MeanAndSampleStandardDeviation) {
@@ -110,7 +162,7 @@ TEST(Bench, MarkdownAsLlamaBench) {
 
 TEST(Bench, CsvQuotesAndJsonParses) {
     const std::string csv = to_csv({sample_result()});
-    EXPECT_NE(csv.find("\n\"Q4_K_M, \"\"test\"\"\",3221225472,8190000000,CUDA,pp512,512,0,110,10\n"), std::string::npos)
+    EXPECT_NE(csv.find("\n\"Q4_K_M, \"\"test\"\"\",3221225472,8190000000,CUDA,pp512,512,0,0,110,10\n"), std::string::npos)
         << csv;
     const auto path = std::filesystem::temp_directory_path() / "shootout_test_bench.json";
     {
@@ -119,7 +171,7 @@ TEST(Bench, CsvQuotesAndJsonParses) {
     }
     const std::string command = "python3 -c \"import json,sys; d=json.load(open(sys.argv[1])); "
                                 "assert len(d)==2 and d[0]['model']=='Q4_K_M, \\\"test\\\"' and d[0]['avg_ts']==110 "
-                                "and d[0]['samples_ts']==[100,110,120] and d[1]['stddev_ts']==10\" " +
+                                "and d[0]['samples_ts']==[100,110,120] and d[1]['stddev_ts']==10 and d[0]['n_depth']==0\" " +
                                 path.string();
     EXPECT_EQ(std::system(command.c_str()), 0) << to_json({sample_result()});
     std::filesystem::remove(path);
@@ -130,14 +182,17 @@ TEST(Bench, CliRunsOnTheCpu) {
     if (!std::filesystem::exists(model)) GTEST_SKIP() << "missing " << model;
     const auto prefix = std::filesystem::temp_directory_path() / "shootout_test_bench_cli";
     const std::string command = std::string(SHOOTOUT_BINARY) + " bench -m " + model +
-                                " -p 16 -n 4 -r 2 -t 2 -o " + prefix.string() + " > /dev/null 2>&1";
+                                " -p 16 -n 4 -d 0,8 -r 2 -t 2 -o " + prefix.string() + " > /dev/null 2>&1";
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
     std::ifstream csv(prefix.string() + ".csv");
     std::stringstream text;
     text << csv.rdbuf();
     const std::string s = text.str();
     EXPECT_NE(s.find(",CPU,pp16,16,0,"), std::string::npos) << s;
-    EXPECT_NE(s.find(",CPU,tg4,0,4,"), std::string::npos) << s;
+    EXPECT_NE(s.find(",CPU,tg4,0,4,0,"), std::string::npos) << s;
+    // -d 8: the same tests after 8 cached positions, named as llama-bench names them
+    EXPECT_NE(s.find(",CPU,pp16 @ d8,16,0,8,"), std::string::npos) << s;
+    EXPECT_NE(s.find(",CPU,tg4 @ d8,0,4,8,"), std::string::npos) << s;
     for (const char* ext : {".md", ".json", ".csv"}) std::filesystem::remove(prefix.string() + ext);
 }
 
