@@ -2,17 +2,18 @@
 # A/B speed of two builds (or two settings of one build) on the same synthetic models, in one device
 # call: what decides whether a kernel change stays. Run through the device tool.
 #   tools/gpu-ab.sh [--a TARBALL] [--a-env 'VAR=v ...'] [--b-env 'VAR=v ...'] [--prompts 512] [--gen 0]
-#                   [--reps 3] [--rounds 2] SPEC...
+#                   [--depth 0] [--reps 3] [--rounds 2] SPEC...
 #   --a TARBALL  build A from this source tarball (e.g. `git archive <rev> | gzip >
 #                .device-carry/a.tar.gz`, carried); without it A is the working tree's build too
 #   --a-env / --b-env  environment for A's / B's runs (e.g. --b-env SHOOTOUT_CUDA_MOE_MMQ=0)
+#   --depth D    tokens in the KV cache before each test (shootout bench -d; both builds must have it)
 #   SPEC = ARCH:SHAPE:RECIPE[:pure]  as tools/gpu-speed.sh (qwen3:8B:Q4_K_M, qwen3moe:30B-A3B:MXFP4_MOE, ...)
 # B is the working tree. Both build at once (half the cores each); each model is synthesized once and
 # benched A, B, A, B, ... (`shootout bench -p P -n N -r R`), one line a round with both rates, so a
 # drift of the card shows in both columns.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-a_tar=""; a_env=""; b_env=""; prompts=512; gen=0; reps=3; rounds=2; specs=()
+a_tar=""; a_env=""; b_env=""; prompts=512; gen=0; depth=0; reps=3; rounds=2; specs=()
 while [ $# -gt 0 ]; do
   case $1 in
     --a) a_tar=$(realpath "$2"); shift ;;
@@ -20,6 +21,7 @@ while [ $# -gt 0 ]; do
     --b-env) b_env=$2; shift ;;
     --prompts) prompts=$2; shift ;;
     --gen) gen=$2; shift ;;
+    --depth) depth=$2; shift ;;
     --reps) reps=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     *) specs+=("$1") ;;
@@ -53,7 +55,7 @@ echo "gpu-ab: builds $(( $(date +%s) - t0 )) s; A = ${a_tar:-working tree} ${a_e
 # The mean t/s of each test row of one `shootout bench` run, as "pp512 123.4 tg128 56.7".
 rates() {
   local bin=$1 env_str=$2 f=$3
-  env $env_str "$bin" bench -m "$f" -p "$prompts" -n "$gen" -r "$reps" --backend cuda 2>/dev/null \
+  env $env_str "$bin" bench -m "$f" -p "$prompts" -n "$gen" -d "$depth" -r "$reps" --backend cuda 2>/dev/null \
     | awk -F'|' '/^\| / && $6 ~ /(pp|tg)[0-9]/ { gsub(/ /, "", $6); split($7, v, "±"); printf "%s %.1f ", $6, v[1] }'
 }
 status=0
