@@ -164,8 +164,8 @@ void launch(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, in
 // 1024 / HD keys). HD / 32 lanes score a key against all G queries, 32 dimensions each (the key row
 // from L2, the queries broadcast from shared memory), the warp folds the tile into a running max and
 // sum per head, and each lane accumulates V for its HD / 32 dimensions; the warps' partial sums are
-// merged through shared memory at the end. The one-query-warp kernel above walked every key tile of every head
-// serially in one warp: ~8 us a layer at 128 positions on an H200.
+// merged through shared memory at the end. The one-query-warp kernel above walked every key tile of
+// every head serially in one warp: ~8 us a layer at 128 positions on an H200.
 template <int HD, int G, int W, ActivationType A>
 __global__ void __launch_bounds__(W * 32)
 attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const float* k, const float* v, int64_t pos0,
