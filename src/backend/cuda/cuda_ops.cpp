@@ -107,15 +107,8 @@ public:
     // memory, the model's rope_freqs.weight) replaced by their device copy, uploaded once.
     backend::RopeParams device_rope(const backend::RopeParams& params) {
         if (!params.freq_factors) return params;
-        const auto* host = reinterpret_cast<const uint8_t*>(params.freq_factors);
-        auto it = vectors_.find(host);
-        if (it == vectors_.end()) {
-            const size_t bytes = (size_t)(params.n_rot / 2) * sizeof(float);
-            it = vectors_.emplace(host, DeviceBuffer(bytes)).first;
-            it->second.upload(params.freq_factors, bytes);
-        }
         backend::RopeParams p = params;
-        p.freq_factors = it->second.as<float>();
+        p.freq_factors = uploaded_floats(params.freq_factors, (size_t)(params.n_rot / 2));
         return p;
     }
 
@@ -530,11 +523,18 @@ private:
     const float* vector(const backend::Weight& w) {
         if (w.type != quant::TypeId::F32)
             fail(w.name, std::string("the CUDA backend takes F32 norm and bias vectors, got ") + quant::traits(w.type).name);
-        auto it = vectors_.find(w.data);
+        return uploaded_floats(w.data, (size_t)(w.n_in * w.n_out));
+    }
+
+    // The device copy of n floats of model data in host memory (a norm or bias vector, RoPE
+    // frequency factors), uploaded the first time it is asked for.
+    const float* uploaded_floats(const void* host, size_t n) {
+        const auto* key = static_cast<const uint8_t*>(host);
+        auto it = vectors_.find(key);
         if (it == vectors_.end()) {
-            const size_t bytes = (size_t)(w.n_in * w.n_out) * sizeof(float);
-            it = vectors_.emplace(w.data, DeviceBuffer(bytes)).first;
-            it->second.upload(w.data, bytes);
+            const size_t bytes = n * sizeof(float);
+            it = vectors_.emplace(key, DeviceBuffer(bytes)).first;
+            it->second.upload(host, bytes);
         }
         return it->second.as<float>();
     }
