@@ -104,6 +104,14 @@ __device__ __forceinline__ void store_q8_k(const float (&v)[8], int8_t* qs, floa
     if (lane % 4 == 0) ds[lane / 4] = make_float2(d, d * (float)sum);
 }
 
+// The (d, s) pair stored for a Q8_0 / Q8_1 block of scale d (unrounded) and level sum `sum`: d
+// rounded to F16 as the CPU stores it; s = d * sum, Q8_1's itself F16-rounded from the unrounded d.
+template <ActivationType A>
+__device__ __forceinline__ float2 q8_32_scales(float d, float sum) {
+    const float d_stored = __half2float(__float2half_rn(d));
+    return make_float2(d_stored, A == ActivationType::Q8_1 ? __half2float(__float2half_rn(sum * d)) : d_stored * sum);
+}
+
 // Stores the Q8_0 / Q8_1 quantization of one 32 block held by 4 neighbouring lanes, 8 consecutive
 // elements each (lane l: elements 8 (l % 4) .. + 7 of the block at qs, scales at ds); the same
 // values as store_q8_32 (a max and an integer sum do not depend on the order). Every lane of the
@@ -129,11 +137,7 @@ __device__ __forceinline__ void store_q8_32_by_4(const float (&v)[8], int8_t* qs
     sum = sum_of_quad(sum);
     if (!store) return;
     reinterpret_cast<uint2*>(qs)[piece] = make_uint2(packed[0], packed[1]);
-    if (piece == 0) {
-        const float d_stored = __half2float(__float2half_rn(d));
-        const float s = A == ActivationType::Q8_1 ? __half2float(__float2half_rn((float)sum * d)) : d_stored * (float)sum;
-        *ds = make_float2(d_stored, s);
-    }
+    if (piece == 0) *ds = q8_32_scales<A>(d, (float)sum);
 }
 
 // Stores the Q8_0 / Q8_1 quantization of one 32 block held by the warp (lane i: element i).
@@ -141,10 +145,7 @@ template <ActivationType A>
 __device__ __forceinline__ void store_q8_32(float v, int8_t* qs, float2* ds) {
     const Q8Block32 b = quantize32(v);
     qs[threadIdx.x % 32] = (int8_t)b.q;
-    if (threadIdx.x % 32 == 0) {
-        const float s = A == ActivationType::Q8_1 ? __half2float(__float2half_rn(b.sum * b.d)) : b.d_stored * b.sum;
-        *ds = make_float2(b.d_stored, s);
-    }
+    if (threadIdx.x % 32 == 0) *ds = q8_32_scales<A>(b.d, b.sum);
 }
 
 }  // namespace shootout::cuda::act
