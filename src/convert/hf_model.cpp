@@ -52,12 +52,6 @@ std::string gguf_architecture(const Json& config, std::string& hf_arch, const st
     return it->second;
 }
 
-const Json* first_of(const Json& config, std::initializer_list<const char*> keys) {
-    for (const char* k : keys)
-        if (const Json* v = config.find(k)) return v;
-    return nullptr;
-}
-
 std::string python_title(const std::string& word) {
     std::string out = word;
     bool prev_cased = false;
@@ -257,20 +251,20 @@ ConvertedModel plan_conversion(const std::string& dir, OutType outtype) {
     else if (total > 0) add("general.size_label", Value::make_string(size_label(total, shared, expert, expert_count)));
 
     // TextModel.set_gguf_parameters
-    const Json* layers = first_of(config, {"n_layers", "num_hidden_layers", "n_layer", "num_layers"});
+    const Json* layers = config.find_first({"n_layers", "num_hidden_layers", "n_layer", "num_layers"});
     if (!layers || !layers->is_integer()) fail(config_path, "no num_hidden_layers");
     add(akey("block_count"), u32(layers->as_int()));
-    if (const Json* v = first_of(config, {"max_position_embeddings", "n_ctx", "n_positions", "max_length",
-                                          "max_sequence_length", "model_max_length"}); v && !v->is_null())
+    if (const Json* v = config.find_first({"max_position_embeddings", "n_ctx", "n_positions", "max_length",
+                                           "max_sequence_length", "model_max_length"}); v && !v->is_null())
         add(akey("context_length"), u32(v->as_int()));
-    if (const Json* v = first_of(config, {"hidden_size", "n_embd", "dim"}); v && !v->is_null())
+    if (const Json* v = config.find_first({"hidden_size", "n_embd", "dim"}); v && !v->is_null())
         add(akey("embedding_length"), u32(v->as_int()));
-    if (const Json* v = first_of(config, {"prefix_dense_intermediate_size", "dense_intermediate_size",
-                                          "intermediate_size", "n_inner", "hidden_dim"}); v && !v->is_null())
+    if (const Json* v = config.find_first({"prefix_dense_intermediate_size", "dense_intermediate_size",
+                                           "intermediate_size", "n_inner", "hidden_dim"}); v && !v->is_null())
         add(akey("feed_forward_length"), u32(v->as_int()));
-    if (const Json* v = first_of(config, {"num_attention_heads", "n_head", "n_heads"}); v && !v->is_null())
+    if (const Json* v = config.find_first({"num_attention_heads", "n_head", "n_heads"}); v && !v->is_null())
         add(akey("attention.head_count"), u32(v->as_int()));
-    if (const Json* v = first_of(config, {"num_key_value_heads", "n_kv_heads"}); v && !v->is_null())
+    if (const Json* v = config.find_first({"num_key_value_heads", "n_kv_heads"}); v && !v->is_null())
         add(akey("attention.head_count_kv"), u32(v->as_int()));
     if (const Json* v = config.find("is_causal"); v && v->is_bool() && !v->as_bool())
         add(akey("attention.causal"), Value::make_bool(false));
@@ -291,16 +285,18 @@ ConvertedModel plan_conversion(const std::string& dir, OutType outtype) {
     }
     const Json* theta = rope_cfg.theta;
     if (theta && theta->is_number()) add(akey("rope.freq_base"), f32(theta->as_double()));
-    if (const Json* v = first_of(config, {"rms_norm_eps", "norm_eps"}); v && v->is_number())
+    if (const Json* v = config.find_first({"rms_norm_eps", "norm_eps"}); v && v->is_number())
         add(akey("attention.layer_norm_rms_epsilon"), f32(v->as_double()));
-    if (const Json* v = first_of(config, {"layer_norm_eps", "layer_norm_epsilon", "norm_epsilon"}); v && v->is_number())
+    if (const Json* v = config.find_first({"layer_norm_eps", "layer_norm_epsilon", "norm_epsilon"});
+        v && v->is_number())
         add(akey("attention.layer_norm_epsilon"), f32(v->as_double()));
-    if (const Json* v = first_of(config, {"num_local_experts", "num_experts", "n_routed_experts"}); v && v->is_integer())
+    if (const Json* v = config.find_first({"num_local_experts", "num_experts", "n_routed_experts"});
+        v && v->is_integer())
         add(akey("expert_count"), u32(v->as_int()));
-    if (const Json* v = first_of(config, {"num_experts_per_tok", "num_experts_per_token", "top_k_experts"});
+    if (const Json* v = config.find_first({"num_experts_per_tok", "num_experts_per_token", "top_k_experts"});
         v && v->is_integer())
         add(akey("expert_used_count"), u32(v->as_int()));
-    if (first_of(config, {"n_group", "topk_group", "score_function", "scoring_func", "score_func"}))
+    if (config.find_first({"n_group", "topk_group", "score_function", "scoring_func", "score_func"}))
         fail(config_path, "expert groups / scoring functions are not supported by the safetensors reader");
     if (const Json* v = config.find("head_dim"); v && v->is_integer()) {
         add(akey("attention.key_length"), u32(v->as_int()));
@@ -336,7 +332,7 @@ ConvertedModel plan_conversion(const std::string& dir, OutType outtype) {
         add(akey("full_attention_interval"), u32(interval && interval->is_integer() ? interval->as_int() : 4));
         // rope_parameters' partial_rotary_factor, mirrored from the top level when absent there.
         const Json* partial = rope->find("partial_rotary_factor");
-        if (!partial) partial = first_of(config, {"partial_rotary_factor", "rope_pct", "rope_percent"});
+        if (!partial) partial = config.find_first({"partial_rotary_factor", "rope_pct", "rope_percent"});
         const double factor = partial && partial->is_number() ? partial->as_double() : 0.25;
         add(akey("rope.dimension_count"), u32(int64_t(double(rope_dim) * factor)));
     }

@@ -17,12 +17,6 @@ const Json& empty_object() {
     return empty;
 }
 
-const Json* first_of(const Json& config, std::initializer_list<const char*> keys) {
-    for (const char* k : keys)
-        if (const Json* v = config.find(k)) return v;
-    return nullptr;
-}
-
 }  // namespace
 
 RopeSettings rope_settings(const Json& config) {
@@ -40,8 +34,8 @@ RopeSettings rope_settings(const Json& config) {
     if (type && type->is_string()) out.type = type->as_string();
     out.theta = out.params->find("rope_theta");
     if (!out.theta && out.mirrored)
-        out.theta = first_of(config, {"global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta",
-                                      "rotary_emb_base"});
+        out.theta = config.find_first({"global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta",
+                                       "rotary_emb_base"});
     return out;
 }
 

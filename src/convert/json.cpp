@@ -236,6 +236,12 @@ const Json* Json::find(std::string_view key) const {
     return nullptr;
 }
 
+const Json* Json::find_first(std::initializer_list<const char*> keys) const {
+    for (const char* k : keys)
+        if (const Json* v = find(k)) return v;
+    return nullptr;
+}
+
 const Json& Json::at(std::string_view key) const {
     const Json* value = find(key);
     if (!value) throw Error("missing JSON key '" + std::string(key) + "'");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -38,6 +39,8 @@ public:
 
     // Object member or nullptr (also nullptr when this is not an object).
     const Json* find(std::string_view key) const;
+    // The first of these keys present (config.json's synonyms, tried in the converter's order), or nullptr.
+    const Json* find_first(std::initializer_list<const char*> keys) const;
     const Json& at(std::string_view key) const;  // throws Error "missing key"
 
 private:
