@@ -14,7 +14,6 @@
 // expert choice can flip.
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -58,11 +57,8 @@ void expect_matches(const std::string& name, const std::string& arch, convert::O
     auto model = Model::load(*file, pool);
     ASSERT_EQ(model->info().n_vocab, g.n_vocab);
 
-    const golden::Comparison prompt = golden::compare(g, golden::prompt_logits(*model, g.tokens));
-    const golden::Comparison steps = golden::compare(g, golden::step_logits(*model, g.tokens));
+    const auto [prompt, steps] = golden::compare_prompt_and_steps(*model, g, name + " (" + label + ")");
     std::filesystem::remove(tmp);
-    std::printf("tiny %s (%s): prompt max |dlogit| %.2e, KLD max %.2e; token by token max |dlogit| %.2e, KLD max %.2e\n",
-                name.c_str(), label, prompt.max_logit_diff, prompt.max_kld, steps.max_logit_diff, steps.max_kld);
     for (const golden::Comparison* c : {&prompt, &steps}) {
         EXPECT_EQ(c->top1_mismatches, 0);
         EXPECT_LT(c->max_logit_diff, bounds.max_logit_diff);

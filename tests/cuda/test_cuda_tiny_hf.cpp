@@ -8,7 +8,6 @@
 // Also Llama 3.1's RoPE frequency factors on the GPU (a tiny numpy-golden GGUF; see that test).
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <string>
 
 #include "../model/golden_logits.h"
@@ -34,11 +33,7 @@ void expect_matches(const std::string& arch, Bounds prompt_bounds) {
     ThreadPool pool(0);
     auto model = Model::load(*file, pool, Backend::Cuda);
     ASSERT_EQ(model->info().n_vocab, g.n_vocab);
-    const golden::Comparison prompt = golden::compare(g, golden::prompt_logits(*model, g.tokens));
-    const golden::Comparison steps = golden::compare(g, golden::step_logits(*model, g.tokens));
-    std::printf("tiny %s (CUDA, F16): prompt max |dlogit| %.2e, KLD max %.2e; token by token max |dlogit| %.2e, "
-                "KLD max %.2e\n",
-                arch.c_str(), prompt.max_logit_diff, prompt.max_kld, steps.max_logit_diff, steps.max_kld);
+    const auto [prompt, steps] = golden::compare_prompt_and_steps(*model, g, arch + " (CUDA, F16)");
     EXPECT_EQ(prompt.top1_mismatches, 0);
     EXPECT_LT(prompt.max_logit_diff, prompt_bounds.max_logit_diff);
     EXPECT_LT(prompt.max_kld, prompt_bounds.max_kld);
@@ -63,11 +58,7 @@ TEST(CudaTinyGolden, LlamaWithRopeFreqsMatchesNumpy) {
     ThreadPool pool(0);
     auto model = Model::load(*file, pool, Backend::Cuda);
     ASSERT_EQ(model->info().n_vocab, g.n_vocab);
-    const golden::Comparison prompt = golden::compare(g, golden::prompt_logits(*model, g.tokens));
-    const golden::Comparison steps = golden::compare(g, golden::step_logits(*model, g.tokens));
-    std::printf("tiny llama31-hd64 (CUDA, F32): prompt max |dlogit| %.2e, KLD max %.2e; token by token max |dlogit| "
-                "%.2e, KLD max %.2e\n",
-                prompt.max_logit_diff, prompt.max_kld, steps.max_logit_diff, steps.max_kld);
+    const auto [prompt, steps] = golden::compare_prompt_and_steps(*model, g, "llama31-hd64 (CUDA, F32)");
     for (const golden::Comparison* c : {&prompt, &steps}) {
         EXPECT_EQ(c->top1_mismatches, 0);
         EXPECT_LT(c->max_logit_diff, 2e-2);

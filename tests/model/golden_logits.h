@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -116,6 +117,18 @@ inline std::vector<float> step_logits(Model& model, const std::vector<int32_t>& 
     for (int64_t t = 0; t < n; ++t)
         model.decode(std::span<const int32_t>(&tokens[(size_t)t], 1), &logits[(size_t)(t * n_vocab)]);
     return logits;
+}
+
+// The golden's tokens through the model as one prompt and token by token, each compared with it,
+// and printed as one line: "tiny <label>: prompt max |dlogit| ..., token by token ...".
+struct PromptAndSteps {
+    Comparison prompt, steps;
+};
+inline PromptAndSteps compare_prompt_and_steps(Model& model, const Golden& g, const std::string& label) {
+    const PromptAndSteps r{compare(g, prompt_logits(model, g.tokens)), compare(g, step_logits(model, g.tokens))};
+    std::printf("tiny %s: prompt max |dlogit| %.2e, KLD max %.2e; token by token max |dlogit| %.2e, KLD max %.2e\n",
+                label.c_str(), r.prompt.max_logit_diff, r.prompt.max_kld, r.steps.max_logit_diff, r.steps.max_kld);
+    return r;
 }
 
 }  // namespace shootout::golden
