@@ -5,6 +5,7 @@
 // without the per-head norms, positions from a nonzero pos0, an aliased output (out == y).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -196,6 +197,9 @@ TEST_F(CudaFused, ProducersQuantizeTheirOutputExactly) {
 // attention (one token), then quantize_activations. Both run the same device code for each part, so
 // q, k, the cache and the output agree to the last bits (bounded at 1e-6 for values of O(1)); the
 // conversion must be, bit for bit, quantize_activations of the fused kernel's own output.
+// With split (long contexts: the keys cut into ranges, a block each, DecodeSplit) the output is the
+// same softmax summed in another order (bounded at 1e-5), and a second run gives the same bits
+// (the merge order is fixed, and the counters are back at zero after each call).
 struct DecodeCase {
     backend::AttentionShape shape;
     int64_t n_rot;
@@ -203,6 +207,8 @@ struct DecodeCase {
     bool norms, rope;
     cuda::ActivationType act;
     bool freq_factors = false;
+    int64_t pos0 = 37;
+    bool split = false;
 };
 
 class CudaDecodeStep : public CudaFused, public ::testing::WithParamInterface<DecodeCase> {};
@@ -210,7 +216,7 @@ class CudaDecodeStep : public CudaFused, public ::testing::WithParamInterface<De
 TEST_P(CudaDecodeStep, OneKernelEqualsThePlainLaunches) {
     const DecodeCase c = GetParam();
     const backend::AttentionShape& shape = c.shape;
-    const int64_t hd = shape.head_dim, pos0 = 37, n_ctx = 40, kv_row = shape.n_head_kv * hd;
+    const int64_t hd = shape.head_dim, pos0 = c.pos0, n_ctx = pos0 + 3, kv_row = shape.n_head_kv * hd;
     const int64_t n_q = shape.n_head * hd;
     ASSERT_TRUE(cuda::attention_decode_supports(shape, c.act));
     // The kernels take the frequency factors in device memory (CudaOps uploads the model's).
@@ -248,15 +254,25 @@ TEST_P(CudaDecodeStep, OneKernelEqualsThePlainLaunches) {
         return r;
     };
     const float scale = 1.0f / std::sqrt((float)hd);
-    Run plain = fresh(), fused = fresh();
+    constexpr int kSplitBlocks = 512;
+    cuda::DeviceBuffer partials(cuda::decode_split_floats(kSplitBlocks) * sizeof(float)),
+        counters(kSplitBlocks * sizeof(unsigned));
+    counters.fill_bytes(0);
+    partials.fill_bytes(0xFF);  // NaN: which ranges wrote their sums shows below
+    const cuda::DecodeSplit split{partials.as<float>(), counters.as<unsigned>(), kSplitBlocks};
+    Run plain = fresh(), fused = fresh(), again = fresh();
     if (c.rope)
         cuda::qk_norm_rope(plain.q.as<float>(), plain.k.as<float>(), qn_p, kn_p, 1, shape, 1e-6f, pos0, rope, nullptr);
     cuda::attention(plain.kc.as<uint16_t>(), plain.vc.as<uint16_t>(), plain.q.as<float>(), plain.k.as<float>(),
                     v.as<float>(), 1, pos0, shape, scale, plain.out.as<float>(), nullptr);
     const cuda::NormRope nr = cuda::norm_rope_args(qn_p, kn_p, 1e-6f, rope, hd);
-    cuda::attention_decode_step(fused.kc.as<uint16_t>(), fused.vc.as<uint16_t>(), fused.q.as<float>(),
-                                fused.k.as<float>(), v.as<float>(), pos0, shape, scale, c.rope ? &nr : nullptr,
-                                fused.out.as<float>(), c.act, fused.qs.as<int8_t>(), fused.ds.as<float2>(), nullptr);
+    auto run_fused = [&](Run& r) {
+        cuda::attention_decode_step(r.kc.as<uint16_t>(), r.vc.as<uint16_t>(), r.q.as<float>(), r.k.as<float>(),
+                                    v.as<float>(), pos0, shape, scale, c.rope ? &nr : nullptr, r.out.as<float>(), c.act,
+                                    r.qs.as<int8_t>(), r.ds.as<float2>(), nullptr, nullptr, c.split ? &split : nullptr);
+    };
+    run_fused(fused);
+    if (c.split) run_fused(again);
     // The conversion of the fused kernel's own output, by the plain launcher.
     cuda::DeviceBuffer qs2((size_t)n_q), ds2((size_t)n_q / 32 * sizeof(float2));
     if (c.act != cuda::ActivationType::F32)
@@ -278,7 +294,19 @@ TEST_P(CudaDecodeStep, OneKernelEqualsThePlainLaunches) {
     EXPECT_LT(max_abs_diff(floats(plain.k), floats(fused.k)), 1e-6);
     EXPECT_LT(max_abs_diff(halves(plain.kc), halves(fused.kc)), 1e-6);
     EXPECT_LT(max_abs_diff(halves(plain.vc), halves(fused.vc)), 1e-6);
-    EXPECT_LT(max_abs_diff(floats(plain.out), floats(fused.out)), 1e-6);
+    EXPECT_LT(max_abs_diff(floats(plain.out), floats(fused.out)), c.split ? 1e-5 : 1e-6);
+    if (c.split) {
+        EXPECT_EQ(floats(again.out), floats(fused.out));
+        EXPECT_EQ(floats(again.q), floats(fused.q));
+        std::vector<unsigned> counts(kSplitBlocks);
+        counters.download(counts.data(), counts.size() * sizeof(unsigned));
+        EXPECT_EQ(counts, std::vector<unsigned>(kSplitBlocks, 0u));
+        // The ranges ran: partial sums were written past kMinSplitKeys keys, none up to it.
+        const std::vector<float> parts = floats(partials);
+        const auto written = std::count_if(parts.begin(), parts.end(), [](float x) { return !std::isnan(x); });
+        if (pos0 + 1 > cuda::kMinSplitKeys) EXPECT_GT(written, 0);
+        else EXPECT_EQ(written, 0);
+    }
     if (c.act != cuda::ActivationType::F32) {
         std::vector<int8_t> q1((size_t)n_q), q2((size_t)n_q);
         fused.qs.download(q1.data(), q1.size());
@@ -301,7 +329,14 @@ INSTANTIATE_TEST_SUITE_P(
         DecodeCase{{8, 8, 64}, 64, backend::RopeStyle::Normal, true, true, cuda::ActivationType::Q8_0},
         DecodeCase{{16, 1, 64}, 32, backend::RopeStyle::Neox, false, true, cuda::ActivationType::F32},
         // Llama 3.1-8B (32 / 8 heads of 128, adjacent pairs, no norms) with its frequency factors.
-        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Normal, false, true, cuda::ActivationType::Q8_K, true}));
+        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Normal, false, true, cuda::ActivationType::Q8_K, true},
+        // Long contexts, the keys in ranges: one range (256 keys), a range and one key, 4 and 16 ranges.
+        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 255, true},
+        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_0, false, 256, true},
+        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 1000, true},
+        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, false, cuda::ActivationType::F32, false, 4095, true},
+        DecodeCase{{16, 2, 256}, 64, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 3000, true},
+        DecodeCase{{16, 1, 64}, 32, backend::RopeStyle::Neox, false, true, cuda::ActivationType::F32, false, 4095, true}));
 
 TEST(CudaDecodeStepSupport, ConversionBlocksMustTileAKvHeadsOutput) {
     // 1 query head of 64 per KV head: 64 outputs, not a Q8_K block of 256; Q8_0 fits.

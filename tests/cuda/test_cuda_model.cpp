@@ -102,53 +102,63 @@ protected:
     ThreadPool pool_{0};
 };
 
-TEST_F(CudaModelTest, PrefillAndDecodeMatchCpu) {
-    for (const std::string& path : paths_) {
-        SCOPED_TRACE(path);
-        auto file = gguf::File::open(path);
-        auto tokenizer = Tokenizer::from_gguf(*file);
-        const std::vector<int32_t> tokens = tokenizer->tokenize(kText, true, false);
-        ASSERT_GE(tokens.size(), 120u);
-        auto cpu = Model::load(*file, pool_, Backend::Cpu);
-        auto gpu = Model::load(*file, pool_, Backend::Cuda);
-        // Decode after a 64-token prompt.
-        const test::BackendKlds k = test::compare_backends(*cpu, *gpu, tokens, 64);
-        ASSERT_EQ(test::first_non_finite(k.prefill), -1) << "prefill position";
-        ASSERT_EQ(test::first_non_finite(k.decode), -1) << "decode step";
-        const double prefill_mean = test::mean(k.prefill), prefill_max = test::max(k.prefill);
-        const double decode_mean = test::mean(k.decode), decode_max = test::max(k.decode);
-        std::printf("KLD cpu||cuda %s: prefill %zu tokens mean %.3g max %.3g; decode %zu steps mean %.3g max %.3g\n",
-                    std::filesystem::path(path).filename().c_str(), k.prefill.size(), prefill_mean, prefill_max,
-                    k.decode.size(), decode_mean, decode_max);
-        // F16/BF16 weights: only summation order differs (and the F16 rounding of q and of the softmax
-        // probabilities in the GPU's prompt attention), well under 1e-4. Quantized weights: both
-        // backends quantize the activations to 8 bits the same way (bit-exact, test_cuda_kernels), but
-        // an activation that the two backends' rounding-order differences put on the other side of an
-        // 8-bit rounding boundary moves by a whole step, and the model amplifies it. The floor this
-        // sets is a property of 8-bit activations, not of the GPU: on the CPU alone, changing
-        // rms_norm's eps from 1e-6 to 1.2e-6 (outputs change ~1e-7 relative) moves the Q8_0 model's
-        // logits by a mean KLD of 3.1e-4, its F32-dequantized twin's by < 1e-6. Measured CPU vs
-        // CUDA (H200, 2026-11-26): 1.3e-4..1.6e-4 (Q8_0 activations), 4.5e-4..5.7e-4 (Q8_K, whose
-        // 256-wide blocks have coarser steps). How far the floor goes is the model's own sensitivity
-        // to its activation rounding (KLD to its F32 twin on the CPU): pure TQ1_0/TQ2_0 models have
-        // 9e-3 (H100: CPU vs CUDA 1.1e-2, 1.3x their sensitivity; Q4_K_M 5.5e-4 against 4.5e-4), so the
-        // bound is the larger of a fixed one and twice that sensitivity. It still catches a wrong
-        // kernel (KLD 0.1 and up on this model).
-        const auto ffn_type = file->find_tensor("blk.0.ffn_down.weight")->type;
-        const bool float_weights = ffn_type == quant::TypeId::F16 || ffn_type == quant::TypeId::BF16;
-        double mean_bound = float_weights ? 1e-4 : 1e-3, max_bound = float_weights ? 1e-3 : 1e-2;
-        if (!float_weights) {
-            const std::vector<double> s = activation_rounding_sensitivity(*file, k.cpu_logits, tokens, pool_);
-            std::printf("  the CPU's activation-rounding sensitivity (KLD to its F32 twin): mean %.3g max %.3g\n",
-                        test::mean(s), test::max(s));
-            mean_bound = std::max(mean_bound, 2 * test::mean(s));
-            max_bound = std::max(max_bound, 2 * test::max(s));
-        }
-        EXPECT_LT(prefill_mean, mean_bound);
-        EXPECT_LT(decode_mean, mean_bound);
-        EXPECT_LT(prefill_max, max_bound);
-        EXPECT_LT(decode_max, max_bound);
+// The model at path on both backends over `repeats` copies of kText, decoding after n_prompt tokens.
+void expect_cuda_matches_cpu(const std::string& path, int repeats, int64_t n_prompt, ThreadPool& pool) {
+    SCOPED_TRACE(path);
+    auto file = gguf::File::open(path);
+    auto tokenizer = Tokenizer::from_gguf(*file);
+    std::string text;
+    for (int i = 0; i < repeats; ++i) text += kText;
+    const std::vector<int32_t> tokens = tokenizer->tokenize(text, true, false);
+    ASSERT_GE((int64_t)tokens.size(), n_prompt + 56);
+    auto cpu = Model::load(*file, pool, Backend::Cpu);
+    auto gpu = Model::load(*file, pool, Backend::Cuda);
+    const test::BackendKlds k = test::compare_backends(*cpu, *gpu, tokens, n_prompt);
+    ASSERT_EQ(test::first_non_finite(k.prefill), -1) << "prefill position";
+    ASSERT_EQ(test::first_non_finite(k.decode), -1) << "decode step";
+    const double prefill_mean = test::mean(k.prefill), prefill_max = test::max(k.prefill);
+    const double decode_mean = test::mean(k.decode), decode_max = test::max(k.decode);
+    std::printf("KLD cpu||cuda %s: prefill %zu tokens mean %.3g max %.3g; decode %zu steps mean %.3g max %.3g\n",
+                std::filesystem::path(path).filename().c_str(), k.prefill.size(), prefill_mean, prefill_max,
+                k.decode.size(), decode_mean, decode_max);
+    // F16/BF16 weights: only summation order differs (and the F16 rounding of q and of the softmax
+    // probabilities in the GPU's prompt attention), well under 1e-4. Quantized weights: both
+    // backends quantize the activations to 8 bits the same way (bit-exact, test_cuda_kernels), but
+    // an activation that the two backends' rounding-order differences put on the other side of an
+    // 8-bit rounding boundary moves by a whole step, and the model amplifies it. The floor this
+    // sets is a property of 8-bit activations, not of the GPU: on the CPU alone, changing
+    // rms_norm's eps from 1e-6 to 1.2e-6 (outputs change ~1e-7 relative) moves the Q8_0 model's
+    // logits by a mean KLD of 3.1e-4, its F32-dequantized twin's by < 1e-6. Measured CPU vs
+    // CUDA (H200, 2026-11-26): 1.3e-4..1.6e-4 (Q8_0 activations), 4.5e-4..5.7e-4 (Q8_K, whose
+    // 256-wide blocks have coarser steps). How far the floor goes is the model's own sensitivity
+    // to its activation rounding (KLD to its F32 twin on the CPU): pure TQ1_0/TQ2_0 models have
+    // 9e-3 (H100: CPU vs CUDA 1.1e-2, 1.3x their sensitivity; Q4_K_M 5.5e-4 against 4.5e-4), so the
+    // bound is the larger of a fixed one and twice that sensitivity. It still catches a wrong
+    // kernel (KLD 0.1 and up on this model).
+    const auto ffn_type = file->find_tensor("blk.0.ffn_down.weight")->type;
+    const bool float_weights = ffn_type == quant::TypeId::F16 || ffn_type == quant::TypeId::BF16;
+    double mean_bound = float_weights ? 1e-4 : 1e-3, max_bound = float_weights ? 1e-3 : 1e-2;
+    if (!float_weights) {
+        const std::vector<double> s = activation_rounding_sensitivity(*file, k.cpu_logits, tokens, pool);
+        std::printf("  the CPU's activation-rounding sensitivity (KLD to its F32 twin): mean %.3g max %.3g\n",
+                    test::mean(s), test::max(s));
+        mean_bound = std::max(mean_bound, 2 * test::mean(s));
+        max_bound = std::max(max_bound, 2 * test::max(s));
     }
+    EXPECT_LT(prefill_mean, mean_bound);
+    EXPECT_LT(decode_mean, mean_bound);
+    EXPECT_LT(prefill_max, max_bound);
+    EXPECT_LT(decode_max, max_bound);
+}
+
+TEST_F(CudaModelTest, PrefillAndDecodeMatchCpu) {
+    for (const std::string& path : paths_) expect_cuda_matches_cpu(path, 1, 64, pool_);  // decode after 64 tokens
+}
+
+// Decode steps at 600+ positions: the decode attention cuts the keys into ranges there (DecodeSplit,
+// past kMinSplitKeys), a block each, merged by the last block to finish.
+TEST_F(CudaModelTest, LongContextDecodeMatchesCpu) {
+    for (const std::string& path : paths_) expect_cuda_matches_cpu(path, 6, 600, pool_);
 }
 
 TEST(CudaModelErrors, DecodeNeedsASequence) {

@@ -166,15 +166,34 @@ void launch(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, in
 // sum per head, and each lane accumulates V for its HD / 32 dimensions; the warps' partial sums are
 // merged through shared memory at the end. The one-query-warp kernel above walked every key tile of
 // every head serially in one warp: ~8 us a layer at 128 positions on an H200.
+// With gridDim.y > 1 (DecodeSplit, ops_kernels.h) block (h, s) takes the s-th range of the keys: the
+// ranges are cut at run time from the position, so a captured graph serves every context length.
 template <int HD, int G, int W, ActivationType A>
 __global__ void __launch_bounds__(W * 32)
 attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const float* k, const float* v, int64_t pos0,
                         const int64_t* __restrict__ pos0_device, int n_head_kv, float scale, NormRope nr,
-                        float* q_back, float* k_back, float* out, int8_t* __restrict__ qs, float2* __restrict__ ds) {
+                        float* q_back, float* k_back, float* out, int8_t* __restrict__ qs, float2* __restrict__ ds,
+                        float* partials, unsigned* counters) {
     pdl_launch_dependents();
     pdl_wait();
     if (pos0_device) pos0 = *pos0_device;
     constexpr int kDims = HD / 32;  // per lane
+    constexpr int kR = HD / 32, kT = 32 / kR;  // lanes a key, keys a warp's tile
+    // The key ranges: whole block tiles of at least kMinSplitKeys; blocks past the last range exit.
+    const int64_t n_keys = pos0 + 1;
+    int64_t range = n_keys;
+    int n_ranges = 1;
+    if (gridDim.y > 1) {
+        const int64_t tile = (int64_t)W * kT;
+        range = (n_keys + gridDim.y - 1) / gridDim.y;
+        range = (range + tile - 1) / tile * tile;
+        if (range < kMinSplitKeys) range = kMinSplitKeys;
+        n_ranges = (int)((n_keys + range - 1) / range);
+    }
+    const int split = blockIdx.y;
+    if (split >= n_ranges) return;
+    const int64_t key_begin = split * range, key_end = key_begin + range < n_keys ? key_begin + range : n_keys;
+    const bool holds_new = key_end == n_keys;  // the range with the new position stores and scores it
     __shared__ __align__(16) float q_s[G][HD];
     __shared__ float k_s[HD];
     __shared__ float part_acc[W][G][HD];
@@ -184,15 +203,19 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     // The new position's key and value (this KV head's part of the row), and the queries: normed and
     // rotated here when q_back is given (rows 0..G-1 the query heads, row G the key; written back to
     // q_back and k_back as qk_norm_rope leaves them). __syncthreads makes the stored row visible to
-    // the key walk below.
+    // the key walk below. With several ranges every block norms the queries for itself and only the
+    // block of the new position the key; q_back (q itself) is then written by the merging block, when
+    // no block reads q any more.
     const float* q_head = q + (int64_t)kv_head * G * HD;
     const float* k_head = k + (int64_t)kv_head * HD;
     __half* k_new = k_cache + pos0 * kv_row + (int64_t)kv_head * HD;
     __half* v_new = v_cache + pos0 * kv_row + (int64_t)kv_head * HD;
     if (q_back) {
         for (int r = warp; r <= G; r += W) {
+            if (r == G && !holds_new) break;
             float* row = r < G ? q_s[r] : k_s;
             norm_rope_row<HD>(r < G ? q_head + (int64_t)r * HD : k_head, r < G ? nr.q_norm : nr.k_norm, nr, pos0, row);
+            if (r < G && n_ranges > 1) continue;
             float* back = r < G ? q_back + ((int64_t)kv_head * G + r) * HD : k_back + (int64_t)kv_head * HD;
             for (int d = lane; d < HD; d += 32) {
                 back[d] = row[d];
@@ -201,9 +224,11 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         }
     } else {
         for (int i = threadIdx.x; i < G * HD; i += W * 32) q_s[i / HD][i % HD] = q_head[i];
-        for (int d = threadIdx.x; d < HD; d += W * 32) k_new[d] = __float2half_rn(k_head[d]);
+        if (holds_new)
+            for (int d = threadIdx.x; d < HD; d += W * 32) k_new[d] = __float2half_rn(k_head[d]);
     }
-    for (int d = threadIdx.x; d < HD; d += W * 32) v_new[d] = __float2half_rn(v[(int64_t)kv_head * HD + d]);
+    if (holds_new)
+        for (int d = threadIdx.x; d < HD; d += W * 32) v_new[d] = __float2half_rn(v[(int64_t)kv_head * HD + d]);
     __syncthreads();
 
     float m[G], l[G], acc[G][kDims];
@@ -218,15 +243,13 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     // scoring 32 of the key's dimensions: at the short contexts of a decode run every warp has keys
     // (32-key tiles left all but one warp idle below 33 positions: half the kernel's time was warps
     // waiting at its barriers, ncu), and a lane's four 16-byte key loads are all in flight at once.
-    constexpr int kR = HD / 32, kT = 32 / kR;
     const int part = lane % kR, kt = lane / kR;
-    const int64_t n_keys = pos0 + 1;
-    for (int64_t p0 = (int64_t)warp * kT; p0 < n_keys; p0 += (int64_t)W * kT) {
+    for (int64_t p0 = key_begin + (int64_t)warp * kT; p0 < key_end; p0 += (int64_t)W * kT) {
         const int64_t p = p0 + kt;
         float s[G];
 #pragma unroll
         for (int g = 0; g < G; ++g) s[g] = 0.f;
-        if (p < n_keys) {
+        if (p < key_end) {
             const uint4* kr = reinterpret_cast<const uint4*>(k_cache + p * kv_row + (int64_t)kv_head * HD + 32 * part);
             uint4 raw[4];
 #pragma unroll
@@ -255,17 +278,17 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         for (int g = 0; g < G; ++g)
 #pragma unroll
             for (int off = 1; off < kR; off <<= 1) s[g] += __shfl_xor_sync(0xffffffffu, s[g], off);
-        const int n_here = n_keys - p0 < kT ? (int)(n_keys - p0) : kT;  // >= 1
+        const int n_here = key_end - p0 < kT ? (int)(key_end - p0) : kT;  // >= 1
         float pr[G];
 #pragma unroll
         for (int g = 0; g < G; ++g) {
             // Max and sum over the tile's keys: across the kT lane groups, each key counted once.
-            float mx = p < n_keys ? s[g] * scale : -INFINITY;
+            float mx = p < key_end ? s[g] * scale : -INFINITY;
 #pragma unroll
             for (int off = kR; off < 32; off <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
             const float m_new = fmaxf(m[g], mx);  // finite: key p0 is always there
             const float correction = expf(m[g] - m_new);
-            pr[g] = p < n_keys ? expf(s[g] * scale - m_new) : 0.f;
+            pr[g] = p < key_end ? expf(s[g] * scale - m_new) : 0.f;
             float sum = pr[g];
 #pragma unroll
             for (int off = kR; off < 32; off <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
@@ -314,7 +337,8 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     }
     __syncthreads();
     // Merge: out = sum_w e^(m_w - M) acc_w / sum_w e^(m_w - M) l_w (a warp without keys has m = -inf).
-    // The factors e^(m_w - M) and the denominators once per head (part_m / part_l then hold them).
+    // The factors e^(m_w - M) and the denominators once per head (part_m / part_l then hold them,
+    // part_l[1] the maximum M).
     if (threadIdx.x < G) {
         const int g = threadIdx.x;
         float mx = -INFINITY;
@@ -328,17 +352,73 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
             den += f * part_l[w][g];
         }
         part_l[0][g] = den;
+        part_l[1][g] = mx;
     }
     __syncthreads();
-    for (int i = threadIdx.x; i < G * HD; i += W * 32) {
-        const int g = i / HD, d = i % HD;
-        float num = 0.f;
+    if (n_ranges == 1) {
+        for (int i = threadIdx.x; i < G * HD; i += W * 32) {
+            const int g = i / HD, d = i % HD;
+            float num = 0.f;
 #pragma unroll
-        for (int w = 0; w < W; ++w) num += part_m[w][g] * part_acc[w][g][d];
-        const float den = part_l[0][g];
-        const float o = num / den;
-        out[(int64_t)kv_head * G * HD + i] = o;
-        if constexpr (A != ActivationType::F32) q_s[g][d] = o;  // the queries are read: free
+            for (int w = 0; w < W; ++w) num += part_m[w][g] * part_acc[w][g][d];
+            const float o = num / part_l[0][g];
+            out[(int64_t)kv_head * G * HD + i] = o;
+            if constexpr (A != ActivationType::F32) q_s[g][d] = o;  // the queries are read: free
+        }
+    } else {
+        // This range's (M, den, num) to partials; the last block of the head to get here merges all
+        // ranges in range order (the same sums whichever block that is). The fences make the
+        // partials written before the count visible to the merging block, and its reads after it.
+        constexpr int kPart = 2 * G + G * HD;
+        __shared__ bool merges;
+        __shared__ float range_f[kMaxDecodeSplits][G];
+        float* mine = partials + ((int64_t)kv_head * gridDim.y + split) * kPart;
+        for (int i = threadIdx.x; i < G * HD; i += W * 32) {
+            const int g = i / HD, d = i % HD;
+            float num = 0.f;
+#pragma unroll
+            for (int w = 0; w < W; ++w) num += part_m[w][g] * part_acc[w][g][d];
+            mine[2 * G + i] = num;
+        }
+        if (threadIdx.x < G) {
+            mine[threadIdx.x] = part_l[1][threadIdx.x];
+            mine[G + threadIdx.x] = part_l[0][threadIdx.x];
+        }
+        __threadfence();
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            merges = atomicAdd(&counters[kv_head], 1u) == (unsigned)n_ranges - 1;
+            if (merges) counters[kv_head] = 0;  // every block of this head has counted: ready for the next call
+        }
+        __syncthreads();
+        if (!merges) return;
+        __threadfence();
+        const float* head_parts = partials + (int64_t)kv_head * gridDim.y * kPart;
+        if (threadIdx.x < G) {
+            const int g = threadIdx.x;
+            float mx = -INFINITY;
+            for (int r = 0; r < n_ranges; ++r) mx = fmaxf(mx, __ldcg(head_parts + r * kPart + g));
+            float den = 0.f;
+            for (int r = 0; r < n_ranges; ++r) {
+                const float f = expf(__ldcg(head_parts + r * kPart + g) - mx);
+                range_f[r][g] = f;
+                den += f * __ldcg(head_parts + r * kPart + G + g);
+            }
+            part_l[0][g] = den;
+        }
+        // q_back: every block has read q (each counted after its norms).
+        if (q_back)
+            for (int i = threadIdx.x; i < G * HD; i += W * 32)
+                q_back[(int64_t)kv_head * G * HD + i] = q_s[i / HD][i % HD];
+        __syncthreads();
+        for (int i = threadIdx.x; i < G * HD; i += W * 32) {
+            const int g = i / HD, d = i % HD;
+            float num = 0.f;
+            for (int r = 0; r < n_ranges; ++r) num += range_f[r][g] * __ldcg(head_parts + r * kPart + 2 * G + i);
+            const float o = num / part_l[0][g];
+            out[(int64_t)kv_head * G * HD + i] = o;
+            if constexpr (A != ActivationType::F32) q_s[g][d] = o;
+        }
     }
     if constexpr (A != ActivationType::F32) {
         // The output's conversion for the next product: G * HD is whole conversion blocks.
@@ -373,18 +453,36 @@ struct DecodeArgs {
     float* out;
     int8_t* qs;
     float2* ds;
+    const DecodeSplit* split;
 };
+
+// Key ranges a KV head for DecodeSplit: about two blocks an SM over all heads, within the scratch.
+int decode_ranges(const DecodeSplit* split, int64_t n_head_kv) {
+    if (!split || !split->partials || n_head_kv <= 0) return 1;
+    static const int n_sm = [] {
+        int device = 0, n = 0;
+        SHOOTOUT_CUDA_CHECK(cudaGetDevice(&device));
+        SHOOTOUT_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
+        return n;
+    }();
+    int64_t r = 2 * (int64_t)n_sm / n_head_kv;
+    if (r > kMaxDecodeSplits) r = kMaxDecodeSplits;
+    if (r * n_head_kv > split->max_blocks) r = split->max_blocks / n_head_kv;
+    return r < 1 ? 1 : (int)r;
+}
 
 template <int HD, int G, ActivationType A>
 void launch_decode(const DecodeArgs& a, const backend::AttentionShape& shape, cudaStream_t stream) {
     static_assert(G * HD <= 2048, "shared memory: W * G * HD partial sums plus G * HD queries");
     constexpr int W = G * HD <= 1024 ? 8 : 4;  // the partial sums: W * G * HD floats (<= 32 KB)
     const NormRope nr = a.norm_rope ? *a.norm_rope : NormRope{};
-    launch_kernel({dim3((unsigned)shape.n_head_kv), dim3(W * 32), 0, stream}, true,
+    const int ranges = decode_ranges(a.split, shape.n_head_kv);
+    launch_kernel({dim3((unsigned)shape.n_head_kv, (unsigned)ranges), dim3(W * 32), 0, stream}, true,
                   attention_decode_kernel<HD, G, W, A>, reinterpret_cast<__half*>(a.k_cache),
                   reinterpret_cast<__half*>(a.v_cache), a.q, a.k, a.v, a.pos0, a.pos0_device, (int)shape.n_head_kv,
                   a.scale, nr, a.norm_rope ? const_cast<float*>(a.q) : nullptr,
-                  a.norm_rope ? const_cast<float*>(a.k) : nullptr, a.out, a.qs, a.ds);
+                  a.norm_rope ? const_cast<float*>(a.k) : nullptr, a.out, a.qs, a.ds,
+                  ranges > 1 ? a.split->partials : nullptr, ranges > 1 ? a.split->counters : nullptr);
 }
 
 constexpr int conversion_block(ActivationType act) {
@@ -428,6 +526,10 @@ bool by_decode_shape(const backend::AttentionShape& shape, F&& f) {
 
 }  // namespace
 
+size_t decode_split_floats(int max_blocks) {
+    return (size_t)(max_blocks > 0 ? max_blocks : 0) * (2 * 16 + 2048);  // G <= 16, G * HD <= 2048
+}
+
 bool attention_decode_supports(const backend::AttentionShape& shape, ActivationType act) {
     if (act != ActivationType::F32 && conversion_block(act) == 0) return false;
     const int block = conversion_block(act);
@@ -464,11 +566,11 @@ void decode_launch(const DecodeArgs& a, const backend::AttentionShape& shape, Ac
 void attention_decode_step(uint16_t* k_cache, uint16_t* v_cache, float* q, float* k, const float* v, int64_t pos0,
                            const backend::AttentionShape& shape, float scale, const NormRope* norm_rope, float* out,
                            ActivationType act, int8_t* qs, float2* ds, StreamHandle stream,
-                           const int64_t* pos0_device) {
+                           const int64_t* pos0_device, const DecodeSplit* split) {
     if (!attention_decode_supports(shape, act))
         fail("attention", "no decode kernel for " + std::to_string(shape.n_head) + "/" + std::to_string(shape.n_head_kv) +
                               " heads of " + std::to_string(shape.head_dim) + " with this output conversion");
-    decode_launch({k_cache, v_cache, q, k, v, pos0, pos0_device, scale, norm_rope, out, qs, ds}, shape, act,
+    decode_launch({k_cache, v_cache, q, k, v, pos0, pos0_device, scale, norm_rope, out, qs, ds, split}, shape, act,
                   static_cast<cudaStream_t>(stream));
 }
 
@@ -482,7 +584,7 @@ void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     // One token: the decode kernel stores the new row itself (one launch).
     if (n_tokens == 1 && attention_decode_supports(shape, ActivationType::F32)) {
-        decode_launch({k_cache, v_cache, q, k, v, pos0, pos0_device, scale, nullptr, out, nullptr, nullptr}, shape,
+        decode_launch({k_cache, v_cache, q, k, v, pos0, pos0_device, scale, nullptr, out, nullptr, nullptr, nullptr}, shape,
                       ActivationType::F32, s);
         return;
     }

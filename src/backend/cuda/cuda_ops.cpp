@@ -79,6 +79,13 @@ public:
     CudaOps() {
         if (device_count() == 0) fail("cuda", "no CUDA device found (the CUDA backend needs an NVIDIA GPU)");
         steps_ = std::make_unique<StepGraphs>();
+        // The decode attention's scratch for long contexts (DecodeSplit): allocated once, here, so a
+        // captured graph's address never changes; 512 blocks is ~4 MB.
+        constexpr int kSplitBlocks = 512;
+        split_partials_ = DeviceBuffer(cuda::decode_split_floats(kSplitBlocks) * sizeof(float));
+        split_counters_ = DeviceBuffer(kSplitBlocks * sizeof(unsigned));
+        split_counters_.fill_bytes(0);
+        split_ = {split_partials_.as<float>(), split_counters_.as<unsigned>(), kSplitBlocks};
     }
 
     std::unique_ptr<backend::Buffer> alloc(size_t n_floats) override {
@@ -449,9 +456,10 @@ private:
             << nr.theta_scale << nr.neox << nr.freq_factors;
         const int64_t n_out = shape.n_head * shape.head_dim;
         const ActivationType act = predicted_conversion(out, 1, n_out);
+        const cuda::DecodeSplit* split = &split_;
         auto run = [=](ActivationType a, int8_t* qs, float2* ds, cudaStream_t s, const int64_t* pos_device) {
             cuda::attention_decode_step(kc, vc, qw, kw, v, pos0, shape, scale, fuse ? &nr : nullptr, out, a, qs, ds, s,
-                                        pos_device);
+                                        pos_device, split);
         };
         if (act != ActivationType::F32 && cuda::attention_decode_supports(shape, act) &&
             launch_quantizing(key, pos0, out, 1, n_out, run))
@@ -745,6 +753,8 @@ private:
     MoeScratch moe_;
     std::unordered_map<const uint8_t*, DeviceBuffer> vectors_;
     Workspace workspace_;
+    DeviceBuffer split_partials_, split_counters_;
+    cuda::DecodeSplit split_;
     std::vector<float> rows_;
     // The activations the last product left quantized in the workspace of its mode (eager or step):
     // x, n_tokens, n_in. Cleared by every other op and at step boundaries.

@@ -66,11 +66,29 @@ void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float
 // as quantize_activations(act) would, into qs / ds (the next product's input, activation_quant.h).
 // attention_decode_supports(shape, act) says whether this shape and conversion have the kernel
 // (head_dim 64/128/256, a power-of-two group of query heads, whole conversion blocks per KV head).
+//
+// split (flash decoding): at long contexts one block a KV head reads its keys one tile after another
+// (at 4096 positions an 8B model ran at a third of its empty-cache speed), so with split given the
+// keys are also cut into up to kMaxDecodeSplits ranges of at least kMinSplitKeys, a block each; each
+// writes its partial softmax sums to split->partials and the last block of a KV head to finish
+// (split->counters, zero between calls) merges them in range order, so the result does not depend on
+// which block finishes last. The grid is fixed when a step graph is captured, the ranges follow the
+// position read at run time: blocks past the last range exit at once, and up to kMinSplitKeys keys
+// one block does everything as without split.
+constexpr int kMaxDecodeSplits = 32;
+constexpr int kMinSplitKeys = 256;
+struct DecodeSplit {
+    float* partials = nullptr;   // decode_split_floats(max_blocks) floats
+    unsigned* counters = nullptr;  // max_blocks counters, zero
+    int max_blocks = 0;            // KV heads x ranges at most (the launch takes fewer ranges if needed)
+};
+// Floats of partials for max_blocks blocks (any shape attention_decode_supports takes).
+size_t decode_split_floats(int max_blocks);
 bool attention_decode_supports(const backend::AttentionShape& shape, ActivationType act);
 void attention_decode_step(uint16_t* k_cache, uint16_t* v_cache, float* q, float* k, const float* v, int64_t pos0,
                            const backend::AttentionShape& shape, float scale, const NormRope* norm_rope, float* out,
                            ActivationType act, int8_t* qs, float2* ds, StreamHandle stream,
-                           const int64_t* pos0_device = nullptr);
+                           const int64_t* pos0_device = nullptr, const DecodeSplit* split = nullptr);
 
 // The prefill path of attention() (attention_gemm.cu; the cache rows already stored): scores and
 // weighted values as cuBLAS products on the tensor cores, for n_tokens of a few dozen and up.
