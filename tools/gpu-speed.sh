@@ -4,7 +4,8 @@
 # -fa 1 -ngl 99, built beside from LLAMA_SRC in the background while Shootout builds) bench the same
 # file, one after the other, and the file is deleted before the next spec (an 80B file and a 30B one
 # do not fit a 64 GB disk together). Run through the device tool.
-#   tools/gpu-speed.sh [--llama SRC] [--prompts 512] [--gen 128] [--reps 5] SPEC...
+#   tools/gpu-speed.sh [--llama SRC] [--prompts 512] [--gen 128] [--depth 0] [--reps 5] SPEC...
+#   --depth LIST  tokens in the KV cache before each test (both tools' -d), e.g. 0,4096
 #   SPEC = ARCH:SHAPE:RECIPE[:pure]   e.g. qwen3:8B:Q4_K_M qwen3:8B:MXFP4_MOE:pure qwen3moe:30B-A3B:MXFP4_MOE
 #   (pure: every matrix in the recipe's base type, as llama-quantize --pure; MXFP4_MOE on a dense model
 #   is otherwise Q8_0 everywhere).
@@ -12,12 +13,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-llama_src=""; prompts=512; gen=128; reps=5; specs=()
+llama_src=""; prompts=512; gen=128; depth=0; reps=5; specs=()
 while [ $# -gt 0 ]; do
   case $1 in
     --llama) llama_src=$2; shift ;;
     --prompts) prompts=$2; shift ;;
     --gen) gen=$2; shift ;;
+    --depth) depth=$2; shift ;;
     --reps) reps=$2; shift ;;
     *) specs+=("$1") ;;
   esac
@@ -38,14 +40,14 @@ for spec in "${specs[@]}"; do
   "$S" synth --arch "$arch" --shape "$shape" --recipe "$recipe" ${pure:+--pure} -o "$f" >"$out/synth-$name.log" 2>&1 \
     || { echo "synth $spec failed"; tail -3 "$out/synth-$name.log"; status=1; continue; }
   echo "== $name: $(du -h "$f" | cut -f1), synth $(( $(date +%s) - t0 )) s"
-  timeout "${BENCH_TIMEOUT:-300}" "$S" bench -m "$f" -p "$prompts" -n "$gen" -r "$reps" --backend cuda -o "$out/bench-$name" \
+  timeout "${BENCH_TIMEOUT:-300}" "$S" bench -m "$f" -p "$prompts" -n "$gen" -d "$depth" -r "$reps" --backend cuda -o "$out/bench-$name" \
     >"$out/bench-$name.txt" 2>&1 || { status=1; tail -5 "$out/bench-$name.txt"; }
   if [ -n "$llama_pid" ]; then  # the llama.cpp build ran beside Shootout's and the first synth
     wait $llama_pid || { echo "llama.cpp build failed"; tail -20 "$out/llama-build.log"; }
     llama_pid=""
   fi
   if [ -x "$B" ]; then
-    timeout "${BENCH_TIMEOUT:-300}" "$B" -m "$f" -p "$prompts" -n "$gen" -r "$reps" -fa 1 -ngl 99 -o csv \
+    timeout "${BENCH_TIMEOUT:-300}" "$B" -m "$f" -p "$prompts" -n "$gen" -d "$depth" -r "$reps" -fa 1 -ngl 99 -o csv \
       >"$out/llama-bench-$name.csv" 2>"$out/llama-bench-$name.err" || { status=1; tail -5 "$out/llama-bench-$name.err"; }
   fi
   # One line per test: Shootout's mean (its CSV: test, avg_ts) beside llama-bench's (n_prompt, n_gen, avg_ts).
@@ -59,6 +61,7 @@ theirs = {}
 try:
     for r in csv.DictReader(open(sys.argv[2])):
         t = f"pp{r['n_prompt']}" if int(r["n_gen"]) == 0 else f"tg{r['n_gen']}"
+        if int(r.get("n_depth") or 0) > 0: t += f" @ d{r['n_depth']}"  # as Shootout names it
         theirs[t] = float(r["avg_ts"])
 except Exception: pass
 for t, v in ours.items():

@@ -330,9 +330,10 @@ INSTANTIATE_TEST_SUITE_P(
         DecodeCase{{16, 1, 64}, 32, backend::RopeStyle::Neox, false, true, cuda::ActivationType::F32},
         // Llama 3.1-8B (32 / 8 heads of 128, adjacent pairs, no norms) with its frequency factors.
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Normal, false, true, cuda::ActivationType::Q8_K, true},
-        // Long contexts, the keys in ranges: one range (256 keys), a range and one key, 4 and 16 ranges.
-        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 255, true},
-        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_0, false, 256, true},
+        // Long contexts, the keys in ranges (kMinSplitKeys = 64; 32 ranges at most): one range (64
+        // keys), a range and one key, 16 ranges, 32 ranges.
+        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 63, true},
+        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_0, false, 64, true},
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 1000, true},
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, false, cuda::ActivationType::F32, false, 4095, true},
         DecodeCase{{16, 2, 256}, 64, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 3000, true},

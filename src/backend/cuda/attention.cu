@@ -246,6 +246,19 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     const int part = lane % kR, kt = lane / kR;
     for (int64_t p0 = key_begin + (int64_t)warp * kT; p0 < key_end; p0 += (int64_t)W * kT) {
         const int64_t p = p0 + kt;
+        const int n_here = key_end - p0 < kT ? (int)(key_end - p0) : kT;  // >= 1
+        // The tile's values first: their loads do not depend on the scores, so they are in flight
+        // together with the keys' (one memory round trip a tile, not two). Summed in key order below.
+        __half2 vh[kT][kDims / 2];
+#pragma unroll
+        for (int u = 0; u < kT; ++u) {
+            if (u < n_here) {
+                const __half2* vr = reinterpret_cast<const __half2*>(v_cache + (p0 + u) * kv_row +
+                                                                     (int64_t)kv_head * HD + kDims * lane);
+#pragma unroll
+                for (int c = 0; c < kDims / 2; ++c) vh[u][c] = vr[c];
+            }
+        }
         float s[G];
 #pragma unroll
         for (int g = 0; g < G; ++g) s[g] = 0.f;
@@ -278,7 +291,6 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         for (int g = 0; g < G; ++g)
 #pragma unroll
             for (int off = 1; off < kR; off <<= 1) s[g] += __shfl_xor_sync(0xffffffffu, s[g], off);
-        const int n_here = key_end - p0 < kT ? (int)(key_end - p0) : kT;  // >= 1
         float pr[G];
 #pragma unroll
         for (int g = 0; g < G; ++g) {
@@ -296,17 +308,6 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
 #pragma unroll
             for (int c = 0; c < kDims; ++c) acc[g][c] *= correction;
             m[g] = m_new;
-        }
-        // The tile's values: every key's loads first (in flight together), then their sums in key order.
-        __half2 vh[kT][kDims / 2];
-#pragma unroll
-        for (int u = 0; u < kT; ++u) {
-            if (u < n_here) {
-                const __half2* vr = reinterpret_cast<const __half2*>(v_cache + (p0 + u) * kv_row +
-                                                                     (int64_t)kv_head * HD + kDims * lane);
-#pragma unroll
-                for (int c = 0; c < kDims / 2; ++c) vh[u][c] = vr[c];
-            }
         }
 #pragma unroll
         for (int u = 0; u < kT; ++u) {
@@ -465,7 +466,7 @@ int decode_ranges(const DecodeSplit* split, int64_t n_head_kv) {
         SHOOTOUT_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
         return n;
     }();
-    int64_t r = 2 * (int64_t)n_sm / n_head_kv;
+    int64_t r = 2 * (int64_t)n_sm / n_head_kv;  // (4 an SM: the same speed at 512..16384 positions)
     if (r > kMaxDecodeSplits) r = kMaxDecodeSplits;
     if (r * n_head_kv > split->max_blocks) r = split->max_blocks / n_head_kv;
     return r < 1 ? 1 : (int)r;
