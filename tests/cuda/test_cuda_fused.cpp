@@ -330,8 +330,8 @@ INSTANTIATE_TEST_SUITE_P(
         DecodeCase{{16, 1, 64}, 32, backend::RopeStyle::Neox, false, true, cuda::ActivationType::F32},
         // Llama 3.1-8B (32 / 8 heads of 128, adjacent pairs, no norms) with its frequency factors.
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Normal, false, true, cuda::ActivationType::Q8_K, true},
-        // Long contexts, the keys in ranges (kMinSplitKeys = 64; 32 ranges at most): one range (64
-        // keys), a range and one key, 16 ranges, 32 ranges.
+        // Long contexts, the keys in ranges (kMinSplitKeys = 64): one range (64 keys), a range and one
+        // key, then as many ranges as the card's SM count allows (33 of 64 keys on an H100 at 1001).
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 63, true},
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_0, false, 64, true},
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 1000, true},

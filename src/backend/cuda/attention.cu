@@ -9,6 +9,7 @@
 // q, k, v and the cache, written by the kernels before, are read with coherent loads (no __restrict__).
 #include <cuda_fp16.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "backend/cuda/cuda_check.cuh"
@@ -372,7 +373,10 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         // partials written before the count visible to the merging block, and its reads after it.
         constexpr int kPart = 2 * G + G * HD;
         __shared__ bool merges;
-        __shared__ float range_f[kMaxDecodeSplits][G];
+        // The merge's per-range factors and sums take part_acc's place (read into partials by then).
+        static_assert(2 * kMaxDecodeSplits <= W * HD, "range factors fit in part_acc");
+        float(*range_f)[G] = reinterpret_cast<float(*)[G]>(&part_acc[0][0][0]);
+        float(*range_l)[G] = range_f + kMaxDecodeSplits;
         float* mine = partials + ((int64_t)kv_head * gridDim.y + split) * kPart;
         for (int i = threadIdx.x; i < G * HD; i += W * 32) {
             const int g = i / HD, d = i % HD;
@@ -395,15 +399,21 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         if (!merges) return;
         __threadfence();
         const float* head_parts = partials + (int64_t)kv_head * gridDim.y * kPart;
+        // Every range's (M, den) at once (one trip to L2, not one a range), then the factors.
+        for (int i = threadIdx.x; i < n_ranges * G; i += W * 32) {
+            range_f[i / G][i % G] = __ldcg(head_parts + (i / G) * kPart + i % G);
+            range_l[i / G][i % G] = __ldcg(head_parts + (i / G) * kPart + G + i % G);
+        }
+        __syncthreads();
         if (threadIdx.x < G) {
             const int g = threadIdx.x;
             float mx = -INFINITY;
-            for (int r = 0; r < n_ranges; ++r) mx = fmaxf(mx, __ldcg(head_parts + r * kPart + g));
+            for (int r = 0; r < n_ranges; ++r) mx = fmaxf(mx, range_f[r][g]);
             float den = 0.f;
             for (int r = 0; r < n_ranges; ++r) {
-                const float f = expf(__ldcg(head_parts + r * kPart + g) - mx);
+                const float f = expf(range_f[r][g] - mx);
                 range_f[r][g] = f;
-                den += f * __ldcg(head_parts + r * kPart + G + g);
+                den += f * range_l[r][g];
             }
             part_l[0][g] = den;
         }
@@ -414,8 +424,16 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         __syncthreads();
         for (int i = threadIdx.x; i < G * HD; i += W * 32) {
             const int g = i / HD, d = i % HD;
+            // 8 ranges' loads in flight at a time, summed in range order.
             float num = 0.f;
-            for (int r = 0; r < n_ranges; ++r) num += range_f[r][g] * __ldcg(head_parts + r * kPart + 2 * G + i);
+            for (int r0 = 0; r0 < n_ranges; r0 += 8) {
+                float x[8];
+#pragma unroll
+                for (int u = 0; u < 8; ++u) x[u] = r0 + u < n_ranges ? __ldcg(head_parts + (r0 + u) * kPart + 2 * G + i) : 0.f;
+#pragma unroll
+                for (int u = 0; u < 8; ++u)
+                    if (r0 + u < n_ranges) num += range_f[r0 + u][g] * x[u];
+            }
             const float o = num / part_l[0][g];
             out[(int64_t)kv_head * G * HD + i] = o;
             if constexpr (A != ActivationType::F32) q_s[g][d] = o;
@@ -466,8 +484,10 @@ int decode_ranges(const DecodeSplit* split, int64_t n_head_kv) {
         SHOOTOUT_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
         return n;
     }();
-    int64_t r = 2 * (int64_t)n_sm / n_head_kv;  // (4 an SM: the same speed at 512..16384 positions)
-    if (r > kMaxDecodeSplits) r = kMaxDecodeSplits;
+    static const int per_sm = getenv("SHOOTOUT_ATTN_PER_SM") ? atoi(getenv("SHOOTOUT_ATTN_PER_SM")) : 2;
+    static const int most = getenv("SHOOTOUT_ATTN_MAX_RANGES") ? atoi(getenv("SHOOTOUT_ATTN_MAX_RANGES")) : kMaxDecodeSplits;
+    int64_t r = per_sm * (int64_t)n_sm / n_head_kv;
+    if (r > most) r = most;
     if (r * n_head_kv > split->max_blocks) r = split->max_blocks / n_head_kv;
     return r < 1 ? 1 : (int)r;
 }

@@ -75,7 +75,7 @@ void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float
 // which block finishes last. The grid is fixed when a step graph is captured, the ranges follow the
 // position read at run time: blocks past the last range exit at once, and up to kMinSplitKeys keys
 // one block does everything as without split.
-constexpr int kMaxDecodeSplits = 32;
+constexpr int kMaxDecodeSplits = 64;
 // 64 keys: a block's one tile at head_dim 128. 8B on H100, tg128 at 512 / 1024 / 4096 positions:
 // Q4_K_M 300 / 281 / 271 t/s with ranges of at least 256 keys, 334 / 327 / 281 with 64.
 constexpr int kMinSplitKeys = 64;
