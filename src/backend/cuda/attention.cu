@@ -9,7 +9,6 @@
 // q, k, v and the cache, written by the kernels before, are read with coherent loads (no __restrict__).
 #include <cuda_fp16.h>
 
-#include <cstdlib>
 #include <string>
 
 #include "backend/cuda/cuda_check.cuh"
@@ -199,6 +198,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     __shared__ float k_s[HD];
     __shared__ float part_acc[W][G][HD];
     __shared__ float part_m[W][G], part_l[W][G];
+    __shared__ __align__(16) float pr_s[W][kT][G];
     const int kv_head = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int64_t kv_row = (int64_t)n_head_kv * HD;  // halves per cache row
     // The new position's key and value (this KV head's part of the row), and the queries: normed and
@@ -310,6 +310,13 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
             for (int c = 0; c < kDims; ++c) acc[g][c] *= correction;
             m[g] = m_new;
         }
+        // The tile's probabilities through shared memory (a key's first lane writes them), read back
+        // as broadcasts: kT loads where a shuffle a key and head were G * kT (ncu: the kernel's
+        // stalls were mostly on shuffles and shared loads at 4096 positions).
+        if (part == 0)
+#pragma unroll
+            for (int g = 0; g < G; ++g) pr_s[warp][kt][g] = pr[g];
+        __syncwarp();
 #pragma unroll
         for (int u = 0; u < kT; ++u) {
             if (u >= n_here) break;  // the same for the whole warp
@@ -322,11 +329,12 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
             }
 #pragma unroll
             for (int g = 0; g < G; ++g) {
-                const float pj = __shfl_sync(0xffffffffu, pr[g], u * kR);
+                const float pj = pr_s[warp][u][g];
 #pragma unroll
                 for (int c = 0; c < kDims; ++c) acc[g][c] += pj * vf[c];
             }
         }
+        __syncwarp();  // read before the next tile writes
     }
 #pragma unroll
     for (int g = 0; g < G; ++g) {
@@ -373,10 +381,9 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         // partials written before the count visible to the merging block, and its reads after it.
         constexpr int kPart = 2 * G + G * HD;
         __shared__ bool merges;
-        // The merge's per-range factors and sums take part_acc's place (read into partials by then).
-        static_assert(2 * kMaxDecodeSplits <= W * HD, "range factors fit in part_acc");
+        // The merge's per-range factors take part_acc's place (read into partials by then).
+        static_assert(kMaxDecodeSplits <= W * HD && kMaxDecodeSplits <= 64, "range factors fit in part_acc, 2 a lane");
         float(*range_f)[G] = reinterpret_cast<float(*)[G]>(&part_acc[0][0][0]);
-        float(*range_l)[G] = range_f + kMaxDecodeSplits;
         float* mine = partials + ((int64_t)kv_head * gridDim.y + split) * kPart;
         for (int i = threadIdx.x; i < G * HD; i += W * 32) {
             const int g = i / HD, d = i % HD;
@@ -399,44 +406,60 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         if (!merges) return;
         __threadfence();
         const float* head_parts = partials + (int64_t)kv_head * gridDim.y * kPart;
-        // Every range's (M, den) at once (one trip to L2, not one a range), then the factors.
-        for (int i = threadIdx.x; i < n_ranges * G; i += W * 32) {
-            range_f[i / G][i % G] = __ldcg(head_parts + (i / G) * kPart + i % G);
-            range_l[i / G][i % G] = __ldcg(head_parts + (i / G) * kPart + G + i % G);
-        }
-        __syncthreads();
-        if (threadIdx.x < G) {
-            const int g = threadIdx.x;
-            float mx = -INFINITY;
-            for (int r = 0; r < n_ranges; ++r) mx = fmaxf(mx, range_f[r][g]);
-            float den = 0.f;
-            for (int r = 0; r < n_ranges; ++r) {
-                const float f = expf(range_f[r][g] - mx);
-                range_f[r][g] = f;
-                den += f * range_l[r][g];
+        // The factors e^(M_r - M) and the denominator of each head: a warp a head, a lane one or two
+        // ranges (every range's (M, den) in one trip to L2), reduced across the lanes.
+        for (int g = warp; g < G; g += W) {
+            float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
+            if (lane < n_ranges) {
+                m0 = __ldcg(head_parts + lane * kPart + g);
+                l0 = __ldcg(head_parts + lane * kPart + G + g);
             }
-            part_l[0][g] = den;
+            if (lane + 32 < n_ranges) {
+                m1 = __ldcg(head_parts + (lane + 32) * kPart + g);
+                l1 = __ldcg(head_parts + (lane + 32) * kPart + G + g);
+            }
+            const float mx = warp_max(fmaxf(m0, m1));  // finite: every range has keys
+            const float f0 = expf(m0 - mx), f1 = expf(m1 - mx);  // 0 for no range
+            if (lane < n_ranges) range_f[lane][g] = f0;
+            if (lane + 32 < n_ranges) range_f[lane + 32][g] = f1;
+            const float den = warp_add(f0 * l0 + f1 * l1);
+            if (lane == 0) part_l[0][g] = den;
         }
         // q_back: every block has read q (each counted after its norms).
         if (q_back)
             for (int i = threadIdx.x; i < G * HD; i += W * 32)
                 q_back[(int64_t)kv_head * G * HD + i] = q_s[i / HD][i % HD];
         __syncthreads();
-        for (int i = threadIdx.x; i < G * HD; i += W * 32) {
-            const int g = i / HD, d = i % HD;
-            // 8 ranges' loads in flight at a time, summed in range order.
-            float num = 0.f;
-            for (int r0 = 0; r0 < n_ranges; r0 += 8) {
-                float x[8];
+        // Two outputs a thread, 16 ranges' loads of each in flight at a time, summed in range order.
+        constexpr int kStride = W * 32;
+        for (int i0 = threadIdx.x; i0 < G * HD; i0 += 2 * kStride) {
+            const int i1 = i0 + kStride;
+            const bool two = i1 < G * HD;
+            const int g0 = i0 / HD, g1 = two ? i1 / HD : g0;
+            float n0 = 0.f, n1 = 0.f;
+            for (int r0 = 0; r0 < n_ranges; r0 += 16) {
+                float x0[16], x1[16];
 #pragma unroll
-                for (int u = 0; u < 8; ++u) x[u] = r0 + u < n_ranges ? __ldcg(head_parts + (r0 + u) * kPart + 2 * G + i) : 0.f;
+                for (int u = 0; u < 16; ++u) {
+                    const float* row = head_parts + (r0 + u) * kPart + 2 * G;
+                    x0[u] = r0 + u < n_ranges ? __ldcg(row + i0) : 0.f;
+                    x1[u] = r0 + u < n_ranges && two ? __ldcg(row + i1) : 0.f;
+                }
 #pragma unroll
-                for (int u = 0; u < 8; ++u)
-                    if (r0 + u < n_ranges) num += range_f[r0 + u][g] * x[u];
+                for (int u = 0; u < 16; ++u) {
+                    if (r0 + u >= n_ranges) break;
+                    n0 += range_f[r0 + u][g0] * x0[u];
+                    n1 += range_f[r0 + u][g1] * x1[u];
+                }
             }
-            const float o = num / part_l[0][g];
-            out[(int64_t)kv_head * G * HD + i] = o;
-            if constexpr (A != ActivationType::F32) q_s[g][d] = o;
+            const float o0 = n0 / part_l[0][g0];
+            out[(int64_t)kv_head * G * HD + i0] = o0;
+            if constexpr (A != ActivationType::F32) q_s[g0][i0 % HD] = o0;
+            if (two) {
+                const float o1 = n1 / part_l[0][g1];
+                out[(int64_t)kv_head * G * HD + i1] = o1;
+                if constexpr (A != ActivationType::F32) q_s[g1][i1 % HD] = o1;
+            }
         }
     }
     if constexpr (A != ActivationType::F32) {
@@ -484,10 +507,10 @@ int decode_ranges(const DecodeSplit* split, int64_t n_head_kv) {
         SHOOTOUT_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
         return n;
     }();
-    static const int per_sm = getenv("SHOOTOUT_ATTN_PER_SM") ? atoi(getenv("SHOOTOUT_ATTN_PER_SM")) : 2;
-    static const int most = getenv("SHOOTOUT_ATTN_MAX_RANGES") ? atoi(getenv("SHOOTOUT_ATTN_MAX_RANGES")) : kMaxDecodeSplits;
-    int64_t r = per_sm * (int64_t)n_sm / n_head_kv;
-    if (r > most) r = most;
+    // Two blocks an SM is what the registers let stay resident (103 a thread, ncu): 8B Q8_0 tg128 @
+    // d16384 on H100 ran at 176 t/s with 33 ranges a head, 157 with 64 (two waves).
+    int64_t r = 2 * (int64_t)n_sm / n_head_kv;
+    if (r > kMaxDecodeSplits) r = kMaxDecodeSplits;
     if (r * n_head_kv > split->max_blocks) r = split->max_blocks / n_head_kv;
     return r < 1 ? 1 : (int)r;
 }
