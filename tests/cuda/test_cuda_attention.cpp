@@ -93,7 +93,11 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttention,
                                            Case{16, 1, 64, {70, 1}},
                                            // Prompt chunks whose keys pass 512 (the softmax's 32-a-lane
                                            // rows) and 1024 (its block-per-row kernel).
-                                           Case{8, 2, 64, {400, 300, 400}}));
+                                           Case{8, 2, 64, {400, 300, 400}},
+                                           // 30B-A3B's heads at depth: a prompt chunk after 1024
+                                           // positions, a 16-token chunk (the per-query kernel)
+                                           // and a decode step past 1500 keys.
+                                           Case{32, 4, 128, {1024, 512, 16, 1}}));
 
 }  // namespace
 }  // namespace shootout
