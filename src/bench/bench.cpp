@@ -1,6 +1,7 @@
 // The measurement loop of bench.h.
 #include "bench/bench.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <random>
@@ -75,6 +76,19 @@ std::vector<BenchResult> run_bench(Model& model, const std::string& model_name, 
     if (options.repetitions < 1) fail("bench", "repetitions must be at least 1");
     if (options.ubatch < 1) fail("bench", "ubatch must be at least 1");
     const ModelInfo& info = model.info();
+    // Every test's cache must fit the model's context, checked before any runs: a mistyped -d
+    // would otherwise fill a cache far past it, for hours on a CPU, and time positions the model
+    // was never trained for.
+    if (info.n_ctx_train > 0) {
+        int64_t longest = 0;
+        for (int64_t n : options.prompt_sizes) longest = std::max(longest, n);
+        for (int64_t n : options.gen_sizes) longest = std::max(longest, n);
+        for (int64_t d : options.depths)
+            if (d + longest > info.n_ctx_train)
+                fail("-d", "depth " + std::to_string(d) + " + " + std::to_string(longest) + " tokens needs " +
+                                  std::to_string(d + longest) + " positions, past the model's context length of " +
+                                  std::to_string(info.n_ctx_train));
+    }
     std::mt19937 rng(options.seed);
     std::vector<float> logits((size_t)info.n_vocab);
     auto row = [&](std::string test, int64_t n_prompt, int64_t n_gen, int64_t n_depth) {

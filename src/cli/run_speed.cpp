@@ -41,7 +41,22 @@ void run_speed(LoadedModel& reference, std::vector<LoadedModel>& variants, Backe
     std::vector<bench::BenchResult> rows;
     auto measure = [&](LoadedModel& loaded) {
         std::fprintf(stderr, "speed: %s on %s\n", loaded.name.c_str(), backend_name(backend).c_str());
-        auto part = bench::run_bench(*loaded.model, loaded.name, backend_name(backend), options.bench,
+        // The default sizes (pp4096) may not fit a small model's context: those tests are skipped and
+        // said so, where `bench` refuses them (here the quality tables are already done).
+        bench::BenchOptions fitting = options.bench;
+        const int64_t n_ctx = loaded.model->info().n_ctx_train;
+        auto keep_fitting = [&](std::vector<int64_t>& sizes, const char* kind) {
+            std::vector<int64_t> kept;
+            for (int64_t n : sizes) {
+                if (n_ctx <= 0 || n <= n_ctx) kept.push_back(n);
+                else std::fprintf(stderr, "  %s%lld skipped: past the model's context length of %lld\n", kind,
+                                  (long long)n, (long long)n_ctx);
+            }
+            sizes = kept;
+        };
+        keep_fitting(fitting.prompt_sizes, "pp");
+        keep_fitting(fitting.gen_sizes, "tg");
+        auto part = bench::run_bench(*loaded.model, loaded.name, backend_name(backend), fitting,
                                      [](const bench::BenchResult& r) {
                                          std::fprintf(stderr, "  %-8s %10.2f ± %.2f t/s\n", r.test.c_str(),
                                                       r.mean_tokens_per_second, r.sd_tokens_per_second);

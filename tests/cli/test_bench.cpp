@@ -84,6 +84,27 @@ TEST(Bench, DepthFillsTheCacheBeforeEachRepetition) {
     EXPECT_EQ(m.calls, expected);
 }
 
+// A depth whose tests would pass the model's context length is refused before anything runs.
+TEST(Bench, DepthPastTheContextLengthIsRefusedUpFront) {
+    RecordingModel m;
+    m.info_.n_ctx_train = 7;
+    BenchOptions o;
+    o.prompt_sizes = {3};
+    o.gen_sizes = {2};
+    o.depths = {0, 5};  // 5 + 3 = 8 positions
+    try {
+        run_bench(m, "m", "CPU", o);
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("depth 5 + 3 tokens needs 8 positions, past the model's context length of 7"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_TRUE(m.calls.empty());  // not even depth 0's tests ran
+    o.depths = {0, 4};             // 4 + 3 = 7: fits
+    EXPECT_EQ(run_bench(m, "m", "CPU", o).size(), 4u);
+}
+
 TEST(Bench, MeanAndSampleStandardDeviation) {
     const BenchResult r = sample_result();
     EXPECT_DOUBLE_EQ(r.mean_tokens_per_second, 110.0);
@@ -208,7 +229,8 @@ TEST(Bench, CliRejectsBadSizesAndBackends) {
 namespace shootout::bench {
 namespace {
 
-// shootout run --speed: the speed table of the reference and each variant beside the quality table.
+// shootout run --speed: the speed table of the reference and each variant beside the quality table;
+// a size past the model's context (pp1000000) is skipped and said so, not an error after the quality pass.
 TEST(Bench, RunAddsTheSpeedTable) {
     const std::string model = std::string(SHOOTOUT_SHARED_DIR) + "/models/qwen3-34m-code/model-bf16.gguf";
     const std::string text = std::string(SHOOTOUT_SHARED_DIR) + "/data/wikitext-2-test.txt";
@@ -216,7 +238,7 @@ TEST(Bench, RunAddsTheSpeedTable) {
     const auto out = std::filesystem::temp_directory_path() / "shootout_test_run_speed";
     std::filesystem::remove_all(out);
     const std::string command = std::string(SHOOTOUT_BINARY) + " run -m " + model + " --variant " + model + " -f " +
-                                text + " --ctx 32 --chunks 1 -t 2 --no-resume --speed --speed-prompts 8 --speed-gen 2 "
+                                text + " --ctx 32 --chunks 1 -t 2 --no-resume --speed --speed-prompts 8,1000000 --speed-gen 2 "
                                 "--speed-reps 1 -o " + out.string() + " > " + (out.string() + ".stdout") + " 2>&1";
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
     std::ifstream csv(out / "shootout-speed.csv");
@@ -229,6 +251,11 @@ TEST(Bench, RunAddsTheSpeedTable) {
     EXPECT_NE(s.find(",CPU,tg2,0,2,"), std::string::npos) << s;
     EXPECT_TRUE(std::filesystem::exists(out / "shootout-speed.md"));
     EXPECT_TRUE(std::filesystem::exists(out / "shootout-speed.json"));
+    std::ifstream log(out.string() + ".stdout");
+    std::stringstream log_text;
+    log_text << log.rdbuf();
+    EXPECT_NE(log_text.str().find("pp1000000 skipped: past the model's context length of"), std::string::npos)
+        << log_text.str();
     std::filesystem::remove_all(out);
     std::filesystem::remove(out.string() + ".stdout");
 }
