@@ -365,33 +365,31 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         part_l[1][g] = mx;
     }
     __syncthreads();
-    if (n_ranges == 1) {
-        for (int i = threadIdx.x; i < G * HD; i += W * 32) {
-            const int g = i / HD, d = i % HD;
-            float num = 0.f;
+    // The block's numerators: with one range the output, with several this range's part of it
+    // (M, den, num), written to partials for the merge below.
+    constexpr int kPart = 2 * G + G * HD;
+    float* mine = n_ranges > 1 ? partials + ((int64_t)kv_head * gridDim.y + split) * kPart : nullptr;
+    for (int i = threadIdx.x; i < G * HD; i += W * 32) {
+        const int g = i / HD, d = i % HD;
+        float num = 0.f;
 #pragma unroll
-            for (int w = 0; w < W; ++w) num += part_m[w][g] * part_acc[w][g][d];
+        for (int w = 0; w < W; ++w) num += part_m[w][g] * part_acc[w][g][d];
+        if (mine) {
+            mine[2 * G + i] = num;
+        } else {
             const float o = num / part_l[0][g];
             out[(int64_t)kv_head * G * HD + i] = o;
             if constexpr (A != ActivationType::F32) q_s[g][d] = o;  // the queries are read: free
         }
-    } else {
-        // This range's (M, den, num) to partials; the last block of the head to get here merges all
-        // ranges in range order (the same sums whichever block that is). The fences make the
-        // partials written before the count visible to the merging block, and its reads after it.
-        constexpr int kPart = 2 * G + G * HD;
+    }
+    if (mine) {
+        // The last block of the head to get here merges all ranges in range order (the same sums
+        // whichever block that is). The fences make the partials written before the count visible
+        // to the merging block, and its reads after it.
         __shared__ bool merges;
         // The merge's per-range factors take part_acc's place (read into partials by then).
         static_assert(kMaxDecodeSplits <= W * HD && kMaxDecodeSplits <= 64, "range factors fit in part_acc, 2 a lane");
         float(*range_f)[G] = reinterpret_cast<float(*)[G]>(&part_acc[0][0][0]);
-        float* mine = partials + ((int64_t)kv_head * gridDim.y + split) * kPart;
-        for (int i = threadIdx.x; i < G * HD; i += W * 32) {
-            const int g = i / HD, d = i % HD;
-            float num = 0.f;
-#pragma unroll
-            for (int w = 0; w < W; ++w) num += part_m[w][g] * part_acc[w][g][d];
-            mine[2 * G + i] = num;
-        }
         if (threadIdx.x < G) {
             mine[threadIdx.x] = part_l[1][threadIdx.x];
             mine[G + threadIdx.x] = part_l[0][threadIdx.x];
