@@ -85,9 +85,10 @@ std::vector<BenchResult> run_bench(Model& model, const std::string& model_name, 
         for (int64_t n : options.gen_sizes) longest = std::max(longest, n);
         for (int64_t d : options.depths)
             if (d + longest > info.n_ctx_train)
-                fail(d > 0 ? "-d" : "-p/-n", "depth " + std::to_string(d) + " + " + std::to_string(longest) + " tokens needs " +
-                                  std::to_string(d + longest) + " positions, past the model's context length of " +
-                                  std::to_string(info.n_ctx_train));
+                fail(d > 0 ? "-d" : "-p/-n",
+                     "depth " + std::to_string(d) + " + " + std::to_string(longest) + " tokens needs " +
+                         std::to_string(d + longest) + " positions, past the model's context length of " +
+                         std::to_string(info.n_ctx_train));
     }
     std::mt19937 rng(options.seed);
     std::vector<float> logits((size_t)info.n_vocab);
