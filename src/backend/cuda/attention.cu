@@ -638,7 +638,10 @@ void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float
     // Prompts go to the tensor cores; decode steps (a few tokens, positions from device memory in a
     // captured graph) stay on the kernel below.
     if (n_tokens >= kMinGemmTokens && !pos0_device) {
-        attention_prefill_gemm(k_cache, v_cache, q, n_tokens, pos0, shape, scale, out, stream);
+        if (attention_flash_supports(shape))
+            attention_prefill_flash(k_cache, v_cache, q, n_tokens, pos0, shape, scale, out, stream);
+        else
+            attention_prefill_gemm(k_cache, v_cache, q, n_tokens, pos0, shape, scale, out, stream);
         return;
     }
     switch (shape.head_dim) {

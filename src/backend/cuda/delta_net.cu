@@ -9,6 +9,7 @@
 // k, the block's v elements, alpha, beta) are copied into shared memory by the whole block with
 // cp.async while the previous tile runs, so the token loop reads only shared memory and registers:
 // no global load is on the recurrence's critical path, one barrier per tile.
+#include "backend/cuda/async_copy.cuh"
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/moe_deltanet_kernels.h"
 
@@ -59,32 +60,6 @@ __global__ void causal_conv1d_silu_kernel(const float* __restrict__ x, const flo
 constexpr int kRowLanes = 8;                         // lanes sharing one state row
 constexpr int kDeltaRows = kThreads / kRowLanes;     // state rows (value elements) per block
 constexpr unsigned kFullMask = 0xffffffffu;
-
-// Asynchronous global -> shared copies (sm_80+; plain copies before). The data is visible to the
-// copying thread after copy_wait_all, to the block after a barrier that follows it.
-__device__ __forceinline__ void copy16(float* smem, const float* gmem) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((unsigned)__cvta_generic_to_shared(smem)),
-                 "l"(gmem)
-                 : "memory");
-#else
-    *reinterpret_cast<float4*>(smem) = *reinterpret_cast<const float4*>(gmem);
-#endif
-}
-__device__ __forceinline__ void copy4(float* smem, const float* gmem) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"((unsigned)__cvta_generic_to_shared(smem)),
-                 "l"(gmem)
-                 : "memory");
-#else
-    *smem = *gmem;
-#endif
-}
-__device__ __forceinline__ void copy_wait_all() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_all;\n" ::: "memory");
-#endif
-}
 
 __device__ float softplus(float x) { return x > 20.0f ? x : logf(1.0f + expf(x)); }  // as the CPU and ggml
 

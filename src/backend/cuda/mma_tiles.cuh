@@ -1,5 +1,6 @@
-// The tensor-core pieces the prefill GEMMs share (gemm.cu, moe_gemm.cu): F16/BF16 packing, ldmatrix
-// of an 8x8 x4 tile from shared memory, and mma.sync m16n8k16 with F32 accumulation. Fragment layout
+// The tensor-core pieces the prefill kernels share (gemm.cu, moe_gemm.cu, attention_flash.cu): F16/BF16
+// packing, ldmatrix of an 8x8 x4 tile from shared memory (plain and transposed), and mma.sync
+// m16n8k16 with F32 accumulation. Fragment layout
 // (PTX ISA, mma.m16n8k16): thread `lane` holds C elements (row lane/4 + 8 (k/2), column 2 (lane%4) +
 // (k%2)) for k = 0..3.
 #pragma once
@@ -30,6 +31,15 @@ template <> struct Compute<true> {
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) {
     const uint32_t addr = (uint32_t)__cvta_generic_to_shared(smem);
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+
+// The same four 8x8 tiles transposed: thread `lane` gets elements (rows 2 (lane%4) and 2 (lane%4) + 1,
+// column lane/4) of each: from a row-major [key][dim] tile, the B operand of P V (k = key, n = dim).
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* smem) {
+    const uint32_t addr = (uint32_t)__cvta_generic_to_shared(smem);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(addr));
 }

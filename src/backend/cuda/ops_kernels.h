@@ -92,6 +92,15 @@ void attention_decode_step(uint16_t* k_cache, uint16_t* v_cache, float* q, float
                            ActivationType act, int8_t* qs, float2* ds, StreamHandle stream,
                            const int64_t* pos0_device = nullptr, const DecodeSplit* split = nullptr);
 
+// The prefill path of attention() for head_dim 64 and 128 (attention_flash.cu; the cache rows already
+// stored): one kernel on the tensor cores, the scores kept on chip. attention_flash_supports() is
+// false for other head sizes, and for every shape when SHOOTOUT_CUDA_FLASH=0 (the cuBLAS path below,
+// for comparisons).
+bool attention_flash_supports(const backend::AttentionShape& shape);
+void attention_prefill_flash(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, int64_t n_tokens,
+                             int64_t pos0, const backend::AttentionShape& shape, float scale, float* out,
+                             StreamHandle stream);
+
 // The prefill path of attention() (attention_gemm.cu; the cache rows already stored): scores and
 // weighted values as cuBLAS products on the tensor cores, for n_tokens of a few dozen and up.
 void attention_prefill_gemm(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, int64_t n_tokens,
