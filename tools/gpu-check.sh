@@ -103,6 +103,14 @@ status=0
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 "$build/test_cuda_fused" 2>&1 | tee "$out/test-fused.log" | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# The decode attention's CUDA-core key walk once more (head_dim 64 and 128 take the tensor-core walk,
+# decode_walk_mma.cuh, unless SHOOTOUT_CUDA_DECODE_MMA=0).
+SHOOTOUT_CUDA_DECODE_MMA=0 "$build/test_cuda_attention" 2>&1 | tee "$out/test-attention-nomma.log" \
+  | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+SHOOTOUT_CUDA_DECODE_MMA=0 "$build/test_cuda_fused" --gtest_filter='*DecodeStep*' 2>&1 | tee "$out/test-fused-nomma.log" \
+  | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 # Decode steps with Programmatic Dependent Launch off and on must agree bit for bit (pdl.cuh).
 "$build/test_cuda_pdl" 2>&1 | tee "$out/test-pdl.log" | grep -E "^\[  (PASSED|FAILED|SKIPPED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1

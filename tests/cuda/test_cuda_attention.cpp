@@ -97,7 +97,10 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttention,
                                            // 30B-A3B's heads at depth: a prompt chunk after 1024
                                            // positions, a 16-token chunk (the per-query kernel)
                                            // and a decode step past 1500 keys.
-                                           Case{32, 4, 128, {1024, 512, 16, 1}}));
+                                           Case{32, 4, 128, {1024, 512, 16, 1}},
+                                           // 16 query heads of 128 a KV head: every row of the
+                                           // decode walk's mma tile (decode_walk_mma.cuh) a head.
+                                           Case{32, 2, 128, {20, 1, 1, 90, 1}}));
 
 }  // namespace
 }  // namespace shootout

@@ -9,6 +9,7 @@
 // q, k, v and the cache, written by the kernels before, are read with coherent loads (no __restrict__).
 #include <cuda_fp16.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "backend/cuda/cuda_check.cuh"
@@ -16,6 +17,7 @@
 #include "backend/cuda/pdl.cuh"
 #include "backend/cuda/qk_norm_rope.cuh"
 #include "backend/cuda/activation_quant.cuh"
+#include "backend/cuda/decode_walk_mma.cuh"
 
 namespace shootout::cuda {
 namespace {
@@ -168,8 +170,9 @@ void launch(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, in
 // every head serially in one warp: ~8 us a layer at 128 positions on an H200.
 // With gridDim.y > 1 (DecodeSplit, ops_kernels.h) block (h, s) takes the s-th range of the keys: the
 // ranges are cut at run time from the position, so a captured graph serves every context length.
-template <int HD, int G, int W, ActivationType A>
-__global__ void __launch_bounds__(W * 32)
+// kMma: the key walk on the tensor cores (decode_walk_mma.cuh) instead of the CUDA cores.
+template <int HD, int G, int W, ActivationType A, bool kMma>
+__global__ void __launch_bounds__(W * 32, kMma ? 2 : 1)
 attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const float* k, const float* v, int64_t pos0,
                         const int64_t* __restrict__ pos0_device, int n_head_kv, float scale, NormRope nr,
                         float* q_back, float* k_back, float* out, int8_t* __restrict__ qs, float2* __restrict__ ds,
@@ -184,7 +187,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     int64_t range = n_keys;
     int n_ranges = 1;
     if (gridDim.y > 1) {
-        const int64_t tile = (int64_t)W * kT;
+        const int64_t tile = (int64_t)W * (kMma ? kMmaWalkKeys : kT);
         range = (n_keys + gridDim.y - 1) / gridDim.y;
         range = (range + tile - 1) / tile * tile;
         if (range < kMinSplitKeys) range = kMinSplitKeys;
@@ -232,117 +235,122 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         for (int d = threadIdx.x; d < HD; d += W * 32) v_new[d] = __float2half_rn(v[(int64_t)kv_head * HD + d]);
     __syncthreads();
 
-    float m[G], l[G], acc[G][kDims];
-#pragma unroll
-    for (int g = 0; g < G; ++g) {
-        m[g] = -INFINITY;
-        l[g] = 0.f;
-#pragma unroll
-        for (int c = 0; c < kDims; ++c) acc[g][c] = 0.f;
-    }
-    // The key walk in tiles of kT keys a warp (warp w: tiles w, w + W, ...), kR lanes a key, each lane
-    // scoring 32 of the key's dimensions: at the short contexts of a decode run every warp has keys
-    // (32-key tiles left all but one warp idle below 33 positions: half the kernel's time was warps
-    // waiting at its barriers, ncu), and a lane's four 16-byte key loads are all in flight at once.
-    const int part = lane % kR, kt = lane / kR;
-    for (int64_t p0 = key_begin + (int64_t)warp * kT; p0 < key_end; p0 += (int64_t)W * kT) {
-        const int64_t p = p0 + kt;
-        const int n_here = key_end - p0 < kT ? (int)(key_end - p0) : kT;  // >= 1
-        // The tile's values first: their loads do not depend on the scores, so they are in flight
-        // together with the keys' (one memory round trip a tile, not two). Summed in key order below.
-        __half2 vh[kT][kDims / 2];
-#pragma unroll
-        for (int u = 0; u < kT; ++u) {
-            if (u < n_here) {
-                const __half2* vr = reinterpret_cast<const __half2*>(v_cache + (p0 + u) * kv_row +
-                                                                     (int64_t)kv_head * HD + kDims * lane);
-#pragma unroll
-                for (int c = 0; c < kDims / 2; ++c) vh[u][c] = vr[c];
-            }
-        }
-        float s[G];
-#pragma unroll
-        for (int g = 0; g < G; ++g) s[g] = 0.f;
-        if (p < key_end) {
-            const uint4* kr = reinterpret_cast<const uint4*>(k_cache + p * kv_row + (int64_t)kv_head * HD + 32 * part);
-            uint4 raw[4];
-#pragma unroll
-            for (int c = 0; c < 4; ++c) raw[c] = kr[c];
-#pragma unroll
-            for (int c = 0; c < 4; ++c) {
-                const __half2* h = reinterpret_cast<const __half2*>(&raw[c]);
-                float kf[8];
-#pragma unroll
-                for (int i = 0; i < 4; ++i) {
-                    const float2 f = __half22float2(h[i]);
-                    kf[2 * i] = f.x;
-                    kf[2 * i + 1] = f.y;
-                }
-#pragma unroll
-                for (int g = 0; g < G; ++g) {
-                    const float4 qa = *reinterpret_cast<const float4*>(&q_s[g][32 * part + 8 * c]);
-                    const float4 qb = *reinterpret_cast<const float4*>(&q_s[g][32 * part + 8 * c + 4]);
-                    s[g] += qa.x * kf[0] + qa.y * kf[1] + qa.z * kf[2] + qa.w * kf[3] + qb.x * kf[4] + qb.y * kf[5] +
-                            qb.z * kf[6] + qb.w * kf[7];
-                }
-            }
-        }
-        // The key's parts (lanes kR * kt ..): every lane of a key then holds its whole score.
-#pragma unroll
-        for (int g = 0; g < G; ++g)
-#pragma unroll
-            for (int off = 1; off < kR; off <<= 1) s[g] += __shfl_xor_sync(0xffffffffu, s[g], off);
-        float pr[G];
-#pragma unroll
+    if constexpr (kMma) {
+        decode_walk_mma<HD, G, W>(k_cache, v_cache, kv_row, kv_head, key_begin, key_end, scale, q_s, part_acc, part_m,
+                                  part_l);
+    } else {
+        float m[G], l[G], acc[G][kDims];
+    #pragma unroll
         for (int g = 0; g < G; ++g) {
-            // Max and sum over the tile's keys: across the kT lane groups, each key counted once.
-            float mx = p < key_end ? s[g] * scale : -INFINITY;
-#pragma unroll
-            for (int off = kR; off < 32; off <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
-            const float m_new = fmaxf(m[g], mx);  // finite: key p0 is always there
-            const float correction = expf(m[g] - m_new);
-            pr[g] = p < key_end ? expf(s[g] * scale - m_new) : 0.f;
-            float sum = pr[g];
-#pragma unroll
-            for (int off = kR; off < 32; off <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-            l[g] = l[g] * correction + sum;
-#pragma unroll
-            for (int c = 0; c < kDims; ++c) acc[g][c] *= correction;
-            m[g] = m_new;
+            m[g] = -INFINITY;
+            l[g] = 0.f;
+    #pragma unroll
+            for (int c = 0; c < kDims; ++c) acc[g][c] = 0.f;
         }
-        // The tile's probabilities through shared memory (a key's first lane writes them), read back
-        // as broadcasts: kT loads where a shuffle a key and head were G * kT (ncu: the kernel's
-        // stalls were mostly on shuffles and shared loads at 4096 positions).
-        if (part == 0)
-#pragma unroll
-            for (int g = 0; g < G; ++g) pr_s[warp][kt][g] = pr[g];
-        __syncwarp();
-#pragma unroll
-        for (int u = 0; u < kT; ++u) {
-            if (u >= n_here) break;  // the same for the whole warp
-            float vf[kDims];
-#pragma unroll
-            for (int c = 0; c < kDims / 2; ++c) {
-                const float2 f = __half22float2(vh[u][c]);
-                vf[2 * c] = f.x;
-                vf[2 * c + 1] = f.y;
+        // The key walk in tiles of kT keys a warp (warp w: tiles w, w + W, ...), kR lanes a key, each lane
+        // scoring 32 of the key's dimensions: at the short contexts of a decode run every warp has keys
+        // (32-key tiles left all but one warp idle below 33 positions: half the kernel's time was warps
+        // waiting at its barriers, ncu), and a lane's four 16-byte key loads are all in flight at once.
+        const int part = lane % kR, kt = lane / kR;
+        for (int64_t p0 = key_begin + (int64_t)warp * kT; p0 < key_end; p0 += (int64_t)W * kT) {
+            const int64_t p = p0 + kt;
+            const int n_here = key_end - p0 < kT ? (int)(key_end - p0) : kT;  // >= 1
+            // The tile's values first: their loads do not depend on the scores, so they are in flight
+            // together with the keys' (one memory round trip a tile, not two). Summed in key order below.
+            __half2 vh[kT][kDims / 2];
+    #pragma unroll
+            for (int u = 0; u < kT; ++u) {
+                if (u < n_here) {
+                    const __half2* vr = reinterpret_cast<const __half2*>(v_cache + (p0 + u) * kv_row +
+                                                                         (int64_t)kv_head * HD + kDims * lane);
+    #pragma unroll
+                    for (int c = 0; c < kDims / 2; ++c) vh[u][c] = vr[c];
+                }
             }
-#pragma unroll
+            float s[G];
+    #pragma unroll
+            for (int g = 0; g < G; ++g) s[g] = 0.f;
+            if (p < key_end) {
+                const uint4* kr = reinterpret_cast<const uint4*>(k_cache + p * kv_row + (int64_t)kv_head * HD + 32 * part);
+                uint4 raw[4];
+    #pragma unroll
+                for (int c = 0; c < 4; ++c) raw[c] = kr[c];
+    #pragma unroll
+                for (int c = 0; c < 4; ++c) {
+                    const __half2* h = reinterpret_cast<const __half2*>(&raw[c]);
+                    float kf[8];
+    #pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        const float2 f = __half22float2(h[i]);
+                        kf[2 * i] = f.x;
+                        kf[2 * i + 1] = f.y;
+                    }
+    #pragma unroll
+                    for (int g = 0; g < G; ++g) {
+                        const float4 qa = *reinterpret_cast<const float4*>(&q_s[g][32 * part + 8 * c]);
+                        const float4 qb = *reinterpret_cast<const float4*>(&q_s[g][32 * part + 8 * c + 4]);
+                        s[g] += qa.x * kf[0] + qa.y * kf[1] + qa.z * kf[2] + qa.w * kf[3] + qb.x * kf[4] + qb.y * kf[5] +
+                                qb.z * kf[6] + qb.w * kf[7];
+                    }
+                }
+            }
+            // The key's parts (lanes kR * kt ..): every lane of a key then holds its whole score.
+    #pragma unroll
+            for (int g = 0; g < G; ++g)
+    #pragma unroll
+                for (int off = 1; off < kR; off <<= 1) s[g] += __shfl_xor_sync(0xffffffffu, s[g], off);
+            float pr[G];
+    #pragma unroll
             for (int g = 0; g < G; ++g) {
-                const float pj = pr_s[warp][u][g];
-#pragma unroll
-                for (int c = 0; c < kDims; ++c) acc[g][c] += pj * vf[c];
+                // Max and sum over the tile's keys: across the kT lane groups, each key counted once.
+                float mx = p < key_end ? s[g] * scale : -INFINITY;
+    #pragma unroll
+                for (int off = kR; off < 32; off <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+                const float m_new = fmaxf(m[g], mx);  // finite: key p0 is always there
+                const float correction = expf(m[g] - m_new);
+                pr[g] = p < key_end ? expf(s[g] * scale - m_new) : 0.f;
+                float sum = pr[g];
+    #pragma unroll
+                for (int off = kR; off < 32; off <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+                l[g] = l[g] * correction + sum;
+    #pragma unroll
+                for (int c = 0; c < kDims; ++c) acc[g][c] *= correction;
+                m[g] = m_new;
             }
+            // The tile's probabilities through shared memory (a key's first lane writes them), read back
+            // as broadcasts: kT loads where a shuffle a key and head were G * kT (ncu: the kernel's
+            // stalls were mostly on shuffles and shared loads at 4096 positions).
+            if (part == 0)
+    #pragma unroll
+                for (int g = 0; g < G; ++g) pr_s[warp][kt][g] = pr[g];
+            __syncwarp();
+    #pragma unroll
+            for (int u = 0; u < kT; ++u) {
+                if (u >= n_here) break;  // the same for the whole warp
+                float vf[kDims];
+    #pragma unroll
+                for (int c = 0; c < kDims / 2; ++c) {
+                    const float2 f = __half22float2(vh[u][c]);
+                    vf[2 * c] = f.x;
+                    vf[2 * c + 1] = f.y;
+                }
+    #pragma unroll
+                for (int g = 0; g < G; ++g) {
+                    const float pj = pr_s[warp][u][g];
+    #pragma unroll
+                    for (int c = 0; c < kDims; ++c) acc[g][c] += pj * vf[c];
+                }
+            }
+            __syncwarp();  // read before the next tile writes
         }
-        __syncwarp();  // read before the next tile writes
-    }
-#pragma unroll
-    for (int g = 0; g < G; ++g) {
-#pragma unroll
-        for (int c = 0; c < kDims; ++c) part_acc[warp][g][kDims * lane + c] = acc[g][c];
-        if (lane == 0) {
-            part_m[warp][g] = m[g];
-            part_l[warp][g] = l[g];
+    #pragma unroll
+        for (int g = 0; g < G; ++g) {
+    #pragma unroll
+            for (int c = 0; c < kDims; ++c) part_acc[warp][g][kDims * lane + c] = acc[g][c];
+            if (lane == 0) {
+                part_m[warp][g] = m[g];
+                part_l[warp][g] = l[g];
+            }
         }
     }
     __syncthreads();
@@ -516,15 +524,32 @@ int decode_ranges(const DecodeSplit* split, int64_t n_head_kv) {
 template <int HD, int G, ActivationType A>
 void launch_decode(const DecodeArgs& a, const backend::AttentionShape& shape, cudaStream_t stream) {
     static_assert(G * HD <= 2048, "shared memory: W * G * HD partial sums plus G * HD queries");
-    constexpr int W = G * HD <= 1024 ? 8 : 4;  // the partial sums: W * G * HD floats (<= 32 KB)
     const NormRope nr = a.norm_rope ? *a.norm_rope : NormRope{};
     const int ranges = decode_ranges(a.split, shape.n_head_kv);
-    launch_kernel({dim3((unsigned)shape.n_head_kv, (unsigned)ranges), dim3(W * 32), 0, stream}, true,
-                  attention_decode_kernel<HD, G, W, A>, reinterpret_cast<__half*>(a.k_cache),
-                  reinterpret_cast<__half*>(a.v_cache), a.q, a.k, a.v, a.pos0, a.pos0_device, (int)shape.n_head_kv,
-                  a.scale, nr, a.norm_rope ? const_cast<float*>(a.q) : nullptr,
-                  a.norm_rope ? const_cast<float*>(a.k) : nullptr, a.out, a.qs, a.ds,
-                  ranges > 1 ? a.split->partials : nullptr, ranges > 1 ? a.split->counters : nullptr);
+    auto go = [&]<int W>(auto kernel) {
+        launch_kernel({dim3((unsigned)shape.n_head_kv, (unsigned)ranges), dim3(W * 32), 0, stream}, true, kernel,
+                      reinterpret_cast<__half*>(a.k_cache), reinterpret_cast<__half*>(a.v_cache), a.q, a.k, a.v,
+                      a.pos0, a.pos0_device, (int)shape.n_head_kv, a.scale, nr,
+                      a.norm_rope ? const_cast<float*>(a.q) : nullptr, a.norm_rope ? const_cast<float*>(a.k) : nullptr,
+                      a.out, a.qs, a.ds, ranges > 1 ? a.split->partials : nullptr,
+                      ranges > 1 ? a.split->counters : nullptr);
+    };
+    // The tensor-core key walk for head_dim 64 and 128 (its accumulators are HD / 2 registers a lane);
+    // SHOOTOUT_CUDA_DECODE_MMA=0 keeps the CUDA-core walk, for comparisons.
+    static const bool mma = [] {
+        const char* e = std::getenv("SHOOTOUT_CUDA_DECODE_MMA");
+        return !(e && std::string(e) == "0");
+    }();
+    // Warps a block: the CUDA-core walk's partial sums take W * G * HD floats (<= 32 KB); the mma
+    // walk's ~180 registers a lane let 2 blocks of 4 warps stay on an SM (decode_ranges' count).
+    if constexpr (HD == 64 || HD == 128) {
+        if (mma) {
+            go.template operator()<4>(attention_decode_kernel<HD, G, 4, A, true>);
+            return;
+        }
+    }
+    constexpr int W = G * HD <= 1024 ? 8 : 4;
+    go.template operator()<W>(attention_decode_kernel<HD, G, W, A, false>);
 }
 
 constexpr int conversion_block(ActivationType act) {
