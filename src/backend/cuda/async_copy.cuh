@@ -26,6 +26,19 @@ __device__ __forceinline__ void copy4(float* smem, const float* gmem) {
     *smem = *gmem;
 #endif
 }
+// Closes the group of copies issued since the last commit; copy_wait_groups<N> waits until at most
+// the N most recent groups are still in flight (double buffering: issue tile i + 1, wait for tile i).
+__device__ __forceinline__ void copy_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+template <int N>
+__device__ __forceinline__ void copy_wait_groups() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
 __device__ __forceinline__ void copy_wait_all() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile("cp.async.wait_all;\n" ::: "memory");

@@ -4,8 +4,9 @@
 // layer of Qwen3-30B-A3B, and its prompt rate there was 0.83x llama.cpp's (H100, session 8).
 //
 // A block takes one query head and 64 query tokens (4 warps x 16 rows) and walks the keys in tiles
-// of 64: K and V rows staged in shared memory (cp.async; rows padded by 8 halves so the fragment
-// loads hit 32 banks), per warp S = Q K^T as mma.sync m16n8k16 (q rounded to F16 as the cuBLAS path
+// of 64: K and V rows staged in shared memory by cp.async, double-buffered (the next tile's copies
+// are in flight while this one is used: single-buffered, 30B-A3B's pp512 over a 16384-token cache
+// ran at 0.93x llama.cpp's), rows padded by 8 halves so the fragment loads hit 32 banks; per warp S = Q K^T as mma.sync m16n8k16 (q rounded to F16 as the cuBLAS path
 // does, F32 accumulation), the causal mask and an online softmax on the accumulators (a row's 64
 // scores sit on the 4 lanes of a quad), then O += P V with P rounded to F16 straight from the score
 // accumulators (their layout is the A operand's) and V through ldmatrix.trans. Arithmetic as the
@@ -29,6 +30,10 @@ constexpr int kWarps = 4;
 constexpr int kRows = 16 * kWarps;  // query tokens a block
 constexpr int kKeys = 64;           // keys a tile
 
+// Two K and two V tiles of kKeys rows of HD + 8 halves.
+template <int HD>
+constexpr size_t flash_shared_bytes() { return 4 * (size_t)kKeys * (HD + 8) * sizeof(__half); }
+
 __device__ __forceinline__ uint32_t pack_half2(float a, float b) { return Compute<false>::pack(a, b); }
 
 template <int HD>
@@ -39,8 +44,9 @@ attention_flash_kernel(const __half* __restrict__ k_cache, const __half* __restr
     constexpr int kPad = HD + 8;          // halves a shared row (272 B at HD 128: 68 words, conflict-free)
     constexpr int kSteps = HD / 16;       // k-steps of Q K^T
     constexpr int kDimTiles = HD / 8;     // n-tiles of O
-    __shared__ __align__(16) __half ks[kKeys][kPad];
-    __shared__ __align__(16) __half vs[kKeys][kPad];
+    extern __shared__ __align__(16) unsigned char flash_smem[];  // flash_shared_bytes<HD>()
+    auto ks_buf = reinterpret_cast<__half(*)[kKeys][kPad]>(flash_smem);                // [2]: K tiles
+    auto vs_buf = reinterpret_cast<__half(*)[kKeys][kPad]>(flash_smem) + 2;            // [2]: V tiles
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int head = blockIdx.y, kv_head = head / (n_head / n_head_kv);
     const int64_t t0 = (int64_t)blockIdx.x * kRows;
@@ -75,21 +81,34 @@ attention_flash_kernel(const __half* __restrict__ k_cache, const __half* __restr
 
     const int64_t last = (t0 + kRows < n_tokens ? t0 + kRows : n_tokens) - 1;
     const int64_t n_kv = pos0 + last + 1;  // keys the block's last row sees
-    for (int64_t kv0 = 0; kv0 < n_kv; kv0 += kKeys) {
-        __syncthreads();  // every warp is done with the previous tile
-        for (int i = threadIdx.x; i < kKeys * HD / 8; i += kWarps * 32) {
-            const int row = i / (HD / 8), col = (i % (HD / 8)) * 8;
-            const int64_t key = kv0 + row;
-            if (key < n_kv) {
-                copy16(&ks[row][col], k_cache + key * kv_ld + (int64_t)kv_head * HD + col);
-                copy16(&vs[row][col], v_cache + key * kv_ld + (int64_t)kv_head * HD + col);
-            } else {  // zeros: a masked key's value row is multiplied by 0, which must not meet a NaN
-                *reinterpret_cast<uint4*>(&ks[row][col]) = make_uint4(0, 0, 0, 0);
-                *reinterpret_cast<uint4*>(&vs[row][col]) = make_uint4(0, 0, 0, 0);
+    // Tile kv0's copies into buffer b, as one commit group (an empty group past the last tile keeps
+    // the count of groups in flight the same every iteration).
+    auto stage = [&](int64_t kv0, int b) {
+        if (kv0 < n_kv) {
+            for (int i = threadIdx.x; i < kKeys * HD / 8; i += kWarps * 32) {
+                const int row = i / (HD / 8), col = (i % (HD / 8)) * 8;
+                const int64_t key = kv0 + row;
+                if (key < n_kv) {
+                    copy16(&ks_buf[b][row][col], k_cache + key * kv_ld + (int64_t)kv_head * HD + col);
+                    copy16(&vs_buf[b][row][col], v_cache + key * kv_ld + (int64_t)kv_head * HD + col);
+                } else {  // zeros: a masked key's value row is multiplied by 0, which must not meet a NaN
+                    *reinterpret_cast<uint4*>(&ks_buf[b][row][col]) = make_uint4(0, 0, 0, 0);
+                    *reinterpret_cast<uint4*>(&vs_buf[b][row][col]) = make_uint4(0, 0, 0, 0);
+                }
             }
         }
-        copy_wait_all();
+        copy_commit();
+    };
+    stage(0, 0);
+    int buf = 0;
+    for (int64_t kv0 = 0; kv0 < n_kv; kv0 += kKeys, buf ^= 1) {
+        // The next tile into the other buffer (every warp finished reading it: the barrier at the end
+        // of the previous iteration), then wait for this one.
+        stage(kv0 + kKeys, buf ^ 1);
+        copy_wait_groups<1>();
         __syncthreads();
+        const __half(*ks)[kPad] = ks_buf[buf];
+        const __half(*vs)[kPad] = vs_buf[buf];
 
         // S = Q K^T for the warp's 16 rows and the tile's 64 keys (8 n-tiles). B operand {k = dim c, c+1;
         // n = key r}: two consecutive halves of key row 8j + r.
@@ -164,6 +183,7 @@ attention_flash_kernel(const __half* __restrict__ k_cache, const __half* __restr
                 mma_16816<false>(o[2 * dp + 1], pa[kk], b[2], b[3]);
             }
         }
+        __syncthreads();  // every warp is done with this buffer before the next iteration refills it
     }
     // The row sums over the quad, then O / l into out[token][head][dim].
 #pragma unroll
@@ -204,12 +224,22 @@ void attention_prefill_flash(const uint16_t* k_cache, const uint16_t* v_cache, c
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     const auto* kc = reinterpret_cast<const __half*>(k_cache);
     const auto* vc = reinterpret_cast<const __half*>(v_cache);
+    auto go = [&]<int HD>() {
+        // Past 48 KB of dynamic shared memory a kernel must say so once (HD 128: 68 KB).
+        static const bool sized = [] {
+            SHOOTOUT_CUDA_CHECK(cudaFuncSetAttribute(attention_flash_kernel<HD>,
+                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                     (int)flash_shared_bytes<HD>()));
+            return true;
+        }();
+        (void)sized;
+        attention_flash_kernel<HD><<<grid, kWarps * 32, flash_shared_bytes<HD>(), s>>>(
+            kc, vc, q, n_tokens, pos0, (int)shape.n_head, (int)shape.n_head_kv, scale, out);
+    };
     if (shape.head_dim == 64)
-        attention_flash_kernel<64><<<grid, kWarps * 32, 0, s>>>(kc, vc, q, n_tokens, pos0, (int)shape.n_head,
-                                                                (int)shape.n_head_kv, scale, out);
+        go.template operator()<64>();
     else
-        attention_flash_kernel<128><<<grid, kWarps * 32, 0, s>>>(kc, vc, q, n_tokens, pos0, (int)shape.n_head,
-                                                                 (int)shape.n_head_kv, scale, out);
+        go.template operator()<128>();
     check_last_launch("attention (flash prompt)");
 }
 
