@@ -9,7 +9,6 @@
 // q, k, v and the cache, written by the kernels before, are read with coherent loads (no __restrict__).
 #include <cuda_fp16.h>
 
-#include <cstdlib>
 #include <string>
 
 #include "backend/cuda/cuda_check.cuh"
@@ -19,6 +18,7 @@
 #include "backend/cuda/activation_quant.cuh"
 #include "backend/cuda/decode_walk_cores.cuh"
 #include "backend/cuda/decode_walk_mma.cuh"
+#include "util/env.h"
 
 namespace shootout::cuda {
 namespace {
@@ -420,10 +420,7 @@ void launch_decode(const DecodeArgs& a, const backend::AttentionShape& shape, cu
     };
     // The tensor-core key walk for head_dim 64 and 128 (its accumulators are HD / 2 registers a lane);
     // SHOOTOUT_CUDA_DECODE_MMA=0 keeps the CUDA-core walk, for comparisons.
-    static const bool mma = [] {
-        const char* e = std::getenv("SHOOTOUT_CUDA_DECODE_MMA");
-        return !(e && std::string(e) == "0");
-    }();
+    static const bool mma = !env_switched_off("SHOOTOUT_CUDA_DECODE_MMA");
     // Warps a block: the CUDA-core walk's partial sums take W * G * HD floats (<= 32 KB); the mma
     // walk's ~180 registers a lane let 2 blocks of 4 warps stay on an SM (decode_ranges' count).
     if constexpr (HD == 64 || HD == 128) {

@@ -15,13 +15,13 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 
 #include "backend/cuda/async_copy.cuh"
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/mma_tiles.cuh"
 #include "backend/cuda/ops_kernels.h"
+#include "util/env.h"
 
 namespace shootout::cuda {
 namespace {
@@ -206,10 +206,7 @@ attention_flash_kernel(const __half* __restrict__ k_cache, const __half* __restr
 }  // namespace
 
 bool attention_flash_supports(const backend::AttentionShape& shape) {
-    static const bool off = [] {
-        const char* e = std::getenv("SHOOTOUT_CUDA_FLASH");
-        return e && std::string(e) == "0";
-    }();
+    static const bool off = env_switched_off("SHOOTOUT_CUDA_FLASH");
     return !off && (shape.head_dim == 64 || shape.head_dim == 128) && shape.n_head_kv > 0 &&
            shape.n_head % shape.n_head_kv == 0;
 }

@@ -24,6 +24,7 @@
 #include "backend/cuda/moe_mmq.h"
 #include "backend/cuda/ops_kernels.h"
 #include "backend/cuda/step_graph.h"
+#include "util/env.h"
 #include "util/error.h"
 
 namespace shootout::cuda {
@@ -683,10 +684,7 @@ private:
     // q/ds): prompts of the types it takes, unless SHOOTOUT_CUDA_MOE_MMQ=0 asks for the F16 one
     // (moe_gemm: dequantized tiles, F16-rounded activations in xh), for comparisons.
     static bool int8_prompt_gemm(int64_t n_tokens, const DeviceWeight* stack) {
-        static const bool on = [] {
-            const char* v = std::getenv("SHOOTOUT_CUDA_MOE_MMQ");
-            return !(v && std::string(v) == "0");
-        }();
+        static const bool on = !env_switched_off("SHOOTOUT_CUDA_MOE_MMQ");
         return n_tokens > kMaxMatvecTokens && on && moe_mmq_supports(stack->type);
     }
 

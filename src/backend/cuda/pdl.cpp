@@ -4,12 +4,11 @@
 #include <cuda_runtime.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
 #include "backend/cuda/cuda_check.cuh"
+#include "util/env.h"
 
 namespace shootout::cuda {
 namespace {
@@ -18,8 +17,7 @@ namespace {
 std::atomic<int> requested{-1};
 
 bool env_requests_pdl() {
-    const char* env = std::getenv("SHOOTOUT_CUDA_PDL");
-    return env == nullptr || std::strcmp(env, "0") != 0;
+    return !env_switched_off("SHOOTOUT_CUDA_PDL");
 }
 
 bool device_has_pdl() {
