@@ -5,13 +5,14 @@
 //
 // A block takes one query head and 64 query tokens (4 warps x 16 rows) and walks the keys in tiles
 // of 64: K and V rows staged in shared memory by cp.async, double-buffered (the next tile's copies
-// are in flight while this one is used: single-buffered, 30B-A3B's pp512 over a 16384-token cache
-// ran at 0.93x llama.cpp's), rows padded by 8 halves so the fragment loads hit 32 banks; per warp S = Q K^T as mma.sync m16n8k16 (q rounded to F16 as the cuBLAS path
-// does, F32 accumulation), the causal mask and an online softmax on the accumulators (a row's 64
-// scores sit on the 4 lanes of a quad), then O += P V with P rounded to F16 straight from the score
-// accumulators (their layout is the A operand's) and V through ldmatrix.trans. Arithmetic as the
-// cuBLAS path: F16 q, K, V and probabilities, F32 sums; the probabilities are rounded before the
-// division by the row sum here, after it there (both 2^-12 relative).
+// are in flight while this one is used; single-buffered, 30B-A3B's pp512 over a 16384-token cache
+// ran at 0.93x llama.cpp's), rows padded by 8 halves so the fragment loads hit 32 banks. Per warp:
+// S = Q K^T as mma.sync m16n8k16 (q rounded to F16 as the cuBLAS path does, F32 accumulation), the
+// causal mask and an online softmax on the accumulators (a row's 64 scores sit on the 4 lanes of a
+// quad), then O += P V with P rounded to F16 straight from the score accumulators (their layout is
+// the A operand's) and V through ldmatrix.trans. Arithmetic as the cuBLAS path: F16 q, K, V and
+// probabilities, F32 sums; the probabilities are rounded before the division by the row sum here,
+// after it there (both 2^-12 relative).
 #include <cuda_fp16.h>
 
 #include <cstdint>
@@ -45,8 +46,8 @@ attention_flash_kernel(const __half* __restrict__ k_cache, const __half* __restr
     constexpr int kSteps = HD / 16;       // k-steps of Q K^T
     constexpr int kDimTiles = HD / 8;     // n-tiles of O
     extern __shared__ __align__(16) unsigned char flash_smem[];  // flash_shared_bytes<HD>()
-    auto ks_buf = reinterpret_cast<__half(*)[kKeys][kPad]>(flash_smem);                // [2]: K tiles
-    auto vs_buf = reinterpret_cast<__half(*)[kKeys][kPad]>(flash_smem) + 2;            // [2]: V tiles
+    auto ks_buf = reinterpret_cast<__half(*)[kKeys][kPad]>(flash_smem);      // [2]: K tiles
+    auto vs_buf = reinterpret_cast<__half(*)[kKeys][kPad]>(flash_smem) + 2;  // [2]: V tiles
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int head = blockIdx.y, kv_head = head / (n_head / n_head_kv);
     const int64_t t0 = (int64_t)blockIdx.x * kRows;
