@@ -9,6 +9,8 @@
 import sys
 import numpy as np
 
+import mma_emu
+
 HD = int(sys.argv[1]) if len(sys.argv) > 1 else 256
 G = int(sys.argv[2]) if len(sys.argv) > 2 else 8
 n_keys = int(sys.argv[3]) if len(sys.argv) > 3 else 45
@@ -21,17 +23,8 @@ f16 = lambda x: np.float32(np.float16(x))
 tall = G > 8
 
 
-def mma(c, a, b):  # c: [32][4]; a: [32][4 regs of 2 halves]; b: [32][2 regs of 2]; m16n8k16 row.col
-    A = np.zeros((16, 16)); B = np.zeros((16, 8))
-    for t in range(32):
-        g, tg = t // 4, t % 4
-        A[g, 2*tg:2*tg+2] = a[t][0]; A[g+8, 2*tg:2*tg+2] = a[t][1]
-        A[g, 2*tg+8:2*tg+10] = a[t][2]; A[g+8, 2*tg+8:2*tg+10] = a[t][3]
-        B[2*tg:2*tg+2, g] = b[t][0]; B[2*tg+8:2*tg+10, g] = b[t][1]
-    C = A @ B
-    for t in range(32):
-        g, tg = t // 4, t % 4
-        c[t][0] += C[g, 2*tg]; c[t][1] += C[g, 2*tg+1]; c[t][2] += C[g+8, 2*tg]; c[t][3] += C[g+8, 2*tg+1]
+def mma(c, a, b):
+    mma_emu.mma(c, a, b, np.float64)
 
 
 def split(x):  # hi + lo F16 of a pair

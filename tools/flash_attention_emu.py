@@ -13,26 +13,7 @@ V = rng.standard_normal((n_ctx, n_head_kv, HD)).astype(np.float16)
 scale = 1/np.sqrt(HD)
 f16 = lambda x: np.float32(np.float16(x))
 
-# PTX semantics
-def mma(c, a, b):  # c: [32][4], a: [32][4 regs of 2], b: [32][2 regs of 2]; m16n8k16 row.col
-    A = np.zeros((16,16),np.float32); B = np.zeros((16,8),np.float32)
-    for t in range(32):
-        g, tg = t//4, t%4
-        A[g, 2*tg:2*tg+2] = a[t][0]; A[g+8, 2*tg:2*tg+2] = a[t][1]
-        A[g, 2*tg+8:2*tg+10] = a[t][2]; A[g+8, 2*tg+8:2*tg+10] = a[t][3]
-        B[2*tg:2*tg+2, g] = b[t][0]; B[2*tg+8:2*tg+10, g] = b[t][1]
-    C = A @ B
-    for t in range(32):
-        g, tg = t//4, t%4
-        c[t][0] += C[g,2*tg]; c[t][1] += C[g,2*tg+1]; c[t][2] += C[g+8,2*tg]; c[t][3] += C[g+8,2*tg+1]
-
-def ldmatrix_x4_trans(rows_addr):  # rows_addr[t] = (array, row, col): row pointer of 8 halves given by lane t
-    out = [[None]*4 for _ in range(32)]
-    for i in range(4):
-        M = np.array([rows_addr[8*i + j][0][rows_addr[8*i+j][1], rows_addr[8*i+j][2]:rows_addr[8*i+j][2]+8] for j in range(8)])
-        for t in range(32):
-            out[t][i] = np.array([M[2*(t%4), t//4], M[2*(t%4)+1, t//4]], np.float32)
-    return out
+from mma_emu import mma, ldmatrix_x4_trans  # PTX semantics
 
 out = np.full((n_tokens, n_head, HD), np.nan, np.float32)
 for bx in range((n_tokens + kRows - 1)//kRows):
