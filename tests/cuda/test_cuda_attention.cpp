@@ -1,7 +1,9 @@
 // The attention op of the CUDA backend against the CPU backend's, through the Ops interface: all
-// three paths of the GPU (the decode kernel for one token, the per-query kernel for short batches,
-// the cuBLAS tensor-core path for prompts of kMinGemmTokens = 32 and more), grouped-query heads, and
-// a prompt continued at pos0 > 0 (a second chunk reading the first one's cache rows).
+// paths of the GPU (the decode kernel for one token, with its tensor-core key walk for head_dim 64 /
+// 128 and its CUDA-core one for 256, or for all under SHOOTOUT_CUDA_DECODE_MMA=0 as gpu-check also
+// runs it; the per-query kernel for short batches; for prompts of kMinGemmTokens = 32 and more the
+// flash kernel at head_dim 64 / 128 and the cuBLAS path at 256), grouped-query heads, and a prompt
+// continued at pos0 > 0 (a second chunk reading the first one's cache rows).
 //
 // Tolerance: the CPU works in F32 on the F16 cache; the GPU's prompt path rounds q and the softmax
 // probabilities to F16 (2^-11 relative each), so outputs (weighted means of V, |v| ~ 1) may differ by

@@ -397,8 +397,9 @@ int decode_ranges(const DecodeSplit* split, int64_t n_head_kv) {
         SHOOTOUT_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
         return n;
     }();
-    // Two blocks an SM is what the registers let stay resident (103 a thread, ncu): 8B Q8_0 tg128 @
-    // d16384 on H100 ran at 176 t/s with 33 ranges a head, 157 with 64 (two waves).
+    // Two blocks an SM is what the registers let stay resident: the CUDA-core walk's 8 warps at ~105
+    // registers a thread (session 8: 8B Q8_0 tg128 @ d16384 on H100 ran at 176 t/s with 33 ranges a
+    // head, 157 with 64, two waves), and the mma walk's 4 warps at ~192 (launch_decode).
     int64_t r = 2 * (int64_t)n_sm / n_head_kv;
     if (r > kMaxDecodeSplits) r = kMaxDecodeSplits;
     if (r * n_head_kv > split->max_blocks) r = split->max_blocks / n_head_kv;
