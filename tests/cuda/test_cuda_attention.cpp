@@ -102,7 +102,10 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttention,
                                            Case{32, 4, 128, {1024, 512, 16, 1}},
                                            // 16 query heads of 128 a KV head: every row of the
                                            // decode walk's mma tile (decode_walk_mma.cuh) a head.
-                                           Case{32, 2, 128, {20, 1, 1, 90, 1}}));
+                                           Case{32, 2, 128, {20, 1, 1, 90, 1}},
+                                           // head_dim 256 with 2 and 4 heads a KV head (the mma
+                                           // walk's q fragments from shared memory; 8: above).
+                                           Case{4, 2, 256, {5, 1, 64, 1}}, Case{8, 2, 256, {3, 1, 70, 1}}));
 
 }  // namespace
 }  // namespace shootout

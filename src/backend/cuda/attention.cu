@@ -419,12 +419,13 @@ void launch_decode(const DecodeArgs& a, const backend::AttentionShape& shape, cu
                       a.out, a.qs, a.ds, ranges > 1 ? a.split->partials : nullptr,
                       ranges > 1 ? a.split->counters : nullptr);
     };
-    // The tensor-core key walk for head_dim 64 and 128 (its accumulators are HD / 2 registers a lane);
+    // The tensor-core key walk for head_dim 64 and 128, and 256 with 2 to 8 heads a KV head (its
+    // accumulators are HD / 4 registers a lane for G <= 8, HD / 2 above);
     // SHOOTOUT_CUDA_DECODE_MMA=0 keeps the CUDA-core walk, for comparisons.
     static const bool mma = !env_switched_off("SHOOTOUT_CUDA_DECODE_MMA");
     // Warps a block: the CUDA-core walk's partial sums take W * G * HD floats (<= 32 KB); the mma
     // walk's ~180 registers a lane let 2 blocks of 4 warps stay on an SM (decode_ranges' count).
-    if constexpr (HD == 64 || HD == 128) {
+    if constexpr (HD == 64 || HD == 128 || (HD == 256 && G >= 2 && G <= 8)) {
         if (mma) {
             go.template operator()<4>(attention_decode_kernel<HD, G, 4, A, true>);
             return;

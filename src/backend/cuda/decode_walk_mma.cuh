@@ -48,10 +48,15 @@ __device__ __forceinline__ void decode_walk_mma(const __half* k_cache, const __h
                                                 const float (&q_s)[G][HD], float (&part_acc)[W][G][HD],
                                                 float (&part_m)[W][G], float (&part_l)[W][G]) {
     static_assert(HD % 64 == 0 && G <= 16, "16-byte pieces of 64-dim groups; the heads fit 16 rows");
+    // Past head_dim 128 the tile's loads and accumulators take ~190 registers a lane, so q's fragments
+    // are read from shared memory at each use instead of held (for up to 8 heads: 16 rows' fragments
+    // would double them). They sit in part_acc's space, which the walk writes only at its end.
+    constexpr bool kQShared = HD > 128;
     constexpr int kSteps = HD / 16;   // k-steps of S
     constexpr int kPieces = HD / 32;  // 16-byte pieces of a key row a lane loads for S
     constexpr int kGroups = HD / 64;  // 8-n-tile groups of P V (a 16-byte piece of each of 4 keys)
     constexpr bool kTall = G > 8;     // rows 8..15 hold heads (otherwise zeros, not computed)
+    static_assert(!(kQShared && kTall), "head_dim 256 takes at most 8 heads a KV head");
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int r = lane / 4, c = lane % 4;
     const __half* k_head = k_cache + (int64_t)kv_head * HD;
@@ -69,20 +74,34 @@ __device__ __forceinline__ void decode_walk_mma(const __half* k_cache, const __h
         hi = *reinterpret_cast<const uint32_t*>(&h);
         lo = *reinterpret_cast<const uint32_t*>(&l);
     };
-    uint32_t qa[kSteps][4], ql[kSteps][4];
+    // Lane (r, c)'s fragments for k-step kk: rows r (registers 0, 2) and r + 8 (1, 3), hi and lo.
+    auto build = [&](int kk, int rr, int cc, uint32_t (&hi)[4], uint32_t (&lo)[4]) {
+        const int d = 32 * (kk / 2) + 8 * cc + 4 * (kk % 2);
 #pragma unroll
-    for (int kk = 0; kk < kSteps; ++kk) {
-        const int d = 32 * (kk / 2) + 8 * c + 4 * (kk % 2);
+        for (int i = 0; i < 4; ++i) hi[i] = lo[i] = 0u;
+        if (rr < G) {
+            split(q_s[rr][d], q_s[rr][d + 1], hi[0], lo[0]);
+            split(q_s[rr][d + 2], q_s[rr][d + 3], hi[2], lo[2]);
+        }
+        if (kTall && rr + 8 < G) {
+            split(q_s[rr + 8][d], q_s[rr + 8][d + 1], hi[1], lo[1]);
+            split(q_s[rr + 8][d + 2], q_s[rr + 8][d + 3], hi[3], lo[3]);
+        }
+    };
+    constexpr int kHeld = kQShared ? 1 : kSteps;
+    uint32_t qa[kHeld][4], ql[kHeld][4];
+    uint4* q_frag = reinterpret_cast<uint4*>(&part_acc[0][0][0]);  // kQShared: [kk][lane] {hi0, hi2, lo0, lo2}
+    if constexpr (kQShared) {
+        static_assert(kSteps * 32 * sizeof(uint4) <= sizeof(part_acc), "q's fragments fit in part_acc");
+        for (int i = threadIdx.x; i < kSteps * 32; i += W * 32) {
+            uint32_t hi[4], lo[4];
+            build(i / 32, (i % 32) / 4, i % 4, hi, lo);
+            q_frag[i] = make_uint4(hi[0], hi[2], lo[0], lo[2]);
+        }
+        __syncthreads();
+    } else {
 #pragma unroll
-        for (int i = 0; i < 4; ++i) qa[kk][i] = ql[kk][i] = 0u;
-        if (r < G) {
-            split(q_s[r][d], q_s[r][d + 1], qa[kk][0], ql[kk][0]);
-            split(q_s[r][d + 2], q_s[r][d + 3], qa[kk][2], ql[kk][2]);
-        }
-        if (kTall && r + 8 < G) {
-            split(q_s[r + 8][d], q_s[r + 8][d + 1], qa[kk][1], ql[kk][1]);
-            split(q_s[r + 8][d + 2], q_s[r + 8][d + 3], qa[kk][3], ql[kk][3]);
-        }
+        for (int kk = 0; kk < kSteps; ++kk) build(kk, r, c, qa[kk], ql[kk]);
     }
     constexpr int kAcc = kTall ? 4 : 2;  // accumulators a lane per n-tile
     float o[HD / 8][kAcc];
@@ -122,7 +141,12 @@ __device__ __forceinline__ void decode_walk_mma(const __half* k_cache, const __h
             for (int kk = 0; kk < kSteps; ++kk) {
                 const uint32_t* w = reinterpret_cast<const uint32_t*>(&kx[j][kk / 2]);
                 const uint32_t b0 = w[2 * (kk % 2)], b1 = w[2 * (kk % 2) + 1];
-                if constexpr (kTall) {
+                if constexpr (kQShared) {
+                    const uint4 f = q_frag[kk * 32 + lane];
+                    float(&top)[2] = *reinterpret_cast<float(*)[2]>(&s[j][0]);
+                    mma_16816_top(top, f.x, f.y, b0, b1);
+                    mma_16816_top(top, f.z, f.w, b0, b1);
+                } else if constexpr (kTall) {
                     mma_16816<false>(s[j], qa[kk], b0, b1);
                     mma_16816<false>(s[j], ql[kk], b0, b1);
                 } else {
@@ -207,6 +231,7 @@ __device__ __forceinline__ void decode_walk_mma(const __half* k_cache, const __h
         l_lo += __shfl_xor_sync(0xffffffffu, l_lo, off);
         if constexpr (kTall) l_hi += __shfl_xor_sync(0xffffffffu, l_hi, off);
     }
+    if constexpr (kQShared) __syncthreads();  // every warp has read q's fragments from part_acc's space
 #pragma unroll
     for (int t = 0; t < HD / 8; ++t) {
         const int d = 64 * (t / 8) + 16 * c + t % 8;
