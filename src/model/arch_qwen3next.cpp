@@ -97,15 +97,25 @@ private:
         op.matmul(w.ba, x, n, b.ba);
         op.causal_conv1d_silu(b.mix, w.conv1d, n, state.conv->data(), b.conv);
         const int64_t conv_dim = dn_.conv_dim(), key_dim = dn_.key_dim();
-        op.copy_columns(b.conv, n, conv_dim, 0, key_dim, b.q);
-        op.copy_columns(b.conv, n, conv_dim, key_dim, key_dim, b.k);
-        op.copy_columns(b.conv, n, conv_dim, 2 * key_dim, dn_.value_dim(), b.v);
-        op.l2_norm(b.q, n * sh.n_k_heads, sh.head_k_dim, c.rms_eps);
-        op.l2_norm(b.k, n * sh.n_k_heads, sh.head_k_dim, c.rms_eps);
+        const float *q = b.q, *k = b.k, *v = b.v;
+        if (n == 1) {
+            // One token's conv row is q, k, v one after another: read in place, q and k normed in one
+            // call (the same row length), 4 launches a layer fewer in a decode step, the same values.
+            op.l2_norm(b.conv, 2 * sh.n_k_heads, sh.head_k_dim, c.rms_eps);
+            q = b.conv;
+            k = b.conv + key_dim;
+            v = b.conv + 2 * key_dim;
+        } else {
+            op.copy_columns(b.conv, n, conv_dim, 0, key_dim, b.q);
+            op.copy_columns(b.conv, n, conv_dim, key_dim, key_dim, b.k);
+            op.copy_columns(b.conv, n, conv_dim, 2 * key_dim, dn_.value_dim(), b.v);
+            op.l2_norm(b.q, n * sh.n_k_heads, sh.head_k_dim, c.rms_eps);
+            op.l2_norm(b.k, n * sh.n_k_heads, sh.head_k_dim, c.rms_eps);
+        }
         // ssm_ba per key group: ratio beta logits, then ratio alphas; value head g * ratio + j.
         op.copy_columns(b.ba, n * sh.n_k_heads, 2 * ratio, 0, ratio, b.beta);
         op.copy_columns(b.ba, n * sh.n_k_heads, 2 * ratio, ratio, ratio, b.alpha);
-        op.gated_delta_rule(b.q, b.k, b.v, b.alpha, b.beta, w.dt_bias, w.a, n, sh, state.ssm->data(), b.o);
+        op.gated_delta_rule(q, k, v, b.alpha, b.beta, w.dt_bias, w.a, n, sh, state.ssm->data(), b.o);
         // RMSNorm per value head, gated by SiLU(z): swiglu(z, o) = silu(z) * o.
         op.rms_norm(b.o, w.norm, n * sh.n_v_heads, c.rms_eps, b.o);
         op.swiglu(b.z, b.o, (size_t)(n * dn_.value_dim()), b.o);
