@@ -83,7 +83,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA
   || { tail -30 "$out/configure.log"; exit 1; }
 # Tests on explicitly: tools/gpu-speed.sh and gpu-ab.sh configure the same build folder with them off.
 # Only the CUDA targets: the rest of the tree is the CPU CI's business.
-targets=(test_cuda_kernels test_cuda_step_graph test_cuda_attention test_cuda_fused test_cuda_pdl test_cuda_moe_deltanet test_cuda_delta_net
+targets=(test_cuda_kernels test_cuda_step_graph test_cuda_attention test_cuda_fused test_cuda_gated_norm test_cuda_pdl test_cuda_moe_deltanet test_cuda_delta_net
   test_cuda_moe_mmq test_cuda_tiny_hf bench_cuda_kernels bench_cuda_moe)
 [ -n "$model" ] && targets+=(shootout test_cuda_model)
 [ ${#synth[@]} -gt 0 ] && targets+=(shootout)
@@ -110,6 +110,9 @@ SHOOTOUT_CUDA_DECODE_MMA=0 "$build/test_cuda_attention" 2>&1 | tee "$out/test-at
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 SHOOTOUT_CUDA_DECODE_MMA=0 "$build/test_cuda_fused" --gtest_filter='*DecodeStep*' 2>&1 | tee "$out/test-fused-nomma.log" \
   | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# The Gated DeltaNet's output norm in one kernel (gated_norm.cu) against rms_norm then the gate.
+"$build/test_cuda_gated_norm" 2>&1 | tee "$out/test-gated-norm.log" | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 # Decode steps with Programmatic Dependent Launch off and on must agree bit for bit (pdl.cuh).
 "$build/test_cuda_pdl" 2>&1 | tee "$out/test-pdl.log" | grep -E "^\[  (PASSED|FAILED|SKIPPED) |FAILED|Failure|error"

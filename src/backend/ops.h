@@ -153,6 +153,13 @@ public:
                            float* out) = 0;
     // out[i] = silu(gate[i]) * up[i]; out may equal gate.
     virtual void swiglu(const float* gate, const float* up, size_t n, float* out) = 0;
+    // out[r] = rms_norm(x[r]) * weight * silu(gate[r]) for n_rows rows of weight.n_in (the Gated
+    // DeltaNet's output norm, gated by z); out may equal x. Here as the two ops; a backend may fuse them.
+    virtual void gated_rms_norm(const float* x, const Weight& weight, int64_t n_rows, float eps, const float* gate,
+                                float* out) {
+        rms_norm(x, weight, n_rows, eps, out);
+        swiglu(gate, out, (size_t)(n_rows * weight.n_in), out);
+    }
     // x[i] += y[i]
     virtual void add(float* x, const float* y, size_t n) = 0;
 

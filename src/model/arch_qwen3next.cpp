@@ -116,9 +116,8 @@ private:
         op.copy_columns(b.ba, n * sh.n_k_heads, 2 * ratio, 0, ratio, b.beta);
         op.copy_columns(b.ba, n * sh.n_k_heads, 2 * ratio, ratio, ratio, b.alpha);
         op.gated_delta_rule(q, k, v, b.alpha, b.beta, w.dt_bias, w.a, n, sh, state.ssm->data(), b.o);
-        // RMSNorm per value head, gated by SiLU(z): swiglu(z, o) = silu(z) * o.
-        op.rms_norm(b.o, w.norm, n * sh.n_v_heads, c.rms_eps, b.o);
-        op.swiglu(b.z, b.o, (size_t)(n * dn_.value_dim()), b.o);
+        // RMSNorm per value head, gated by SiLU(z).
+        op.gated_rms_norm(b.o, w.norm, n * sh.n_v_heads, c.rms_eps, b.z, b.o);
         op.matmul(w.out, b.o, n, b.out);
     }
 

@@ -49,5 +49,12 @@ void add_rms_norm_quantize(float* x, const float* y_in, const float* w, int64_t 
                            float* out, ActivationType type, int8_t* qs, float2* ds, cudaStream_t stream);
 void swiglu_quantize(const float* gate, const float* up, int64_t n_rows, int64_t n, float* out, ActivationType type,
                      int8_t* qs, float2* ds, cudaStream_t stream);
+// The Gated DeltaNet's output norm (backend::Ops::gated_rms_norm, gated_norm.cu): out = rms_norm(x) *
+// w * silu(gate) for n_rows rows of n (out may equal x), converted as above into qs / ds over the
+// whole n_rows * n (type F32: no conversion, qs / ds unused). gated_rms_norm_fits: the shapes it
+// takes (n a power of two of 8..256, n_rows * n whole 256 blocks).
+bool gated_rms_norm_fits(int64_t n_rows, int64_t n);
+void gated_rms_norm_quantize(const float* x, const float* w, const float* gate, int64_t n_rows, int64_t n, float eps,
+                             float* out, ActivationType type, int8_t* qs, float2* ds, cudaStream_t stream);
 
 }  // namespace shootout::cuda

@@ -232,6 +232,30 @@ public:
                [=](cudaStream_t s, const int64_t*) { cuda::swiglu(gate, up, n, out, s); });
     }
 
+    void gated_rms_norm(const float* x, const backend::Weight& weight, int64_t n_rows, float eps, const float* gate,
+                        float* out) override {
+        const int64_t n = weight.n_in;
+        if (!cuda::gated_rms_norm_fits(n_rows, n)) {
+            backend::Ops::gated_rms_norm(x, weight, n_rows, eps, gate, out);  // two launches
+            return;
+        }
+        const float* wv = vector(weight);
+        const Key key = Key('g') << x << wv << gate << n_rows << n << eps << out;
+        // The output product's rows are whole rows of heads (value_dim): converted for it, as swiglu.
+        const auto it = consumers_.find(out);
+        if (it != consumers_.end() && (n_rows * n) % it->second.n_in == 0) {
+            const int64_t n_in = it->second.n_in;
+            if (launch_quantizing(key, -1, out, n_rows * n / n_in, n_in,
+                                  [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s, const int64_t*) {
+                                      cuda::gated_rms_norm_quantize(x, wv, gate, n_rows, n, eps, out, act, qs, ds, s);
+                                  }))
+                return;
+        }
+        launch(key, -1, [=](cudaStream_t s, const int64_t*) {
+            cuda::gated_rms_norm_quantize(x, wv, gate, n_rows, n, eps, out, ActivationType::F32, nullptr, nullptr, s);
+        });
+    }
+
     void add_rms_norm(float* x, const float* y, const backend::Weight& weight, int64_t n_rows, float eps,
                       float* out) override {
         const float* wv = vector(weight);
