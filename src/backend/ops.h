@@ -89,6 +89,17 @@ struct DeltaNetShape {
     int64_t n_v_heads = 0;
     int64_t head_k_dim = 0;
     int64_t head_v_dim = 0;
+    // gated_delta_rule's alpha and beta_logit: false, two [n_tokens][n_v_heads] arrays; true, both in
+    // ssm_ba's output as it comes, [n_tokens][n_k_heads][ratio betas, then ratio alphas] (ratio =
+    // n_v_heads / n_k_heads, value head g * ratio + j), beta_logit = ba and alpha = ba + ratio: no
+    // copies to split it (two launches a layer in a decode step).
+    bool gates_interleaved = false;
+    // Where value head h's gate of token t is, from alpha or beta_logit.
+    int64_t gate_index(int64_t t, int64_t h) const {
+        if (!gates_interleaved) return t * n_v_heads + h;
+        const int64_t ratio = n_v_heads / n_k_heads;
+        return t * 2 * n_v_heads + h + h / ratio * ratio;
+    }
 };
 
 // Memory the backend owns (host memory for the CPU, device memory for a GPU).
@@ -227,8 +238,8 @@ public:
     // beta = sigmoid(beta_logit[t][h]), k = k[t][h / ratio], q likewise:
     //   S = exp(g) S;  S += k (beta (v - S^T k))^T;  out[t][h] = S^T q / sqrt(head_k_dim)
     // q, k: [n_tokens][n_k_heads][head_k_dim] (already L2-normalised); v, out:
-    // [n_tokens][n_v_heads][head_v_dim]; alpha, beta_logit: [n_tokens][n_v_heads]; dt_bias, a: F32
-    // vectors of n_v_heads.
+    // [n_tokens][n_v_heads][head_v_dim]; alpha, beta_logit: [n_tokens][n_v_heads], or interleaved
+    // (DeltaNetShape::gates_interleaved); dt_bias, a: F32 vectors of n_v_heads.
     // state (buffer memory, may be nullptr): the recurrent state S of every value head, stored
     // transposed: [n_v_heads][head_v_dim][head_k_dim], state[(h * head_v_dim + j) * head_k_dim + i] =
     // S_h[i][j] (row j: what value element j reads from the keys). Read as the state before token 0

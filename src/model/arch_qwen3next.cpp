@@ -42,7 +42,7 @@ public:
 
 private:
     struct Scratch {
-        float *q_gate, *gate, *mix, *conv, *z, *ba, *beta, *alpha, *q, *k, *v, *o, *out;
+        float *q_gate, *gate, *mix, *conv, *z, *ba, *q, *k, *v, *o, *out;
     };
 
     // What a Gated DeltaNet layer carries from one call of a sequence to the next (layouts in
@@ -112,10 +112,11 @@ private:
             op.l2_norm(b.q, n * sh.n_k_heads, sh.head_k_dim, c.rms_eps);
             op.l2_norm(b.k, n * sh.n_k_heads, sh.head_k_dim, c.rms_eps);
         }
-        // ssm_ba per key group: ratio beta logits, then ratio alphas; value head g * ratio + j.
-        op.copy_columns(b.ba, n * sh.n_k_heads, 2 * ratio, 0, ratio, b.beta);
-        op.copy_columns(b.ba, n * sh.n_k_heads, 2 * ratio, ratio, ratio, b.alpha);
-        op.gated_delta_rule(q, k, v, b.alpha, b.beta, w.dt_bias, w.a, n, sh, state.ssm->data(), b.o);
+        // ssm_ba per key group: ratio beta logits, then ratio alphas; value head g * ratio + j. Read
+        // as it is (gates_interleaved), not split by copies.
+        backend::DeltaNetShape gated = sh;
+        gated.gates_interleaved = true;
+        op.gated_delta_rule(q, k, v, b.ba + ratio, b.ba, w.dt_bias, w.a, n, gated, state.ssm->data(), b.o);
         // RMSNorm per value head, gated by SiLU(z).
         op.gated_rms_norm(b.o, w.norm, n * sh.n_v_heads, c.rms_eps, b.z, b.o);
         op.matmul(w.out, b.o, n, b.out);
@@ -162,8 +163,6 @@ private:
         scratch_.conv = alloc(dn_.conv_dim());
         scratch_.z = alloc(dn_.value_dim());
         scratch_.ba = alloc(2 * n_v);
-        scratch_.beta = alloc(n_v);
-        scratch_.alpha = alloc(n_v);
         scratch_.q = alloc(dn_.key_dim());
         scratch_.k = alloc(dn_.key_dim());
         scratch_.v = alloc(dn_.value_dim());

@@ -234,5 +234,42 @@ TEST_F(DeltaNetOps, RuleSplitCallsEqualOneCall) {
     }
 }
 
+// ssm_ba's output read as it is (DeltaNetShape::gates_interleaved): per token and key group, ratio
+// beta logits then ratio alphas. The same gates laid out so must give the same bits as the two
+// [n_tokens][n_v_heads] arrays.
+TEST(DeltaNetShape, GateIndexFollowsSsmBaLayout) {
+    backend::DeltaNetShape sh{.n_k_heads = 2, .n_v_heads = 6, .head_k_dim = 16, .head_v_dim = 8};
+    EXPECT_EQ(sh.gate_index(1, 4), 10);  // dense: token 1, head 4
+    sh.gates_interleaved = true;         // ratio 3: [b0 b1 b2 a0 a1 a2 | b3 b4 b5 a3 a4 a5] a token
+    EXPECT_EQ(sh.gate_index(0, 0), 0);
+    EXPECT_EQ(sh.gate_index(0, 2), 2);
+    EXPECT_EQ(sh.gate_index(0, 3), 6);
+    EXPECT_EQ(sh.gate_index(0, 5), 8);
+    EXPECT_EQ(sh.gate_index(2, 4), 24 + 7);
+}
+
+TEST_F(DeltaNetOps, RuleReadsInterleavedGatesAsTwoArrays) {
+    const RuleInputs in;
+    const auto& sh = in.shape;
+    const int64_t ratio = sh.n_v_heads / sh.n_k_heads;
+    std::vector<float> ba((size_t)(in.n_tokens * 2 * sh.n_v_heads), NAN);
+    for (int64_t t = 0; t < in.n_tokens; ++t)
+        for (int64_t h = 0; h < sh.n_v_heads; ++h) {
+            const int64_t g = h / ratio, j = h % ratio, row = (t * sh.n_k_heads + g) * 2 * ratio;
+            ba[(size_t)(row + j)] = in.beta[(size_t)(t * sh.n_v_heads + h)];
+            ba[(size_t)(row + ratio + j)] = in.alpha[(size_t)(t * sh.n_v_heads + h)];
+        }
+    std::vector<float> dense_out((size_t)in.out_size()), dense_state((size_t)in.state_size(), 0.0f);
+    run_rule(*ops, in, 0, in.n_tokens, dense_state.data(), dense_out.data());
+    backend::DeltaNetShape interleaved = sh;
+    interleaved.gates_interleaved = true;
+    std::vector<float> out((size_t)in.out_size()), state((size_t)in.state_size(), 0.0f);
+    ops->gated_delta_rule(in.q.data(), in.k.data(), in.v.data(), ba.data() + ratio, ba.data(),
+                          f32_weight(in.dt_bias, sh.n_v_heads, 1, "ssm_dt.bias"), f32_weight(in.a, sh.n_v_heads, 1, "ssm_a"),
+                          in.n_tokens, interleaved, state.data(), out.data());
+    EXPECT_EQ(out, dense_out);
+    EXPECT_EQ(state, dense_state);
+}
+
 }  // namespace
 }  // namespace shootout

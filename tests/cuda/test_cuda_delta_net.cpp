@@ -147,6 +147,49 @@ TEST(CudaDeltaNet, GatedDeltaRuleTileEdges) {
     }
 }
 
+// ssm_ba's output read as it is (DeltaNetShape::gates_interleaved, as qwen3next calls it) gives the
+// same bits as the two gate arrays: the 80B shape (ratio 2) over a 40-token prefill (tiles of 16)
+// and a decode step, and a ratio of 3.
+TEST(CudaDeltaNet, InterleavedGatesEqualTwoArrays) {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    for (const DeltaNetShape& sh : {DeltaNetShape{16, 32, 128, 128}, DeltaNetShape{2, 6, 64, 40}}) {
+        SCOPED_TRACE("value heads " + std::to_string(sh.n_v_heads));
+        const int64_t n_tokens = 41, ratio = sh.n_v_heads / sh.n_k_heads;
+        const DeltaInputs in = delta_inputs(sh, n_tokens, 70);
+        std::vector<float> ba((size_t)(n_tokens * 2 * sh.n_v_heads));
+        for (int64_t t = 0; t < n_tokens; ++t)
+            for (int64_t h = 0; h < sh.n_v_heads; ++h) {
+                const int64_t row = (t * sh.n_k_heads + h / ratio) * 2 * ratio;
+                ba[(size_t)(row + h % ratio)] = in.beta[(size_t)(t * sh.n_v_heads + h)];
+                ba[(size_t)(row + ratio + h % ratio)] = in.alpha[(size_t)(t * sh.n_v_heads + h)];
+            }
+        DeltaNetShape inter = sh;
+        inter.gates_interleaved = true;
+        const std::vector<float> state0 = random_floats((size_t)(sh.n_v_heads * sh.head_v_dim * sh.head_k_dim), 71, -0.5f, 0.5f);
+        const size_t v_row = (size_t)(sh.n_v_heads * sh.head_v_dim), qk_row = (size_t)(sh.n_k_heads * sh.head_k_dim);
+        DeviceFloats q(in.q), k(in.k), v(in.v), alpha(in.alpha), beta(in.beta), gates(ba), dt(in.dt_bias), a(in.a);
+        std::vector<float> results[2][2];  // [layout][out, state]
+        for (int layout = 0; layout < 2; ++layout) {
+            DeviceFloats state(state0), out(std::vector<float>(in.v.size(), 0.f));
+            const DeltaNetShape& shape = layout ? inter : sh;
+            const float* al = layout ? gates.data() + ratio : alpha.data();
+            const float* be = layout ? gates.data() : beta.data();
+            const int64_t g_row = layout ? 2 * sh.n_v_heads : sh.n_v_heads;
+            cuda::gated_delta_rule(q.data(), k.data(), v.data(), al, be, dt.data(), a.data(), n_tokens - 1, shape,
+                                   state.data(), out.data(), nullptr);
+            const int64_t t = n_tokens - 1;  // then one decode step
+            cuda::gated_delta_rule(q.data() + t * qk_row, k.data() + t * qk_row, v.data() + t * v_row, al + t * g_row,
+                                   be + t * g_row, dt.data(), a.data(), 1, shape, state.data(), out.data() + t * v_row,
+                                   nullptr);
+            cuda::synchronize();
+            results[layout][0] = out.download(in.v.size());
+            results[layout][1] = state.download(state0.size());
+        }
+        EXPECT_EQ(results[1][0], results[0][0]);
+        EXPECT_EQ(results[1][1], results[0][1]);
+    }
+}
+
 // Times of the 80B shape's kernels (printed, not asserted): the 512-token prefill and a decode step
 // of the delta rule, the convolution of 512 tokens.
 TEST(CudaDeltaNet, PrintTimes) {

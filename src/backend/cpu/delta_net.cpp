@@ -84,8 +84,9 @@ void gated_delta_rule(ThreadPool& pool, const float* q, const float* k, const fl
                 const float* qt = q + (t * n_k + hk) * d_k;
                 const float* kt = k + (t * n_k + hk) * d_k;
                 const float* vt = v + (t * n_v + h) * d_v;
-                const float decay = std::exp(softplus(alpha[t * n_v + h] + dt[h]) * a_neg[h]);
-                const float beta = 1.0f / (1.0f + std::exp(-beta_logit[t * n_v + h]));
+                const int64_t gi = shape.gate_index(t, h);
+                const float decay = std::exp(softplus(alpha[gi] + dt[h]) * a_neg[h]);
+                const float beta = 1.0f / (1.0f + std::exp(-beta_logit[gi]));
                 for (float& s : state) s *= decay;
                 for (int64_t j = 0; j < d_v; ++j) delta[j] = (vt[j] - dot_f32(&state[j * d_k], kt, d_k)) * beta;
                 for (int64_t j = 0; j < d_v; ++j) {

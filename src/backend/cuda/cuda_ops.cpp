@@ -454,7 +454,8 @@ public:
         const float* dt = f32_vector(dt_bias, shape.n_v_heads, "ssm_dt.bias");
         const float* a_neg = f32_vector(a, shape.n_v_heads, "ssm_a");
         launch(Key('D') << q << k << v << alpha << beta_logit << dt << a_neg << n_tokens << shape.n_k_heads
-                        << shape.n_v_heads << shape.head_k_dim << shape.head_v_dim << state << out,
+                        << shape.n_v_heads << shape.head_k_dim << shape.head_v_dim << shape.gates_interleaved << state
+                        << out,
                -1, [=](cudaStream_t s, const int64_t*) {
                    cuda::gated_delta_rule(q, k, v, alpha, beta_logit, dt, a_neg, n_tokens, shape, state, out, s);
                });

@@ -104,13 +104,15 @@ __global__ void __launch_bounds__(kThreads)
     gated_delta_rule_kernel(const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
                             const float* __restrict__ alpha, const float* __restrict__ beta_logit,
                             const float* __restrict__ dt_bias, const float* __restrict__ a, int64_t n_tokens,
-                            int64_t n_k, int64_t n_v, int64_t d_v, int64_t ratio, float scale, bool aligned16,
+                            int64_t n_k, int64_t n_v, int64_t d_v, int64_t ratio, int64_t gate_step, bool gates_interleaved,
+                            float scale, bool aligned16,
                             float* __restrict__ state, float* __restrict__ out) {
     using Tile = DeltaTile<kVec>;
     constexpr int kDk = Tile::kDk, kTileTokens = Tile::kTokens;
     __shared__ __align__(16) float smem[2][Tile::kFloats];
 
     const int64_t h = blockIdx.x, hk = h / ratio;
+    const int64_t gate0 = gates_interleaved ? h + hk * ratio : h;  // DeltaNetShape::gate_index(0, h)
     const int tid = threadIdx.x, lane = tid % 32, g = tid % kRowLanes, row = tid / kRowLanes;
     const int64_t j0 = (int64_t)blockIdx.y * kDeltaRows, j = j0 + row;
     const bool active = j < d_v;
@@ -142,8 +144,8 @@ __global__ void __launch_bounds__(kThreads)
                 *vd = 0.0f;  // rows past head_v_dim: read as zeros, their state stays zero
         }
         if (tid < n) {
-            copy4(buf + Tile::kAlpha + tid, alpha + (t0 + tid) * n_v + h);
-            copy4(buf + Tile::kBeta + tid, beta_logit + (t0 + tid) * n_v + h);
+            copy4(buf + Tile::kAlpha + tid, alpha + (t0 + tid) * gate_step + gate0);
+            copy4(buf + Tile::kBeta + tid, beta_logit + (t0 + tid) * gate_step + gate0);
         }
     };
     auto tile_tokens = [&](int64_t t0) { return (int)(n_tokens - t0 < kTileTokens ? n_tokens - t0 : kTileTokens); };
@@ -266,9 +268,10 @@ void launch_delta_rule(const float* q, const float* k, const float* v, const flo
     const dim3 grid((unsigned)sh.n_v_heads, (unsigned)((sh.head_v_dim + kDeltaRows - 1) / kDeltaRows));
     const float scale = 1.0f / sqrtf((float)sh.head_k_dim);
     const bool vec = aligned16(q) && aligned16(k) && (!state || aligned16(state));
+    const int64_t gate_step = sh.gate_index(1, 0) - sh.gate_index(0, 0);  // a token's gates
     gated_delta_rule_kernel<kVec><<<grid, kThreads, 0, stream>>>(
         q, k, v, alpha, beta_logit, dt_bias, a, n_tokens, sh.n_k_heads, sh.n_v_heads, sh.head_v_dim,
-        sh.n_v_heads / sh.n_k_heads, scale, vec, state, out);
+        sh.n_v_heads / sh.n_k_heads, gate_step, sh.gates_interleaved, scale, vec, state, out);
 }
 
 }  // namespace
