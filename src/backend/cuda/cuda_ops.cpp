@@ -240,7 +240,7 @@ public:
             return;
         }
         const float* wv = vector(weight);
-        const Key key = Key('g') << x << wv << gate << n_rows << n << eps << out;
+        const Key key = Key('Z') << x << wv << gate << n_rows << n << eps << out;  // not 'g' (moe_group's)
         // The output product's rows are whole rows of heads (value_dim): converted for it, as swiglu.
         const auto it = consumers_.find(out);
         if (it != consumers_.end() && (n_rows * n) % it->second.n_in == 0) {
