@@ -219,9 +219,8 @@ public:
     }
 
     void swiglu(const float* gate, const float* up, size_t n, float* out) override {
-        const auto it = consumers_.find(out);
-        if (it != consumers_.end() && n % (size_t)it->second.n_in == 0) {
-            const int64_t n_in = it->second.n_in, n_rows = (int64_t)n / n_in;
+        if (const int64_t n_in = consumer_row(out, (int64_t)n); n_in > 0) {
+            const int64_t n_rows = (int64_t)n / n_in;
             if (launch_quantizing(Key('S') << gate << up << n << out, -1, out, n_rows, n_in,
                                   [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s, const int64_t*) {
                                       cuda::swiglu_quantize(gate, up, n_rows, n_in, out, act, qs, ds, s);
@@ -242,9 +241,7 @@ public:
         const float* wv = vector(weight);
         const Key key = Key('Z') << x << wv << gate << n_rows << n << eps << out;  // not 'g' (moe_group's)
         // The output product's rows are whole rows of heads (value_dim): converted for it, as swiglu.
-        const auto it = consumers_.find(out);
-        if (it != consumers_.end() && (n_rows * n) % it->second.n_in == 0) {
-            const int64_t n_in = it->second.n_in;
+        if (const int64_t n_in = consumer_row(out, n_rows * n); n_in > 0) {
             if (launch_quantizing(key, -1, out, n_rows * n / n_in, n_in,
                                   [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s, const int64_t*) {
                                       cuda::gated_rms_norm_quantize(x, wv, gate, n_rows, n, eps, out, act, qs, ds, s);
@@ -819,6 +816,12 @@ private:
         });
         quantized_x_ = {out, n_rows, n, (int)act};
         return true;
+    }
+    // For an elementwise producer of n values at `out` (SwiGLU, the gated norm): the row length of the
+    // product that read `out` last time, when n is whole rows of it; 0 otherwise.
+    int64_t consumer_row(const float* out, int64_t n) const {
+        const auto it = consumers_.find(out);
+        return it != consumers_.end() && n % it->second.n_in == 0 ? it->second.n_in : 0;
     }
     // The conversion the product reading `out` (n_rows rows of n) wanted last time, in a decode step
     // being recorded; F32 when there is no such prediction.
