@@ -103,8 +103,8 @@ status=0
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 "$build/test_cuda_fused" 2>&1 | tee "$out/test-fused.log" | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-# The decode attention's CUDA-core key walk once more (head_dim 64 and 128 take the tensor-core walk,
-# decode_walk_mma.cuh, unless SHOOTOUT_CUDA_DECODE_MMA=0).
+# The decode attention's CUDA-core key walk once more (head_dim 64, 128 and 256 take the tensor-core
+# walk, decode_walk_mma.cuh, unless SHOOTOUT_CUDA_DECODE_MMA=0).
 SHOOTOUT_CUDA_DECODE_MMA=0 "$build/test_cuda_attention" 2>&1 | tee "$out/test-attention-nomma.log" \
   | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1

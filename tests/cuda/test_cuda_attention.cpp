@@ -1,7 +1,7 @@
 // The attention op of the CUDA backend against the CPU backend's, through the Ops interface: all
 // paths of the GPU (the decode kernel for one token, with its tensor-core key walk for head_dim 64 /
-// 128 and its CUDA-core one for 256, or for all under SHOOTOUT_CUDA_DECODE_MMA=0 as gpu-check also
-// runs it; the per-query kernel for short batches; for prompts of kMinGemmTokens = 32 and more the
+// 128 and for 256 with 2..8 heads a KV head, its CUDA-core one otherwise, or for all under
+// SHOOTOUT_CUDA_DECODE_MMA=0 as gpu-check also runs it; the per-query kernel for short batches; for prompts of kMinGemmTokens = 32 and more the
 // flash kernel at head_dim 64 / 128 and the cuBLAS path at 256), grouped-query heads, and a prompt
 // continued at pos0 > 0 (a second chunk reading the first one's cache rows).
 //

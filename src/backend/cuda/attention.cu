@@ -164,7 +164,8 @@ void launch(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, in
 
 // One decode token (n_tokens == 1): a block per KV head takes the G query heads that share it, so K
 // and V are read once for the group, and its warps split the keys: on the tensor cores for head_dim
-// 64 and 128 (kMma, decode_walk_mma.cuh), on the CUDA cores otherwise or with
+// 64 and 128, and 256 with 2 to 8 heads a KV head (kMma, decode_walk_mma.cuh), on the CUDA cores
+// otherwise or with
 // SHOOTOUT_CUDA_DECODE_MMA=0 (decode_walk_cores.cuh). The warps' partial sums are merged through
 // shared memory at the end. The one-query-warp kernel above walked every key tile of every head
 // serially in one warp: ~8 us a layer at 128 positions on an H200.
@@ -399,7 +400,7 @@ int decode_ranges(const DecodeSplit* split, int64_t n_head_kv) {
     }();
     // Two blocks an SM is what the registers let stay resident: the CUDA-core walk's 8 warps at ~105
     // registers a thread (session 8: 8B Q8_0 tg128 @ d16384 on H100 ran at 176 t/s with 33 ranges a
-    // head, 157 with 64, two waves), and the mma walk's 4 warps at ~192 (launch_decode).
+    // head, 157 with 64, two waves), and the mma walk's 4 warps at ~190-204 (launch_decode).
     int64_t r = 2 * (int64_t)n_sm / n_head_kv;
     if (r > kMaxDecodeSplits) r = kMaxDecodeSplits;
     if (r * n_head_kv > split->max_blocks) r = split->max_blocks / n_head_kv;
@@ -424,7 +425,7 @@ void launch_decode(const DecodeArgs& a, const backend::AttentionShape& shape, cu
     // SHOOTOUT_CUDA_DECODE_MMA=0 keeps the CUDA-core walk, for comparisons.
     static const bool mma = !env_switched_off("SHOOTOUT_CUDA_DECODE_MMA");
     // Warps a block: the CUDA-core walk's partial sums take W * G * HD floats (<= 32 KB); the mma
-    // walk's ~180 registers a lane let 2 blocks of 4 warps stay on an SM (decode_ranges' count).
+    // walk's ~190-204 registers a lane let 2 blocks of 4 warps stay on an SM (decode_ranges' count).
     if constexpr (HD == 64 || HD == 128 || (HD == 256 && G >= 2 && G <= 8)) {
         if (mma) {
             go.template operator()<4>(attention_decode_kernel<HD, G, 4, A, true>);
