@@ -21,19 +21,6 @@
 
 namespace shootout::cuda {
 
-ActivationType activation_type(quant::TypeId weight_type) {
-    using quant::TypeId;
-    switch (weight_type) {
-        case TypeId::F32: return ActivationType::F32;
-        case TypeId::F16: return ActivationType::F16;
-        case TypeId::BF16: return ActivationType::BF16;
-        case TypeId::Q4_0: case TypeId::Q5_0: case TypeId::Q8_0: case TypeId::IQ4_NL: case TypeId::MXFP4:
-            return ActivationType::Q8_0;
-        case TypeId::Q4_1: case TypeId::Q5_1: return ActivationType::Q8_1;
-        default: return ActivationType::Q8_K;  // K-quants, IQ1-IQ3, IQ4_XS, TQ: ggml's Q8_K
-    }
-}
-
 namespace {
 
 using namespace act;

@@ -20,8 +20,20 @@ namespace shootout::cuda {
 
 enum class ActivationType { F32, F16, BF16, Q8_0, Q8_1, Q8_K };
 
-// The vec_dot_type of a weight type with CUDA kernels (backend/cpu/type_kernels.cpp has the CPU's).
-ActivationType activation_type(quant::TypeId weight_type);
+// The vec_dot_type of a weight type with CUDA kernels (backend/cpu/type_kernels.cpp has the CPU's);
+// constexpr, so kernel templates can take it per weight type.
+constexpr ActivationType activation_type(quant::TypeId weight_type) {
+    using quant::TypeId;
+    switch (weight_type) {
+        case TypeId::F32: return ActivationType::F32;
+        case TypeId::F16: return ActivationType::F16;
+        case TypeId::BF16: return ActivationType::BF16;
+        case TypeId::Q4_0: case TypeId::Q5_0: case TypeId::Q8_0: case TypeId::IQ4_NL: case TypeId::MXFP4:
+            return ActivationType::Q8_0;
+        case TypeId::Q4_1: case TypeId::Q5_1: return ActivationType::Q8_1;
+        default: return ActivationType::Q8_K;  // K-quants, IQ1-IQ3, IQ4_XS, TQ: ggml's Q8_K
+    }
+}
 
 // For the int8 matvec: n_tokens rows of n_in activations quantized as `type` (a Q8 type) into
 // qs[n_tokens * n_in] and ds[n_tokens * n_in / 32], one (d, s) pair per 32 elements with

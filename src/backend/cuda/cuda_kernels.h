@@ -116,8 +116,30 @@ void matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, W
             StreamHandle stream = nullptr, bool x_quantized = false);
 // Up to 3 products of the same x (same weight type, n_in and row bytes: Q/K/V, gate/up) in one launch:
 // ys[i] = ws[i] x, as n separate matvec calls would compute them.
+// accumulate: ys[i] += ws[i] x (the O and down products adding into the residual row; the same float
+// add as a separate add).
 void matvec_parts(const DeviceWeight* const* ws, float* const* ys, int n, const float* x, int64_t n_tokens,
-                  Workspace& workspace, StreamHandle stream = nullptr, bool x_quantized = false);
+                  Workspace& workspace, StreamHandle stream = nullptr, bool x_quantized = false,
+                  bool accumulate = false);
+// A one-token product whose x is rms_norm(in.x) * in.w (one row of in.n), the norm done by every block
+// of the launch itself (matvec_normed.cuh) instead of by a norm kernel before it: a decode step's
+// attention and FFN norms cost no launch of their own. ys[i] = ws[i] x with x converted exactly as
+// rms_norm_quantize converts it, so the results equal rms_norm_quantize + matvec_parts bit for bit;
+// in.out gets the normed row (F32) as rms_norm writes it. matvec_normed_supports: the integer weight
+// types, rows of up to kMaxNormedRow.
+struct NormedInput {
+    const float* x;
+    const float* w;
+    float* out;
+    int64_t n;
+    float eps;
+};
+constexpr int64_t kMaxNormedRow = 8192;
+bool matvec_normed_supports(quant::TypeId type, int64_t n_in);
+void matvec_normed(const DeviceWeight* const* ws, float* const* ys, int n, const NormedInput& in,
+                   StreamHandle stream = nullptr);
+// How many matvec_normed calls this process made (launched or captured): tests check that a run folded.
+uint64_t matvec_normed_calls();
 // Whether matvec on this type quantizes its activations into the workspace (the integer types).
 inline bool matvec_quantizes_x(quant::TypeId type) { return type != quant::TypeId::F16 && type != quant::TypeId::BF16; }
 // Weight rows per GEMM block; Auto picks 64 when 128-row tiles would leave SMs idle. The others are

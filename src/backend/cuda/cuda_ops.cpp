@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <string>
 #include <unordered_map>
@@ -29,6 +30,9 @@
 
 namespace shootout::cuda {
 namespace {
+
+// -1: not asked yet (read SHOOTOUT_CUDA_NORM_PRODUCT at the first call), 0: off, 1: on.
+std::atomic<int> norm_folding_state{-1};
 
 class CudaBuffer : public backend::Buffer {
 public:
@@ -158,7 +162,7 @@ public:
         const QuantizedX now{x, n_tokens, dw->n_in, quantizes ? (int)activation_type(dw->type) : -1};
         const bool x_quantized = quantizes && quantized_x_ == now;
         // The first product after x's producer names the conversion the producer may do ahead next time.
-        if (quantizes && x != last_product_x_) consumers_[x] = {activation_type(dw->type), dw->n_in};
+        if (quantizes && x != last_product_x_) consumers_[x] = {activation_type(dw->type), dw->n_in, true};
         // Kept for the next product unless this one writes over its own input.
         const bool overwrites_x = y < x + n_tokens * dw->n_in && x < y + n_tokens * dw->n_out;
         quantized_x_ = quantizes && !overwrites_x ? now : QuantizedX{};
@@ -176,6 +180,7 @@ public:
     void rms_norm(const float* x, const backend::Weight& weight, int64_t n_rows, float eps, float* y) override {
         const float* wv = vector(weight);
         const int64_t n = weight.n_in;
+        if (defer_norm(x, wv, n_rows, n, eps, y)) return;
         if (n <= kMaxQuantizingNormRow &&
             launch_quantizing(Key('N') << x << wv << n_rows << n << eps << y, -1, y, n_rows, n,
                               [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s, const int64_t*) {
@@ -255,6 +260,10 @@ public:
 
     void add_rms_norm(float* x, const float* y, const backend::Weight& weight, int64_t n_rows, float eps,
                       float* out) override {
+        if (fold_add_into_product(x, y, n_rows, weight.n_in, out)) {
+            rms_norm(x, weight, n_rows, eps, out);
+            return;
+        }
         const float* wv = vector(weight);
         const int64_t n = weight.n_in;
         if (n <= kMaxQuantizingNormRow &&
@@ -333,7 +342,8 @@ public:
         const bool recording = steps().recording();
         const bool int_experts = matvec_quantizes_x(gate->type);
         const int gate_act = int_experts ? (int)activation_type(gate->type) : -1;
-        if (int_experts && n_tokens == 1 && x != last_product_x_) consumers_[x] = {activation_type(gate->type), n_embd};
+        if (int_experts && n_tokens == 1 && x != last_product_x_)
+            consumers_[x] = {activation_type(gate->type), n_embd, false};
         const bool ahead = int_experts && n_tokens == 1 && recording && kept == QuantizedX{x, 1, n_embd, gate_act};
         moe_ffn_launches(ex, router_logits, x, n_tokens, out, gate, up, down, n_embd, n_ff, ahead);
         if (recording) quantized_x_ = kept;
@@ -600,6 +610,12 @@ private:
             ++p.n;
             return;
         }
+        // The first product of the held-back norm's output: a group that the norm will join.
+        if (!alone && p.n == 0 && norm_.set && x == norm_.out && n_tokens == 1 && matvec_normed_supports(dw->type, dw->n_in) &&
+            dw->n_in == norm_.n) {
+            p = PendingProducts{x, n_tokens, x_quantized, 1, {dw}, {y}};
+            return;
+        }
         flush_products();
         if (alone) {
             record_product(dw, x, n_tokens, y, x_quantized);
@@ -615,9 +631,25 @@ private:
     }
 
     void flush_products() {
-        if (pending_.n == 0) return;
+        if (pending_.n == 0) {
+            flush_norm();
+            return;
+        }
         const PendingProducts p = pending_;
-        pending_.n = 0;
+        pending_ = PendingProducts{};
+        if (norm_.set && p.x == norm_.out && p.n_tokens == 1 && matvec_normed_supports(p.w[0]->type, p.w[0]->n_in)) {
+            record_normed_products(p);
+            return;
+        }
+        flush_norm();  // held back before these products: it goes first
+        if (p.accumulate) {
+            Workspace* ws = &steps().workspace();
+            steps().record((Key('m') << p.w[0] << p.x << p.y[0] << p.x_quantized).bytes(), -1,
+                           [=](cudaStream_t s, const int64_t*) {
+                               cuda::matvec_parts(p.w, p.y, 1, p.x, 1, *ws, s, p.x_quantized, true);
+                           });
+            return;
+        }
         if (p.n == 1) {
             record_product(p.w[0], p.x, p.n_tokens, p.y[0], p.x_quantized);
             return;
@@ -639,8 +671,80 @@ private:
         int n = 0;
         const DeviceWeight* w[kMaxProductParts] = {};
         float* y[kMaxProductParts] = {};
+        bool accumulate = false;  // y[0] += W x (one part, one token: fold_add_into_product)
     };
     PendingProducts pending_;
+
+    // Norm folding (decode steps; SHOOTOUT_CUDA_NORM_PRODUCT=0 turns it off, for comparisons): the
+    // residual add of add_rms_norm goes into the product before it (the O or down product adds into
+    // x: matvec_parts' accumulate), and the RMSNorm itself into the products after it (matvec_normed:
+    // every block normalises the row), so a layer's two norms cost no launch. Both give the bits of
+    // the unfolded ops.
+    // add_rms_norm(x, y, ..., out) right after the one product writing y: that product adds into x
+    // instead (its y output would be overwritten by the norm anyway: out == y). Returns whether it
+    // did; the caller then norms x alone.
+    bool fold_add_into_product(float* x, const float* y, int64_t n_rows, int64_t n, const float* out) {
+        PendingProducts& p = pending_;
+        if (!cuda::norm_folding() || p.n != 1 || p.accumulate || p.n_tokens != 1 || n_rows != 1 || p.y[0] != y ||
+            out != y || p.w[0]->n_out != n || norm_.set)
+            return false;
+        const float* px = p.x;
+        if (px < x + n && x < px + p.w[0]->n_in) return false;  // the product reads x: keep the add apart
+        p.y[0] = x;
+        p.accumulate = true;
+        flush_products();  // recorded now: the norm after it reads x
+        return true;
+    }
+    // A decode step's one-row RMSNorm whose output went to a dense integer product last time: held back
+    // (norm_) for the products reading it, which then normalise it themselves (flush_products). Until
+    // then it counts as converted ahead, as launch_quantizing would have it (quantized_x_), so if it is
+    // flushed alone it is exactly that launch.
+    struct PendingNorm {
+        const float* x = nullptr;
+        const float* w = nullptr;
+        float* out = nullptr;
+        int64_t n = 0;
+        float eps = 0.f;
+        ActivationType act = ActivationType::F32;
+        bool set = false;
+    };
+    PendingNorm norm_;
+    bool defer_norm(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, float* out) {
+        if (!cuda::norm_folding() || n_rows != 1 || n > kMaxNormedRow || n > kMaxQuantizingNormRow) return false;
+        const ActivationType act = predicted_conversion(out, 1, n);
+        const auto it = consumers_.find(out);
+        if (act == ActivationType::F32 || it == consumers_.end() || !it->second.dense) return false;
+        begin_op();  // as launch() would: what is held back goes first
+        norm_ = PendingNorm{x, w, out, n, eps, act, true};
+        quantized_x_ = {out, 1, n, (int)act};
+        return true;
+    }
+    void flush_norm() {
+        if (!norm_.set) return;
+        const PendingNorm p = norm_;
+        norm_.set = false;
+        Workspace* ws = &steps().workspace();
+        steps().record((Key('N') << p.x << p.w << int64_t{1} << p.n << p.eps << p.out << p.act).bytes(), -1,
+                       [=](cudaStream_t s, const int64_t*) {
+                           auto* qs = static_cast<int8_t*>(ws->reserve((size_t)p.n + (size_t)(p.n / 32) * sizeof(float2)));
+                           cuda::rms_norm_quantize(p.x, p.w, 1, p.n, p.eps, p.out, p.act, qs,
+                                                   reinterpret_cast<float2*>(qs + p.n), s);
+                           ws->quantized_as = (int)p.act;
+                       });
+    }
+    void record_normed_products(const PendingProducts& p) {
+        const PendingNorm nm = norm_;
+        norm_.set = false;
+        const cuda::NormedInput in{nm.x, nm.w, nm.out, nm.n, nm.eps};
+        Workspace* ws = &steps().workspace();
+        Key key('p');
+        key << nm.x << nm.w << nm.out << nm.n << nm.eps << p.n;
+        for (int i = 0; i < p.n; ++i) key << p.w[i] << p.y[i];
+        steps().record(key.bytes(), -1, [=](cudaStream_t s, const int64_t*) {
+            cuda::matvec_normed(p.w, p.y, p.n, in, s);
+            ws->quantized_as = -1;  // the conversion stayed in the blocks' shared memory
+        });
+    }
 
     // One expert-indexed product over moe_ffn's grouped rows (n_tokens * n_used of them, x in F32):
     // in a decode step the int8 product (moe_matvec) on the rows converted to the stack's activation
@@ -795,6 +899,7 @@ private:
     struct Consumer {
         ActivationType type;
         int64_t n_in;
+        bool dense;  // a dense product (matmul), not the experts of moe_ffn
     };
     std::unordered_map<const float*, Consumer> consumers_;
     // Records the quantizing form of a producer writing `out` (n_rows rows of n) when the next product's
@@ -838,5 +943,17 @@ private:
 }  // namespace
 
 std::unique_ptr<backend::Ops> make_cuda_ops() { return std::make_unique<CudaOps>(); }
+
+bool norm_folding() {
+    int state = norm_folding_state.load(std::memory_order_relaxed);
+    if (state < 0) {
+        int expected = -1;
+        norm_folding_state.compare_exchange_strong(expected, env_switched_off("SHOOTOUT_CUDA_NORM_PRODUCT") ? 0 : 1);
+        state = norm_folding_state.load(std::memory_order_relaxed);
+    }
+    return state == 1;
+}
+
+void set_norm_folding(bool on) { norm_folding_state.store(on ? 1 : 0, std::memory_order_relaxed); }
 
 }  // namespace shootout::cuda

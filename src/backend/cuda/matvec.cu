@@ -20,7 +20,7 @@ void matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, W
 }
 
 void matvec_parts(const DeviceWeight* const* ws, float* const* ys, int n, const float* x, int64_t n_tokens,
-                  Workspace& workspace, StreamHandle stream, bool x_quantized) {
+                  Workspace& workspace, StreamHandle stream, bool x_quantized, bool accumulate) {
     if (n < 1 || n > kMaxMatvecParts) fail(ws[0]->name, "matvec takes 1.." + std::to_string(kMaxMatvecParts) + " weights");
     const DeviceWeight& w = *ws[0];
     for (int i = 1; i < n; ++i)
@@ -40,7 +40,7 @@ void matvec_parts(const DeviceWeight* const* ws, float* const* ys, int n, const 
             workspace.quantized_as = (int)act;
         }
     }
-    const bool known = dispatch_type(w.type, [&]<TypeId T>() { launch_matvec<T>(ws, ys, n, x, n_tokens, scratch, s); });
+    const bool known = dispatch_type(w.type, [&]<TypeId T>() { launch_matvec<T>(ws, ys, n, x, n_tokens, scratch, s, accumulate); });
     if (!known) fail(w.name, std::string("no CUDA matvec for type ") + quant::traits(w.type).name);
     check_last_launch(("matvec " + w.name).c_str());
 }

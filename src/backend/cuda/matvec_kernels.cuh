@@ -65,6 +65,9 @@ struct MatvecParts {
     int64_t n_out[kMaxMatvecParts];
     int64_t first_block[kMaxMatvecParts + 1];
     int n;
+    // y[i] += W x instead of y[i] = W x: the O and down products add into the residual row, where a
+    // separate add (folded into the next norm) would cost a launch. The same float add as that one.
+    bool accumulate;
 };
 // This block's part: its weights, output, row count, and the warp's row within it.
 struct MatvecPart {
@@ -74,14 +77,17 @@ struct MatvecPart {
 };
 // Constant indices only: a runtime index into the parameter struct makes the compiler copy it to
 // local memory (a 112-byte stack frame in the Q4_K kernel, tg128 300 -> 239 t/s on an H200).
-__device__ __forceinline__ MatvecPart matvec_part(const MatvecParts& parts) {
-    const int64_t b = blockIdx.x;
+// b: the index of a group of kWarpsPerBlock rows (a block of this kernel), warp: the row in it.
+__device__ __forceinline__ MatvecPart matvec_part_at(const MatvecParts& parts, int64_t b, int warp) {
     MatvecPart p{parts.w[0], parts.y[0], parts.n_out[0], b};
     static_assert(kMaxMatvecParts == 3);
     if (parts.n > 1 && b >= parts.first_block[1]) p = {parts.w[1], parts.y[1], parts.n_out[1], b - parts.first_block[1]};
     if (parts.n > 2 && b >= parts.first_block[2]) p = {parts.w[2], parts.y[2], parts.n_out[2], b - parts.first_block[2]};
-    p.row = p.row * kWarpsPerBlock + threadIdx.x / 32;
+    p.row = p.row * kWarpsPerBlock + warp;
     return p;
+}
+__device__ __forceinline__ MatvecPart matvec_part(const MatvecParts& parts) {
+    return matvec_part_at(parts, blockIdx.x, threadIdx.x / 32);
 }
 
 // One warp per row; lane l takes units l, l + 32, ... (matvec_units.cuh) and loads kInFlight of them
@@ -137,7 +143,7 @@ matvec_q8_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, Quan
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
         const float s = warp_sum(acc[t]);
-        if (lane == 0) y[t * n_out + row] = s;
+        if (lane == 0) y[t * n_out + row] = parts.accumulate ? y[t * n_out + row] + s : s;
     }
 }
 
@@ -190,16 +196,17 @@ matvec_float_kernel(MatvecParts parts, int64_t n_in, const float* x) {
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
         const float s = warp_sum(acc[t]);
-        if (lane == 0) y[t * n_out + row] = s;
+        if (lane == 0) y[t * n_out + row] = parts.accumulate ? y[t * n_out + row] + s : s;
     }
 }
 
 // The n products w[i] x -> y[i] (same type, n_in and row bytes) in one launch.
 template <TypeId T, int NT>
 void launch_matvec_impl(const DeviceWeight* const* w, float* const* y, int n, const float* x, void* scratch,
-                        cudaStream_t stream) {
+                        cudaStream_t stream, bool accumulate) {
     MatvecParts parts{};
     parts.n = n;
+    parts.accumulate = accumulate;
     bool overlap = true;
     int64_t blocks = 0;
     for (int i = 0; i < n; ++i) {
@@ -235,25 +242,25 @@ void launch_matvec_impl(const DeviceWeight* const* w, float* const* y, int n, co
 // matvec() (n_tokens * n_in int8, then n_tokens * n_in / 32 float2).
 template <TypeId T>
 void launch_matvec(const DeviceWeight* const* w, float* const* y, int n, const float* x, int64_t n_tokens,
-                   void* scratch, cudaStream_t s) {
+                   void* scratch, cudaStream_t s, bool acc) {
     switch (n_tokens) {
-        case 1: launch_matvec_impl<T, 1>(w, y, n, x, scratch, s); break;
-        case 2: launch_matvec_impl<T, 2>(w, y, n, x, scratch, s); break;
-        case 3: launch_matvec_impl<T, 3>(w, y, n, x, scratch, s); break;
-        case 4: launch_matvec_impl<T, 4>(w, y, n, x, scratch, s); break;
-        case 5: launch_matvec_impl<T, 5>(w, y, n, x, scratch, s); break;
-        case 6: launch_matvec_impl<T, 6>(w, y, n, x, scratch, s); break;
-        case 7: launch_matvec_impl<T, 7>(w, y, n, x, scratch, s); break;
-        default: launch_matvec_impl<T, 8>(w, y, n, x, scratch, s); break;
+        case 1: launch_matvec_impl<T, 1>(w, y, n, x, scratch, s, acc); break;
+        case 2: launch_matvec_impl<T, 2>(w, y, n, x, scratch, s, acc); break;
+        case 3: launch_matvec_impl<T, 3>(w, y, n, x, scratch, s, acc); break;
+        case 4: launch_matvec_impl<T, 4>(w, y, n, x, scratch, s, acc); break;
+        case 5: launch_matvec_impl<T, 5>(w, y, n, x, scratch, s, acc); break;
+        case 6: launch_matvec_impl<T, 6>(w, y, n, x, scratch, s, acc); break;
+        case 7: launch_matvec_impl<T, 7>(w, y, n, x, scratch, s, acc); break;
+        default: launch_matvec_impl<T, 8>(w, y, n, x, scratch, s, acc); break;
     }
 }
 
 #define SHOOTOUT_EXTERN_MATVEC(t)                                                                              \
     extern template void launch_matvec<TypeId::t>(const DeviceWeight* const*, float* const*, int, const float*, \
-                                                  int64_t, void*, cudaStream_t);
+                                                  int64_t, void*, cudaStream_t, bool);
 SHOOTOUT_CUDA_TYPES(SHOOTOUT_EXTERN_MATVEC)
 #define SHOOTOUT_INSTANTIATE_MATVEC(t)                                                                         \
     template void launch_matvec<TypeId::t>(const DeviceWeight* const*, float* const*, int, const float*, int64_t, \
-                                           void*, cudaStream_t);
+                                           void*, cudaStream_t, bool);
 
 }  // namespace shootout::cuda

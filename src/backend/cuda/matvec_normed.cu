@@ -1,0 +1,49 @@
+// The entry point of the normed one-token product (matvec_normed.cuh; each type's kernels are
+// instantiated beside its plain matvec's, in matvec_legacy.cu, matvec_kquants.cu, ...).
+#include <atomic>
+#include <string>
+
+#include "backend/cuda/cuda_check.cuh"
+#include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/matvec_normed.cuh"
+
+namespace shootout::cuda {
+
+int multiprocessor_count() {
+    static const int count = [] {
+        int device = 0, n = 0;
+        SHOOTOUT_CUDA_CHECK(cudaGetDevice(&device));
+        SHOOTOUT_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
+        return n;
+    }();
+    return count;
+}
+
+namespace {
+std::atomic<uint64_t> normed_calls{0};
+}
+
+uint64_t matvec_normed_calls() { return normed_calls.load(); }
+
+bool matvec_normed_supports(quant::TypeId type, int64_t n_in) {
+    // Q8_K rows are whole 256 blocks (every type converted to it has 256-element blocks).
+    return matvec_quantizes_x(type) && supports_type(type) && n_in > 0 && n_in <= kMaxNormedRow && n_in % 32 == 0;
+}
+
+void matvec_normed(const DeviceWeight* const* ws, float* const* ys, int n, const NormedInput& in, StreamHandle stream) {
+    if (n < 1 || n > kMaxMatvecParts) fail(ws[0]->name, "matvec takes 1.." + std::to_string(kMaxMatvecParts) + " weights");
+    const DeviceWeight& w = *ws[0];
+    for (int i = 1; i < n; ++i)
+        if (ws[i]->type != w.type || ws[i]->n_in != w.n_in || ws[i]->row_bytes != w.row_bytes)
+            fail(ws[i]->name, "products in one matvec launch must share " + w.name + "'s type and width");
+    if (!matvec_normed_supports(w.type, w.n_in) || in.n != w.n_in)
+        fail(w.name, "no normed product for type " + std::string(quant::traits(w.type).name) + " and rows of " +
+                         std::to_string(in.n) + " (weight rows of " + std::to_string(w.n_in) + ")");
+    cudaStream_t s = static_cast<cudaStream_t>(stream);
+    normed_calls.fetch_add(1);
+    const bool known = dispatch_type(w.type, [&]<TypeId T>() { launch_matvec_normed<T>(ws, ys, n, in, s); });
+    if (!known) fail(w.name, std::string("no CUDA matvec for type ") + quant::traits(w.type).name);
+    check_last_launch(("matvec_normed " + w.name).c_str());
+}
+
+}  // namespace shootout::cuda

@@ -1,0 +1,226 @@
+// Norm folding (cuda_ops.cpp): the RMSNorm done by the products after it (matvec_normed), the residual
+// add by the product before it (matvec_parts' accumulate). Both must give the bits of the unfolded
+// ops: the kernels against rms_norm_quantize + matvec_parts and matvec + add, every integer type
+// family and row lengths of one and two passes of the block (4096 elements a pass), with more rows
+// than the persistent grid holds at once; then tiny qwen3 / llama models quantized here, decoded
+// with folding off and on, whose logits must be identical.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/activation_quant.h"
+#include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/ops_kernels.h"
+#include "gguf/gguf.h"
+#include "model/model.h"
+#include "quant/type_table.h"
+#include "quantize/plan.h"
+#include "quantize/quantize_model.h"
+#include "quantize/recipe.h"
+#include "util/parallel.h"
+
+namespace shootout {
+namespace {
+
+using quant::TypeId;
+
+std::vector<float> gaussian(size_t n, uint32_t seed, float scale = 1.f, float offset = 0.f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.f, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = offset + dist(rng);
+    return v;
+}
+
+cuda::DeviceWeight weight(TypeId type, int64_t n_in, int64_t n_out, uint32_t seed) {
+    const auto src = gaussian((size_t)(n_in * n_out), seed, 0.05f);
+    std::vector<uint8_t> bytes(quant::row_size_bytes(type, n_in) * (size_t)n_out);
+    quant::traits(type).quantize_rows(src.data(), bytes.data(), n_out, n_in, nullptr);
+    return cuda::upload_weight("norm product test weight", type, n_in, n_out, bytes.data());
+}
+
+cuda::DeviceBuffer device_floats(const std::vector<float>& v) {
+    cuda::DeviceBuffer b(v.size() * 4);
+    b.upload(v.data(), v.size() * 4);
+    return b;
+}
+
+std::vector<float> host_floats(const cuda::DeviceBuffer& b, size_t n) {
+    std::vector<float> v(n);
+    b.download(v.data(), n * 4);
+    return v;
+}
+
+struct Case {
+    TypeId type;
+    int64_t n;
+};
+
+class CudaNormProduct : public ::testing::TestWithParam<Case> {
+protected:
+    void SetUp() override {
+        if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    }
+};
+
+// Three parts (as Q/K/V), ~5000 rows in all at n = 512 (more than the 2 x 132 blocks x 16 warps the
+// grid holds, so warps take several rows) and ~1100 at the longer rows.
+TEST_P(CudaNormProduct, NormedProductEqualsNormThenProduct) {
+    const Case c = GetParam();
+    const float eps = 1e-6f;
+    const int64_t scale_rows = c.n <= 512 ? 8 : 1;
+    const int64_t n_out[3] = {600 * scale_rows + 3, 150 * scale_rows + 1, 130 * scale_rows};
+    cuda::DeviceWeight w[3];
+    for (int i = 0; i < 3; ++i) w[i] = weight(c.type, c.n, n_out[i], 10 + (uint32_t)i);
+    const cuda::DeviceWeight* ws[3] = {&w[0], &w[1], &w[2]};
+    // Rows of varied size, so the norm's scale is not ~1.
+    const auto x_host = gaussian((size_t)c.n, 7, 3.f);
+    const auto w_host = gaussian((size_t)c.n, 8, 0.2f, 1.f);
+    cuda::DeviceBuffer x = device_floats(x_host), nw = device_floats(w_host);
+    cuda::DeviceBuffer out_ref((size_t)c.n * 4), out((size_t)c.n * 4);
+    std::vector<cuda::DeviceBuffer> y_ref, y;
+    for (int i = 0; i < 3; ++i) {
+        y_ref.emplace_back((size_t)n_out[i] * 4);
+        y.emplace_back((size_t)n_out[i] * 4);
+        y.back().fill_bytes(0xff);  // NaN: a row never written shows
+    }
+    float* ys_ref[3] = {y_ref[0].as<float>(), y_ref[1].as<float>(), y_ref[2].as<float>()};
+    float* ys[3] = {y[0].as<float>(), y[1].as<float>(), y[2].as<float>()};
+
+    // Unfolded, as a decode step runs it without folding: the quantizing norm into the workspace, then
+    // the products on that conversion.
+    cuda::Workspace workspace;
+    const cuda::ActivationType act = cuda::activation_type(c.type);
+    auto* qs = static_cast<int8_t*>(workspace.reserve((size_t)c.n + (size_t)(c.n / 32) * sizeof(float2)));
+    cuda::rms_norm_quantize(x.as<float>(), nw.as<float>(), 1, c.n, eps, out_ref.as<float>(), act, qs,
+                            reinterpret_cast<float2*>(qs + c.n), nullptr);
+    workspace.quantized_as = (int)act;
+    cuda::matvec_parts(ws, ys_ref, 3, out_ref.as<float>(), 1, workspace, nullptr, true);
+
+    ASSERT_TRUE(cuda::matvec_normed_supports(c.type, c.n));
+    cuda::matvec_normed(ws, ys, 3, cuda::NormedInput{x.as<float>(), nw.as<float>(), out.as<float>(), c.n, eps});
+    cuda::synchronize();
+
+    const auto o_ref = host_floats(out_ref, (size_t)c.n), o = host_floats(out, (size_t)c.n);
+    EXPECT_EQ(0, std::memcmp(o_ref.data(), o.data(), (size_t)c.n * 4)) << "the normed row";
+    for (int i = 0; i < 3; ++i) {
+        const auto a = host_floats(y_ref[(size_t)i], (size_t)n_out[i]), b = host_floats(y[(size_t)i], (size_t)n_out[i]);
+        int64_t first_diff = -1;
+        for (int64_t r = 0; r < n_out[i] && first_diff < 0; ++r)
+            if (std::memcmp(&a[(size_t)r], &b[(size_t)r], 4) != 0) first_diff = r;
+        EXPECT_EQ(first_diff, -1) << "part " << i << " row " << first_diff << ": "
+                                  << (first_diff >= 0 ? std::to_string(a[(size_t)first_diff]) + " vs " +
+                                                            std::to_string(b[(size_t)first_diff])
+                                                      : "");
+        // Products of real values, not all zero.
+        double sum_abs = 0;
+        for (float v : b) sum_abs += std::fabs(v);
+        EXPECT_GT(sum_abs, 0.0) << "part " << i;
+    }
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+    return std::string(quant::traits(info.param.type).name) + "_" + std::to_string(info.param.n);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Types, CudaNormProduct,
+    ::testing::Values(Case{TypeId::Q8_0, 4096}, Case{TypeId::Q8_0, 512}, Case{TypeId::Q8_0, 5120},
+                      Case{TypeId::Q4_0, 2048}, Case{TypeId::Q4_1, 4096}, Case{TypeId::Q5_1, 512},
+                      Case{TypeId::Q4_K, 4096}, Case{TypeId::Q4_K, 5120}, Case{TypeId::Q5_K, 2048},
+                      Case{TypeId::Q6_K, 4096}, Case{TypeId::Q6_K, 512}, Case{TypeId::Q2_K, 1024},
+                      Case{TypeId::Q3_K, 4096}, Case{TypeId::MXFP4, 4096}, Case{TypeId::IQ4_NL, 2048},
+                      Case{TypeId::IQ4_XS, 4096}, Case{TypeId::IQ2_XXS, 2048}, Case{TypeId::IQ3_S, 4096},
+                      Case{TypeId::TQ2_0, 1024}, Case{TypeId::IQ1_M, 2048}),
+    case_name);
+
+// y += W x (the O / down product adding into the residual) equals the product then the add kernel.
+TEST(CudaNormProductAccumulate, AccumulateEqualsProductThenAdd) {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    for (TypeId type : {TypeId::Q8_0, TypeId::Q4_K, TypeId::Q6_K, TypeId::BF16}) {
+        const int64_t n_in = 2048, n_out = 1536;
+        const cuda::DeviceWeight w = weight(type, n_in, n_out, 3);
+        const cuda::DeviceWeight* ws[1] = {&w};
+        cuda::DeviceBuffer x = device_floats(gaussian((size_t)n_in, 4));
+        const auto residual = gaussian((size_t)n_out, 5, 2.f);
+        cuda::DeviceBuffer r_ref = device_floats(residual), r = device_floats(residual), y((size_t)n_out * 4);
+        cuda::Workspace workspace;
+        float* y_ptr[1] = {y.as<float>()};
+        cuda::matvec_parts(ws, y_ptr, 1, x.as<float>(), 1, workspace, nullptr, false);
+        cuda::add(r_ref.as<float>(), y.as<float>(), (size_t)n_out, nullptr);
+        float* r_ptr[1] = {r.as<float>()};
+        cuda::matvec_parts(ws, r_ptr, 1, x.as<float>(), 1, workspace, nullptr, false, true);
+        cuda::synchronize();
+        const auto a = host_floats(r_ref, (size_t)n_out), b = host_floats(r, (size_t)n_out);
+        EXPECT_EQ(0, std::memcmp(a.data(), b.data(), (size_t)n_out * 4)) << quant::traits(type).name;
+        EXPECT_NE(0, std::memcmp(a.data(), residual.data(), (size_t)n_out * 4)) << "the product added nothing";
+    }
+}
+
+// Whole models: the tiny qwen3 and llama fixtures quantized here (Q8_0 and Q4_K_M), a prompt then
+// decode steps (captured and replayed as graphs), folding off then on: the same logits bit for bit.
+std::vector<std::vector<float>> decode_logits(const std::string& path, bool folding, int n_steps) {
+    cuda::set_norm_folding(folding);
+    ThreadPool pool(0);
+    auto file = gguf::File::open(path);
+    auto model = Model::load(*file, pool, Backend::Cuda);
+    const int64_t n_vocab = model->info().n_vocab;
+    const std::vector<int32_t> prompt = {1, 5, 9, 14, 3, 27, 8};
+    std::vector<std::vector<float>> out;
+    std::vector<float> logits((size_t)n_vocab);
+    model->start_sequence((int64_t)prompt.size() + n_steps);
+    model->decode(std::span<const int32_t>(prompt.data(), prompt.size()), logits.data());
+    out.push_back(logits);
+    for (int step = 0; step < n_steps; ++step) {
+        const int32_t token = (int32_t)((step * 7 + 3) % n_vocab);
+        model->decode(std::span<const int32_t>(&token, 1), logits.data());
+        out.push_back(logits);
+    }
+    cuda::set_norm_folding(true);
+    return out;
+}
+
+TEST(CudaNormProductModel, DecodeWithAndWithoutFoldingIsBitIdentical) {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    ThreadPool pool(0);
+    for (const char* arch : {"qwen3", "llama"}) {
+        for (const char* recipe_name : {"Q8_0", "Q4_K_M"}) {
+            SCOPED_TRACE(std::string(arch) + " " + recipe_name);
+            const std::string src = std::string(SHOOTOUT_SOURCE_DIR) + "/tests/data/model/tiny-" + arch + ".gguf";
+            const std::filesystem::path path = std::filesystem::temp_directory_path() /
+                                               ("shootout-fold-" + std::string(arch) + "-" + recipe_name + "-" +
+                                                std::to_string(::getpid()) + ".gguf");
+            {
+                auto file = gguf::File::open(src);
+                quantize::QuantizeOptions options;
+                options.allow_requantize = true;
+                quantize::quantize_model(*file, quantize::make_plan(*file, quantize::recipe_named(recipe_name), false),
+                                         options, path.string());
+            }
+            const uint64_t calls0 = cuda::matvec_normed_calls();
+            const auto off = decode_logits(path.string(), false, 6);
+            EXPECT_EQ(cuda::matvec_normed_calls(), calls0) << "folded with folding off";
+            const auto on = decode_logits(path.string(), true, 6);
+            EXPECT_GT(cuda::matvec_normed_calls(), calls0) << "nothing folded";
+            std::filesystem::remove(path);
+            ASSERT_EQ(off.size(), on.size());
+            for (size_t i = 0; i < on.size(); ++i) {
+                for (float v : on[i]) ASSERT_TRUE(std::isfinite(v)) << "step " << i;
+                EXPECT_EQ(0, std::memcmp(off[i].data(), on[i].data(), on[i].size() * 4)) << "step " << i;
+            }
+            EXPECT_NE(0, std::memcmp(on[1].data(), on.back().data(), on[1].size() * 4)) << "steps alike";
+        }
+    }
+}
+
+}  // namespace
+}  // namespace shootout
