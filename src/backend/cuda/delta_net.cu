@@ -9,9 +9,14 @@
 // k, the block's v elements, alpha, beta) are copied into shared memory by the whole block with
 // cp.async while the previous tile runs, so the token loop reads only shared memory and registers:
 // no global load is on the recurrence's critical path, one barrier per tile.
+//
+// Both kernels are launched with PDL (pdl.cuh) and wait before touching memory: the activations and
+// states they read are written by earlier kernels (no __restrict__ on them, rule 4); the convolution
+// kernel, dt_bias and a are uploaded weights.
 #include "backend/cuda/async_copy.cuh"
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/moe_deltanet_kernels.h"
+#include "backend/cuda/pdl.cuh"
 
 #include <cstdint>
 
@@ -24,10 +29,11 @@ constexpr int kThreads = 256;
 // channel. tokens_per_thread >= n_taps - 1, so every output that reads the old state (t < n_taps - 1)
 // belongs to token block 0, and that block's thread of the channel is the one that then shifts the
 // state in place: no other thread reads the state it overwrites.
-__global__ void causal_conv1d_silu_kernel(const float* __restrict__ x, const float* __restrict__ kernel,
-                                          int64_t n_taps, int64_t n_channels, int64_t n_tokens,
-                                          int64_t tokens_per_thread, float* __restrict__ conv_state,
-                                          float* __restrict__ out) {
+__global__ void causal_conv1d_silu_kernel(const float* x, const float* __restrict__ kernel, int64_t n_taps,
+                                          int64_t n_channels, int64_t n_tokens, int64_t tokens_per_thread,
+                                          float* conv_state, float* out) {
+    pdl_launch_dependents();
+    pdl_wait();
     const int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= n_channels) return;
     const int64_t n_past = n_taps - 1;
@@ -101,12 +107,12 @@ struct DeltaTile {
 // 4 rows of a warp read the same bytes: broadcast). aligned16: q, k and state are 16-byte aligned.
 template <int kVec>
 __global__ void __launch_bounds__(kThreads)
-    gated_delta_rule_kernel(const float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
-                            const float* __restrict__ alpha, const float* __restrict__ beta_logit,
+    gated_delta_rule_kernel(const float* q, const float* k, const float* v, const float* alpha, const float* beta_logit,
                             const float* __restrict__ dt_bias, const float* __restrict__ a, int64_t n_tokens,
                             int64_t n_k, int64_t n_v, int64_t d_v, int64_t ratio, int64_t gate_step, bool gates_interleaved,
-                            float scale, bool aligned16,
-                            float* __restrict__ state, float* __restrict__ out) {
+                            float scale, bool aligned16, float* state, float* out) {
+    pdl_launch_dependents();
+    pdl_wait();
     using Tile = DeltaTile<kVec>;
     constexpr int kDk = Tile::kDk, kTileTokens = Tile::kTokens;
     __shared__ __align__(16) float smem[2][Tile::kFloats];
@@ -269,9 +275,9 @@ void launch_delta_rule(const float* q, const float* k, const float* v, const flo
     const float scale = 1.0f / sqrtf((float)sh.head_k_dim);
     const bool vec = aligned16(q) && aligned16(k) && (!state || aligned16(state));
     const int64_t gate_step = sh.gate_index(1, 0) - sh.gate_index(0, 0);  // a token's gates
-    gated_delta_rule_kernel<kVec><<<grid, kThreads, 0, stream>>>(
-        q, k, v, alpha, beta_logit, dt_bias, a, n_tokens, sh.n_k_heads, sh.n_v_heads, sh.head_v_dim,
-        sh.n_v_heads / sh.n_k_heads, gate_step, sh.gates_interleaved, scale, vec, state, out);
+    launch_kernel(LaunchShape{grid, dim3(kThreads), 0, stream}, true, gated_delta_rule_kernel<kVec>, q, k, v, alpha,
+                  beta_logit, dt_bias, a, n_tokens, sh.n_k_heads, sh.n_v_heads, sh.head_v_dim,
+                  sh.n_v_heads / sh.n_k_heads, gate_step, sh.gates_interleaved, scale, vec, state, out);
 }
 
 }  // namespace
@@ -286,8 +292,9 @@ void causal_conv1d_silu(const float* x, const float* kernel, int64_t n_taps, int
     if ((n_tokens + tokens_per_thread - 1) / tokens_per_thread > 65535) tokens_per_thread = (n_tokens + 65534) / 65535;
     const dim3 grid((unsigned)((n_channels + kThreads - 1) / kThreads),
                     (unsigned)((n_tokens + tokens_per_thread - 1) / tokens_per_thread));
-    causal_conv1d_silu_kernel<<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-        x, kernel, n_taps, n_channels, n_tokens, tokens_per_thread, conv_state, out);
+    launch_kernel(LaunchShape{grid, dim3(kThreads), 0, static_cast<cudaStream_t>(stream)}, true,
+                  causal_conv1d_silu_kernel, x, kernel, n_taps, n_channels, n_tokens, tokens_per_thread, conv_state,
+                  out);
     check_last_launch("causal_conv1d_silu");
 }
 

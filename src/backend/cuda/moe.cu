@@ -1,6 +1,10 @@
 // The mixture-of-experts pieces of the CUDA backend: the router's softmax and top-k, the grouping of
 // the routed rows by expert, the gather of those rows, the weighted sum of the experts' outputs, and
 // the F32 product the routers use. The experts' own products are moe_matvec (moe_matvec.cuh).
+//
+// Launched with PDL (pdl.cuh): each kernel lets the next one be scheduled, then waits before touching
+// memory. Logits, ids, routing weights, grouped rows and expert outputs are written by earlier
+// kernels, so they carry no __restrict__ and no __ldg (rule 4); only the F32 matrices (uploaded) do.
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
@@ -9,6 +13,7 @@
 #include "backend/cuda/cublas_util.h"
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/moe_deltanet_kernels.h"
+#include "backend/cuda/pdl.cuh"
 
 namespace shootout::cuda {
 namespace {
@@ -17,6 +22,10 @@ constexpr int kThreads = 256;
 constexpr int kWarpsPerBlock = kThreads / 32;
 
 unsigned blocks_for(size_t n, int per_block = kThreads) { return (unsigned)((n + per_block - 1) / per_block); }
+
+LaunchShape shape_for(size_t n, StreamHandle stream) {
+    return {dim3(blocks_for(n)), dim3(kThreads), 0, static_cast<cudaStream_t>(stream)};
+}
 
 __device__ float warp_sum(float v) {
 #pragma unroll
@@ -27,15 +36,17 @@ __device__ float warp_sum(float v) {
 // A block of kThreads per output element y[t][o], 16-byte loads (n_in a multiple of 4, rows 16-byte
 // aligned): a decode step's router is 128..512 dot products of a few thousand elements, so one warp
 // each left most SMs idle and waited on its loads one after another (~6 us on an H200 for 128 x 2048).
-__global__ void matmul_f32_kernel(const float* __restrict__ w, int64_t n_in, int64_t n_out,
-                                  const float* __restrict__ x, int64_t n_tokens, float* __restrict__ y) {
+__global__ void matmul_f32_kernel(const float* __restrict__ w, int64_t n_in, int64_t n_out, const float* x,
+                                  int64_t n_tokens, float* y) {
+    pdl_launch_dependents();
+    pdl_wait();
     const int64_t idx = blockIdx.x;
     const int64_t t = idx / n_out, o = idx % n_out;
     const float4* wr = reinterpret_cast<const float4*>(w + o * n_in);
     const float4* xr = reinterpret_cast<const float4*>(x + t * n_in);
     float sum = 0.f;
     for (int64_t i = threadIdx.x; i < n_in / 4; i += kThreads) {
-        const float4 a = __ldg(wr + i), b = __ldg(xr + i);
+        const float4 a = __ldg(wr + i), b = xr[i];  // x: a coherent load (rule 4)
         sum += a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
     }
     __shared__ float partial[kWarpsPerBlock];
@@ -50,8 +61,10 @@ __global__ void matmul_f32_kernel(const float* __restrict__ w, int64_t n_in, int
 }
 
 // The same for any n_in or alignment.
-__global__ void matmul_f32_scalar_kernel(const float* __restrict__ w, int64_t n_in, int64_t n_out,
-                                         const float* __restrict__ x, int64_t n_tokens, float* __restrict__ y) {
+__global__ void matmul_f32_scalar_kernel(const float* __restrict__ w, int64_t n_in, int64_t n_out, const float* x,
+                                         int64_t n_tokens, float* y) {
+    pdl_launch_dependents();
+    pdl_wait();
     const int64_t idx = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
     if (idx >= n_tokens * n_out) return;
     const int lane = threadIdx.x % 32;
@@ -70,9 +83,10 @@ __global__ void matmul_f32_scalar_kernel(const float* __restrict__ w, int64_t n_
 struct GroupsOut {
     int32_t *row_token, *row_of_slot, *expert, *first, *count, *n_active;
 };
-__global__ void moe_route_kernel(const float* __restrict__ logits_all, int64_t n_tokens, int64_t n_expert,
-                                 int64_t n_used, bool normalize, int32_t* __restrict__ ids,
-                                 float* __restrict__ weights, GroupsOut groups) {
+__global__ void moe_route_kernel(const float* logits_all, int64_t n_tokens, int64_t n_expert, int64_t n_used,
+                                 bool normalize, int32_t* ids, float* weights, GroupsOut groups) {
+    pdl_launch_dependents();
+    pdl_wait();
     extern __shared__ float shared_probs[];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int64_t t = (int64_t)blockIdx.x * kWarpsPerBlock + warp;
@@ -163,17 +177,19 @@ __global__ void moe_route_kernel(const float* __restrict__ logits_all, int64_t n
     }
 }
 
-__global__ void gather_rows_kernel(const float* __restrict__ x, const int32_t* __restrict__ rows, int64_t n,
-                                   size_t total, float* __restrict__ out) {
+__global__ void gather_rows_kernel(const float* x, const int32_t* rows, int64_t n, size_t total, float* out) {
+    pdl_launch_dependents();
+    pdl_wait();
     const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= total) return;
     const size_t r = idx / (size_t)n, i = idx % (size_t)n;
     out[idx] = x[(size_t)rows[r] * (size_t)n + i];
 }
 
-__global__ void moe_combine_kernel(const float* __restrict__ expert_out, const int32_t* __restrict__ row_of_slot,
-                                   const float* __restrict__ weights, int64_t n_used, int64_t n, size_t total,
-                                   float* __restrict__ out) {
+__global__ void moe_combine_kernel(const float* expert_out, const int32_t* row_of_slot, const float* weights,
+                                   int64_t n_used, int64_t n, size_t total, float* out) {
+    pdl_launch_dependents();
+    pdl_wait();
     const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= total) return;
     const size_t t = idx / (size_t)n, i = idx % (size_t)n;
@@ -193,9 +209,10 @@ __global__ void moe_combine_kernel(const float* __restrict__ expert_out, const i
 // list), then each slot takes the next row of its expert.
 constexpr int kGroupThreads = (int)kMaxMoeExperts;
 __global__ void __launch_bounds__(kGroupThreads)
-moe_group_kernel(const int32_t* __restrict__ ids, int64_t n_slots, int64_t n_used, int n_expert,
-                 int32_t* __restrict__ row_token, int32_t* __restrict__ row_of_slot, int32_t* __restrict__ expert_out,
-                 int32_t* __restrict__ first_out, int32_t* __restrict__ count_out, int32_t* __restrict__ n_active) {
+moe_group_kernel(const int32_t* ids, int64_t n_slots, int64_t n_used, int n_expert, int32_t* row_token,
+                 int32_t* row_of_slot, int32_t* expert_out, int32_t* first_out, int32_t* count_out, int32_t* n_active) {
+    pdl_launch_dependents();
+    pdl_wait();
     __shared__ int counts[kGroupThreads], cursor[kGroupThreads];
     __shared__ int warp_rows[kGroupThreads / 32], warp_active[kGroupThreads / 32];
     const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
@@ -263,8 +280,9 @@ void moe_group(const int32_t* ids, int64_t n_tokens, int64_t n_used, int64_t n_e
         fail("moe_group", std::to_string(n_expert) + " experts: the grouping kernel takes 1.." +
                               std::to_string(kGroupThreads));
     if (n_tokens <= 0 || n_used <= 0) return;
-    moe_group_kernel<<<1, kGroupThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-        ids, n_tokens * n_used, n_used, (int)n_expert, row_token, row_of_slot, expert, first, count, n_active);
+    launch_kernel(LaunchShape{dim3(1), dim3(kGroupThreads), 0, static_cast<cudaStream_t>(stream)}, true,
+                  moe_group_kernel, ids, n_tokens * n_used, n_used, (int)n_expert, row_token, row_of_slot, expert,
+                  first, count, n_active);
     check_last_launch("moe_group");
 }
 
@@ -284,10 +302,13 @@ void matmul_f32(const float* w, int64_t n_in, int64_t n_out, const float* x, int
         return;
     }
     const bool wide = n_in % 4 == 0 && (uintptr_t)w % 16 == 0 && (uintptr_t)x % 16 == 0;
+    // w: an uploaded F32 matrix (routers, the shared-expert gate), read with __ldg after the wait.
     if (wide)
-        matmul_f32_kernel<<<(unsigned)n, kThreads, 0, s>>>(w, n_in, n_out, x, n_tokens, y);
+        launch_kernel(LaunchShape{dim3((unsigned)n), dim3(kThreads), 0, s}, true, matmul_f32_kernel, w, n_in, n_out, x,
+                      n_tokens, y);
     else
-        matmul_f32_scalar_kernel<<<blocks_for(n, kWarpsPerBlock), kThreads, 0, s>>>(w, n_in, n_out, x, n_tokens, y);
+        launch_kernel(LaunchShape{dim3(blocks_for(n, kWarpsPerBlock)), dim3(kThreads), 0, s}, true,
+                      matmul_f32_scalar_kernel, w, n_in, n_out, x, n_tokens, y);
     check_last_launch("matmul_f32");
 }
 
@@ -297,9 +318,10 @@ void launch_route(const float* router_logits, int64_t n_tokens, int64_t n_expert
     const size_t shared_bytes = (size_t)(kWarpsPerBlock * n_expert) * sizeof(float);
     if (shared_bytes > 48 * 1024)
         fail("moe_route", std::to_string(n_expert) + " experts exceed the routing kernel's shared memory");
-    moe_route_kernel<<<blocks_for((size_t)n_tokens, kWarpsPerBlock), kThreads, shared_bytes,
-                       static_cast<cudaStream_t>(stream)>>>(router_logits, n_tokens, n_expert, n_used, normalize,
-                                                            ids, weights, groups);
+    const LaunchShape shape{dim3(blocks_for((size_t)n_tokens, kWarpsPerBlock)), dim3(kThreads), shared_bytes,
+                            static_cast<cudaStream_t>(stream)};
+    launch_kernel(shape, true, moe_route_kernel, router_logits, n_tokens, n_expert, n_used, normalize, ids, weights,
+                  groups);
     check_last_launch("moe_route");
 }
 }  // namespace
@@ -341,7 +363,7 @@ ExpertGemmGrid expert_gemm_grid(int64_t rows_per_expert, int weight_rows, int64_
 void gather_rows(const float* x, const int32_t* rows, int64_t n_rows, int64_t n, float* out, StreamHandle stream) {
     const size_t total = (size_t)(n_rows * n);
     if (total == 0) return;
-    gather_rows_kernel<<<blocks_for(total), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, rows, n, total, out);
+    launch_kernel(shape_for(total, stream), true, gather_rows_kernel, x, rows, n, total, out);
     check_last_launch("gather_rows");
 }
 
@@ -349,8 +371,8 @@ void moe_combine(const float* expert_out, const int32_t* row_of_slot, const floa
                  int64_t n_used, int64_t n, float* out, StreamHandle stream) {
     const size_t total = (size_t)(n_tokens * n);
     if (total == 0) return;
-    moe_combine_kernel<<<blocks_for(total), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-        expert_out, row_of_slot, weights, n_used, n, total, out);
+    launch_kernel(shape_for(total, stream), true, moe_combine_kernel, expert_out, row_of_slot, weights, n_used, n,
+                  total, out);
     check_last_launch("moe_combine");
 }
 

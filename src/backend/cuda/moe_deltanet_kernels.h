@@ -15,7 +15,8 @@
 namespace shootout::cuda {
 
 // y[t][o] = sum_i w[o][i] * x[t][i] with F32 weights (routers, the shared-expert gate: small
-// matrices the GGUF keeps in F32), one warp per output element.
+// matrices the GGUF keeps in F32), one warp per output element. w: memory no kernel writes (an
+// upload): with PDL (pdl.cuh) it is read through the non-coherent path.
 void matmul_f32(const float* w, int64_t n_in, int64_t n_out, const float* x, int64_t n_tokens, float* y,
                 StreamHandle stream);
 

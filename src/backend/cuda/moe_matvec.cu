@@ -28,8 +28,11 @@ void moe_matvec(const DeviceWeight& stack, int64_t n_expert, int64_t n_tokens, i
     const uint8_t* w2 = second ? second->data.as<uint8_t>() : nullptr;
     const QuantizedX q{xq, xds, stack.n_in};
     cudaStream_t s = static_cast<cudaStream_t>(stream);
+    // PDL only for stacks no kernel writes: the kernels read them with non-coherent loads (pdl.cuh).
+    const bool overlap = stack.immutable && (!second || second->immutable);
     const bool known = dispatch_type(stack.type, [&]<TypeId T>() {
-        launch_moe_matvec<T>(stack, rows_per_expert, max_active, n_tokens, groups, x, q, one_row ? 0 : 1, y, w2, y2, s);
+        launch_moe_matvec<T>(stack, rows_per_expert, max_active, n_tokens, groups, x, q, one_row ? 0 : 1, y, w2, y2,
+                             overlap, s);
     });
     if (!known) fail(stack.name, std::string("no CUDA expert product for type ") + quant::traits(stack.type).name);
     check_last_launch(("moe_matvec " + stack.name).c_str());

@@ -10,12 +10,17 @@
 // (matvec_units.cuh): the weight row is read once per NT routed rows, the activations of each group
 // of NT from L1/L2. A row routed to an expert never shares arithmetic with its neighbours in the
 // group, so the result of a row does not depend on how rows were grouped or ordered.
+//
+// Launched with PDL (pdl.cuh) when the stacks are DeviceWeight::immutable (their loads are
+// non-coherent, rule 4): every block waits first, since even which expert it takes (groups, ids) is
+// written by the routing kernels; activations, groups and routing weights are coherent loads.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include "backend/cuda/matvec_kernels.cuh"
 #include "backend/cuda/moe_deltanet_kernels.h"
+#include "backend/cuda/pdl.cuh"
 
 namespace shootout::cuda {
 
@@ -43,6 +48,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocksPerSm)
 moe_matvec_q8_kernel(const uint8_t* stack, size_t row_bytes, int64_t rows_per_expert,
                      int n_blocks_per_row, ExpertGroups groups, QuantizedX x, int x_row_step,
                      float* y, const uint8_t* stack2, float* y2) {
+    pdl_launch_dependents();
+    pdl_wait();
     const int slot = blockIdx.y;
     if (slot >= *groups.n_active) return;
     const int lane = threadIdx.x % 32;
@@ -84,8 +91,10 @@ moe_matvec_q8_kernel(const uint8_t* stack, size_t row_bytes, int64_t rows_per_ex
 template <TypeId T, int NT>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocks<NT>)
 moe_matvec_float_kernel(const uint8_t* stack, int64_t n_in, int64_t rows_per_expert,
-                        ExpertGroups groups, const float* __restrict__ x, int x_row_step,
+                        ExpertGroups groups, const float* x, int x_row_step,
                         float* y, const uint8_t* stack2, float* y2) {
+    pdl_launch_dependents();
+    pdl_wait();
     const int slot = blockIdx.y;
     if (slot >= *groups.n_active) return;
     const int lane = threadIdx.x % 32;
@@ -114,8 +123,10 @@ moe_matvec_float_kernel(const uint8_t* stack, int64_t n_in, int64_t rows_per_exp
 template <typename V>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 moe_down_combine_kernel(const uint8_t* __restrict__ stack, size_t row_bytes, int64_t rows_per_expert,
-                        int n_blocks_per_row, const int32_t* __restrict__ ids, const int32_t* __restrict__ row_of_slot,
-                        const float* __restrict__ weights, int n_used, QuantizedX h, float* __restrict__ out) {
+                        int n_blocks_per_row, const int32_t* ids, const int32_t* row_of_slot, const float* weights,
+                        int n_used, QuantizedX h, float* out) {
+    pdl_launch_dependents();
+    pdl_wait();
     const int lane = threadIdx.x % 32;
     const int64_t row = (int64_t)blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
     if (row >= rows_per_expert) return;
@@ -164,26 +175,28 @@ void launch_moe_down_combine(const DeviceWeight& stack, int64_t rows_per_expert,
         fail(stack.name, "the fused down product takes integer expert types");
     } else {
         const unsigned grid = (unsigned)((rows_per_expert + kWarpsPerBlock - 1) / kWarpsPerBlock);
-        moe_down_combine_kernel<VecDot<T>><<<grid, kWarpsPerBlock * 32, 0, stream>>>(
-            stack.data.as<uint8_t>(), stack.row_bytes, rows_per_expert, (int)(stack.n_in / VecDot<T>::kElems), ids,
-            row_of_slot, weights, n_used, h, out);
+        // PDL only for a stack no kernel writes (its loads are non-coherent, pdl.cuh rule 4).
+        launch_kernel(LaunchShape{dim3(grid), dim3(kWarpsPerBlock * 32), 0, stream}, stack.immutable,
+                      moe_down_combine_kernel<VecDot<T>>, stack.data.as<uint8_t>(), stack.row_bytes, rows_per_expert,
+                      (int)(stack.n_in / VecDot<T>::kElems), ids, row_of_slot, weights, n_used, h, out);
     }
 }
 
 // Rows per group NT from the layer's token count (an expert gets at most one row per token).
 constexpr int moe_matvec_group(int64_t n_tokens) { return n_tokens <= 1 ? 1 : n_tokens <= 2 ? 2 : n_tokens <= 4 ? 4 : 8; }
 
+// overlap: launch with PDL (both stacks DeviceWeight::immutable).
 template <TypeId T, int NT>
 void launch_moe_matvec_impl(const DeviceWeight& stack, int64_t rows_per_expert, int64_t max_active,
                             const ExpertGroups& groups, const float* x, const QuantizedX& xq, int x_row_step,
-                            float* y, const uint8_t* w2, float* y2, cudaStream_t stream) {
+                            float* y, const uint8_t* w2, float* y2, bool overlap, cudaStream_t stream) {
     const unsigned row_blocks = (unsigned)((rows_per_expert + kWarpsPerBlock - 1) / kWarpsPerBlock);
     const dim3 grid(w2 ? 2 * row_blocks : row_blocks, (unsigned)max_active);
-    const dim3 block(kWarpsPerBlock * 32);
+    const LaunchShape shape{grid, dim3(kWarpsPerBlock * 32), 0, stream};
     const uint8_t* w = stack.data.as<uint8_t>();
     if constexpr (T == TypeId::F16 || T == TypeId::BF16) {
-        moe_matvec_float_kernel<T, NT>
-            <<<grid, block, 0, stream>>>(w, stack.n_in, rows_per_expert, groups, x, x_row_step, y, w2, y2);
+        launch_kernel(shape, overlap, moe_matvec_float_kernel<T, NT>, w, stack.n_in, rows_per_expert, groups, x,
+                      x_row_step, y, w2, y2);
     } else {
         using S = MatvecShape<T, NT>;
         // Expert rows are short (Qwen3-30B-A3B: 2048 wide, two K-quant units a lane): with one unit in
@@ -192,23 +205,24 @@ void launch_moe_matvec_impl(const DeviceWeight& stack, int64_t rows_per_expert, 
         // (VecDot's own count, not the dense one-token choice of MatvecShape: not measured here.)
         constexpr int kInFlight = NT == 1 ? (VecDot<T>::kInFlight < 2 ? 2 : VecDot<T>::kInFlight) : S::kInFlight;
         const int n_blocks = (int)(stack.n_in / VecDot<T>::kElems);
-        moe_matvec_q8_kernel<VecDot<T>, NT, kInFlight, S::kMinBlocks>
-            <<<grid, block, 0, stream>>>(w, stack.row_bytes, rows_per_expert, n_blocks, groups, xq, x_row_step, y, w2,
-                                         y2);
+        launch_kernel(shape, overlap, moe_matvec_q8_kernel<VecDot<T>, NT, kInFlight, S::kMinBlocks>, w,
+                      stack.row_bytes, rows_per_expert, n_blocks, groups, xq, x_row_step, y, w2, y2);
     }
 }
 
 template <TypeId T>
 void launch_moe_matvec(const DeviceWeight& stack, int64_t rows_per_expert, int64_t max_active, int64_t n_tokens,
                        const ExpertGroups& groups, const float* x, const QuantizedX& xq, int x_row_step,
-                       float* y, const uint8_t* w2, float* y2, cudaStream_t stream) {
+                       float* y, const uint8_t* w2, float* y2, bool overlap, cudaStream_t stream) {
     const int st = x_row_step;
     const auto& g = groups;
+    const bool o = overlap;
+    cudaStream_t s = stream;
     switch (moe_matvec_group(n_tokens)) {
-        case 1: launch_moe_matvec_impl<T, 1>(stack, rows_per_expert, max_active, g, x, xq, st, y, w2, y2, stream); break;
-        case 2: launch_moe_matvec_impl<T, 2>(stack, rows_per_expert, max_active, g, x, xq, st, y, w2, y2, stream); break;
-        case 4: launch_moe_matvec_impl<T, 4>(stack, rows_per_expert, max_active, g, x, xq, st, y, w2, y2, stream); break;
-        default: launch_moe_matvec_impl<T, 8>(stack, rows_per_expert, max_active, g, x, xq, st, y, w2, y2, stream); break;
+        case 1: launch_moe_matvec_impl<T, 1>(stack, rows_per_expert, max_active, g, x, xq, st, y, w2, y2, o, s); break;
+        case 2: launch_moe_matvec_impl<T, 2>(stack, rows_per_expert, max_active, g, x, xq, st, y, w2, y2, o, s); break;
+        case 4: launch_moe_matvec_impl<T, 4>(stack, rows_per_expert, max_active, g, x, xq, st, y, w2, y2, o, s); break;
+        default: launch_moe_matvec_impl<T, 8>(stack, rows_per_expert, max_active, g, x, xq, st, y, w2, y2, o, s); break;
     }
 }
 
@@ -217,14 +231,14 @@ void launch_moe_matvec(const DeviceWeight& stack, int64_t rows_per_expert, int64
                                                      const float*, int, const QuantizedX&, float*, cudaStream_t);   \
     template void launch_moe_matvec<TypeId::t>(const DeviceWeight&, int64_t, int64_t, int64_t,                  \
                                                const ExpertGroups&, const float*, const QuantizedX&, int, \
-                                               float*, const uint8_t*, float*, cudaStream_t);
+                                               float*, const uint8_t*, float*, bool, cudaStream_t);
 #define SHOOTOUT_EXTERN_MOE_MATVEC(t)                                                                                  \
     extern template void launch_moe_down_combine<TypeId::t>(const DeviceWeight&, int64_t, const int32_t*,            \
                                                             const int32_t*, const float*, int, const QuantizedX&,  \
                                                             float*, cudaStream_t);                                 \
     extern template void launch_moe_matvec<TypeId::t>(const DeviceWeight&, int64_t, int64_t, int64_t,                 \
                                                       const ExpertGroups&, const float*, const QuantizedX&, int, \
-                                                      float*, const uint8_t*, float*, cudaStream_t);
+                                                      float*, const uint8_t*, float*, bool, cudaStream_t);
 SHOOTOUT_CUDA_TYPES(SHOOTOUT_EXTERN_MOE_MATVEC)
 
 }  // namespace shootout::cuda

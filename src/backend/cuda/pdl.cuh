@@ -28,7 +28,8 @@
 // so on; so when kernel N passes its wait, every earlier kernel of the stream has completed and its
 // writes are visible, exactly as without PDL. (A kernel whose every block exited without waiting
 // would break the chain; no kernel here does: each block that does work waits, and a grid has such
-// a block.) A kernel launched without the attribute (cuBLAS, the MoE and DeltaNet kernels, copies)
+// a block.) A kernel launched without the attribute (cuBLAS, the prompts' own kernels: GEMMs,
+// moe_gemm, moe_mmq, flash attention; a product over weights not DeviceWeight::immutable; copies)
 // starts after the previous one completes, as always; a pdl_wait() in a kernel launched without the
 // attribute returns at once. Under stream capture (CUDA 12.3+) the attribute becomes a programmatic
 // edge between the two kernel nodes, so replayed graphs overlap the same way.
