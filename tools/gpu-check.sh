@@ -63,7 +63,8 @@ if ! ls /usr/lib/*/cmake/GTest/GTestConfig.cmake /usr/lib/cmake/GTest/GTestConfi
   [ -z "$src" ] && [ -d /usr/src/googletest ] && src=/usr/src/googletest
   if [ -z "$src" ]; then echo "gpu-check: no GoogleTest found and no source to build it from" >&2; exit 1; fi
   echo "gpu-check: building GoogleTest from $src"
-  gt=/tmp/shootout-gtest
+  # One build per source path: a warm machine keeps /tmp, and CMake refuses a cache made from another.
+  gt=/tmp/shootout-gtest-$(echo "$src" | md5sum | cut -c1-8)
   { cmake -S "$src" -B $gt/build -G Ninja -DBUILD_GMOCK=OFF -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_INSTALL_PREFIX=$gt/install && ninja -C $gt/build -j"$jobs" install; } >"$out/gtest-build.log" 2>&1 \
     || { tail -20 "$out/gtest-build.log"; exit 1; }
