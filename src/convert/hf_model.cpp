@@ -347,8 +347,8 @@ ConvertedModel plan_conversion(const std::string& dir, OutType outtype) {
     return model;
 }
 
-std::unique_ptr<gguf::File> open_hf_model(const std::string& dir) {
-    ConvertedModel model = plan_conversion(dir, OutType::Auto);
+std::unique_ptr<gguf::File> open_hf_model(const std::string& dir, OutType outtype) {
+    ConvertedModel model = plan_conversion(dir, outtype);
     // Owned storage for the converted tensors, kept alive with the checkpoint's mappings.
     struct Storage {
         std::shared_ptr<Checkpoint> checkpoint;

@@ -52,8 +52,9 @@ bool is_hf_model_dir(const std::string& path);
 // fault (unknown architecture, unrecognized pre-tokenizer, missing tensors, unsupported dtype).
 ConvertedModel plan_conversion(const std::string& dir, OutType outtype = OutType::Auto);
 
-// The model as an in-memory gguf::File (converted tensors materialized, the rest zero-copy).
-std::unique_ptr<gguf::File> open_hf_model(const std::string& dir);
+// The model as an in-memory gguf::File (converted tensors materialized, the rest zero-copy), in the
+// types `convert --outtype` would write.
+std::unique_ptr<gguf::File> open_hf_model(const std::string& dir, OutType outtype = OutType::Auto);
 
 // Writes the GGUF file (streaming one tensor at a time).
 void write_gguf(const ConvertedModel& model, const std::string& path);

@@ -30,36 +30,6 @@ namespace {
 
 constexpr int64_t kDecodePrompt = 5, kSteps = 6;
 
-// The checkpoint converted in memory as `convert --outtype` would write it (open_hf_model does the
-// same for the default outtype only).
-std::unique_ptr<gguf::File> open_converted(const std::string& dir, convert::OutType outtype) {
-    convert::ConvertedModel model = convert::plan_conversion(dir, outtype);
-    struct Storage {
-        std::shared_ptr<const void> checkpoint;
-        std::vector<std::vector<uint8_t>> buffers;
-    };
-    auto storage = std::make_shared<Storage>();
-    storage->checkpoint = model.checkpoint;
-    std::vector<gguf::TensorInfo> infos;
-    for (const convert::PlannedTensor& t : model.tensors) {
-        gguf::TensorInfo info;
-        info.name = t.name;
-        info.shape = t.shape;
-        info.type = t.type;
-        info.size_bytes = t.size_bytes();
-        if (t.raw) {
-            info.data = t.raw;
-        } else {
-            storage->buffers.emplace_back(info.size_bytes);
-            t.fill(storage->buffers.back().data());
-            info.data = storage->buffers.back().data();
-        }
-        infos.push_back(std::move(info));
-    }
-    return gguf::File::assemble(dir, std::move(model.metadata), std::move(infos), model.checkpoint->total_file_bytes(),
-                                storage);
-}
-
 struct Logits {
     std::vector<float> prompt;               // [n_tokens][n_vocab]
     std::vector<std::vector<float>> steps;  // the decode calls' last-token rows
@@ -108,7 +78,7 @@ void expect_pdl_bit_identical(const std::string& arch, convert::OutType outtype)
     const std::vector<int32_t> tokens = golden::read_golden(dir + ".golden").tokens;
     ASSERT_GT((int64_t)tokens.size(), cuda::kMaxMatvecTokens);  // the prompt takes the prefill path
     ASSERT_GE((int64_t)tokens.size(), kDecodePrompt + kSteps);
-    const auto file = open_converted(dir, outtype);
+    const auto file = convert::open_hf_model(dir, outtype);
 
     const Logits off = run(*file, tokens, false);
     const Logits on = run(*file, tokens, true);

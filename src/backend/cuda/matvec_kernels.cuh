@@ -200,14 +200,12 @@ matvec_float_kernel(MatvecParts parts, int64_t n_in, const float* x) {
     }
 }
 
-// The n products w[i] x -> y[i] (same type, n_in and row bytes) in one launch.
-template <TypeId T, int NT>
-void launch_matvec_impl(const DeviceWeight* const* w, float* const* y, int n, const float* x, void* scratch,
-                        cudaStream_t stream, bool accumulate) {
+// The kernels' description of the n products w[i] x -> y[i]; overlap: whether they may be launched
+// with PDL (only weights no kernel writes: the kernels read them before waiting, pdl.cuh).
+inline MatvecParts matvec_parts_of(const DeviceWeight* const* w, float* const* y, int n, bool& overlap) {
     MatvecParts parts{};
     parts.n = n;
-    parts.accumulate = accumulate;
-    bool overlap = true;
+    overlap = true;
     int64_t blocks = 0;
     for (int i = 0; i < n; ++i) {
         parts.w[i] = w[i]->data.as<uint8_t>();
@@ -215,10 +213,20 @@ void launch_matvec_impl(const DeviceWeight* const* w, float* const* y, int n, co
         parts.n_out[i] = w[i]->n_out;
         parts.first_block[i] = blocks;
         blocks += (w[i]->n_out + kWarpsPerBlock - 1) / kWarpsPerBlock;
-        // PDL only for weights no kernel writes: the kernels read them before waiting (pdl.cuh).
         overlap = overlap && w[i]->immutable;
     }
     parts.first_block[n] = blocks;
+    return parts;
+}
+
+// The n products w[i] x -> y[i] (same type, n_in and row bytes) in one launch.
+template <TypeId T, int NT>
+void launch_matvec_impl(const DeviceWeight* const* w, float* const* y, int n, const float* x, void* scratch,
+                        cudaStream_t stream, bool accumulate) {
+    bool overlap = true;
+    MatvecParts parts = matvec_parts_of(w, y, n, overlap);
+    parts.accumulate = accumulate;
+    const int64_t blocks = parts.first_block[n];
     const LaunchShape shape{dim3((unsigned)blocks), dim3(kWarpsPerBlock * 32), 0, stream};
     const DeviceWeight& w0 = *w[0];
     if constexpr (T == TypeId::F16 || T == TypeId::BF16) {

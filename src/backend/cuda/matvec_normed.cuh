@@ -18,6 +18,8 @@
 // the workspace's.
 #pragma once
 
+#include <algorithm>
+
 #include "backend/cuda/activation_quant.cuh"
 #include "backend/cuda/matvec_kernels.cuh"
 
@@ -156,20 +158,9 @@ void launch_matvec_normed(const DeviceWeight* const* w, float* const* y, int n, 
     if constexpr (T == TypeId::F16 || T == TypeId::BF16) {
         (void)w, (void)y, (void)n, (void)in, (void)stream;  // matvec_normed_supports says no
     } else {
-        MatvecParts parts{};
-        parts.n = n;
         bool overlap = true;
-        int64_t blocks = 0;
-        for (int i = 0; i < n; ++i) {
-            parts.w[i] = w[i]->data.as<uint8_t>();
-            parts.y[i] = y[i];
-            parts.n_out[i] = w[i]->n_out;
-            parts.first_block[i] = blocks;
-            blocks += (w[i]->n_out + kWarpsPerBlock - 1) / kWarpsPerBlock;
-            overlap = overlap && w[i]->immutable;  // weights read before the wait (pdl.cuh)
-        }
-        parts.first_block[n] = blocks;
-        const int64_t n_slots = blocks * kWarpsPerBlock;
+        const MatvecParts parts = matvec_parts_of(w, y, n, overlap);
+        const int64_t n_slots = parts.first_block[n] * kWarpsPerBlock;
         const int64_t grid = std::min<int64_t>((n_slots + kNormedWarps - 1) / kNormedWarps,
                                                (int64_t)kNormedBlocksPerSm * multiprocessor_count());
         const LaunchShape shape{dim3((unsigned)grid), dim3(kNormedWarps * 32), 0, stream};
