@@ -216,6 +216,13 @@ public:
     virtual void sigmoid_gate(float* x, const float* gate, int64_t n_rows, int64_t n_cols, int64_t gate_cols) {
         unsupported("sigmoid_gate", x, gate, n_rows, n_cols, gate_cols);
     }
+    // x[r][c] += y[r][c] * sigmoid(gate[r]) for n_rows rows of n_cols (the shared expert's output,
+    // gated per token, into the layer's output); y may be overwritten. Here as the two ops; the CUDA
+    // backend folds it into the product that wrote y.
+    virtual void add_sigmoid_gated(float* x, float* y, const float* gate, int64_t n_rows, int64_t n_cols) {
+        sigmoid_gate(y, gate, n_rows, n_cols, 1);
+        add(x, y, (size_t)(n_rows * n_cols));
+    }
     // x[r] /= max(||x[r]||_2, eps) in place for n_rows rows of n_cols (ggml_l2_norm).
     virtual void l2_norm(float* x, int64_t n_rows, int64_t n_cols, float eps) {
         unsupported("l2_norm", x, n_rows, n_cols, eps);

@@ -78,13 +78,14 @@ void MoeFeedForward::run(backend::Ops& ops, const MoeLayerWeights& w, const floa
     ops.matmul(w.router, x, n_tokens, logits_);
     ops.moe_ffn(w.experts, logits_, x, n_tokens, out);
     if (!w.shexp_up) return;
+    // The shared expert's gate first, so the down product is the op right before the gated add (a
+    // backend may fold the add into it).
+    ops.matmul(w.shexp_router, x, n_tokens, shared_gate_);
     ops.matmul(w.shexp_gate, x, n_tokens, gate_);
     ops.matmul(w.shexp_up, x, n_tokens, up_);
     ops.swiglu(gate_, up_, (size_t)(n_tokens * w.shexp_gate.n_out), gate_);
     ops.matmul(w.shexp_down, gate_, n_tokens, shared_);
-    ops.matmul(w.shexp_router, x, n_tokens, shared_gate_);
-    ops.sigmoid_gate(shared_, shared_gate_, n_tokens, c_.n_embd, 1);
-    ops.add(out, shared_, (size_t)(n_tokens * c_.n_embd));
+    ops.add_sigmoid_gated(out, shared_, shared_gate_, n_tokens, c_.n_embd);
 }
 
 }  // namespace shootout::model

@@ -2,8 +2,9 @@
 // add by the product before it (matvec_parts' accumulate). Both must give the bits of the unfolded
 // ops: the kernels against rms_norm_quantize + matvec_parts and matvec + add, every integer type
 // family and row lengths of one and two passes of the block (4096 elements a pass), with more rows
-// than the persistent grid holds at once; then a tiny Llama model quantized here, decoded
-// with folding off and on, whose logits must be identical.
+// than the persistent grid holds at once; the gated add (the shared expert's) against matvec +
+// sigmoid_gate + add; then a tiny Llama model quantized here and the tiny Qwen3-Next, decoded with
+// folding off and on, whose logits must be identical.
 // (IQ2_XXS, IQ2_XS and IQ1_S need an importance matrix to quantize: their siblings stand in.)
 #include <gtest/gtest.h>
 
@@ -20,7 +21,9 @@
 #include "backend/cuda/activation_quant.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/moe_deltanet_kernels.h"
 #include "backend/cuda/ops_kernels.h"
+#include "convert/hf_model.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "quant/type_table.h"
@@ -164,17 +167,30 @@ TEST(CudaNormProductAccumulate, AccumulateEqualsProductThenAdd) {
         const auto a = host_floats(r_ref, (size_t)n_out), b = host_floats(r, (size_t)n_out);
         EXPECT_EQ(0, std::memcmp(a.data(), b.data(), (size_t)n_out * 4)) << quant::traits(type).name;
         EXPECT_NE(0, std::memcmp(a.data(), residual.data(), (size_t)n_out * 4)) << "the product added nothing";
+
+        // Gated (the shared expert): y * sigmoid(g) added, as sigmoid_gate then add.
+        const std::vector<float> g_host = {0.37f};
+        cuda::DeviceBuffer g = device_floats(g_host);
+        cuda::DeviceBuffer rg_ref = device_floats(residual), rg = device_floats(residual);
+        cuda::matvec_parts(ws, y_ptr, 1, x.as<float>(), 1, workspace, nullptr, false);
+        cuda::sigmoid_gate(y.as<float>(), g.as<float>(), 1, n_out, 1, nullptr);
+        cuda::add(rg_ref.as<float>(), y.as<float>(), (size_t)n_out, nullptr);
+        float* rg_ptr[1] = {rg.as<float>()};
+        cuda::matvec_parts(ws, rg_ptr, 1, x.as<float>(), 1, workspace, nullptr, false, true, g.as<float>());
+        cuda::synchronize();
+        const auto ga = host_floats(rg_ref, (size_t)n_out), gb = host_floats(rg, (size_t)n_out);
+        EXPECT_EQ(0, std::memcmp(ga.data(), gb.data(), (size_t)n_out * 4)) << "gated " << quant::traits(type).name;
+        EXPECT_NE(0, std::memcmp(ga.data(), a.data(), (size_t)n_out * 4)) << "the gate changed nothing";
     }
 }
 
 // A whole model: the tiny Llama 3.1 fixture with head_dim 64 quantized here (Q8_0, and Q4_K_M, whose
 // 64-wide rows fall back to the 32-element types), a prompt then decode steps (captured and replayed
 // as graphs), folding off then on: the same logits bit for bit, and folding must have happened.
-std::vector<std::vector<float>> decode_logits(const std::string& path, bool folding, int n_steps) {
+std::vector<std::vector<float>> decode_logits(const gguf::File& file, bool folding, int n_steps) {
     cuda::set_norm_folding(folding);
     ThreadPool pool(0);
-    auto file = gguf::File::open(path);
-    auto model = Model::load(*file, pool, Backend::Cuda);
+    auto model = Model::load(file, pool, Backend::Cuda);
     const int64_t n_vocab = model->info().n_vocab;
     const std::vector<int32_t> prompt = {1, 5, 9, 14, 3, 27, 8};
     std::vector<std::vector<float>> out;
@@ -208,11 +224,17 @@ TEST(CudaNormProductModel, DecodeWithAndWithoutFoldingIsBitIdentical) {
                 quantize::quantize_model(*file, quantize::make_plan(*file, quantize::recipe_named(recipe_name), false),
                                          options, path.string());
             }
-            const uint64_t calls0 = cuda::matvec_normed_calls();
-            const auto off = decode_logits(path.string(), false, 6);
-            EXPECT_EQ(cuda::matvec_normed_calls(), calls0) << "folded with folding off";
-            const auto on = decode_logits(path.string(), true, 6);
-            EXPECT_GT(cuda::matvec_normed_calls(), calls0) << "nothing folded";
+            const uint64_t calls0 = cuda::matvec_normed_calls(), acc0 = cuda::matvec_accumulate_calls();
+            std::vector<std::vector<float>> off, on;
+            {
+                auto file = gguf::File::open(path.string());
+                off = decode_logits(*file, false, 6);
+                EXPECT_EQ(cuda::matvec_normed_calls(), calls0) << "folded with folding off";
+                EXPECT_EQ(cuda::matvec_accumulate_calls(), acc0) << "folded with folding off";
+                on = decode_logits(*file, true, 6);
+                EXPECT_GT(cuda::matvec_normed_calls(), calls0) << "no norm folded";
+                EXPECT_GT(cuda::matvec_accumulate_calls(), acc0) << "no add folded";
+            }
             std::filesystem::remove(path);
             ASSERT_EQ(off.size(), on.size());
             for (size_t i = 0; i < on.size(); ++i) {
@@ -221,6 +243,29 @@ TEST(CudaNormProductModel, DecodeWithAndWithoutFoldingIsBitIdentical) {
             }
             EXPECT_NE(0, std::memcmp(on[1].data(), on.back().data(), on[1].size() * 4)) << "steps alike";
         }
+    }
+}
+
+// The tiny Qwen3-Next (tests/data/model, converted in memory as F16 and Q8_0): its attention layers'
+// norms fold into their products, and the shared expert's gated add into its down product
+// (add_sigmoid_gated); folding off and on give the same logits.
+TEST(CudaNormProductModel, Qwen3NextSharedExpertFoldIsBitIdentical) {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    const std::string dir = std::string(SHOOTOUT_SOURCE_DIR) + "/tests/data/model/tiny-qwen3next-hf";
+    for (const convert::OutType outtype : {convert::OutType::F16, convert::OutType::Q8_0}) {
+        SCOPED_TRACE(outtype == convert::OutType::F16 ? "F16" : "Q8_0");
+        const auto file = convert::open_hf_model(dir, outtype);
+        const uint64_t gated0 = cuda::matvec_gated_calls();
+        const auto off = decode_logits(*file, false, 6);
+        EXPECT_EQ(cuda::matvec_gated_calls(), gated0) << "folded with folding off";
+        const auto on = decode_logits(*file, true, 6);
+        EXPECT_GT(cuda::matvec_gated_calls(), gated0) << "the shared expert's add was not folded";
+        ASSERT_EQ(off.size(), on.size());
+        for (size_t i = 0; i < on.size(); ++i) {
+            for (float v : on[i]) ASSERT_TRUE(std::isfinite(v)) << "step " << i;
+            EXPECT_EQ(0, std::memcmp(off[i].data(), on[i].data(), on[i].size() * 4)) << "step " << i;
+        }
+        EXPECT_NE(0, std::memcmp(on[1].data(), on.back().data(), on[1].size() * 4)) << "steps alike";
     }
 }
 

@@ -117,10 +117,15 @@ void matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, W
 // Up to 3 products of the same x (same weight type, n_in and row bytes: Q/K/V, gate/up) in one launch:
 // ys[i] = ws[i] x, as n separate matvec calls would compute them.
 // accumulate: ys[i] += ws[i] x (the O and down products adding into the residual row; the same float
-// add as a separate add).
+// add as a separate add). gate (with accumulate, one token, one weight): ys[0] += (ws[0] x) *
+// sigmoid(*gate), as sigmoid_gate then add compute it (the shared expert's gated output).
 void matvec_parts(const DeviceWeight* const* ws, float* const* ys, int n, const float* x, int64_t n_tokens,
                   Workspace& workspace, StreamHandle stream = nullptr, bool x_quantized = false,
-                  bool accumulate = false);
+                  bool accumulate = false, const float* gate = nullptr);
+// How many accumulating matvec_parts calls this process made, and how many of them gated (tests
+// check that a run folded).
+uint64_t matvec_accumulate_calls();
+uint64_t matvec_gated_calls();
 // A one-token product whose x is rms_norm(in.x) * in.w (one row of in.n), the norm done by every block
 // of the launch itself (matvec_normed.cuh) instead of by a norm kernel before it: a decode step's
 // attention and FFN norms cost no launch of their own. ys[i] = ws[i] x with x converted exactly as

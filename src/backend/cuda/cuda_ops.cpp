@@ -307,6 +307,12 @@ public:
     void add(float* x, const float* y, size_t n) override {
         launch(Key('+') << x << y << n, -1, [=](cudaStream_t s, const int64_t*) { cuda::add(x, y, n, s); });
     }
+    // Right after the one-token product writing y, that product adds its output, gated, into x (y is
+    // then never written: the op may overwrite it); otherwise the two ops.
+    void add_sigmoid_gated(float* x, float* y, const float* gate, int64_t n_rows, int64_t n_cols) override {
+        if (fold_add_into_product(x, y, n_rows, n_cols, nullptr, gate)) return;
+        backend::Ops::add_sigmoid_gated(x, y, gate, n_rows, n_cols);
+    }
     // ---- The MoE and Gated DeltaNet ops (qwen3moe, qwen3next): kernels in moe_deltanet_kernels.h.
 
     // Mixture of experts, all on the device and the same for decode and prefill, so a decode step
@@ -644,9 +650,9 @@ private:
         flush_norm();  // held back before these products: it goes first
         if (p.accumulate) {
             Workspace* ws = &steps().workspace();
-            steps().record((Key('m') << p.w[0] << p.x << p.y[0] << p.x_quantized).bytes(), -1,
+            steps().record((Key('m') << p.w[0] << p.x << p.y[0] << p.x_quantized << p.gate).bytes(), -1,
                            [=](cudaStream_t s, const int64_t*) {
-                               cuda::matvec_parts(p.w, p.y, 1, p.x, 1, *ws, s, p.x_quantized, true);
+                               cuda::matvec_parts(p.w, p.y, 1, p.x, 1, *ws, s, p.x_quantized, true, p.gate);
                            });
             return;
         }
@@ -671,7 +677,8 @@ private:
         int n = 0;
         const DeviceWeight* w[kMaxProductParts] = {};
         float* y[kMaxProductParts] = {};
-        bool accumulate = false;  // y[0] += W x (one part, one token: fold_add_into_product)
+        bool accumulate = false;      // y[0] += W x (one part, one token: fold_add_into_product)
+        const float* gate = nullptr;  // with accumulate: y[0] += (W x) * sigmoid(*gate)
     };
     PendingProducts pending_;
 
@@ -683,16 +690,20 @@ private:
     // add_rms_norm(x, y, ..., out) right after the one product writing y: that product adds into x
     // instead (its y output would be overwritten by the norm anyway: out == y). Returns whether it
     // did; the caller then norms x alone.
-    bool fold_add_into_product(float* x, const float* y, int64_t n_rows, int64_t n, const float* out) {
+    // gate: add y * sigmoid(*gate) (add_sigmoid_gated, out unused).
+    bool fold_add_into_product(float* x, const float* y, int64_t n_rows, int64_t n, const float* out,
+                               const float* gate = nullptr) {
         PendingProducts& p = pending_;
         if (!cuda::norm_folding() || p.n != 1 || p.accumulate || p.n_tokens != 1 || n_rows != 1 || p.y[0] != y ||
-            out != y || p.w[0]->n_out != n || norm_.set)
+            (!gate && out != y) || p.w[0]->n_out != n || norm_.set)
             return false;
         const float* px = p.x;
         if (px < x + n && x < px + p.w[0]->n_in) return false;  // the product reads x: keep the add apart
+        if (gate && ((gate < x + n && x < gate + 1) || (gate < px + p.w[0]->n_in && px < gate + 1))) return false;
         p.y[0] = x;
         p.accumulate = true;
-        flush_products();  // recorded now: the norm after it reads x
+        p.gate = gate;
+        flush_products();  // recorded now: the op after it reads x
         return true;
     }
     // A decode step's one-row RMSNorm whose output went to a dense integer product last time: held back

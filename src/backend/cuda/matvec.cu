@@ -3,6 +3,7 @@
 // stay in L1/L2. Quantized weights use int8 dp4a against activations quantized as the CPU quantizes
 // them (activation_quant.h; the 4-bit unpack plus a float FMA per weight would cost more issue slots
 // than the bandwidth leaves); F16/BF16 weights are dotted with the F32 activations directly.
+#include <atomic>
 #include <string>
 
 #include "backend/cuda/activation_quant.h"
@@ -11,6 +12,12 @@
 #include "backend/cuda/matvec_kernels.cuh"
 
 namespace shootout::cuda {
+namespace {
+std::atomic<uint64_t> accumulate_calls{0}, gated_calls{0};
+}
+
+uint64_t matvec_accumulate_calls() { return accumulate_calls.load(); }
+uint64_t matvec_gated_calls() { return gated_calls.load(); }
 
 void matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
             StreamHandle stream, bool x_quantized) {
@@ -20,7 +27,8 @@ void matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, W
 }
 
 void matvec_parts(const DeviceWeight* const* ws, float* const* ys, int n, const float* x, int64_t n_tokens,
-                  Workspace& workspace, StreamHandle stream, bool x_quantized, bool accumulate) {
+                  Workspace& workspace, StreamHandle stream, bool x_quantized, bool accumulate,
+                  const float* gate) {
     if (n < 1 || n > kMaxMatvecParts) fail(ws[0]->name, "matvec takes 1.." + std::to_string(kMaxMatvecParts) + " weights");
     const DeviceWeight& w = *ws[0];
     for (int i = 1; i < n; ++i)
@@ -28,6 +36,10 @@ void matvec_parts(const DeviceWeight* const* ws, float* const* ys, int n, const 
             fail(ws[i]->name, "products in one matvec launch must share " + w.name + "'s type and width");
     if (n_tokens < 1 || n_tokens > kMaxMatvecTokens)
         fail(w.name, "matvec takes 1.." + std::to_string(kMaxMatvecTokens) + " tokens, got " + std::to_string(n_tokens));
+    if (gate && (!accumulate || n_tokens != 1 || n != 1))
+        fail(w.name, "a gated matvec adds one token's one product into y");
+    if (accumulate) accumulate_calls.fetch_add(1);
+    if (gate) gated_calls.fetch_add(1);
     // int8 activations then their (d, s) pairs
     void* scratch = workspace.reserve((size_t)n_tokens * w.n_in + (size_t)n_tokens * (w.n_in / 32) * sizeof(float2));
     cudaStream_t s = static_cast<cudaStream_t>(stream);
@@ -40,7 +52,7 @@ void matvec_parts(const DeviceWeight* const* ws, float* const* ys, int n, const 
             workspace.quantized_as = (int)act;
         }
     }
-    const bool known = dispatch_type(w.type, [&]<TypeId T>() { launch_matvec<T>(ws, ys, n, x, n_tokens, scratch, s, accumulate); });
+    const bool known = dispatch_type(w.type, [&]<TypeId T>() { launch_matvec<T>(ws, ys, n, x, n_tokens, scratch, s, accumulate, gate); });
     if (!known) fail(w.name, std::string("no CUDA matvec for type ") + quant::traits(w.type).name);
     check_last_launch(("matvec " + w.name).c_str());
 }

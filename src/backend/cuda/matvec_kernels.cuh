@@ -68,7 +68,19 @@ struct MatvecParts {
     // y[i] += W x instead of y[i] = W x: the O and down products add into the residual row, where a
     // separate add (folded into the next norm) would cost a launch. The same float add as that one.
     bool accumulate;
+    // With accumulate, one token: y[i] += (W x) * sigmoid(*gate) (the shared expert's gated add), the
+    // same multiply and add as sigmoid_gate then add.
+    const float* gate;
 };
+
+// What lane 0 of a row's warp stores: the dot product s, or y + s (accumulate), or y + s * sigmoid(g)
+// (gate). Explicitly rounded operations: no contraction into an FMA, so the bits are those of the
+// separate kernels.
+__device__ __forceinline__ float matvec_store_value(const MatvecParts& parts, float y_old, float s) {
+    if (!parts.accumulate) return s;
+    if (parts.gate) s = __fmul_rn(s, 1.0f / (1.0f + expf(-*parts.gate)));
+    return __fadd_rn(y_old, s);
+}
 // This block's part: its weights, output, row count, and the warp's row within it.
 struct MatvecPart {
     const uint8_t* w;
@@ -143,7 +155,7 @@ matvec_q8_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, Quan
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
         const float s = warp_sum(acc[t]);
-        if (lane == 0) y[t * n_out + row] = parts.accumulate ? y[t * n_out + row] + s : s;
+        if (lane == 0) y[t * n_out + row] = matvec_store_value(parts, parts.accumulate ? y[t * n_out + row] : 0.f, s);
     }
 }
 
@@ -196,7 +208,7 @@ matvec_float_kernel(MatvecParts parts, int64_t n_in, const float* x) {
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
         const float s = warp_sum(acc[t]);
-        if (lane == 0) y[t * n_out + row] = parts.accumulate ? y[t * n_out + row] + s : s;
+        if (lane == 0) y[t * n_out + row] = matvec_store_value(parts, parts.accumulate ? y[t * n_out + row] : 0.f, s);
     }
 }
 
@@ -222,10 +234,11 @@ inline MatvecParts matvec_parts_of(const DeviceWeight* const* w, float* const* y
 // The n products w[i] x -> y[i] (same type, n_in and row bytes) in one launch.
 template <TypeId T, int NT>
 void launch_matvec_impl(const DeviceWeight* const* w, float* const* y, int n, const float* x, void* scratch,
-                        cudaStream_t stream, bool accumulate) {
+                        cudaStream_t stream, bool accumulate, const float* gate) {
     bool overlap = true;
     MatvecParts parts = matvec_parts_of(w, y, n, overlap);
     parts.accumulate = accumulate;
+    parts.gate = gate;
     const int64_t blocks = parts.first_block[n];
     const LaunchShape shape{dim3((unsigned)blocks), dim3(kWarpsPerBlock * 32), 0, stream};
     const DeviceWeight& w0 = *w[0];
@@ -250,25 +263,25 @@ void launch_matvec_impl(const DeviceWeight* const* w, float* const* y, int n, co
 // matvec() (n_tokens * n_in int8, then n_tokens * n_in / 32 float2).
 template <TypeId T>
 void launch_matvec(const DeviceWeight* const* w, float* const* y, int n, const float* x, int64_t n_tokens,
-                   void* scratch, cudaStream_t s, bool acc) {
+                   void* scratch, cudaStream_t s, bool acc, const float* gate) {
     switch (n_tokens) {
-        case 1: launch_matvec_impl<T, 1>(w, y, n, x, scratch, s, acc); break;
-        case 2: launch_matvec_impl<T, 2>(w, y, n, x, scratch, s, acc); break;
-        case 3: launch_matvec_impl<T, 3>(w, y, n, x, scratch, s, acc); break;
-        case 4: launch_matvec_impl<T, 4>(w, y, n, x, scratch, s, acc); break;
-        case 5: launch_matvec_impl<T, 5>(w, y, n, x, scratch, s, acc); break;
-        case 6: launch_matvec_impl<T, 6>(w, y, n, x, scratch, s, acc); break;
-        case 7: launch_matvec_impl<T, 7>(w, y, n, x, scratch, s, acc); break;
-        default: launch_matvec_impl<T, 8>(w, y, n, x, scratch, s, acc); break;
+        case 1: launch_matvec_impl<T, 1>(w, y, n, x, scratch, s, acc, gate); break;
+        case 2: launch_matvec_impl<T, 2>(w, y, n, x, scratch, s, acc, gate); break;
+        case 3: launch_matvec_impl<T, 3>(w, y, n, x, scratch, s, acc, gate); break;
+        case 4: launch_matvec_impl<T, 4>(w, y, n, x, scratch, s, acc, gate); break;
+        case 5: launch_matvec_impl<T, 5>(w, y, n, x, scratch, s, acc, gate); break;
+        case 6: launch_matvec_impl<T, 6>(w, y, n, x, scratch, s, acc, gate); break;
+        case 7: launch_matvec_impl<T, 7>(w, y, n, x, scratch, s, acc, gate); break;
+        default: launch_matvec_impl<T, 8>(w, y, n, x, scratch, s, acc, gate); break;
     }
 }
 
 #define SHOOTOUT_EXTERN_MATVEC(t)                                                                              \
     extern template void launch_matvec<TypeId::t>(const DeviceWeight* const*, float* const*, int, const float*, \
-                                                  int64_t, void*, cudaStream_t, bool);
+                                                  int64_t, void*, cudaStream_t, bool, const float*);
 SHOOTOUT_CUDA_TYPES(SHOOTOUT_EXTERN_MATVEC)
 #define SHOOTOUT_INSTANTIATE_MATVEC(t)                                                                         \
     template void launch_matvec<TypeId::t>(const DeviceWeight* const*, float* const*, int, const float*, int64_t, \
-                                           void*, cudaStream_t, bool);
+                                           void*, cudaStream_t, bool, const float*);
 
 }  // namespace shootout::cuda
