@@ -5,7 +5,8 @@
 // Weights hold real blocks (random Gaussian rows quantized by the reference quantizer, tiled), and
 // enough copies rotate that no pass finds the weights in L2. Launches are captured in a CUDA graph
 // and replayed, so launch gaps stay out of the numbers; each figure is the median of 7 replays.
-// Usage: bench_cuda_kernels [--quick] [--decode-only]
+// Usage: bench_cuda_kernels [--quick] [--decode-only] [--types q4_K,q8_0,...]
+//   --types: only these types (their GGUF names), e.g. to profile one kernel under ncu.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -27,6 +28,15 @@ using bench_cuda::tiled_weight_bytes;
 using bench_cuda::time_graph;
 
 namespace {
+
+// ",a,b," for "a,b": a name then matches as ",name," (built by appending: g++ 12 warns falsely on
+// the chained operator+ of a C string and a std::string under -Werror).
+std::string comma_list(const char* names) {
+    std::string s(1, ',');
+    s += names;
+    s += ',';
+    return s;
+}
 
 const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0, TypeId::Q4_1,
                          TypeId::Q5_0, TypeId::Q5_1, TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K, TypeId::MXFP4,
@@ -73,11 +83,24 @@ double copy_bandwidth_gbs(cudaStream_t stream) {
 int main(int argc, char** argv) {
     try {
         bool quick = false, decode_only = false;
+        std::string types;  // ",q4_K,q8_0," or empty: every type
         for (int i = 1; i < argc; ++i) {
             const std::string arg = argv[i];
             if (arg == "--quick") quick = true;
             else if (arg == "--decode-only") decode_only = true;
-            else throw std::runtime_error("unknown argument " + arg + " (usage: bench_cuda_kernels [--quick] [--decode-only])");
+            else if (arg == "--types" && i + 1 < argc) types = comma_list(argv[++i]);
+            else
+                throw std::runtime_error("unknown argument " + arg +
+                                         " (usage: bench_cuda_kernels [--quick] [--decode-only] [--types a,b])");
+        }
+        if (!types.empty()) {
+            std::string unknown = types;
+            for (TypeId type : kTypes) {
+                const std::string key = comma_list(quant::traits(type).name);
+                if (const size_t at = unknown.find(key); at != std::string::npos) unknown.erase(at, key.size() - 1);
+            }
+            if (unknown.find_first_not_of(',') != std::string::npos)
+                throw std::runtime_error("--types: no CUDA type named in " + types);
         }
         if (cuda::device_count() == 0) {
             std::printf("no CUDA device\n");
@@ -111,6 +134,7 @@ int main(int argc, char** argv) {
         cuda::Workspace workspace;
         for (TypeId type : kTypes) {
             const char* name = quant::traits(type).name;
+            if (!types.empty() && types.find(comma_list(name)) == std::string::npos) continue;
             for (const Shape& sh : shapes) {
                 if (quick && sh.n_out != 12288) continue;
                 const std::vector<uint8_t> bytes = tiled_weight_bytes(type, sh.n_in, sh.n_out, 7);
