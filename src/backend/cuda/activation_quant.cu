@@ -173,18 +173,10 @@ void quantize_activations(ActivationType type, const float* x, int64_t n_tokens,
     check_shape(type, n_in, "quantize_activations");
     const int64_t n_blocks = n_tokens * n_in / block_elems(type);
     const LaunchShape shape{dim3(grid_for(n_blocks)), dim3(kThreads), 0, stream};
-    switch (type) {
-        case ActivationType::Q8_0:
-            launch_kernel(shape, true, quantize_kernel<ActivationType::Q8_0>, x, n_blocks, qs, ds);
-            break;
-        case ActivationType::Q8_1:
-            launch_kernel(shape, true, quantize_kernel<ActivationType::Q8_1>, x, n_blocks, qs, ds);
-            break;
-        case ActivationType::Q8_K:
-            launch_kernel(shape, true, quantize_kernel<ActivationType::Q8_K>, x, n_blocks, qs, ds);
-            break;
-        default: fail("quantize_activations", "not an 8-bit activation type");
-    }
+    if (!by_q8_activation(type, [&]<ActivationType A>() {
+            launch_kernel(shape, true, quantize_kernel<A>, x, n_blocks, qs, ds);
+        }))
+        fail("quantize_activations", "not an 8-bit activation type");
     check_last_launch("quantize_activations");
 }
 
@@ -199,21 +191,10 @@ void launch_norm_quantize(ActivationType type, float* x, const float* y_in, cons
         fail(what, "rows of " + std::to_string(n) + " elements: the quantizing norm takes at most " +
                        std::to_string(kNormMaxPer) + " a thread (" + std::to_string(kNormMaxRow) + ")");
     const LaunchShape shape{dim3((unsigned)n_rows), dim3(norm_block_threads(n)), 0, stream};
-    switch (type) {
-        case ActivationType::Q8_0:
-            launch_kernel(shape, true, norm_quantize_kernel<ActivationType::Q8_0, kAdd>, x, y_in, w, n, eps, out, qs,
-                          ds);
-            break;
-        case ActivationType::Q8_1:
-            launch_kernel(shape, true, norm_quantize_kernel<ActivationType::Q8_1, kAdd>, x, y_in, w, n, eps, out, qs,
-                          ds);
-            break;
-        case ActivationType::Q8_K:
-            launch_kernel(shape, true, norm_quantize_kernel<ActivationType::Q8_K, kAdd>, x, y_in, w, n, eps, out, qs,
-                          ds);
-            break;
-        default: fail(what, "not an 8-bit activation type");
-    }
+    if (!by_q8_activation(type, [&]<ActivationType A>() {
+            launch_kernel(shape, true, norm_quantize_kernel<A, kAdd>, x, y_in, w, n, eps, out, qs, ds);
+        }))
+        fail(what, "not an 8-bit activation type");
     check_last_launch(what);
 }
 
@@ -235,18 +216,10 @@ void swiglu_quantize(const float* gate, const float* up, int64_t n_rows, int64_t
     check_shape(type, n, "swiglu_quantize");
     const int64_t n_blocks = n_rows * n / block_elems(type);
     const LaunchShape shape{dim3(grid_for(n_blocks)), dim3(kThreads), 0, stream};
-    switch (type) {
-        case ActivationType::Q8_0:
-            launch_kernel(shape, true, swiglu_quantize_kernel<ActivationType::Q8_0>, gate, up, n_blocks, out, qs, ds);
-            break;
-        case ActivationType::Q8_1:
-            launch_kernel(shape, true, swiglu_quantize_kernel<ActivationType::Q8_1>, gate, up, n_blocks, out, qs, ds);
-            break;
-        case ActivationType::Q8_K:
-            launch_kernel(shape, true, swiglu_quantize_kernel<ActivationType::Q8_K>, gate, up, n_blocks, out, qs, ds);
-            break;
-        default: fail("swiglu_quantize", "not an 8-bit activation type");
-    }
+    if (!by_q8_activation(type, [&]<ActivationType A>() {
+            launch_kernel(shape, true, swiglu_quantize_kernel<A>, gate, up, n_blocks, out, qs, ds);
+        }))
+        fail("swiglu_quantize", "not an 8-bit activation type");
     check_last_launch("swiglu_quantize");
 }
 

@@ -35,6 +35,18 @@ constexpr ActivationType activation_type(quant::TypeId weight_type) {
     }
 }
 
+// Calls f.template operator()<A>() with A the 8-bit type `type` names (Q8_0, Q8_1, Q8_K), for the
+// kernels instantiated per conversion; returns false, calling nothing, for the other types.
+template <class F>
+bool by_q8_activation(ActivationType type, F&& f) {
+    switch (type) {
+        case ActivationType::Q8_0: f.template operator()<ActivationType::Q8_0>(); return true;
+        case ActivationType::Q8_1: f.template operator()<ActivationType::Q8_1>(); return true;
+        case ActivationType::Q8_K: f.template operator()<ActivationType::Q8_K>(); return true;
+        default: return false;
+    }
+}
+
 // For the int8 matvec: n_tokens rows of n_in activations quantized as `type` (a Q8 type) into
 // qs[n_tokens * n_in] and ds[n_tokens * n_in / 32], one (d, s) pair per 32 elements with
 // s = d * sum of those 32 qs (for Q8_1, s is the F16-rounded value the CPU stores; for Q8_K every

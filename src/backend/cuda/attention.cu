@@ -496,18 +496,10 @@ void decode_launch(const DecodeArgs& a, const backend::AttentionShape& shape, Ac
     by_decode_shape(shape, [&]<int HD, int G>() {
         // Only the conversions whose blocks tile G * HD are instantiated (the check above keeps the
         // others from being asked for).
-        switch (act) {
-            case ActivationType::Q8_0:
-                if constexpr (G * HD % 32 == 0) launch_decode<HD, G, ActivationType::Q8_0>(a, shape, s);
-                break;
-            case ActivationType::Q8_1:
-                if constexpr (G * HD % 32 == 0) launch_decode<HD, G, ActivationType::Q8_1>(a, shape, s);
-                break;
-            case ActivationType::Q8_K:
-                if constexpr (G * HD % 256 == 0) launch_decode<HD, G, ActivationType::Q8_K>(a, shape, s);
-                break;
-            default: launch_decode<HD, G, ActivationType::F32>(a, shape, s); break;
-        }
+        const bool q8 = by_q8_activation(act, [&]<ActivationType A>() {
+            if constexpr (G * HD % (A == ActivationType::Q8_K ? 256 : 32) == 0) launch_decode<HD, G, A>(a, shape, s);
+        });
+        if (!q8) launch_decode<HD, G, ActivationType::F32>(a, shape, s);
     });
     check_last_launch("attention (decode)");
 }

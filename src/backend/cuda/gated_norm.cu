@@ -70,25 +70,11 @@ void gated_rms_norm_quantize(const float* x, const float* w, const float* gate, 
                                    ": rows must be a power of two of 8..256 elements, the whole a multiple of 256");
     const int64_t n_warps = n_rows * n / 256;
     const LaunchShape shape{dim3((unsigned)((n_warps * 32 + kThreads - 1) / kThreads)), dim3(kThreads), 0, stream};
-    switch (type) {
-        case ActivationType::F32:
-            launch_kernel(shape, true, gated_norm_kernel<ActivationType::F32>, x, w, gate, n_warps, (int)n, eps, out,
-                          qs, ds);
-            break;
-        case ActivationType::Q8_0:
-            launch_kernel(shape, true, gated_norm_kernel<ActivationType::Q8_0>, x, w, gate, n_warps, (int)n, eps, out,
-                          qs, ds);
-            break;
-        case ActivationType::Q8_1:
-            launch_kernel(shape, true, gated_norm_kernel<ActivationType::Q8_1>, x, w, gate, n_warps, (int)n, eps, out,
-                          qs, ds);
-            break;
-        case ActivationType::Q8_K:
-            launch_kernel(shape, true, gated_norm_kernel<ActivationType::Q8_K>, x, w, gate, n_warps, (int)n, eps, out,
-                          qs, ds);
-            break;
-        default: fail("gated_rms_norm", "the conversion must be F32 (none) or a Q8 type");
-    }
+    auto go = [&]<ActivationType A>() {
+        launch_kernel(shape, true, gated_norm_kernel<A>, x, w, gate, n_warps, (int)n, eps, out, qs, ds);
+    };
+    if (type == ActivationType::F32) go.template operator()<ActivationType::F32>();
+    else if (!by_q8_activation(type, go)) fail("gated_rms_norm", "the conversion must be F32 (none) or a Q8 type");
     check_last_launch("gated_rms_norm");
 }
 
