@@ -73,13 +73,15 @@ struct MatvecParts {
     const float* gate;
 };
 
-// What lane 0 of a row's warp stores: the dot product s, or y + s (accumulate), or y + s * sigmoid(g)
+// Lane 0 of a row's warp stores the dot product s at dst, or adds s (accumulate), or s * sigmoid(g)
 // (gate). Explicitly rounded operations: no contraction into an FMA, so the bits are those of the
 // separate kernels.
-__device__ __forceinline__ float matvec_store_value(const MatvecParts& parts, float y_old, float s) {
-    if (!parts.accumulate) return s;
-    if (parts.gate) s = __fmul_rn(s, 1.0f / (1.0f + expf(-*parts.gate)));
-    return __fadd_rn(y_old, s);
+__device__ __forceinline__ void matvec_store(const MatvecParts& parts, float* dst, float s) {
+    if (parts.accumulate) {
+        if (parts.gate) s = __fmul_rn(s, 1.0f / (1.0f + expf(-*parts.gate)));
+        s = __fadd_rn(*dst, s);
+    }
+    *dst = s;
 }
 // This block's part: its weights, output, row count, and the warp's row within it.
 struct MatvecPart {
@@ -155,7 +157,7 @@ matvec_q8_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, Quan
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
         const float s = warp_sum(acc[t]);
-        if (lane == 0) y[t * n_out + row] = matvec_store_value(parts, parts.accumulate ? y[t * n_out + row] : 0.f, s);
+        if (lane == 0) matvec_store(parts, y + t * n_out + row, s);
     }
 }
 
@@ -208,7 +210,7 @@ matvec_float_kernel(MatvecParts parts, int64_t n_in, const float* x) {
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
         const float s = warp_sum(acc[t]);
-        if (lane == 0) y[t * n_out + row] = matvec_store_value(parts, parts.accumulate ? y[t * n_out + row] : 0.f, s);
+        if (lane == 0) matvec_store(parts, y + t * n_out + row, s);
     }
 }
 
