@@ -186,11 +186,9 @@ TEST(CudaNormProductAccumulate, AccumulateEqualsProductThenAdd) {
 
 // A whole model: the tiny Llama 3.1 fixture with head_dim 64 quantized here (Q8_0, and Q4_K_M, whose
 // 64-wide rows fall back to the 32-element types), a prompt then decode steps (captured and replayed
-// as graphs), folding off then on, and on with the staged products off (matvec_staged.cuh): the same
-// logits bit for bit, and folding (and staging, on sm_90) must have happened.
-std::vector<std::vector<float>> decode_logits(const gguf::File& file, bool folding, int n_steps, bool staged = true) {
+// as graphs), folding off then on: the same logits bit for bit, and folding must have happened.
+std::vector<std::vector<float>> decode_logits(const gguf::File& file, bool folding, int n_steps) {
     cuda::set_norm_folding(folding);
-    cuda::set_staged_products(staged);
     ThreadPool pool(0);
     auto model = Model::load(file, pool, Backend::Cuda);
     const int64_t n_vocab = model->info().n_vocab;
@@ -206,7 +204,6 @@ std::vector<std::vector<float>> decode_logits(const gguf::File& file, bool foldi
         out.push_back(logits);
     }
     cuda::set_norm_folding(true);
-    cuda::set_staged_products(true);
     return out;
 }
 
@@ -228,28 +225,21 @@ TEST(CudaNormProductModel, DecodeWithAndWithoutFoldingIsBitIdentical) {
                                          options, path.string());
             }
             const uint64_t calls0 = cuda::matvec_normed_calls(), acc0 = cuda::matvec_accumulate_calls();
-            std::vector<std::vector<float>> off, on, unstaged;
+            std::vector<std::vector<float>> off, on;
             {
                 auto file = gguf::File::open(path.string());
                 off = decode_logits(*file, false, 6);
                 EXPECT_EQ(cuda::matvec_normed_calls(), calls0) << "folded with folding off";
                 EXPECT_EQ(cuda::matvec_accumulate_calls(), acc0) << "folded with folding off";
-                const uint64_t staged0 = cuda::matvec_staged_calls();
                 on = decode_logits(*file, true, 6);
                 EXPECT_GT(cuda::matvec_normed_calls(), calls0) << "no norm folded";
                 EXPECT_GT(cuda::matvec_accumulate_calls(), acc0) << "no add folded";
-                if (cuda::device_info(0).compute_major >= 9) {
-                    EXPECT_GT(cuda::matvec_staged_calls(), staged0) << "no staged product (matvec_staged.cuh)";
-                }
-                unstaged = decode_logits(*file, true, 6, false);
             }
             std::filesystem::remove(path);
             ASSERT_EQ(off.size(), on.size());
-            ASSERT_EQ(unstaged.size(), on.size());
             for (size_t i = 0; i < on.size(); ++i) {
                 for (float v : on[i]) ASSERT_TRUE(std::isfinite(v)) << "step " << i;
                 EXPECT_EQ(0, std::memcmp(off[i].data(), on[i].data(), on[i].size() * 4)) << "step " << i;
-                EXPECT_EQ(0, std::memcmp(unstaged[i].data(), on[i].data(), on[i].size() * 4)) << "unstaged, step " << i;
             }
             EXPECT_NE(0, std::memcmp(on[1].data(), on.back().data(), on[1].size() * 4)) << "steps alike";
         }
@@ -270,13 +260,10 @@ TEST(CudaNormProductModel, Qwen3NextSharedExpertFoldIsBitIdentical) {
         EXPECT_EQ(cuda::matvec_gated_calls(), gated0) << "folded with folding off";
         const auto on = decode_logits(*file, true, 6);
         EXPECT_GT(cuda::matvec_gated_calls(), gated0) << "the shared expert's add was not folded";
-        const auto unstaged = decode_logits(*file, true, 6, false);
         ASSERT_EQ(off.size(), on.size());
-        ASSERT_EQ(unstaged.size(), on.size());
         for (size_t i = 0; i < on.size(); ++i) {
             for (float v : on[i]) ASSERT_TRUE(std::isfinite(v)) << "step " << i;
             EXPECT_EQ(0, std::memcmp(off[i].data(), on[i].data(), on[i].size() * 4)) << "step " << i;
-            EXPECT_EQ(0, std::memcmp(unstaged[i].data(), on[i].data(), on[i].size() * 4)) << "unstaged, step " << i;
         }
         EXPECT_NE(0, std::memcmp(on[1].data(), on.back().data(), on[1].size() * 4)) << "steps alike";
     }

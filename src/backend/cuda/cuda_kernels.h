@@ -145,12 +145,6 @@ void matvec_normed(const DeviceWeight* const* ws, float* const* ys, int n, const
                    StreamHandle stream = nullptr);
 // How many matvec_normed calls this process made (launched or captured): tests check that a run folded.
 uint64_t matvec_normed_calls();
-// One-token products (matvec_parts, matvec_normed) whose weight rows come into shared memory by bulk
-// copies (matvec_staged.cuh; sm_90 builds and devices): on unless SHOOTOUT_CUDA_STAGED=0 or
-// set_staged_products(false); the same bits either way. matvec_staged_calls: launches that took it.
-bool staged_products();
-void set_staged_products(bool on);
-uint64_t matvec_staged_calls();
 // Whether matvec on this type quantizes its activations into the workspace (the integer types).
 inline bool matvec_quantizes_x(quant::TypeId type) { return type != quant::TypeId::F16 && type != quant::TypeId::BF16; }
 // Weight rows per GEMM block; Auto picks 64 when 128-row tiles would leave SMs idle. The others are

@@ -10,8 +10,6 @@
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/matvec_kernels.cuh"
-#include "backend/cuda/matvec_staged.cuh"
-#include "util/env.h"
 
 namespace shootout::cuda {
 namespace {
@@ -54,12 +52,7 @@ void matvec_parts(const DeviceWeight* const* ws, float* const* ys, int n, const 
             workspace.quantized_as = (int)act;
         }
     }
-    const bool known = dispatch_type(w.type, [&]<TypeId T>() {
-        static const bool plain_staged = !env_switched_off("SHOOTOUT_CUDA_STAGED_PLAIN");  // EXPERIMENT
-        if (n_tokens == 1 && plain_staged && staged_products() && launch_matvec_staged<T>(ws, ys, n, scratch, nullptr, s, accumulate, gate))
-            return;
-        launch_matvec<T>(ws, ys, n, x, n_tokens, scratch, s, accumulate, gate);
-    });
+    const bool known = dispatch_type(w.type, [&]<TypeId T>() { launch_matvec<T>(ws, ys, n, x, n_tokens, scratch, s, accumulate, gate); });
     if (!known) fail(w.name, std::string("no CUDA matvec for type ") + quant::traits(w.type).name);
     check_last_launch(("matvec " + w.name).c_str());
 }

@@ -5,7 +5,7 @@
 
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
-#include "backend/cuda/matvec_staged.cuh"
+#include "backend/cuda/matvec_normed.cuh"
 
 namespace shootout::cuda {
 
@@ -41,10 +41,7 @@ void matvec_normed(const DeviceWeight* const* ws, float* const* ys, int n, const
                          std::to_string(in.n) + " (weight rows of " + std::to_string(w.n_in) + ")");
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     normed_calls.fetch_add(1);
-    const bool known = dispatch_type(w.type, [&]<TypeId T>() {
-        if (staged_products() && launch_matvec_staged<T>(ws, ys, n, nullptr, &in, s, false, nullptr)) return;
-        launch_matvec_normed<T>(ws, ys, n, in, s);
-    });
+    const bool known = dispatch_type(w.type, [&]<TypeId T>() { launch_matvec_normed<T>(ws, ys, n, in, s); });
     if (!known) fail(w.name, std::string("no CUDA matvec for type ") + quant::traits(w.type).name);
     check_last_launch(("matvec_normed " + w.name).c_str());
 }

@@ -42,24 +42,6 @@ __device__ __forceinline__ uint32_t load_weight4(const void* p) { return __ldg(s
 __device__ __forceinline__ uint32_t load_weight2(const void* p) { return __ldg(static_cast<const unsigned short*>(p)); }
 __device__ __forceinline__ uint32_t load_weight1(const void* p) { return __ldg(static_cast<const unsigned char*>(p)); }
 
-// Where a unit's load() reads its weight bytes (its template argument L): from the row in global
-// memory (the loads above), or from a copy of the row that the staged kernels (matvec_staged.cuh)
-// brought into shared memory (ordinary loads; the row pointer then points there).
-struct GlobalWeights {
-    __device__ static int4 w16(const void* p) { return load_weight16(p); }
-    __device__ static int2 w8(const void* p) { return load_weight8(p); }
-    __device__ static uint32_t w4(const void* p) { return load_weight4(p); }
-    __device__ static uint32_t w2(const void* p) { return load_weight2(p); }
-    __device__ static uint32_t w1(const void* p) { return load_weight1(p); }
-};
-struct SharedWeights {
-    __device__ static int4 w16(const void* p) { return *static_cast<const int4*>(p); }
-    __device__ static int2 w8(const void* p) { return *static_cast<const int2*>(p); }
-    __device__ static uint32_t w4(const void* p) { return *static_cast<const unsigned int*>(p); }
-    __device__ static uint32_t w2(const void* p) { return *static_cast<const unsigned short*>(p); }
-    __device__ static uint32_t w1(const void* p) { return *static_cast<const unsigned char*>(p); }
-};
-
 // Activations (read by every warp of the SM: through L1, where global loads are cached by default).
 // Ordinary coherent loads, not __ldg: the kernel before this one wrote them, and with PDL (pdl.cuh)
 // this kernel starts while that one still runs, where a non-coherent load is not defined.
@@ -87,11 +69,10 @@ struct VecDotLegacy4 {
         uint32_t dm;  // d (low half), m (high half, Q4_1/Q5_1)
         uint32_t qh;
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int, Regs& r) {
-        r.q = L::w16(G::main(row, b));
-        r.dm = kHasMin ? L::w4(G::head0(row, b)) : L::w2(G::head0(row, b));
-        r.qh = kHasHigh ? L::w4(G::head1(row, b)) : 0u;
+        r.q = load_weight16(G::main(row, b));
+        r.dm = kHasMin ? load_weight4(G::head0(row, b)) : load_weight2(G::head0(row, b));
+        r.qh = kHasHigh ? load_weight4(G::head1(row, b)) : 0u;
     }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int, const QuantizedX& x, float (&acc)[NT]) {
@@ -132,10 +113,9 @@ struct Units16WithD {
         int4 q;
         uint32_t d;
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
-        r.q = L::w16(G::main(row, b) + 16 * u);
-        r.d = L::w2(G::head0(row, b));
+        r.q = load_weight16(G::main(row, b) + 16 * u);
+        r.d = load_weight2(G::head0(row, b));
     }
 };
 
@@ -166,10 +146,9 @@ struct VecDotTable32 {
         int4 q;
         uint32_t d;  // MXFP4: the exponent byte; IQ4_NL: the F16 bits
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int, Regs& r) {
-        r.q = L::w16(G::main(row, b));
-        r.d = kE8M0 ? L::w1(G::head0(row, b)) : L::w2(G::head0(row, b));
+        r.q = load_weight16(G::main(row, b));
+        r.d = kE8M0 ? load_weight1(G::head0(row, b)) : load_weight2(G::head0(row, b));
     }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int, const QuantizedX& x, float (&acc)[NT]) {
@@ -204,10 +183,9 @@ template <> struct VecDot<TypeId::IQ4_XS> {
         int4 q;
         int2 head;  // x: d | scales_h << 16, y: scales_l[0..3]
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
-        r.q = L::w16(G::main(row, b) + 16 * u);
-        r.head = L::w8(G::head0(row, b));
+        r.q = load_weight16(G::main(row, b) + 16 * u);
+        r.head = load_weight8(G::head0(row, b));
     }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
@@ -275,12 +253,11 @@ struct VecDotK45 {
     struct Regs {
         int4 head, q, qh;
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
         const uint8_t* blk = row + (size_t)b * sizeof(Block);
-        r.head = L::w16(blk);
-        r.q = L::w16(blk + kQsOffset + 16 * u);
-        if constexpr (kHasHigh) r.qh = L::w16(blk + kQhOffset + 16 * (u & 1));
+        r.head = load_weight16(blk);
+        r.q = load_weight16(blk + kQsOffset + 16 * u);
+        if constexpr (kHasHigh) r.qh = load_weight16(blk + kQhOffset + 16 * (u & 1));
     }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
@@ -318,15 +295,14 @@ template <> struct VecDot<TypeId::Q6_K> {
         int2 sc;
         uint32_t d;
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
         const uint8_t* blk = G::main(row, b);
         const int n = u >> 1, l0 = 16 * (u & 1);
-        r.a = L::w16(blk + 64 * n + l0);
-        r.c = L::w16(blk + 64 * n + 32 + l0);
-        r.h = L::w16(blk + 128 + 32 * n + l0);
-        r.sc = L::w8(blk + 192 + 8 * n);
-        r.d = L::w2(G::head0(row, b));
+        r.a = load_weight16(blk + 64 * n + l0);
+        r.c = load_weight16(blk + 64 * n + 32 + l0);
+        r.h = load_weight16(blk + 128 + 32 * n + l0);
+        r.sc = load_weight8(blk + 192 + 8 * n);
+        r.d = load_weight2(G::head0(row, b));
     }
     // q6 - 32 in each byte of a word of 6-bit values: (q + 128 - 32) ^ 128, no borrow between bytes.
     __device__ static int minus32(uint32_t q) { return (int)(((q | 0x80808080u) - 0x20202020u) ^ 0x80808080u); }
@@ -391,13 +367,12 @@ template <> struct VecDot<TypeId::Q2_K> {
         int2 sc;
         uint32_t dm;  // d (low half), dmin (high half)
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
         const uint8_t* blk = G::main(row, b);
         const int n = u >> 1, h = u & 1;
-        r.q = L::w16(blk + 16 + 32 * n + 16 * h);
-        r.sc = L::w8(blk + 8 * n);
-        r.dm = L::w4(G::head0(row, b));
+        r.q = load_weight16(blk + 16 + 32 * n + 16 * h);
+        r.sc = load_weight8(blk + 8 * n);
+        r.dm = load_weight4(G::head0(row, b));
     }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
@@ -443,17 +418,16 @@ template <> struct VecDot<TypeId::Q3_K> {
         uint32_t s0, s1, s2;  // the 12 packed scale bytes (4-byte aligned in the head, not 8)
         uint32_t d;
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
         const uint8_t* blk = G::main(row, b);
         const int n = u >> 1, h = u & 1;
-        r.hm = L::w16(blk + 16 * h);
-        r.q = L::w16(blk + 32 + 32 * n + 16 * h);
+        r.hm = load_weight16(blk + 16 * h);
+        r.q = load_weight16(blk + 32 + 32 * n + 16 * h);
         const uint8_t* sc = G::head1(row, b);
-        r.s0 = L::w4(sc);
-        r.s1 = L::w4(sc + 4);
-        r.s2 = L::w4(sc + 8);
-        r.d = L::w2(G::head0(row, b));
+        r.s0 = load_weight4(sc);
+        r.s1 = load_weight4(sc + 4);
+        r.s2 = load_weight4(sc + 8);
+        r.d = load_weight2(G::head0(row, b));
     }
     // level - 4 in each byte of a word of levels 0..7: (v + 128 - 4) ^ 128, no borrow between bytes.
     __device__ static int minus4(uint32_t v) { return (int)(((v | 0x80808080u) - 0x04040404u) ^ 0x80808080u); }

@@ -85,11 +85,10 @@ template <> struct VecDot<TypeId::IQ2_XS> {
         int4 q;
         uint32_t d, sc;
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
-        r.q = L::w16(G::main(row, b) + 16 * u);
-        r.d = L::w2(G::head0(row, b));
-        r.sc = L::w2(G::head1(row, b) + 2 * u);
+        r.q = load_weight16(G::main(row, b) + 16 * u);
+        r.d = load_weight2(G::head0(row, b));
+        r.sc = load_weight2(G::head1(row, b) + 2 * u);
     }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
@@ -121,15 +120,14 @@ template <> struct VecDot<TypeId::IQ2_S> {
         int2 idx, signs;
         uint32_t d, qh, sc;
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
         const uint8_t* qs = G::main(row, b);
-        r.idx = L::w8(qs + 8 * u);
-        r.signs = L::w8(qs + 32 + 8 * u);
-        r.d = L::w2(G::head0(row, b));
+        r.idx = load_weight8(qs + 8 * u);
+        r.signs = load_weight8(qs + 32 + 8 * u);
+        r.d = load_weight2(G::head0(row, b));
         const uint8_t* qh_scales = G::head1(row, b);
-        r.qh = L::w2(qh_scales + 2 * u);
-        r.sc = L::w2(qh_scales + 8 + 2 * u);
+        r.qh = load_weight2(qh_scales + 2 * u);
+        r.sc = load_weight2(qh_scales + 8 + 2 * u);
     }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
@@ -167,12 +165,11 @@ template <> struct VecDot<TypeId::IQ3_XXS> {
         int2 aux;
         uint32_t d;
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
         const uint8_t* qs = G::main(row, b);
-        r.idx = L::w16(qs + 16 * u);
-        r.aux = L::w8(qs + 64 + 8 * u);
-        r.d = L::w2(G::head0(row, b));
+        r.idx = load_weight16(qs + 16 * u);
+        r.aux = load_weight8(qs + 64 + 8 * u);
+        r.d = load_weight2(G::head0(row, b));
     }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
@@ -216,15 +213,14 @@ template <> struct VecDot<TypeId::IQ3_S> {
         uint32_t signs0, signs1;
         uint32_t d, qh, sc;
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
-        r.idx = L::w16(G::main(row, b) + 16 * u);
+        r.idx = load_weight16(G::main(row, b) + 16 * u);
         const uint8_t* extra = G::head1(row, b);
-        r.signs0 = L::w4(extra + 8 + 8 * u);
-        r.signs1 = L::w4(extra + 12 + 8 * u);
-        r.qh = L::w2(extra + 2 * u);
-        r.sc = L::w1(extra + 40 + u);
-        r.d = L::w2(G::head0(row, b));
+        r.signs0 = load_weight4(extra + 8 + 8 * u);
+        r.signs1 = load_weight4(extra + 12 + 8 * u);
+        r.qh = load_weight2(extra + 2 * u);
+        r.sc = load_weight1(extra + 40 + u);
+        r.d = load_weight2(G::head0(row, b));
     }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {

@@ -56,13 +56,12 @@ template <> struct VecDot<TypeId::TQ1_0> {
         uint32_t qh;  // qh[0..3]
         uint32_t d;
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
         const uint8_t* blk = G::main(row, b);
-        r.q = L::w16(blk + 16 * u);
-        r.q2 = L::w8(blk + 32 + 8 * u);
-        r.qh = L::w4(G::head1(row, b));
-        r.d = L::w2(G::head0(row, b));
+        r.q = load_weight16(blk + 16 * u);
+        r.q2 = load_weight8(blk + 32 + 8 * u);
+        r.qh = load_weight4(G::head1(row, b));
+        r.d = load_weight2(G::head0(row, b));
     }
     // Trit n (pow3 = 3^n) of the unit's 24 qs bytes times the activations, into sum[t].
     template <int NT>
@@ -121,12 +120,11 @@ template <> struct VecDot<TypeId::IQ1_S> {
         uint32_t qh;
         uint32_t d;
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
         const uint8_t* blk = G::main(row, b);
-        r.qs = L::w8(blk + 8 * u);
-        r.qh = L::w4(blk + 32 + 4 * u);
-        r.d = L::w2(G::head0(row, b));
+        r.qs = load_weight8(blk + 8 * u);
+        r.qh = load_weight4(blk + 32 + 4 * u);
+        r.d = load_weight2(G::head0(row, b));
     }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
@@ -170,12 +168,11 @@ template <> struct VecDot<TypeId::IQ1_M> {
         uint32_t qh;
         int2 sc;
     };
-    template <class L = GlobalWeights>
     __device__ static void load(const uint8_t* row, int b, int u, Regs& r) {
         const uint8_t* blk = G::main(row, b);
-        r.qs = L::w8(blk + 8 * u);
-        r.qh = L::w4(blk + 32 + 4 * u);
-        r.sc = L::w8(G::head0(row, b));
+        r.qs = load_weight8(blk + 8 * u);
+        r.qh = load_weight4(blk + 32 + 4 * u);
+        r.sc = load_weight8(G::head0(row, b));
     }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
