@@ -1,40 +1,12 @@
-// Llama (and SmolLM, Mistral-style dense models): pre-norm attention with normal (adjacent-pair)
-// RoPE, then a SwiGLU FFN. The GGUF converter already permuted Q and K for this RoPE layout.
-#include <cmath>
-
+// Llama (and SmolLM, Mistral-style dense models): the llama block (Transformer::layer) with normal
+// (adjacent-pair) RoPE; the GGUF converter already permuted Q and K for this layout. Llama 3.1 / 3.2
+// add RoPE frequency factors.
 #include "backend/cpu/cpu_ops.h"
 #include "gguf/gguf.h"
 #include "model/transformer.h"
 #include "util/error.h"
 
 namespace shootout::model {
-
-namespace {
-
-class Llama : public Transformer {
-public:
-    using Transformer::Transformer;
-
-private:
-    void layer(int64_t il, State& s) override {
-        const LayerWeights& l = w_.layers[il];
-        const Config& c = config_;
-        const int64_t n = s.n_tokens;
-        backend::Ops& op = ops();
-
-        // Self-attention with pre-norm and a residual connection.
-        norm_input(s, l.attn_norm, s.xb);  // adds the previous layer's output first
-        op.matmul(l.wq, s.xb, n, s.q);
-        op.matmul(l.wk, s.xb, n, s.k);
-        op.matmul(l.wv, s.xb, n, s.v);
-        op.qk_norm_rope(s.q, s.k, nullptr, nullptr, n, c.attention_shape(), c.rms_eps, s.pos0, c.rope);
-        op.attention(kv_cache(), il, s.q, s.k, s.v, n, s.pos0, c.attention_shape(), 1.0f / std::sqrt((float)c.head_dim), s.att);
-        op.matmul(l.wo, s.att, n, s.xb);
-        feed_forward(l, s);  // adds s.xb to the residual first
-    }
-};
-
-}  // namespace
 
 std::unique_ptr<Model> make_llama(const gguf::File& file, ThreadPool& pool) {
     Config config = read_config(file, backend::RopeStyle::Normal);
@@ -46,13 +18,14 @@ std::unique_ptr<Model> make_llama(const gguf::File& file, ThreadPool& pool) {
         config.rope.freq_factors = reinterpret_cast<const float*>(freqs->data);
     }
     // Optional llama tensors this implementation does not apply: refuse rather than ignore them.
-    for (const char* name : {"blk.0.attn_output.bias", "blk.0.ffn_down.bias", "blk.0.ffn_gate_inp.weight"}) {
+    for (const char* name : {"blk.0.attn_q.bias", "blk.0.attn_k.bias", "blk.0.attn_v.bias", "blk.0.attn_output.bias",
+                             "blk.0.ffn_down.bias", "blk.0.ffn_gate_inp.weight"}) {
         if (file.find_tensor(name)) fail(file.path(), std::string("tensor '") + name + "' is not supported (llama variant)");
     }
     if (file.get_float("llama.attention.scale", 0.0) != 0.0)
         fail(file.path(), "llama.attention.scale is not supported");
     Weights weights = load_weights(file, config, {.qkv_bias = false, .qk_norm = false});
-    return std::make_unique<Llama>(file, cpu::make_cpu_ops(pool), std::move(config), std::move(weights));
+    return std::make_unique<Transformer>(file, cpu::make_cpu_ops(pool), std::move(config), std::move(weights));
 }
 
 }  // namespace shootout::model

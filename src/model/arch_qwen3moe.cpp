@@ -1,7 +1,5 @@
 // Qwen3-MoE: qwen3's attention block (RMSNorm on every query and key head, NEOX RoPE) followed by a
 // sparse mixture of experts instead of the dense FFN (softmax router, top-k, weights normalised).
-#include <cmath>
-
 #include "backend/cpu/cpu_ops.h"
 #include "model/moe.h"
 #include "model/transformer.h"
@@ -20,19 +18,11 @@ public:
 private:
     void layer(int64_t il, State& s) override {
         const LayerWeights& l = w_.layers[il];
-        const Config& c = config_;
         const int64_t n = s.n_tokens;
         backend::Ops& op = ops();
-
-        norm_input(s, l.attn_norm, s.xb);  // adds the previous layer's output first
-        op.matmul(l.wq, s.xb, n, s.q);
-        op.matmul(l.wk, s.xb, n, s.k);
-        op.matmul(l.wv, s.xb, n, s.v);
-        op.qk_norm_rope(s.q, s.k, &l.q_norm, &l.k_norm, n, c.attention_shape(), c.rms_eps, s.pos0, c.rope);
-        op.attention(kv_cache(), il, s.q, s.k, s.v, n, s.pos0, c.attention_shape(), 1.0f / std::sqrt((float)c.head_dim), s.att);
-        op.matmul(l.wo, s.att, n, s.xb);
+        self_attention(il, s);  // qwen3's, with the per-head Q/K norms
         // Mixture of experts with pre-norm and a residual connection (the attention's residual first).
-        op.add_rms_norm(s.x, s.xb, l.ffn_norm, n, c.rms_eps, s.xb);
+        op.add_rms_norm(s.x, s.xb, l.ffn_norm, n, config_.rms_eps, s.xb);
         ffn_.run(op, moe_layers_[il], s.xb, n, moe_out(n));
         s.pending = moe_out_;  // added to x by the next norm_input
     }

@@ -1,5 +1,6 @@
 #include "model/transformer.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "gguf/gguf.h"
@@ -148,6 +149,32 @@ void Transformer::decode(std::span<const int32_t> tokens, float* last_logits) {
     if (!logits_out_ || logits_out_->n_floats() < (size_t)config_.n_vocab) logits_out_ = ops_->alloc((size_t)config_.n_vocab);
     ops_->matmul(w_.output, last, 1, logits_out_->data());
     ops_->to_host(logits_out_->data(), last_logits, (size_t)config_.n_vocab);
+}
+
+void Transformer::layer(int64_t il, State& s) {
+    self_attention(il, s);
+    feed_forward(w_.layers[(size_t)il], s);  // adds s.xb to the residual first
+}
+
+void Transformer::self_attention(int64_t il, State& s) {
+    const LayerWeights& l = w_.layers[(size_t)il];
+    const Config& c = config_;
+    const int64_t n = s.n_tokens;
+    backend::Ops& op = *ops_;
+    norm_input(s, l.attn_norm, s.xb);  // adds the previous layer's output first
+    op.matmul(l.wq, s.xb, n, s.q);
+    op.matmul(l.wk, s.xb, n, s.k);
+    op.matmul(l.wv, s.xb, n, s.v);
+    if (l.bq) {  // loaded together (WeightOptions::qkv_bias)
+        op.add_bias(s.q, l.bq, n);
+        op.add_bias(s.k, l.bk, n);
+        op.add_bias(s.v, l.bv, n);
+    }
+    op.qk_norm_rope(s.q, s.k, l.q_norm ? &l.q_norm : nullptr, l.k_norm ? &l.k_norm : nullptr, n, c.attention_shape(),
+                    c.rms_eps, s.pos0, c.rope);
+    op.attention(kv_cache(), kv_slot(il), s.q, s.k, s.v, n, s.pos0, c.attention_shape(),
+                 1.0f / std::sqrt((float)c.head_dim), s.att);
+    op.matmul(l.wo, s.att, n, s.xb);
 }
 
 void Transformer::feed_forward(const LayerWeights& l, State& s) {

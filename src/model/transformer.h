@@ -1,6 +1,9 @@
 // What the llama-family architectures share: config, weights, the run state, the embedding
-// lookup, the final norm and output head, and the SwiGLU feed-forward block. Each architecture
-// (arch_llama.cpp, arch_qwen2.cpp, arch_qwen3.cpp) writes only its attention layer, top to bottom.
+// lookup, the final norm and output head, and the llama block itself (self_attention, then the
+// SwiGLU feed_forward), which is all of Llama, Qwen2 and Qwen3: their factories (arch_llama.cpp,
+// arch_qwen2.cpp, arch_qwen3.cpp) differ only in the config and weights they read (RoPE style and
+// factors, Q/K/V biases, per-head Q/K norms). Architectures with another block (arch_qwen3moe.cpp,
+// arch_qwen3next.cpp) override layer().
 #pragma once
 
 #include <memory>
@@ -47,11 +50,18 @@ protected:
     };
 
     // One transformer block on s.x (the residual stream) in place; it may leave its output in
-    // s.pending for the next norm_input to add.
-    virtual void layer(int64_t il, State& s) = 0;
+    // s.pending for the next norm_input to add. By default the llama block: self_attention, then
+    // feed_forward.
+    virtual void layer(int64_t il, State& s);
 
     // out = rms_norm(x) * w, after adding s.pending to x when a layer left one there.
     void norm_input(State& s, const backend::Weight& w, float* out);
+
+    // The attention half of the llama block, output in s.xb (feed_forward or a layer's own FFN adds
+    // it to x): the input norm (adding the previous layer's output first), the Q/K/V products and
+    // their biases where the weights have them (qwen2), RoPE with per-head RMSNorms of q and k where
+    // the weights have them (qwen3), attention over the KV cache, the output product.
+    void self_attention(int64_t il, State& s);
 
     // x += s.xb (the attention's output), then x += W_down · (silu(W_gate · norm(x)) * (W_up · norm(x))):
     // the residual add and the FFN half of every dense block here (add and norm are one fused op; the

@@ -116,6 +116,21 @@ TEST(ModelLoad, TypeWithoutCpuKernelsIsNamed) {
     EXPECT_EQ(load_error(path), path + ": tensor 'blk.1.ffn_down.weight' has type q8_1, which the CPU backend cannot multiply");
 }
 
+// The tiny qwen2 fixture relabelled as llama keeps its Q/K/V biases, which the llama path does not
+// load: refused by name, never silently left out of the products.
+TEST(ModelLoad, LlamaWithQkvBiasIsRefused) {
+    const std::string path = edited_copy("llamabias", [](gguf::Writer& w) {
+        auto source = gguf::File::open(kTiny);
+        for (const auto& [key, value] : source->metadata()) {
+            if (key.rfind("qwen2.", 0) != 0) continue;
+            w.set("llama." + key.substr(6), value);
+            w.remove(key);
+        }
+        w.set("general.architecture", gguf::Value::make_string("llama"));
+    });
+    EXPECT_EQ(load_error(path), path + ": tensor 'blk.0.attn_q.bias' is not supported (llama variant)");
+}
+
 TEST(ModelLoad, MissingHyperparameterIsNamed) {
     const std::string path = edited_copy("hparam", [](gguf::Writer& w) { w.remove("qwen2.block_count"); });
     EXPECT_NE(load_error(path).find("qwen2.block_count"), std::string::npos);
