@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes tiny random GGUFs of each supported architecture with the PyPI gguf writer, then their
 float64 golden logits with tools/reference_forward.py: the fixtures of tests/model/test_model_golden.cpp
-for what the trained models do not cover (qwen2 biases; a llama with partial RoPE and GQA; an
-untied output). F32 weights, so only our F16 KV cache rounds and the comparison can be tight.
+for what the trained models do not cover (qwen2 biases; a llama with partial RoPE and GQA, and one
+with q/k/v biases; an untied output). F32 weights, so only our F16 KV cache rounds and the comparison can be tight.
 
 Usage: make_tiny_models.py [OUT_DIR]   (default tests/data/model; writes tiny-<arch>.gguf/.golden)
 """
@@ -30,6 +30,8 @@ MODELS = {
     # The same with heads of 64, a size the CUDA attention kernels take (16 is below them): the GPU's
     # RoPE with frequency factors, end to end (tests/cuda/test_cuda_tiny_hf.cpp).
     "llama31-hd64": (4, 2, 64, None, 5e5, False, False, True),
+    # A llama with q/k/v biases (llama.cpp's llama graph adds them when the file has them).
+    "llama-bias": (4, 1, 16, 8, 1e4, True, False, False),
 }
 ROPE_FREQS = {"llama31", "llama31-hd64"}
 

@@ -1,6 +1,6 @@
 // Llama (and SmolLM, Mistral-style dense models): the llama block (Transformer::layer) with normal
 // (adjacent-pair) RoPE; the GGUF converter already permuted Q and K for this layout. Llama 3.1 / 3.2
-// add RoPE frequency factors.
+// add RoPE frequency factors; some llama-architecture files carry Q/K/V biases.
 #include "backend/cpu/cpu_ops.h"
 #include "gguf/gguf.h"
 #include "model/transformer.h"
@@ -18,13 +18,14 @@ std::unique_ptr<Model> make_llama(const gguf::File& file, ThreadPool& pool) {
         config.rope.freq_factors = reinterpret_cast<const float*>(freqs->data);
     }
     // Optional llama tensors this implementation does not apply: refuse rather than ignore them.
-    for (const char* name : {"blk.0.attn_q.bias", "blk.0.attn_k.bias", "blk.0.attn_v.bias", "blk.0.attn_output.bias",
-                             "blk.0.ffn_down.bias", "blk.0.ffn_gate_inp.weight"}) {
+    for (const char* name : {"blk.0.attn_output.bias", "blk.0.ffn_down.bias", "blk.0.ffn_gate_inp.weight"}) {
         if (file.find_tensor(name)) fail(file.path(), std::string("tensor '") + name + "' is not supported (llama variant)");
     }
     if (file.get_float("llama.attention.scale", 0.0) != 0.0)
         fail(file.path(), "llama.attention.scale is not supported");
-    Weights weights = load_weights(file, config, {.qkv_bias = false, .qk_norm = false});
+    // Q/K/V biases are optional in llama.cpp's llama graph: when layer 0 has them, every layer must.
+    const bool qkv_bias = file.find_tensor("blk.0.attn_q.bias") != nullptr;
+    Weights weights = load_weights(file, config, {.qkv_bias = qkv_bias, .qk_norm = false});
     return std::make_unique<Transformer>(file, cpu::make_cpu_ops(pool), std::move(config), std::move(weights));
 }
 
