@@ -16,11 +16,10 @@ std::unique_ptr<Model> make_llama(const gguf::File& file, ThreadPool& pool) {
             fail(file.path(), "tensor 'rope_freqs.weight' must be F32 of rope.dimension_count / 2 = " +
                                   std::to_string(config.rope.n_rot / 2) + " elements");
         config.rope.freq_factors = reinterpret_cast<const float*>(freqs->data);
+        claim_tensor("rope_freqs.weight");
     }
-    // Optional llama tensors this implementation does not apply: refuse rather than ignore them.
-    for (const char* name : {"blk.0.attn_output.bias", "blk.0.ffn_down.bias", "blk.0.ffn_gate_inp.weight"}) {
-        if (file.find_tensor(name)) fail(file.path(), std::string("tensor '") + name + "' is not supported (llama variant)");
-    }
+    // Optional llama tensors this implementation does not apply (an output bias, MoE routers, ...) are
+    // refused by Model::load: nothing here reads them.
     if (file.get_float("llama.attention.scale", 0.0) != 0.0)
         fail(file.path(), "llama.attention.scale is not supported");
     // Q/K/V biases are optional in llama.cpp's llama graph: when layer 0 has them, every layer must.

@@ -3,6 +3,7 @@
 
 #include "gguf/gguf.h"
 #include "model/transformer.h"
+#include "model/weights.h"
 #include "util/error.h"
 
 namespace shootout {
@@ -28,7 +29,15 @@ std::unique_ptr<Model> Model::load(const gguf::File& file, ThreadPool& pool) {
     const std::string arch = file.architecture();
     std::string supported;
     for (const Architecture& a : kArchitectures) {
-        if (arch == a.name) return a.make(file, pool);
+        if (arch == a.name) {
+            const model::TensorClaims claims;
+            std::unique_ptr<Model> m = a.make(file, pool);
+            for (const gguf::TensorInfo& t : file.tensors())
+                if (!claims.claimed(t.name))
+                    fail(file.path(), "tensor '" + t.name + "' is not used by the " + arch +
+                                          " architecture here (a variant this implementation does not run)");
+            return m;
+        }
         supported += (supported.empty() ? "" : ", ") + std::string(a.name);
     }
     fail(file.path(), "unknown architecture '" + arch + "' (supported: " + supported + ")");

@@ -8,6 +8,8 @@ namespace shootout::model {
 
 namespace {
 
+thread_local TensorClaims* active_claims = nullptr;
+
 std::string shape_string(const std::vector<int64_t>& shape) {
     std::string s = "{";
     for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
@@ -33,6 +35,7 @@ public:
         if (t->shape != expected)
             fail(file_.path(), "tensor '" + name + "' has shape " + shape_string(t->shape) + ", expected " +
                                    shape_string(expected));
+        claim_tensor(name);
         backend::Weight w;
         w.name = name;
         w.type = t->type;
@@ -70,6 +73,13 @@ private:
 };
 
 }  // namespace
+
+TensorClaims::TensorClaims() : outer_(active_claims) { active_claims = this; }
+TensorClaims::~TensorClaims() { active_claims = outer_; }
+
+void claim_tensor(const std::string& name) {
+    if (active_claims) active_claims->names_.insert(name);
+}
 
 Weights load_weights(const gguf::File& file, Config& c, const WeightOptions& options) {
     const Loader load(file);

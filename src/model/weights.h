@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "backend/ops.h"
@@ -43,6 +44,27 @@ struct WeightOptions {
 enum class TensorUse { Matrix, Vector };
 backend::Weight load_tensor(const gguf::File& file, const std::string& name, const std::vector<int64_t>& shape,
                             TensorUse use, bool required = true);
+
+// The tensors an architecture's factory reads, collected on this thread while a TensorClaims is alive
+// (every load goes through load_tensor or load_weights, which claim what they find; a tensor read
+// directly is claimed with claim_tensor). Model::load refuses a file holding a tensor nothing read: a
+// variant's extra tensor (a bias, a norm, a router) would otherwise be left out of the computation
+// without a word. llama.cpp refuses such a file as well ("wrong number of tensors").
+class TensorClaims {
+public:
+    TensorClaims();
+    ~TensorClaims();
+    TensorClaims(const TensorClaims&) = delete;
+    TensorClaims& operator=(const TensorClaims&) = delete;
+    bool claimed(const std::string& name) const { return names_.count(name) != 0; }
+
+private:
+    friend void claim_tensor(const std::string& name);
+    std::unordered_set<std::string> names_;
+    TensorClaims* outer_;  // the scope this one hides (restored when it ends)
+};
+// Adds a tensor to the innermost live TensorClaims of this thread (none: nothing happens).
+void claim_tensor(const std::string& name);
 
 // Throws Error naming the file and tensor for a missing tensor, a wrong shape, or a type the CPU
 // cannot run (matrices need CPU kernels, norms and biases must be F32). Fills config.n_vocab from

@@ -134,6 +134,17 @@ TEST(ModelLoad, LlamaWithPartialQkvBiasIsNamed) {
     EXPECT_EQ(load_error(path), path + ": missing tensor 'blk.1.attn_v.bias'");
 }
 
+// A tensor nothing reads (here an output-projection bias, which qwen2 does not have) is refused by
+// name, not left out of the computation.
+TEST(ModelLoad, TensorNothingReadsIsRefused) {
+    const std::string path = edited_copy("extra", [](gguf::Writer& w) {
+        w.add_tensor("blk.0.attn_output.bias", {64}, quant::TypeId::F32,
+                     [](uint8_t* dst, size_t n) { std::memset(dst, 0, n); });
+    });
+    EXPECT_EQ(load_error(path), path + ": tensor 'blk.0.attn_output.bias' is not used by the qwen2 architecture "
+                                       "here (a variant this implementation does not run)");
+}
+
 TEST(ModelLoad, MissingHyperparameterIsNamed) {
     const std::string path = edited_copy("hparam", [](gguf::Writer& w) { w.remove("qwen2.block_count"); });
     EXPECT_NE(load_error(path).find("qwen2.block_count"), std::string::npos);
