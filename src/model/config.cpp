@@ -24,6 +24,12 @@ Config read_config(const gguf::File& file, backend::RopeStyle rope_style) {
     };
 
     c.n_layers = required("block_count");
+    const uint64_t nextn = file.get_uint(p + "nextn_predict_layers", 0);
+    if (nextn >= (uint64_t)c.n_layers)
+        fail(file.path(), "metadata " + p + "nextn_predict_layers = " + std::to_string(nextn) +
+                              " leaves no main layers of block_count " + std::to_string(c.n_layers));
+    c.n_nextn_layers = (int64_t)nextn;
+    c.n_layers -= c.n_nextn_layers;
     c.n_embd = required("embedding_length");
     c.n_ff = required("feed_forward_length");
     c.n_head = required("attention.head_count");

@@ -16,7 +16,11 @@ namespace model {
 
 struct Config {
     std::string architecture;
-    int64_t n_layers = 0;
+    int64_t n_layers = 0;  // the main stack: what every forward pass runs
+    // NextN / multi-token-prediction blocks llama.cpp's converter may append after the main stack
+    // (block_count counts them, nextn_predict_layers says how many): loaded by nothing here, as
+    // llama.cpp's main pass leaves them out.
+    int64_t n_nextn_layers = 0;
     int64_t n_embd = 0;
     int64_t n_ff = 0;
     int64_t n_head = 0;

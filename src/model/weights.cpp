@@ -1,5 +1,7 @@
 #include "model/weights.h"
 
+#include <cstdlib>
+
 #include "backend/cpu/type_kernels.h"
 #include "gguf/gguf.h"
 #include "util/error.h"
@@ -95,6 +97,12 @@ Weights load_weights(const gguf::File& file, Config& c, const WeightOptions& opt
     w.output = file.find_tensor("output.weight") ? load.matrix("output.weight", c.n_embd, c.n_vocab) : w.token_embd;
     load.require_kernels(w.output);
 
+    // The NextN blocks after the main stack: claimed, read by nothing (Config::n_nextn_layers).
+    for (const gguf::TensorInfo& t : file.tensors()) {
+        if (t.name.rfind("blk.", 0) != 0) continue;
+        const int64_t il = std::strtoll(t.name.c_str() + 4, nullptr, 10);
+        if (il >= c.n_layers && il < c.n_layers + c.n_nextn_layers) claim_tensor(t.name);
+    }
     const int64_t n_q = c.n_head * c.head_dim, n_kv = c.n_head_kv * c.head_dim;
     for (int64_t il = 0; il < c.n_layers; ++il) {
         const std::string p = "blk." + std::to_string(il) + ".";
