@@ -271,13 +271,18 @@ std::vector<PlannedTensor> plan_tensors(const TensorPlanInput& input, std::vecto
         }
     }
 
+    int n_mtp = 0;
     for (const StTensor& t : input.checkpoint->tensors()) {
         std::string name = t.name;
         if (ends_with(name, ".attention.masked_bias") || ends_with(name, ".attention.bias") ||
             ends_with(name, ".rotary_emb.inv_freq"))
             continue;
-        if (name.starts_with("mtp.") || name.starts_with("model.mtp."))
-            throw Error("tensor '" + name + "': multi-token-prediction layers are not supported");
+        // The multi-token-prediction block (Qwen3-Next): left out, as llama.cpp's converter does with
+        // --no-mtp (its default now appends it as NextN layers, which the main pass never runs).
+        if (name.starts_with("mtp.") || name.starts_with("model.mtp.")) {
+            ++n_mtp;
+            continue;
+        }
         if (t.dtype == StDtype::Other)
             fail(t.file, "tensor '" + name + "' has dtype " + t.dtype_name + " (only F32, F16 and BF16 are read)");
         if (input.hf_arch == "LlamaModel" || input.hf_arch == "Qwen2Model") name = "model." + name;
@@ -401,7 +406,9 @@ std::vector<PlannedTensor> plan_tensors(const TensorPlanInput& input, std::vecto
         t.values = std::move(p.values);
         out.push_back(std::move(t));
     }
-    (void)notes;
+    if (n_mtp > 0)
+        notes.push_back(std::to_string(n_mtp) + " multi-token-prediction tensors (mtp.*) left out, as llama.cpp's "
+                        "converter leaves them with --no-mtp (a perplexity or decode pass never runs them)");
     return out;
 }
 

@@ -21,50 +21,17 @@
 #include "model/tokenizer.h"
 #include "util/error.h"
 #include "util/parallel.h"
+#include "hf_dir_util.h"
 
 namespace fs = std::filesystem;
 using namespace shootout;
+using hf_test::StEntry;
+using hf_test::TempDir;
+using hf_test::write_safetensors;
 
 namespace {
 
 const std::string kShared = SHOOTOUT_SHARED_DIR;
-
-struct StEntry {
-    std::string name, dtype;
-    std::vector<int64_t> shape;  // PyTorch order
-    std::string bytes;
-};
-
-void write_safetensors(const std::string& path, const std::vector<StEntry>& entries) {
-    std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
-    size_t offset = 0;
-    for (const auto& e : entries) {
-        header += ",\"" + e.name + "\":{\"dtype\":\"" + e.dtype + "\",\"shape\":[";
-        for (size_t i = 0; i < e.shape.size(); ++i) header += (i ? "," : "") + std::to_string(e.shape[i]);
-        header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + e.bytes.size()) + "]}";
-        offset += e.bytes.size();
-    }
-    header += "}";
-    while (header.size() % 8) header += ' ';
-    std::ofstream out(path, std::ios::binary);
-    const uint64_t n = header.size();
-    out.write(reinterpret_cast<const char*>(&n), 8);
-    out << header;
-    for (const auto& e : entries) out << e.bytes;
-}
-
-class TempDir {
-public:
-    explicit TempDir(const std::string& tag)
-        : path_((fs::temp_directory_path() / ("shootout-hf-" + tag + "-" + std::to_string(::getpid()))).string()) {
-        fs::create_directories(path_);
-    }
-    ~TempDir() { fs::remove_all(path_); }
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-};
 
 std::string hf_name(const std::string& gguf_name) {
     static const std::map<std::string, std::string> block = {

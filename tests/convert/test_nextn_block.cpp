@@ -3,8 +3,9 @@
 // qwen3next.nextn_predict_layers = 1, and blk.<L>.* holding a full-attention block and its nextn.*
 // projections. The main pass leaves the block out, as llama.cpp's does, so the logits are the file's
 // without it, bit for bit. Without nextn_predict_layers the block would be a main layer, whose
-// missing tensors are named. (Among the convert tests: the fixture is the tiny Qwen3-Next checkpoint
-// of tests/data/model converted in memory.)
+// missing tensors are named. On the converter's side, a checkpoint's own MTP tensors (mtp.*) are left
+// out with a note. (Among the convert tests: the fixture is the tiny Qwen3-Next checkpoint of
+// tests/data/model, converted in memory.)
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -15,10 +16,12 @@
 #include <vector>
 
 #include "convert/hf_model.h"
+#include "convert/safetensors.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "util/error.h"
 #include "util/parallel.h"
+#include "hf_dir_util.h"
 
 namespace shootout {
 namespace {
@@ -96,6 +99,29 @@ TEST(ModelNextN, UndeclaredBlockIsAMainLayerAndItsMissingTensorsAreNamed) {
     std::filesystem::remove(path);
     // Layer 4 of an interval-4 stack is a Gated DeltaNet layer: its tensors are not in the block.
     EXPECT_NE(error.find("missing tensor 'blk.4."), std::string::npos) << error;
+}
+
+// The tiny checkpoint with two MTP tensors added (the names Qwen3-Next's checkpoints use): the plan is
+// the one without them, and a note says what was left out.
+TEST(ConvertMtp, CheckpointMtpTensorsAreLeftOutWithANote) {
+    hf_test::TempDir dir("mtp");
+    for (const char* f : {"config.json", "tokenizer.json", "tokenizer_config.json"})
+        std::filesystem::copy_file(kTinyNext + "/" + f, dir.path() + "/" + f);
+    const auto source = convert::Checkpoint::open(kTinyNext);
+    std::vector<hf_test::StEntry> entries;
+    for (const convert::StTensor& t : source->tensors())
+        entries.push_back({t.name, t.dtype_name, t.shape, std::string(reinterpret_cast<const char*>(t.data), t.size_bytes)});
+    entries.push_back({"mtp.fc.weight", "F32", {64, 128}, std::string(64 * 128 * 4, '\0')});
+    entries.push_back({"mtp.layers.0.input_layernorm.weight", "F32", {64}, std::string(64 * 4, '\0')});
+    hf_test::write_safetensors(dir.path() + "/model.safetensors", entries);
+
+    const convert::ConvertedModel plain = convert::plan_conversion(kTinyNext);
+    const convert::ConvertedModel with_mtp = convert::plan_conversion(dir.path());
+    ASSERT_EQ(with_mtp.tensors.size(), plain.tensors.size());
+    for (size_t i = 0; i < plain.tensors.size(); ++i) EXPECT_EQ(with_mtp.tensors[i].name, plain.tensors[i].name);
+    bool noted = false;
+    for (const std::string& note : with_mtp.notes) noted = noted || note.find("2 multi-token-prediction tensors") == 0;
+    EXPECT_TRUE(noted) << "no note of the left-out MTP tensors";
 }
 
 }  // namespace
