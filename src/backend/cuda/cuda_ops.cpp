@@ -559,6 +559,19 @@ private:
         if (steps().recording()) steps().record(key.bytes(), pos, std::forward<F>(f));
         else f(steps().stream(), nullptr);
     }
+    // The launch of a producer that also converts its n_rows rows of n as act into the workspace, where
+    // the next product finds them: produce(act, qs, ds, stream, pos_device) with the int8 values at qs
+    // and their (d, s) pairs after them.
+    template <typename F>
+    auto converting(ActivationType act, int64_t n_rows, int64_t n, F&& produce) {
+        Workspace* ws = &steps().workspace();
+        return [=, produce = std::forward<F>(produce)](cudaStream_t s, const int64_t* pos_device) {
+            auto* qs = static_cast<int8_t*>(
+                ws->reserve((size_t)(n_rows * n) + (size_t)n_rows * (size_t)(n / 32) * sizeof(float2)));
+            produce(act, qs, reinterpret_cast<float2*>(qs + n_rows * n), s, pos_device);
+            ws->quantized_as = (int)act;
+        };
+    }
 
     const DeviceWeight& matrix(const backend::Weight& w) {
         auto it = matrices_.find(w.data);
@@ -734,14 +747,12 @@ private:
         if (!norm_.set) return;
         const PendingNorm p = norm_;
         norm_.set = false;
-        Workspace* ws = &steps().workspace();
+        // rms_norm's quantizing launch, under its key.
         steps().record((Key('N') << p.x << p.w << int64_t{1} << p.n << p.eps << p.out << p.act).bytes(), -1,
-                       [=](cudaStream_t s, const int64_t*) {
-                           auto* qs = static_cast<int8_t*>(ws->reserve((size_t)p.n + (size_t)(p.n / 32) * sizeof(float2)));
-                           cuda::rms_norm_quantize(p.x, p.w, 1, p.n, p.eps, p.out, p.act, qs,
-                                                   reinterpret_cast<float2*>(qs + p.n), s);
-                           ws->quantized_as = (int)p.act;
-                       });
+                       converting(p.act, 1, p.n,
+                                  [p](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s, const int64_t*) {
+                                      cuda::rms_norm_quantize(p.x, p.w, 1, p.n, p.eps, p.out, act, qs, ds, s);
+                                  }));
     }
     void record_normed_products(const PendingProducts& p) {
         const PendingNorm nm = norm_;
@@ -923,13 +934,7 @@ private:
     bool launch_quantizing(Key key, int64_t pos, const float* out, int64_t n_rows, int64_t n, F&& produce) {
         const ActivationType act = predicted_conversion(out, n_rows, n);
         if (act == ActivationType::F32) return false;
-        Workspace* ws = &steps().workspace();
-        launch(key << act, pos, [=](cudaStream_t s, const int64_t* pos_device) {
-            auto* qs = static_cast<int8_t*>(
-                ws->reserve((size_t)(n_rows * n) + (size_t)n_rows * (size_t)(n / 32) * sizeof(float2)));
-            produce(act, qs, reinterpret_cast<float2*>(qs + n_rows * n), s, pos_device);
-            ws->quantized_as = (int)act;
-        });
+        launch(key << act, pos, converting(act, n_rows, n, std::forward<F>(produce)));
         quantized_x_ = {out, n_rows, n, (int)act};
         return true;
     }

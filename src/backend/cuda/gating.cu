@@ -11,14 +11,6 @@
 namespace shootout::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-
-unsigned blocks_for(size_t n) { return (unsigned)((n + kThreads - 1) / kThreads); }
-
-LaunchShape shape_for(size_t n, StreamHandle stream) {
-    return {dim3(blocks_for(n)), dim3(kThreads), 0, static_cast<cudaStream_t>(stream)};
-}
-
 __global__ void copy_columns_kernel(const float* src, int64_t src_stride, int64_t col0, int64_t n_cols, size_t total,
                                     float* dst) {
     pdl_launch_dependents();
@@ -61,7 +53,7 @@ void copy_columns(const float* src, int64_t n_rows, int64_t src_stride, int64_t 
                                  ") outside rows of " + std::to_string(src_stride));
     const size_t total = (size_t)(n_rows * n_cols);
     if (total == 0) return;
-    launch_kernel(shape_for(total, stream), true, copy_columns_kernel, src, src_stride, col0, n_cols, total, dst);
+    launch_kernel(elementwise_shape(total, stream), true, copy_columns_kernel, src, src_stride, col0, n_cols, total, dst);
     check_last_launch("copy_columns");
 }
 
@@ -71,7 +63,7 @@ void sigmoid_gate(float* x, const float* gate, int64_t n_rows, int64_t n_cols, i
         fail("sigmoid_gate", "gate has " + std::to_string(gate_cols) + " columns, expected 1 or " + std::to_string(n_cols));
     const size_t total = (size_t)(n_rows * n_cols);
     if (total == 0) return;
-    launch_kernel(shape_for(total, stream), true, sigmoid_gate_kernel, x, gate, n_cols, gate_cols, total);
+    launch_kernel(elementwise_shape(total, stream), true, sigmoid_gate_kernel, x, gate, n_cols, gate_cols, total);
     check_last_launch("sigmoid_gate");
 }
 

@@ -23,10 +23,6 @@ constexpr int kWarpsPerBlock = kThreads / 32;
 
 unsigned blocks_for(size_t n, int per_block = kThreads) { return (unsigned)((n + per_block - 1) / per_block); }
 
-LaunchShape shape_for(size_t n, StreamHandle stream) {
-    return {dim3(blocks_for(n)), dim3(kThreads), 0, static_cast<cudaStream_t>(stream)};
-}
-
 __device__ float warp_sum(float v) {
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
@@ -363,7 +359,7 @@ ExpertGemmGrid expert_gemm_grid(int64_t rows_per_expert, int weight_rows, int64_
 void gather_rows(const float* x, const int32_t* rows, int64_t n_rows, int64_t n, float* out, StreamHandle stream) {
     const size_t total = (size_t)(n_rows * n);
     if (total == 0) return;
-    launch_kernel(shape_for(total, stream), true, gather_rows_kernel, x, rows, n, total, out);
+    launch_kernel(elementwise_shape(total, stream), true, gather_rows_kernel, x, rows, n, total, out);
     check_last_launch("gather_rows");
 }
 
@@ -371,7 +367,7 @@ void moe_combine(const float* expert_out, const int32_t* row_of_slot, const floa
                  int64_t n_used, int64_t n, float* out, StreamHandle stream) {
     const size_t total = (size_t)(n_tokens * n);
     if (total == 0) return;
-    launch_kernel(shape_for(total, stream), true, moe_combine_kernel, expert_out, row_of_slot, weights, n_used, n,
+    launch_kernel(elementwise_shape(total, stream), true, moe_combine_kernel, expert_out, row_of_slot, weights, n_used, n,
                   total, out);
     check_last_launch("moe_combine");
 }

@@ -74,6 +74,13 @@ struct LaunchShape {
     cudaStream_t stream = nullptr;
 };
 
+// One thread an element of n, in blocks of 256 (the elementwise kernels of pointwise.cu, gating.cu and
+// moe.cu, which read blockDim); stream as the ops' StreamHandle.
+inline LaunchShape elementwise_shape(size_t n, void* stream) {
+    constexpr unsigned kThreads = 256;
+    return {dim3((unsigned)((n + kThreads - 1) / kThreads)), dim3(kThreads), 0, static_cast<cudaStream_t>(stream)};
+}
+
 // Launches kernel<<<shape>>>(args...), with PDL when overlap is true, PDL is on (pdl.h) and the kernel
 // was compiled with the griddepcontrol instructions; otherwise as a plain launch. Usable under stream
 // capture. Launch errors are left for check_last_launch() (as with <<< >>>).

@@ -13,14 +13,6 @@
 namespace shootout::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-
-unsigned blocks_for(size_t n) { return (unsigned)((n + kThreads - 1) / kThreads); }
-
-LaunchShape shape_for(size_t n, StreamHandle stream) {
-    return {dim3(blocks_for(n)), dim3(kThreads), 0, static_cast<cudaStream_t>(stream)};
-}
-
 __global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, int64_t n, float eps, float* y) {
     pdl_launch_dependents();
     pdl_wait();
@@ -98,27 +90,27 @@ void rope(float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t
     const int64_t half = n_rot / 2;
     const size_t n = (size_t)(n_tokens * n_heads * half);
     if (n == 0) return;
-    launch_kernel(shape_for(n, stream), true, rope_kernel, x, n_tokens, n_heads, head_dim, pos0, pos0_device, half,
+    launch_kernel(elementwise_shape(n, stream), true, rope_kernel, x, n_tokens, n_heads, head_dim, pos0, pos0_device, half,
                   theta_scale, params.style == backend::RopeStyle::Neox, params.freq_factors);
     check_last_launch("rope");
 }
 
 void swiglu(const float* gate, const float* up, size_t n, float* out, StreamHandle stream) {
     if (n == 0) return;
-    launch_kernel(shape_for(n, stream), true, swiglu_kernel, gate, up, n, out);
+    launch_kernel(elementwise_shape(n, stream), true, swiglu_kernel, gate, up, n, out);
     check_last_launch("swiglu");
 }
 
 void add(float* x, const float* y, size_t n, StreamHandle stream) {
     if (n == 0) return;
-    launch_kernel(shape_for(n, stream), true, add_kernel, x, y, n);
+    launch_kernel(elementwise_shape(n, stream), true, add_kernel, x, y, n);
     check_last_launch("add");
 }
 
 void add_bias(float* x, const float* bias, int64_t n_rows, int64_t n, StreamHandle stream) {
     const size_t total = (size_t)(n_rows * n);
     if (total == 0) return;
-    launch_kernel(shape_for(total, stream), true, add_bias_kernel, x, bias, total, n);
+    launch_kernel(elementwise_shape(total, stream), true, add_bias_kernel, x, bias, total, n);
     check_last_launch("add_bias");
 }
 
