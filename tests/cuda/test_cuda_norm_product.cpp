@@ -31,38 +31,17 @@
 #include "quantize/quantize_model.h"
 #include "quantize/recipe.h"
 #include "util/parallel.h"
+#include "device_util.h"
 
 namespace shootout {
 namespace {
 
 using quant::TypeId;
 
-std::vector<float> gaussian(size_t n, uint32_t seed, float scale = 1.f, float offset = 0.f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.f, scale);
-    std::vector<float> v(n);
-    for (auto& x : v) x = offset + dist(rng);
-    return v;
-}
-
-cuda::DeviceWeight weight(TypeId type, int64_t n_in, int64_t n_out, uint32_t seed) {
-    const auto src = gaussian((size_t)(n_in * n_out), seed, 0.05f);
-    std::vector<uint8_t> bytes(quant::row_size_bytes(type, n_in) * (size_t)n_out);
-    quant::traits(type).quantize_rows(src.data(), bytes.data(), n_out, n_in, nullptr);
-    return cuda::upload_weight("norm product test weight", type, n_in, n_out, bytes.data());
-}
-
-cuda::DeviceBuffer device_floats(const std::vector<float>& v) {
-    cuda::DeviceBuffer b(v.size() * 4);
-    b.upload(v.data(), v.size() * 4);
-    return b;
-}
-
-std::vector<float> host_floats(const cuda::DeviceBuffer& b, size_t n) {
-    std::vector<float> v(n);
-    b.download(v.data(), n * 4);
-    return v;
-}
+using test::device_floats;
+using test::gaussian;
+using test::host_floats;
+constexpr auto weight = test::random_device_weight;
 
 struct Case {
     TypeId type;
@@ -88,7 +67,8 @@ TEST_P(CudaNormProduct, NormedProductEqualsNormThenProduct) {
     const cuda::DeviceWeight* ws[3] = {&w[0], &w[1], &w[2]};
     // Rows of varied size, so the norm's scale is not ~1.
     const auto x_host = gaussian((size_t)c.n, 7, 3.f);
-    const auto w_host = gaussian((size_t)c.n, 8, 0.2f, 1.f);
+    auto w_host = gaussian((size_t)c.n, 8, 0.2f);
+    for (float& v : w_host) v += 1.f;
     cuda::DeviceBuffer x = device_floats(x_host), nw = device_floats(w_host);
     cuda::DeviceBuffer out_ref((size_t)c.n * 4), out((size_t)c.n * 4);
     std::vector<cuda::DeviceBuffer> y_ref, y;
@@ -154,7 +134,7 @@ TEST(CudaNormProductAccumulate, AccumulateEqualsProductThenAdd) {
         const int64_t n_in = 2048, n_out = 1536;
         const cuda::DeviceWeight w = weight(type, n_in, n_out, 3);
         const cuda::DeviceWeight* ws[1] = {&w};
-        cuda::DeviceBuffer x = device_floats(gaussian((size_t)n_in, 4));
+        cuda::DeviceBuffer x = device_floats(gaussian((size_t)n_in, 4, 1.f));
         const auto residual = gaussian((size_t)n_out, 5, 2.f);
         cuda::DeviceBuffer r_ref = device_floats(residual), r = device_floats(residual), y((size_t)n_out * 4);
         cuda::Workspace workspace;

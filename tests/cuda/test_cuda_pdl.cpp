@@ -21,6 +21,7 @@
 #include "backend/cuda/pdl.h"
 #include "backend/cuda/step_graph.h"
 #include "quant/type_table.h"
+#include "device_util.h"
 
 namespace shootout {
 namespace {
@@ -32,20 +33,8 @@ const backend::AttentionShape kShape{4, 2, 128};
 constexpr int64_t kQ = 4 * 128, kKv = 2 * 128;
 constexpr float kEps = 1e-6f;
 
-std::vector<float> gaussian(size_t n, uint32_t seed, float scale = 1.f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.f, scale);
-    std::vector<float> v(n);
-    for (auto& x : v) x = dist(rng);
-    return v;
-}
-
-cuda::DeviceWeight weight(TypeId type, int64_t n_in, int64_t n_out, uint32_t seed) {
-    const auto src = gaussian((size_t)(n_in * n_out), seed, 0.05f);
-    std::vector<uint8_t> bytes(quant::row_size_bytes(type, n_in) * (size_t)n_out);
-    quant::traits(type).quantize_rows(src.data(), bytes.data(), n_out, n_in, nullptr);
-    return cuda::upload_weight("pdl test weight", type, n_in, n_out, bytes.data());
-}
+using test::gaussian;
+constexpr auto weight = test::random_device_weight;
 
 cuda::DeviceBuffer norm_vector(int64_t n, uint32_t seed) {
     auto v = gaussian((size_t)n, seed, 0.1f);
@@ -129,7 +118,7 @@ Outputs run_steps(const std::vector<Layer>& layers, int n_layers, const cuda::De
     const float scale = 1.f / std::sqrt(128.f);
     Outputs result;
     for (int64_t pos = 0; pos < kSteps; ++pos) {
-        const auto embedding = gaussian((size_t)kEmbd, 100 + (uint32_t)pos);
+        const auto embedding = gaussian((size_t)kEmbd, 100 + (uint32_t)pos, 1.f);
         x.upload(embedding.data(), embedding.size() * f);
         steps.begin();
         op_index = 0;
