@@ -39,4 +39,12 @@ grep -E "stalled_(long_scoreboard|short_scoreboard|wait|barrier|membar|math_pipe
   "$out/ncu-attention.txt" | tail -11
 # SourceCounters' tables: the locations with the most stall samples and the most uncoalesced accesses.
 grep -A12 -iE "Warp Stall Sampling|most stall" "$out/ncu-attention.txt" | tail -26
+# Per SASS instruction (with its CUDA line): the warp stall samples of one call, as CSV
+# (ncu-attention-source.csv) for reading off the machine: which step of the chain the warps wait in.
+ncu --clock-control none --cache-control none --kernel-name regex:attention_decode_kernel \
+  --launch-skip $(( 40 * layers )) --launch-count 1 --section SourceCounters --section WarpStateStats \
+  -o "$out/attention" -f "$S" bench -m "$f" -p 0 -n 64 -d "$depth" -r 1 --backend cuda >/dev/null 2>"$out/ncu-source.err"
+ncu -i "$out/attention.ncu-rep" --page source --csv --print-source cuda,sass >"$out/ncu-attention-source.csv" 2>>"$out/ncu-source.err" \
+  || ncu -i "$out/attention.ncu-rep" --page source --csv --print-source sass >"$out/ncu-attention-source.csv" 2>>"$out/ncu-source.err"
+echo "source page: $(wc -l <"$out/ncu-attention-source.csv") lines"; tail -2 "$out/ncu-source.err"
 rm -f "$f"

@@ -178,9 +178,23 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
                         float* q_back, float* k_back, float* out, int8_t* __restrict__ qs, float2* __restrict__ ds,
                         float* partials, unsigned* counters) {
     pdl_launch_dependents();
-    pdl_wait();
+    // Before the wait (pdl.cuh rule 3): the position (its buffer is written by a copy before the
+    // graph), and with the norm and RoPE held back here the rotation angles and the norm weights:
+    // at a short context the kernel is a chain of dependent steps on 8 blocks (one a KV head), and
+    // these were ~a third of the steps before the first key (the angles' 31 + 32 dependent
+    // multiplies and sincosf, two rows one after the other on warp 0).
     if (pos0_device) pos0 = *pos0_device;
-    // The key ranges: whole block tiles of at least kMinSplitKeys; blocks past the last range exit.
+    constexpr int kPer = HD / 32;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    RopeAngles<HD> angles;
+    float w_q[kPer], w_k[kPer];
+    if (q_back) {
+        angles = rope_angles<HD>(nr, pos0);
+        load_row<HD>(nr.q_norm, w_q);
+        load_row<HD>(warp == G % W ? nr.k_norm : nullptr, w_k);  // the warp of row G, the key
+    }
+    // The key ranges: whole block tiles of at least kMinSplitKeys; blocks past the last range exit
+    // (without waiting: they touch no memory an earlier kernel writes).
     const int64_t n_keys = pos0 + 1;
     int64_t range = n_keys;
     int n_ranges = 1;
@@ -199,7 +213,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     __shared__ float k_s[HD];
     __shared__ float part_acc[W][G][HD];
     __shared__ float part_m[W][G], part_l[W][G];
-    const int kv_head = blockIdx.x, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int kv_head = blockIdx.x;
     const int64_t kv_row = (int64_t)n_head_kv * HD;  // halves per cache row
     // The new position's key and value (this KV head's part of the row), and the queries: normed and
     // rotated here when q_back is given (rows 0..G-1 the query heads, row G the key; written back to
@@ -211,30 +225,62 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     const float* k_head = k + (int64_t)kv_head * HD;
     __half* k_new = k_cache + pos0 * kv_row + (int64_t)kv_head * HD;
     __half* v_new = v_cache + pos0 * kv_row + (int64_t)kv_head * HD;
+    // The mma walk's first tile of cached keys, loaded before the wait too: at a short context the
+    // walk is one or two tiles a warp, and this takes one memory round trip (~1 us) off the chain.
+    // Safe: this kernel runs only inside a captured decode step (CudaOps::one_kernel_attention), and
+    // the rows before pos0 were written by earlier graph launches or prompt kernels, complete before
+    // this graph started; the new position's row, which this kernel writes, is left out here and
+    // put in from shared memory after the barrier (patch_mma_tile).
+    // Not for head_dim 256: its tile's 128 registers a lane would spill.
+    constexpr bool kPreload = kMma && HD <= 128;
+    __shared__ __align__(16) __half kv_new_s[2][HD];  // the new position's K and V rows, as stored
+    [[maybe_unused]] MmaTile<HD> first;
+    if constexpr (kPreload)
+        load_mma_tile<HD>(k_cache, v_cache, kv_row, kv_head, key_begin + (int64_t)warp * kMmaWalkKeys,
+                          holds_new ? pos0 : key_end, first);
+    pdl_wait();
     if (q_back) {
-        for (int r = warp; r <= G; r += W) {
-            if (r == G && !holds_new) break;
+        // A warp's rows (warp, warp + W, ...) are all loaded before the first is normed: one wait.
+        constexpr int kRows = (G + W) / W;
+        float e[kRows][kPer];
+#pragma unroll
+        for (int j = 0; j < kRows; ++j) {
+            const int r = warp + j * W;
+            const bool has = r < G || (r == G && holds_new);
+            load_row<HD>(has ? (r < G ? q_head + (int64_t)r * HD : k_head) : nullptr, e[j]);
+        }
+#pragma unroll
+        for (int j = 0; j < kRows; ++j) {
+            const int r = warp + j * W;
+            if (r > G || (r == G && !holds_new)) break;
             float* row = r < G ? q_s[r] : k_s;
-            norm_rope_row<HD>(r < G ? q_head + (int64_t)r * HD : k_head, r < G ? nr.q_norm : nr.k_norm, nr, pos0, row);
+            const bool normed = (r < G ? nr.q_norm : nr.k_norm) != nullptr;
+            float w[kPer];  // selected by element: a reference chosen at run time would put both in local memory
+#pragma unroll
+            for (int i = 0; i < kPer; ++i) w[i] = r < G ? w_q[i] : w_k[i];
+            norm_rope_values<HD>(e[j], w, normed, nr, angles, row);
             if (r < G && n_ranges > 1) continue;
             float* back = r < G ? q_back + ((int64_t)kv_head * G + r) * HD : k_back + (int64_t)kv_head * HD;
             for (int d = lane; d < HD; d += 32) {
                 back[d] = row[d];
-                if (r == G) k_new[d] = __float2half_rn(row[d]);
+                if (r == G) k_new[d] = kv_new_s[0][d] = __float2half_rn(row[d]);
             }
         }
     } else {
         for (int i = threadIdx.x; i < G * HD; i += W * 32) q_s[i / HD][i % HD] = q_head[i];
         if (holds_new)
-            for (int d = threadIdx.x; d < HD; d += W * 32) k_new[d] = __float2half_rn(k_head[d]);
+            for (int d = threadIdx.x; d < HD; d += W * 32) k_new[d] = kv_new_s[0][d] = __float2half_rn(k_head[d]);
     }
     if (holds_new)
-        for (int d = threadIdx.x; d < HD; d += W * 32) v_new[d] = __float2half_rn(v[(int64_t)kv_head * HD + d]);
+        for (int d = threadIdx.x; d < HD; d += W * 32)
+            v_new[d] = kv_new_s[1][d] = __float2half_rn(v[(int64_t)kv_head * HD + d]);
     __syncthreads();
+    if constexpr (kPreload)
+        if (holds_new) patch_mma_tile<HD>(key_begin + (int64_t)warp * kMmaWalkKeys, pos0, kv_new_s[0], kv_new_s[1], first);
 
     if constexpr (kMma)
-        decode_walk_mma<HD, G, W>(k_cache, v_cache, kv_row, kv_head, key_begin, key_end, scale, q_s, part_acc, part_m,
-                                  part_l);
+        decode_walk_mma<HD, G, W, kPreload>(k_cache, v_cache, kv_row, kv_head, key_begin, key_end, scale, q_s, part_acc, part_m,
+                                  part_l, first);
     else
         decode_walk_cores<HD, G, W>(k_cache, v_cache, kv_row, kv_head, key_begin, key_end, scale, q_s, part_acc,
                                     part_m, part_l);
@@ -258,22 +304,45 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         part_l[1][g] = mx;
     }
     __syncthreads();
+    // An output value i of this KV head's G * HD: written to out and handed to the next product's
+    // conversion. The 32-element conversions (Q8_0, Q8_1) are done here, in registers: every i a
+    // warp passes at once is one conversion block (i = threadIdx.x + a multiple of 32). Staging the
+    // outputs in q_s for a pass of W-strided blocks after a barrier took ~1.7 us of a ~6 us call at a
+    // short context (H100, 8B). Q8_K's 256-element blocks span warps: staged, converted at the end.
+    constexpr bool kConvertHere = A == ActivationType::Q8_0 || A == ActivationType::Q8_1;
+    const int64_t base = (int64_t)kv_head * G * HD;
+    auto emit = [&](int i, float o) {
+        out[base + i] = o;
+        if constexpr (kConvertHere)
+            act::store_q8_32<A>(o, qs + base + (i & ~31), ds + base / 32 + i / 32);
+        else if constexpr (A != ActivationType::F32)
+            q_s[i / HD][i % HD] = o;  // the queries are read: free
+    };
     // The block's numerators: with one range the output, with several this range's part of it
-    // (M, den, num), written to partials for the merge below.
+    // (M, den, num), written to partials for the merge below. All of a thread's outputs first, then
+    // their conversions, so the conversions' shuffle chains overlap.
     constexpr int kPart = 2 * G + G * HD;
+    constexpr int kIters = (G * HD + W * 32 - 1) / (W * 32);
     float* mine = n_ranges > 1 ? partials + ((int64_t)kv_head * gridDim.y + split) * kPart : nullptr;
-    for (int i = threadIdx.x; i < G * HD; i += W * 32) {
+    float o_own[kIters];
+#pragma unroll
+    for (int it = 0; it < kIters; ++it) {
+        const int i = threadIdx.x + it * W * 32;
+        o_own[it] = 0.f;
+        if (i >= G * HD) continue;  // warp-uniform (G * HD is whole warps)
         const int g = i / HD, d = i % HD;
         float num = 0.f;
 #pragma unroll
         for (int w = 0; w < W; ++w) num += part_m[w][g] * part_acc[w][g][d];
-        if (mine) {
+        if (mine)
             mine[2 * G + i] = num;
-        } else {
-            const float o = num / part_l[0][g];
-            out[(int64_t)kv_head * G * HD + i] = o;
-            if constexpr (A != ActivationType::F32) q_s[g][d] = o;  // the queries are read: free
-        }
+        else
+            o_own[it] = num / part_l[0][g];
+    }
+    if (!mine) {
+#pragma unroll
+        for (int it = 0; it < kIters; ++it)
+            if (const int i = threadIdx.x + it * W * 32; i < G * HD) emit(i, o_own[it]);
     }
     if (mine) {
         // The last block of the head to get here merges all ranges in range order (the same sums
@@ -344,31 +413,21 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
                 }
             }
             const float o0 = n0 / part_l[0][g0];
-            out[(int64_t)kv_head * G * HD + i0] = o0;
-            if constexpr (A != ActivationType::F32) q_s[g0][i0 % HD] = o0;
-            if (two) {
-                const float o1 = n1 / part_l[0][g1];
-                out[(int64_t)kv_head * G * HD + i1] = o1;
-                if constexpr (A != ActivationType::F32) q_s[g1][i1 % HD] = o1;
-            }
+            const float o1 = two ? n1 / part_l[0][g1] : 0.f;
+            emit(i0, o0);
+            if (two) emit(i1, o1);  // warp-uniform
         }
     }
-    if constexpr (A != ActivationType::F32) {
-        // The output's conversion for the next product: G * HD is whole conversion blocks.
+    if constexpr (A == ActivationType::Q8_K) {
+        // Q8_K's conversion for the next product, from the staged outputs: G * HD is whole blocks.
         __syncthreads();
-        constexpr int kBlock = A == ActivationType::Q8_K ? 256 : 32;
-        static_assert(G * HD % kBlock == 0);
-        const int64_t base = (int64_t)kv_head * G * HD;
+        static_assert(G * HD % 256 == 0);
         const float* flat = &q_s[0][0];
-        for (int b = warp; b < G * HD / kBlock; b += W) {
-            if constexpr (A == ActivationType::Q8_K) {
-                float v8[8];
+        for (int b = warp; b < G * HD / 256; b += W) {
+            float v8[8];
 #pragma unroll
-                for (int i = 0; i < 8; ++i) v8[i] = flat[b * 256 + 8 * lane + i];
-                act::store_q8_k(v8, qs + base + b * 256, ds + base / 32 + b * 8);
-            } else {
-                act::store_q8_32<A>(flat[b * 32 + lane], qs + base + b * 32, ds + base / 32 + b);
-            }
+            for (int i = 0; i < 8; ++i) v8[i] = flat[b * 256 + 8 * lane + i];
+            act::store_q8_k(v8, qs + base + b * 256, ds + base / 32 + b * 8);
         }
     }
 }

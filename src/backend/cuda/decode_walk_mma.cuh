@@ -38,15 +38,69 @@ __device__ __forceinline__ void mma_16816_top(float (&c)[2], uint32_t a0, uint32
 // Keys a warp takes at a time: two n-tiles of S, one k-step of P V.
 constexpr int kMmaWalkKeys = 16;
 
+// A warp's operands of one 16-key tile: K rows p0 + 8j + r, pieces m; V rows p0 + 2c + {0, 1, 8, 9},
+// pieces u (lane (r, c) = (lane / 4, lane % 4)).
+template <int HD>
+struct MmaTile {
+    uint4 kx[2][HD / 32], vx[4][HD / 64];
+};
+
+// Loads the tile at key p0 of KV head kv_head: every load at once (one memory round trip). Keys at
+// or past key_end read as zeros (the cache there may hold anything, and a zero probability times a
+// NaN is a NaN).
+template <int HD>
+__device__ __forceinline__ void load_mma_tile(const __half* k_cache, const __half* v_cache, int64_t kv_row, int kv_head,
+                                              int64_t p0, int64_t key_end, MmaTile<HD>& t) {
+    const int lane = threadIdx.x % 32, r = lane / 4, c = lane % 4;
+    const __half* k_head = k_cache + (int64_t)kv_head * HD;
+    const __half* v_head = v_cache + (int64_t)kv_head * HD;
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+        const int64_t key = p0 + 8 * j + r;
+#pragma unroll
+        for (int m = 0; m < HD / 32; ++m)
+            t.kx[j][m] = key < key_end ? *reinterpret_cast<const uint4*>(k_head + key * kv_row + 32 * m + 8 * c)
+                                       : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int64_t key = p0 + 2 * c + (i & 1) + 8 * (i >> 1);
+#pragma unroll
+        for (int u = 0; u < HD / 64; ++u)
+            t.vx[i][u] = key < key_end ? *reinterpret_cast<const uint4*>(v_head + key * kv_row + 64 * u + 8 * r)
+                                       : make_uint4(0, 0, 0, 0);
+    }
+}
+
+// Puts the new position's key and value (F16 rows in shared memory, as stored in the cache) into a
+// tile loaded without them: the lanes that hold key `at`.
+template <int HD>
+__device__ __forceinline__ void patch_mma_tile(int64_t p0, int64_t at, const __half* k_new_s, const __half* v_new_s,
+                                               MmaTile<HD>& t) {
+    const int lane = threadIdx.x % 32, r = lane / 4, c = lane % 4;
+#pragma unroll
+    for (int j = 0; j < 2; ++j)
+        if (p0 + 8 * j + r == at)
+#pragma unroll
+            for (int m = 0; m < HD / 32; ++m) t.kx[j][m] = *reinterpret_cast<const uint4*>(k_new_s + 32 * m + 8 * c);
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+        if (p0 + 2 * c + (i & 1) + 8 * (i >> 1) == at)
+#pragma unroll
+            for (int u = 0; u < HD / 64; ++u) t.vx[i][u] = *reinterpret_cast<const uint4*>(v_new_s + 64 * u + 8 * r);
+}
+
 // Walks keys [key_begin, key_end) of KV head kv_head, warp w taking the 16-key tiles w, w + W, ...,
 // and leaves the warp's softmax state in part_m[w][g] (running max), part_l[w][g] (sum of
 // e^(s - max)) and part_acc[w][g][dim] (sum of e^(s - max) v) for heads g < G. q_s: the G queries,
-// F32. A warp without keys leaves max -inf and zero sums.
-template <int HD, int G, int W>
+// F32. A warp without keys leaves max -inf and zero sums. With kFirstLoaded, `first` is the warp's
+// first tile (at key_begin + 16 w), already loaded (load_mma_tile) by the caller; otherwise unused.
+template <int HD, int G, int W, bool kFirstLoaded>
 __device__ __forceinline__ void decode_walk_mma(const __half* k_cache, const __half* v_cache, int64_t kv_row,
                                                 int kv_head, int64_t key_begin, int64_t key_end, float scale,
                                                 const float (&q_s)[G][HD], float (&part_acc)[W][G][HD],
-                                                float (&part_m)[W][G], float (&part_l)[W][G]) {
+                                                float (&part_m)[W][G], float (&part_l)[W][G],
+                                                const MmaTile<HD>& first) {
     static_assert(HD % 64 == 0 && G <= 16, "16-byte pieces of 64-dim groups; the heads fit 16 rows");
     // Past head_dim 128 the tile's loads and accumulators take ~190 registers a lane, so q's fragments
     // are read from shared memory at each use instead of held (for up to 8 heads: 16 rows' fragments
@@ -59,8 +113,6 @@ __device__ __forceinline__ void decode_walk_mma(const __half* k_cache, const __h
     static_assert(!(kQShared && kTall), "head_dim 256 takes at most 8 heads a KV head");
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int r = lane / 4, c = lane % 4;
-    const __half* k_head = k_cache + (int64_t)kv_head * HD;
-    const __half* v_head = v_cache + (int64_t)kv_head * HD;
 
     // q and the probabilities as hi + lo pairs of F16 (x - hi rounded again): the products with the
     // F16 cache are then those of F32 values to ~2^-22, so the decode keeps the CPU's F32 arithmetic
@@ -111,27 +163,9 @@ __device__ __forceinline__ void decode_walk_mma(const __half* k_cache, const __h
         for (int e = 0; e < kAcc; ++e) o[t][e] = 0.f;
     float m_lo = -INFINITY, m_hi = -INFINITY, l_lo = 0.f, l_hi = 0.f;  // l: this lane's part of the sum
 
-    for (int64_t p0 = key_begin + (int64_t)warp * kMmaWalkKeys; p0 < key_end; p0 += (int64_t)W * kMmaWalkKeys) {
-        // Every load of the tile first (one memory round trip): K rows p0 + 8j + r, pieces m; V rows
-        // p0 + 2c + {0, 1, 8, 9}, pieces u. Keys past the range read as zeros (the cache there may
-        // hold anything, and a zero probability times a NaN is a NaN).
-        uint4 kx[2][kPieces], vx[4][kGroups];
-#pragma unroll
-        for (int j = 0; j < 2; ++j) {
-            const int64_t key = p0 + 8 * j + r;
-#pragma unroll
-            for (int m = 0; m < kPieces; ++m)
-                kx[j][m] = key < key_end ? *reinterpret_cast<const uint4*>(k_head + key * kv_row + 32 * m + 8 * c)
-                                         : make_uint4(0, 0, 0, 0);
-        }
-#pragma unroll
-        for (int t = 0; t < 4; ++t) {
-            const int64_t key = p0 + 2 * c + (t & 1) + 8 * (t >> 1);
-#pragma unroll
-            for (int u = 0; u < kGroups; ++u)
-                vx[t][u] = key < key_end ? *reinterpret_cast<const uint4*>(v_head + key * kv_row + 64 * u + 8 * r)
-                                         : make_uint4(0, 0, 0, 0);
-        }
+    auto step = [&](const MmaTile<HD>& tile, int64_t p0) {
+        const auto& kx = tile.kx;
+        const auto& vx = tile.vx;
         // S: n-tile j holds keys p0 + 8j + n; the lane's columns are n = 2c, 2c + 1.
         float s[2][4];
 #pragma unroll
@@ -223,6 +257,16 @@ __device__ __forceinline__ void decode_walk_mma(const __half* k_cache, const __h
                 }
             }
         }
+    };
+    int64_t p0 = key_begin + (int64_t)warp * kMmaWalkKeys;
+    if constexpr (kFirstLoaded) {
+        if (p0 < key_end) step(first, p0);
+        p0 += (int64_t)W * kMmaWalkKeys;
+    }
+    for (; p0 < key_end; p0 += (int64_t)W * kMmaWalkKeys) {
+        MmaTile<HD> tile;
+        load_mma_tile<HD>(k_cache, v_cache, kv_row, kv_head, p0, key_end, tile);
+        step(tile, p0);
     }
     // The row sums over the quad, then the warp's state: o[8u + i][e] is row r (+ 8 for e >= 2),
     // dim 64u + 8 (2c + e % 2) + i.
