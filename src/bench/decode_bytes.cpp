@@ -14,6 +14,15 @@ bool ends_with(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
+// The block index of a "blk.<i>." tensor, -1 for the others.
+int64_t block_of(const std::string& name) {
+    if (name.rfind("blk.", 0) != 0) return -1;
+    int64_t i = 0;
+    size_t at = 4;
+    for (; at < name.size() && name[at] >= '0' && name[at] <= '9'; ++at) i = i * 10 + (name[at] - '0');
+    return at > 4 && at < name.size() && name[at] == '.' ? i : -1;
+}
+
 }  // namespace
 
 uint64_t decode_weight_bytes(const gguf::File& file) {
@@ -21,8 +30,14 @@ uint64_t decode_weight_bytes(const gguf::File& file) {
     const uint64_t n_expert = file.get_uint(arch + ".expert_count", 0);
     const uint64_t n_used = file.get_uint(arch + ".expert_used_count", 0);
     const bool tied = file.find_tensor("output.weight") == nullptr;  // the output product reads token_embd
+    // NextN (multi-token prediction) blocks after the main stack (model::Config::n_nextn_layers): a
+    // decode step reads none of them.
+    const uint64_t n_blocks = file.get_uint(arch + ".block_count", 0);
+    const uint64_t n_nextn = file.get_uint(arch + ".nextn_predict_layers", 0);
+    const int64_t first_nextn = n_nextn > 0 && n_nextn < n_blocks ? (int64_t)(n_blocks - n_nextn) : -1;
     long double bytes = 0;
     for (const gguf::TensorInfo& t : file.tensors()) {
+        if (const int64_t b = block_of(t.name); first_nextn >= 0 && b >= first_nextn && b < (int64_t)n_blocks) continue;
         if (t.name == "token_embd.weight" && !tied) {
             bytes += (long double)t.size_bytes / (long double)std::max<int64_t>(t.n_rows(), 1);  // one row
         } else if (t.name.find("_exps.") != std::string::npos && n_expert > 0 && n_used > 0) {

@@ -125,9 +125,10 @@ TEST(Bench, ParseSizes) {
 }
 
 // A file of the given tensors (zeros; only names, shapes and sizes matter here) and qwen3moe metadata
-// of 8 experts, 2 used.
+// of 8 experts, 2 used, plus `extra` metadata.
 std::unique_ptr<gguf::File> tensor_file(const std::vector<std::pair<std::string, std::vector<int64_t>>>& shapes,
-                                        std::shared_ptr<std::vector<uint8_t>> storage) {
+                                        std::shared_ptr<std::vector<uint8_t>> storage,
+                                        std::vector<std::pair<std::string, gguf::Value>> extra = {}) {
     std::vector<gguf::TensorInfo> tensors;
     size_t total = 0;
     for (const auto& [name, shape] : shapes) {
@@ -149,6 +150,7 @@ std::unique_ptr<gguf::File> tensor_file(const std::vector<std::pair<std::string,
         {"general.architecture", gguf::Value::make_string("qwen3moe")},
         {"qwen3moe.expert_count", gguf::Value::make_uint(gguf::ValueType::UINT32, 8)},
         {"qwen3moe.expert_used_count", gguf::Value::make_uint(gguf::ValueType::UINT32, 2)}};
+    for (auto& kv : extra) meta.push_back(std::move(kv));
     return gguf::File::assemble("test.gguf", std::move(meta), std::move(tensors), total, storage);
 }
 
@@ -171,6 +173,24 @@ TEST(Bench, DecodeWeightBytes) {
     const auto tied =
         tensor_file({{"token_embd.weight", {64, 100}}, {"blk.0.attn_q.weight", {64, 64}}}, tied_storage);
     EXPECT_EQ(decode_weight_bytes(*tied), q8(6400) + q8(4096));
+}
+
+TEST(Bench, DecodeWeightBytesLeavesOutNextNBlocks) {
+    // Two blocks, the second a NextN (multi-token prediction) block: a decode step never reads it.
+    auto storage = std::make_shared<std::vector<uint8_t>>();
+    const auto u32 = [](uint64_t v) { return gguf::Value::make_uint(gguf::ValueType::UINT32, v); };
+    const std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {
+        {"token_embd.weight", {64, 100}},     {"output.weight", {64, 100}},
+        {"blk.0.attn_q.weight", {64, 64}},    {"blk.1.attn_q.weight", {64, 64}},
+        {"blk.1.nextn.eh_proj.weight", {128, 64}}, {"blk.10.attn_q.weight", {64, 64}}};
+    const auto file =
+        tensor_file(shapes, storage, {{"qwen3moe.block_count", u32(2)}, {"qwen3moe.nextn_predict_layers", u32(1)}});
+    // Only blk.1 is left out: blk.10 (past block_count, kept in the count) shares its name's prefix.
+    EXPECT_EQ(decode_weight_bytes(*file), q8(64) + q8(6400) + q8(4096) + q8(4096));
+    // Without the NextN key every block counts.
+    auto plain_storage = std::make_shared<std::vector<uint8_t>>();
+    const auto plain = tensor_file(shapes, plain_storage, {{"qwen3moe.block_count", u32(2)}});
+    EXPECT_EQ(decode_weight_bytes(*plain), q8(64) + q8(6400) + 3 * q8(4096) + q8(128 * 64));
 }
 
 TEST(Bench, MarkdownAsLlamaBench) {
