@@ -14,6 +14,7 @@
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/ops_kernels.h"
 #include "backend/cuda/pdl.cuh"
+#include "backend/cuda/phase_trace.cuh"
 #include "backend/cuda/qk_norm_rope.cuh"
 #include "backend/cuda/activation_quant.cuh"
 #include "backend/cuda/decode_walk_cores.cuh"
@@ -178,6 +179,10 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
                         float* q_back, float* k_back, float* out, int8_t* __restrict__ qs, float2* __restrict__ ds,
                         float* partials, unsigned* counters) {
     pdl_launch_dependents();
+    // Phase marks (phase_trace.cuh; nothing unless built with SHOOTOUT_CUDA_PHASE_TRACE): thread 0 of
+    // block (0, 0).
+    const PhaseTrace trace = phase_trace_open(blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0);
+    phase_mark(trace, 0);
     // Before the wait (pdl.cuh rule 3): the position (its buffer is written by a copy before the
     // graph), and with the norm and RoPE held back here the rotation angles and the norm weights:
     // at a short context the kernel is a chain of dependent steps on 8 blocks (one a KV head), and
@@ -206,6 +211,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         n_ranges = (int)((n_keys + range - 1) / range);
     }
     const int split = blockIdx.y;
+    phase_mark(trace, 1);  // 0 -> 1: the work before the wait
     if (split >= n_ranges) return;
     const int64_t key_begin = split * range, key_end = key_begin + range < n_keys ? key_begin + range : n_keys;
     const bool holds_new = key_end == n_keys;  // the range with the new position stores and scores it
@@ -239,6 +245,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         load_mma_tile<HD>(k_cache, v_cache, kv_row, kv_head, key_begin + (int64_t)warp * kMmaWalkKeys,
                           holds_new ? pos0 : key_end, first);
     pdl_wait();
+    phase_mark(trace, 2);  // 1 -> 2: the wait for the previous kernel
     if (q_back) {
         // A warp's rows (warp, warp + W, ...) are all loaded before the first is normed: one wait.
         constexpr int kRows = (G + W) / W;
@@ -275,6 +282,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         for (int d = threadIdx.x; d < HD; d += W * 32)
             v_new[d] = kv_new_s[1][d] = __float2half_rn(v[(int64_t)kv_head * HD + d]);
     __syncthreads();
+    phase_mark(trace, 3);  // 2 -> 3: q/k norm and RoPE, the cache store, the barrier
     if constexpr (kPreload)
         if (holds_new) patch_mma_tile<HD>(key_begin + (int64_t)warp * kMmaWalkKeys, pos0, kv_new_s[0], kv_new_s[1], first);
 
@@ -285,6 +293,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         decode_walk_cores<HD, G, W>(k_cache, v_cache, kv_row, kv_head, key_begin, key_end, scale, q_s, part_acc,
                                     part_m, part_l);
     __syncthreads();
+    phase_mark(trace, 4);  // 3 -> 4: the key walk and the barrier
     // Merge: out = sum_w e^(m_w - M) acc_w / sum_w e^(m_w - M) l_w (a warp without keys has m = -inf).
     // The factors e^(m_w - M) and the denominators once per head (part_m / part_l then hold them,
     // part_l[1] the maximum M).
@@ -304,6 +313,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         part_l[1][g] = mx;
     }
     __syncthreads();
+    phase_mark(trace, 5);  // 4 -> 5: the warps' merge factors
     // An output value i of this KV head's G * HD: written to out and handed to the next product's
     // conversion. The 32-element conversions (Q8_0, Q8_1) are done here, in registers: every i a
     // warp passes at once is one conversion block (i = threadIdx.x + a multiple of 32). Staging the
@@ -430,6 +440,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
             act::store_q8_k(v8, qs + base + b * 256, ds + base / 32 + b * 8);
         }
     }
+    phase_mark(trace, 6);  // 5 -> 6: the output (the ranges' merge when split) and its conversion
 }
 
 struct DecodeArgs {
@@ -569,6 +580,7 @@ void attention_decode_step(uint16_t* k_cache, uint16_t* v_cache, float* q, float
                            const backend::AttentionShape& shape, float scale, const NormRope* norm_rope, float* out,
                            ActivationType act, int8_t* qs, float2* ds, StreamHandle stream,
                            const int64_t* pos0_device, const DecodeSplit* split) {
+    phase_trace_arm("attention_decode_kernel");
     if (!attention_decode_supports(shape, act))
         fail("attention", "no decode kernel for " + std::to_string(shape.n_head) + "/" + std::to_string(shape.n_head_kv) +
                               " heads of " + std::to_string(shape.head_dim) + " with this output conversion");

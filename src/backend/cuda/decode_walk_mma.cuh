@@ -107,7 +107,6 @@ __device__ __forceinline__ void decode_walk_mma(const __half* k_cache, const __h
     // would double them). They sit in part_acc's space, which the walk writes only at its end.
     constexpr bool kQShared = HD > 128;
     constexpr int kSteps = HD / 16;   // k-steps of S
-    constexpr int kPieces = HD / 32;  // 16-byte pieces of a key row a lane loads for S
     constexpr int kGroups = HD / 64;  // 8-n-tile groups of P V (a 16-byte piece of each of 4 keys)
     constexpr bool kTall = G > 8;     // rows 8..15 hold heads (otherwise zeros, not computed)
     static_assert(!(kQShared && kTall), "head_dim 256 takes at most 8 heads a KV head");
