@@ -266,13 +266,19 @@ TEST_P(CudaDecodeStep, OneKernelEqualsThePlainLaunches) {
     cuda::attention(plain.kc.as<uint16_t>(), plain.vc.as<uint16_t>(), plain.q.as<float>(), plain.k.as<float>(),
                     v.as<float>(), 1, pos0, shape, scale, plain.out.as<float>(), nullptr);
     const cuda::NormRope nr = cuda::norm_rope_args(qn_p, kn_p, 1e-6f, rope, hd);
-    auto run_fused = [&](Run& r) {
+    auto run_fused = [&](Run& r, const int64_t* pos_device) {
         cuda::attention_decode_step(r.kc.as<uint16_t>(), r.vc.as<uint16_t>(), r.q.as<float>(), r.k.as<float>(),
                                     v.as<float>(), pos0, shape, scale, c.rope ? &nr : nullptr, r.out.as<float>(), c.act,
-                                    r.qs.as<int8_t>(), r.ds.as<float2>(), nullptr, nullptr, c.split ? &split : nullptr);
+                                    r.qs.as<int8_t>(), r.ds.as<float2>(), nullptr, pos_device, c.split ? &split : nullptr);
     };
-    run_fused(fused);
-    if (c.split) run_fused(again);
+    run_fused(fused, nullptr);
+    if (c.split) run_fused(again, nullptr);
+    // With the position in device memory, as a captured step passes it: the kernel then loads its
+    // first key tiles before its PDL wait (attention.cu); the same bits.
+    const std::vector<int64_t> pos_host{pos0};
+    const cuda::DeviceBuffer pos_device = upload(pos_host);
+    Run graphed = fresh();
+    run_fused(graphed, pos_device.as<int64_t>());
     // The conversion of the fused kernel's own output, by the plain launcher.
     cuda::DeviceBuffer qs2((size_t)n_q), ds2((size_t)n_q / 32 * sizeof(float2));
     if (c.act != cuda::ActivationType::F32)
@@ -295,16 +301,20 @@ TEST_P(CudaDecodeStep, OneKernelEqualsThePlainLaunches) {
     EXPECT_LT(max_abs_diff(halves(plain.kc), halves(fused.kc)), 1e-6);
     EXPECT_LT(max_abs_diff(halves(plain.vc), halves(fused.vc)), 1e-6);
     EXPECT_LT(max_abs_diff(floats(plain.out), floats(fused.out)), c.split ? 1e-5 : 1e-6);
+    EXPECT_EQ(floats(graphed.out), floats(fused.out));
+    EXPECT_EQ(floats(graphed.q), floats(fused.q));
+    EXPECT_EQ(halves(graphed.kc), halves(fused.kc));
+    EXPECT_EQ(halves(graphed.vc), halves(fused.vc));
     if (c.split) {
         EXPECT_EQ(floats(again.out), floats(fused.out));
         EXPECT_EQ(floats(again.q), floats(fused.q));
         std::vector<unsigned> counts(kSplitBlocks);
         counters.download(counts.data(), counts.size() * sizeof(unsigned));
         EXPECT_EQ(counts, std::vector<unsigned>(kSplitBlocks, 0u));
-        // The ranges ran: partial sums were written past kMinSplitKeys keys, none up to it.
+        // The ranges ran: partial sums were written past the fewest keys a range takes, none up to it.
         const std::vector<float> parts = floats(partials);
         const auto written = std::count_if(parts.begin(), parts.end(), [](float x) { return !std::isnan(x); });
-        if (pos0 + 1 > cuda::kMinSplitKeys) EXPECT_GT(written, 0);
+        if (pos0 + 1 > cuda::decode_min_split_keys(shape)) EXPECT_GT(written, 0);
         else EXPECT_EQ(written, 0);
     }
     if (c.act != cuda::ActivationType::F32) {
@@ -334,6 +344,10 @@ INSTANTIATE_TEST_SUITE_P(
         // key, then as many ranges as the card's SM count allows (33 of 64 keys on an H100 at 1001).
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 63, true},
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_0, false, 64, true},
+        // The new key in a warp's second tile (with SHOOTOUT_CUDA_DECODE_STAGE=1 the staged one: one
+        // range up to 128 keys), and two such ranges.
+        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_0, false, 100, true},
+        DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 200, true},
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 1000, true},
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, false, cuda::ActivationType::F32, false, 4095, true},
         DecodeCase{{16, 2, 256}, 64, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 3000, true},

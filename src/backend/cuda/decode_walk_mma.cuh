@@ -20,6 +20,7 @@
 
 #include <cstdint>
 
+#include "backend/cuda/async_copy.cuh"
 #include "backend/cuda/mma_tiles.cuh"
 
 namespace shootout::cuda {
@@ -45,12 +46,15 @@ struct MmaTile {
     uint4 kx[2][HD / 32], vx[4][HD / 64];
 };
 
-// Loads the tile at key p0 of KV head kv_head: every load at once (one memory round trip). Keys at
-// or past key_end read as zeros (the cache there may hold anything, and a zero probability times a
-// NaN is a NaN).
+// Calls f(piece, src, key) for each 16-byte piece a lane holds of the tile at key p0: piece
+// k < 2 * HD / 32 is kx[k / (HD / 32)][k % (HD / 32)], the rest vx[...] in order; src its address in
+// the cache (computed for every key, past the cache's rows too: callers read only the keys they
+// know are there) and key its position.
 template <int HD>
-__device__ __forceinline__ void load_mma_tile(const __half* k_cache, const __half* v_cache, int64_t kv_row, int kv_head,
-                                              int64_t p0, int64_t key_end, MmaTile<HD>& t) {
+constexpr int kTilePieces = 2 * (HD / 32) + 4 * (HD / 64);
+template <int HD, class F>
+__device__ __forceinline__ void for_each_tile_piece(const __half* k_cache, const __half* v_cache, int64_t kv_row,
+                                                    int kv_head, int64_t p0, F&& f) {
     const int lane = threadIdx.x % 32, r = lane / 4, c = lane % 4;
     const __half* k_head = k_cache + (int64_t)kv_head * HD;
     const __half* v_head = v_cache + (int64_t)kv_head * HD;
@@ -58,18 +62,51 @@ __device__ __forceinline__ void load_mma_tile(const __half* k_cache, const __hal
     for (int j = 0; j < 2; ++j) {
         const int64_t key = p0 + 8 * j + r;
 #pragma unroll
-        for (int m = 0; m < HD / 32; ++m)
-            t.kx[j][m] = key < key_end ? *reinterpret_cast<const uint4*>(k_head + key * kv_row + 32 * m + 8 * c)
-                                       : make_uint4(0, 0, 0, 0);
+        for (int m = 0; m < HD / 32; ++m) f(j * (HD / 32) + m, k_head + key * kv_row + 32 * m + 8 * c, key);
     }
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
         const int64_t key = p0 + 2 * c + (i & 1) + 8 * (i >> 1);
 #pragma unroll
-        for (int u = 0; u < HD / 64; ++u)
-            t.vx[i][u] = key < key_end ? *reinterpret_cast<const uint4*>(v_head + key * kv_row + 64 * u + 8 * r)
-                                       : make_uint4(0, 0, 0, 0);
+        for (int u = 0; u < HD / 64; ++u) f(2 * (HD / 32) + i * (HD / 64) + u, v_head + key * kv_row + 64 * u + 8 * r, key);
     }
+}
+template <int HD>
+__device__ __forceinline__ uint4& tile_piece(MmaTile<HD>& t, int k) {
+    return k < 2 * (HD / 32) ? t.kx[k / (HD / 32)][k % (HD / 32)]
+                             : t.vx[(k - 2 * (HD / 32)) / (HD / 64)][(k - 2 * (HD / 32)) % (HD / 64)];
+}
+
+// Loads the tile at key p0 of KV head kv_head: every load at once (one memory round trip). Keys at
+// or past key_end read as zeros (the cache there may hold anything, and a zero probability times a
+// NaN is a NaN).
+template <int HD>
+__device__ __forceinline__ void load_mma_tile(const __half* k_cache, const __half* v_cache, int64_t kv_row, int kv_head,
+                                              int64_t p0, int64_t key_end, MmaTile<HD>& t) {
+    for_each_tile_piece<HD>(k_cache, v_cache, kv_row, kv_head, p0, [&](int k, const __half* src, int64_t key) {
+        tile_piece(t, k) = key < key_end ? *reinterpret_cast<const uint4*>(src) : make_uint4(0, 0, 0, 0);
+    });
+}
+
+// The same tile copied asynchronously into shared memory instead (copy16_or_zero: zeros at or past
+// key_end), for read_staged_tile after copy_wait_all. stage: this warp's kTilePieces * 32 pieces,
+// piece k of lane l at k * 32 + l (16-byte accesses without bank conflicts). Only the lane that
+// copied a piece reads it, so no barrier is needed between the two.
+template <int HD>
+__device__ __forceinline__ void stage_mma_tile(const __half* k_cache, const __half* v_cache, int64_t kv_row,
+                                               int kv_head, int64_t p0, int64_t key_end, uint4* stage) {
+    const int lane = threadIdx.x % 32;
+    for_each_tile_piece<HD>(k_cache, v_cache, kv_row, kv_head, p0, [&](int k, const __half* src, int64_t key) {
+        const bool valid = key < key_end;
+        copy16_or_zero(stage + k * 32 + lane, valid ? src : static_cast<const void*>(k_cache), valid);
+    });
+    copy_commit();
+}
+template <int HD>
+__device__ __forceinline__ void read_staged_tile(const uint4* stage, MmaTile<HD>& t) {
+    const int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int k = 0; k < kTilePieces<HD>; ++k) tile_piece(t, k) = stage[k * 32 + lane];
 }
 
 // Puts the new position's key and value (F16 rows in shared memory, as stored in the cache) into a
@@ -94,13 +131,15 @@ __device__ __forceinline__ void patch_mma_tile(int64_t p0, int64_t at, const __h
 // and leaves the warp's softmax state in part_m[w][g] (running max), part_l[w][g] (sum of
 // e^(s - max)) and part_acc[w][g][dim] (sum of e^(s - max) v) for heads g < G. q_s: the G queries,
 // F32. A warp without keys leaves max -inf and zero sums. With kFirstLoaded, `first` is the warp's
-// first tile (at key_begin + 16 w), already loaded (load_mma_tile) by the caller; otherwise unused.
-template <int HD, int G, int W, bool kFirstLoaded>
+// first tile (at key_begin + 16 w), already loaded (load_mma_tile) by the caller, and second(tile)
+// may give its second one (at key_begin + 16 (w + W)): true when it filled the tile (from a staged
+// copy), false to have it loaded here; without kFirstLoaded neither is used.
+template <int HD, int G, int W, bool kFirstLoaded, class Second>
 __device__ __forceinline__ void decode_walk_mma(const __half* k_cache, const __half* v_cache, int64_t kv_row,
                                                 int kv_head, int64_t key_begin, int64_t key_end, float scale,
                                                 const float (&q_s)[G][HD], float (&part_acc)[W][G][HD],
                                                 float (&part_m)[W][G], float (&part_l)[W][G],
-                                                const MmaTile<HD>& first) {
+                                                const MmaTile<HD>& first, Second&& second) {
     static_assert(HD % 64 == 0 && G <= 16, "16-byte pieces of 64-dim groups; the heads fit 16 rows");
     // Past head_dim 128 the tile's loads and accumulators take ~190 registers a lane, so q's fragments
     // are read from shared memory at each use instead of held (for up to 8 heads: 16 rows' fragments
@@ -260,6 +299,12 @@ __device__ __forceinline__ void decode_walk_mma(const __half* k_cache, const __h
     int64_t p0 = key_begin + (int64_t)warp * kMmaWalkKeys;
     if constexpr (kFirstLoaded) {
         if (p0 < key_end) step(first, p0);
+        p0 += (int64_t)W * kMmaWalkKeys;
+        if (p0 < key_end) {
+            MmaTile<HD> tile;
+            if (!second(tile)) load_mma_tile<HD>(k_cache, v_cache, kv_row, kv_head, p0, key_end, tile);
+            step(tile, p0);
+        }
         p0 += (int64_t)W * kMmaWalkKeys;
     }
     for (; p0 < key_end; p0 += (int64_t)W * kMmaWalkKeys) {
