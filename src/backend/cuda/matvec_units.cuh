@@ -326,21 +326,30 @@ template <> struct VecDot<TypeId::Q6_K> {
         r.sc = load_weight8(blk + 192 + 8 * n);
         r.d = load_weight2(G::head0(row, b));
     }
-    // q6 - 32 in each byte of a word of 6-bit values: (q + 128 - 32) ^ 128, no borrow between bytes.
-    __device__ static int minus32(uint32_t q) { return (int)(((q | 0x80808080u) - 0x20202020u) ^ 0x80808080u); }
+    // sum (q - 32) x over 16 elements: q unsigned bytes 0..63, x signed.
+    __device__ static int q6_dot16(const uint32_t (&q)[4], int4 x) {
+        constexpr int kMinus32 = (int)0xE0E0E0E0u;
+        int acc = __dp4a(kMinus32, x.x, dp4a_us(q[0], x.x, 0));
+        acc = __dp4a(kMinus32, x.y, dp4a_us(q[1], x.y, acc));
+        acc = __dp4a(kMinus32, x.z, dp4a_us(q[2], x.z, acc));
+        return __dp4a(kMinus32, x.w, dp4a_us(q[3], x.w, acc));
+    }
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int u, const QuantizedX& x, float (&acc)[NT]) {
         const int n = u >> 1, l0 = 16 * (u & 1);
         const uint32_t av[4] = {(uint32_t)r.a.x, (uint32_t)r.a.y, (uint32_t)r.a.z, (uint32_t)r.a.w};
         const uint32_t cv[4] = {(uint32_t)r.c.x, (uint32_t)r.c.y, (uint32_t)r.c.z, (uint32_t)r.c.w};
         const uint32_t hv[4] = {(uint32_t)r.h.x, (uint32_t)r.h.y, (uint32_t)r.h.z, (uint32_t)r.h.w};
-        int v[4][4];  // [quarter][word]
+        // The 6-bit values as unsigned bytes (0..63); the -32 of each comes in as a second dp4a
+        // with -32 in every byte (q6_dot16): two integer ops a word fewer than subtracting it in
+        // the bytes ((q | 0x80..) - 0x20.. ^ 0x80.., as mmq_units.cuh's bytes_minus), the same sums.
+        uint32_t v[4][4];  // [quarter][word]
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
-            v[0][k] = minus32((av[k] & 0x0F0F0F0Fu) | ((hv[k] << 4) & 0x30303030u));
-            v[1][k] = minus32((cv[k] & 0x0F0F0F0Fu) | ((hv[k] << 2) & 0x30303030u));
-            v[2][k] = minus32(((av[k] >> 4) & 0x0F0F0F0Fu) | (hv[k] & 0x30303030u));
-            v[3][k] = minus32(((cv[k] >> 4) & 0x0F0F0F0Fu) | ((hv[k] >> 2) & 0x30303030u));
+            v[0][k] = (av[k] & 0x0F0F0F0Fu) | ((hv[k] << 4) & 0x30303030u);
+            v[1][k] = (cv[k] & 0x0F0F0F0Fu) | ((hv[k] << 2) & 0x30303030u);
+            v[2][k] = ((av[k] >> 4) & 0x0F0F0F0Fu) | (hv[k] & 0x30303030u);
+            v[3][k] = ((cv[k] >> 4) & 0x0F0F0F0Fu) | ((hv[k] >> 2) & 0x30303030u);
         }
         const int sh = 8 * (u & 1);
         const uint32_t w0 = (uint32_t)r.sc.x >> sh, w1 = (uint32_t)r.sc.y >> sh;
@@ -355,7 +364,7 @@ template <> struct VecDot<TypeId::Q6_K> {
             const float dx[4] = {ds01.x, ds01.z, ds23.x, ds23.z};
             float sum = 0.f;
 #pragma unroll
-            for (int q = 0; q < 4; ++q) sum += sc[q] * dx[q] * (float)dot16(v[q], load_x16(xq + 32 * q), 0);
+            for (int q = 0; q < 4; ++q) sum += sc[q] * dx[q] * (float)q6_dot16(v[q], load_x16(xq + 32 * q));
             acc[t] += d * sum;
         }
     }

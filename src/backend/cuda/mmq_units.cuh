@@ -26,7 +26,7 @@ namespace shootout::cuda {
 template <TypeId T> struct MmqUnpack;
 
 // v - bias in each byte of a word of values 0..63, bias <= 32, as int8: (v + 128 - bias) ^ 128, no
-// borrow between bytes (as the decode units' Q6_K minus32).
+// borrow between bytes (the prompt units need the int8 values themselves for mma).
 template <uint32_t kBias>
 __device__ __forceinline__ int bytes_minus(uint32_t v) {
     return (int)(((v | 0x80808080u) - kBias * 0x01010101u) ^ 0x80808080u);

@@ -12,6 +12,7 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "backend/cuda/cuda_types.h"
 #include "backend/cuda/weight_layout.h"
@@ -129,21 +130,27 @@ struct Grouped {
     static constexpr int kMainBytes = grouped_layout(T).main.bytes;
     static_assert(grouped_layout(T).grouped && kMainOffset % 16 == 0 && kMainBytes % 16 == 0);
 
+    // Block indices are never negative: divided as unsigned, so a power-of-two group is a shift and
+    // a mask (signed division adds a sign correction to every address of every unit).
     template <typename I>
     __device__ static const uint8_t* group(const uint8_t* row, I b) {
-        return row + (b / kBlocks) * kGroupBytes;
+        return row + (size_t)(static_cast<std::make_unsigned_t<I>>(b) / kBlocks) * kGroupBytes;
+    }
+    template <typename I>
+    __device__ static int in_group(I b) {
+        return (int)(static_cast<std::make_unsigned_t<I>>(b) % kBlocks);
     }
     template <typename I>
     __device__ static const uint8_t* head0(const uint8_t* row, I b) {
-        return group(row, b) + (int)(b % kBlocks) * kHead0Bytes;
+        return group(row, b) + in_group(b) * kHead0Bytes;
     }
     template <typename I>
     __device__ static const uint8_t* head1(const uint8_t* row, I b) {
-        return group(row, b) + kHead1Offset + (int)(b % kBlocks) * kHead1Bytes;
+        return group(row, b) + kHead1Offset + in_group(b) * kHead1Bytes;
     }
     template <typename I>
     __device__ static const uint8_t* main(const uint8_t* row, I b) {
-        return group(row, b) + kMainOffset + (int)(b % kBlocks) * kMainBytes;
+        return group(row, b) + kMainOffset + in_group(b) * kMainBytes;
     }
 };
 
