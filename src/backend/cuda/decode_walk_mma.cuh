@@ -46,12 +46,14 @@ struct MmaTile {
     uint4 kx[2][HD / 32], vx[4][HD / 64];
 };
 
+// The 16-byte pieces a lane holds of a tile.
+template <int HD>
+constexpr int kTilePieces = 2 * (HD / 32) + 4 * (HD / 64);
+
 // Calls f(piece, src, key) for each 16-byte piece a lane holds of the tile at key p0: piece
 // k < 2 * HD / 32 is kx[k / (HD / 32)][k % (HD / 32)], the rest vx[...] in order; src its address in
 // the cache (computed for every key, past the cache's rows too: callers read only the keys they
 // know are there) and key its position.
-template <int HD>
-constexpr int kTilePieces = 2 * (HD / 32) + 4 * (HD / 64);
 template <int HD, class F>
 __device__ __forceinline__ void for_each_tile_piece(const __half* k_cache, const __half* v_cache, int64_t kv_row,
                                                     int kv_head, int64_t p0, F&& f) {
