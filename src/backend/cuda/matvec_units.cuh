@@ -153,14 +153,26 @@ struct VecDotTable32 {
     template <int NT>
     __device__ static void dot(const Regs& r, int b, int, const QuantizedX& x, float (&acc)[NT]) {
         const uint32_t qv[4] = {(uint32_t)r.q.x, (uint32_t)r.q.y, (uint32_t)r.q.z, (uint32_t)r.q.w};
-        int lo[4], hi[4];
+        // MXFP4: the values as 2 pos - mag (mxfp4_mag_pos), both summed as dp4a; the same integer
+        // sum as the table's values, in fewer instructions. IQ4_NL: the table lookup.
+        int lo[4], hi[4], pos_lo[4], pos_hi[4];
 #pragma unroll
-        for (int k = 0; k < 4; ++k) kLookup(qv[k], lo[k], hi[k]);
+        for (int k = 0; k < 4; ++k) {
+            if constexpr (kE8M0) {
+                uint32_t ml, mh, pl, ph;
+                mxfp4_mag_pos(qv[k], ml, mh, pl, ph);
+                lo[k] = (int)ml, hi[k] = (int)mh, pos_lo[k] = (int)pl, pos_hi[k] = (int)ph;
+            } else {
+                kLookup(qv[k], lo[k], hi[k]);
+            }
+        }
         const float d = kE8M0 ? e8m0_half_to_float(r.d) : half_bits_to_float((uint16_t)r.d);
 #pragma unroll
         for (int t = 0; t < NT; ++t) {
             const int8_t* xq = x.qs + t * x.n_in + 32 * b;
-            const int sumi = dot16(hi, load_x16(xq + 16), dot16(lo, load_x16(xq), 0));
+            const int4 xl = load_x16(xq), xh = load_x16(xq + 16);
+            int sumi = dot16(hi, xh, dot16(lo, xl, 0));
+            if constexpr (kE8M0) sumi = 2 * dot16(pos_hi, xh, dot16(pos_lo, xl, 0)) - sumi;
             const float dx = load_dx(&x.ds[t * (x.n_in / 32) + b]);
             acc[t] += (float)sumi * (d * dx);
         }
