@@ -84,9 +84,12 @@ __device__ __forceinline__ void mxfp4_lookup(uint32_t q, int& lo, int& hi) {
 // nibbles' bit 3 cleared, pos with it kept, where prmt's generic mode then replicates the sign bit
 // of the selected byte (0 for every entry 0-7) instead of copying it. mag_lo / pos_lo hold
 // elements j..j+3 (low nibbles), mag_hi / pos_hi elements j+16..j+19, as mxfp4_lookup's lo / hi.
-static_assert(quant::kMXFP4Values[8] == 0 && quant::kMXFP4Values[9] == -quant::kMXFP4Values[1] &&
-                  quant::kMXFP4Values[15] == -quant::kMXFP4Values[7] && quant::kMXFP4Values[7] > 0,
-              "the MXFP4 table is symmetric and its entries 0-7 have a clear sign bit");
+constexpr bool mxfp4_table_is_symmetric() {
+    for (int i = 0; i < 8; ++i)
+        if (quant::kMXFP4Values[i] < 0 || quant::kMXFP4Values[8 + i] != -quant::kMXFP4Values[i]) return false;
+    return true;
+}
+static_assert(mxfp4_table_is_symmetric(), "entry 8 + i is -entry i, and entries 0-7 have a clear sign bit");
 __device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b, uint32_t sel) {
     uint32_t d;
     asm("prmt.b32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(sel));
