@@ -14,15 +14,6 @@ bool ends_with(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-// The block index of a "blk.<i>." tensor, -1 for the others.
-int64_t block_of(const std::string& name) {
-    if (name.rfind("blk.", 0) != 0) return -1;
-    int64_t i = 0;
-    size_t at = 4;
-    for (; at < name.size() && name[at] >= '0' && name[at] <= '9'; ++at) i = i * 10 + (name[at] - '0');
-    return at > 4 && at < name.size() && name[at] == '.' ? i : -1;
-}
-
 }  // namespace
 
 uint64_t decode_weight_bytes(const gguf::File& file) {
@@ -37,7 +28,7 @@ uint64_t decode_weight_bytes(const gguf::File& file) {
     const int64_t first_nextn = n_nextn > 0 && n_nextn < n_blocks ? (int64_t)(n_blocks - n_nextn) : -1;
     long double bytes = 0;
     for (const gguf::TensorInfo& t : file.tensors()) {
-        if (const int64_t b = block_of(t.name); first_nextn >= 0 && b >= first_nextn && b < (int64_t)n_blocks) continue;
+        if (const int64_t b = gguf::block_index(t.name); first_nextn >= 0 && b >= first_nextn && b < (int64_t)n_blocks) continue;
         if (t.name == "token_embd.weight" && !tied) {
             bytes += (long double)t.size_bytes / (long double)std::max<int64_t>(t.n_rows(), 1);  // one row
         } else if (t.name.find("_exps.") != std::string::npos && n_expert > 0 && n_used > 0) {

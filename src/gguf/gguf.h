@@ -64,6 +64,15 @@ struct TensorInfo {
     int64_t n_rows() const { return shape.empty() ? 0 : n_elements() / shape[0]; }
 };
 
+// The block (layer) index of a tensor named "blk.<i>.<rest>", -1 for any other name.
+inline int64_t block_index(std::string_view name) {
+    if (name.substr(0, 4) != "blk.") return -1;
+    int64_t i = 0;
+    size_t at = 4;
+    for (; at < name.size() && name[at] >= '0' && name[at] <= '9'; ++at) i = i * 10 + (name[at] - '0');
+    return at > 4 && at < name.size() && name[at] == '.' ? i : -1;
+}
+
 class File {
 public:
     // Opens, maps and validates a file; throws Error naming the path and what is wrong.

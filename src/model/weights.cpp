@@ -1,6 +1,5 @@
 #include "model/weights.h"
 
-#include <cstdlib>
 
 #include "backend/cpu/type_kernels.h"
 #include "gguf/gguf.h"
@@ -99,8 +98,7 @@ Weights load_weights(const gguf::File& file, Config& c, const WeightOptions& opt
 
     // The NextN blocks after the main stack: claimed, read by nothing (Config::n_nextn_layers).
     for (const gguf::TensorInfo& t : file.tensors()) {
-        if (t.name.rfind("blk.", 0) != 0) continue;
-        const int64_t il = std::strtoll(t.name.c_str() + 4, nullptr, 10);
+        const int64_t il = gguf::block_index(t.name);
         if (il >= c.n_layers && il < c.n_layers + c.n_nextn_layers) claim_tensor(t.name);
     }
     const int64_t n_q = c.n_head * c.head_dim, n_kv = c.n_head_kv * c.head_dim;
