@@ -504,10 +504,15 @@ int decode_ranges(const DecodeSplit* split, int64_t n_head_kv) {
     return r < 1 ? 1 : (int)r;
 }
 
-// The trial of a staged second key tile (kStage): SHOOTOUT_CUDA_DECODE_STAGE=1.
-bool decode_stage_on() {
-    static const bool on = env_switched_on("SHOOTOUT_CUDA_DECODE_STAGE");
-    return on;
+// The tensor-core key walk for head_dim 64 and 128, and 256 with 2 to 8 heads a KV head (its
+// accumulators are HD / 4 registers a lane for G <= 8, HD / 2 above);
+// SHOOTOUT_CUDA_DECODE_MMA=0 keeps the CUDA-core walk, for comparisons.
+template <int HD, int G>
+constexpr bool kMmaShape = HD == 64 || HD == 128 || (HD == 256 && G >= 2 && G <= 8);
+template <int HD, int G>
+bool decode_mma() {
+    static const bool on = !env_switched_off("SHOOTOUT_CUDA_DECODE_MMA");
+    return kMmaShape<HD, G> && on;
 }
 
 // Whether the staged second tile (kStage) fits the kernel's static shared memory (48 KB) beside
@@ -517,12 +522,25 @@ constexpr bool kStageFits = (HD == 64 || HD == 128) &&
                             4 * (G * HD + HD + 4 * G * HD + 2 * 4 * G) + 2 * 2 * HD + 4 * kTilePieces<HD> * 32 * 16 <=
                                 46 * 1024;
 
+// The trial of a staged second key tile (kStage, SHOOTOUT_CUDA_DECODE_STAGE=1) for these heads:
+// the mma walk of 4 warps where the stage fits.
+template <int HD, int G>
+bool decode_staged() {
+    static const bool on = env_switched_on("SHOOTOUT_CUDA_DECODE_STAGE");
+    return kStageFits<HD, G> && decode_mma<HD, G>() && on;
+}
+// The fewest keys a range takes: both staged tiles of the 4 warps, or one tile of the 4 warps.
+template <int HD, int G>
+int decode_min_split() {
+    return decode_staged<HD, G>() ? 2 * 4 * kMmaWalkKeys : kMinSplitKeys;
+}
+
 template <int HD, int G, ActivationType A>
 void launch_decode(const DecodeArgs& a, const backend::AttentionShape& shape, cudaStream_t stream) {
     static_assert(G * HD <= 2048, "shared memory: W * G * HD partial sums plus G * HD queries");
     const NormRope nr = a.norm_rope ? *a.norm_rope : NormRope{};
     const int ranges = decode_ranges(a.split, shape.n_head_kv);
-    const int min_split = decode_min_split_keys(shape);
+    const int min_split = decode_min_split<HD, G>();
     auto go = [&]<int W>(auto kernel) {
         launch_kernel({dim3((unsigned)shape.n_head_kv, (unsigned)ranges), dim3(W * 32), 0, stream}, true, kernel,
                       reinterpret_cast<__half*>(a.k_cache), reinterpret_cast<__half*>(a.v_cache), a.q, a.k, a.v,
@@ -531,16 +549,12 @@ void launch_decode(const DecodeArgs& a, const backend::AttentionShape& shape, cu
                       a.out, a.qs, a.ds, ranges > 1 ? a.split->partials : nullptr,
                       ranges > 1 ? a.split->counters : nullptr, min_split);
     };
-    // The tensor-core key walk for head_dim 64 and 128, and 256 with 2 to 8 heads a KV head (its
-    // accumulators are HD / 4 registers a lane for G <= 8, HD / 2 above);
-    // SHOOTOUT_CUDA_DECODE_MMA=0 keeps the CUDA-core walk, for comparisons.
-    static const bool mma = !env_switched_off("SHOOTOUT_CUDA_DECODE_MMA");
     // Warps a block: the CUDA-core walk's partial sums take W * G * HD floats (<= 32 KB); the mma
     // walk's ~190-204 registers a lane let 2 blocks of 4 warps stay on an SM (decode_ranges' count).
-    if constexpr (HD == 64 || HD == 128 || (HD == 256 && G >= 2 && G <= 8)) {
-        if (mma) {
+    if constexpr (kMmaShape<HD, G>) {
+        if (decode_mma<HD, G>()) {
             if constexpr (kStageFits<HD, G>) {
-                if (decode_stage_on()) {
+                if (decode_staged<HD, G>()) {
                     go.template operator()<4>(attention_decode_kernel<HD, G, 4, A, true, true>);
                     return;
                 }
@@ -599,12 +613,9 @@ size_t decode_split_floats(int max_blocks) {
 }
 
 int decode_min_split_keys(const backend::AttentionShape& shape) {
-    bool staged = false;
-    by_decode_shape(shape, [&]<int HD, int G>() {
-        // The mma walk (4 warps) with both of each warp's first two tiles loaded early.
-        staged = kStageFits<HD, G> && decode_stage_on() && !env_switched_off("SHOOTOUT_CUDA_DECODE_MMA");
-    });
-    return staged ? 2 * 4 * kMmaWalkKeys : kMinSplitKeys;
+    int keys = kMinSplitKeys;
+    by_decode_shape(shape, [&]<int HD, int G>() { keys = decode_min_split<HD, G>(); });
+    return keys;
 }
 
 bool attention_decode_supports(const backend::AttentionShape& shape, ActivationType act) {
