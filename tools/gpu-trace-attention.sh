@@ -28,7 +28,7 @@ S=$build/shootout
 f=$work/qwen3-$shape-$recipe.gguf
 "$S" synth --arch qwen3 --shape "$shape" --recipe "$recipe" -o "$f" >"$out/synth.log" 2>&1 \
   || { echo "gpu-trace-attention: synth failed"; tail -3 "$out/synth.log"; exit 1; }
-echo "phases: 1 before the wait, 2 the wait, 3 norm/RoPE/store, 4 key walk, 5 merge factors, 6 output + conversion (and the ranges' merge)"
+echo "phases: 1 position and ranges, 2 angles + early tiles + the wait, 3 norm/RoPE/store, 4 key walk, 5 merge factors, 6 output + conversion (and the ranges' merge)"
 for d in $depths; do
   echo "== qwen3 $shape $recipe, tg128 at depth $d"
   "$S" bench -m "$f" -p 0 -n 128 -d "$d" -r 2 --backend cuda 2>&1 | grep -E "tg128|phase|ns between"

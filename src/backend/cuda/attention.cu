@@ -188,20 +188,10 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     const PhaseTrace trace = phase_trace_open(blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0);
     phase_mark(trace, 0);
     // Before the wait (pdl.cuh rule 3): the position (its buffer is written by a copy before the
-    // graph), and with the norm and RoPE held back here the rotation angles and the norm weights:
-    // at a short context the kernel is a chain of dependent steps on 8 blocks (one a KV head), and
-    // these were ~a third of the steps before the first key (the angles' 31 + 32 dependent
-    // multiplies and sincosf, two rows one after the other on warp 0).
+    // graph), and below, for the blocks with keys, the rotation angles and the norm weights.
     if (pos0_device) pos0 = *pos0_device;
     constexpr int kPer = HD / 32;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    RopeAngles<HD> angles;
-    float w_q[kPer], w_k[kPer];
-    if (q_back) {
-        angles = rope_angles<HD>(nr, pos0);
-        load_row<HD>(nr.q_norm, w_q);
-        load_row<HD>(warp == G % W ? nr.k_norm : nullptr, w_k);  // the warp of row G, the key
-    }
     // The key ranges: whole block tiles of at least min_split_keys; blocks past the last range exit
     // (without waiting: they touch no memory an earlier kernel writes).
     const int64_t n_keys = pos0 + 1;
@@ -215,8 +205,20 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         n_ranges = (int)((n_keys + range - 1) / range);
     }
     const int split = blockIdx.y;
-    phase_mark(trace, 1);  // 0 -> 1: the work before the wait
+    phase_mark(trace, 1);  // 0 -> 1: the position and the key ranges
     if (split >= n_ranges) return;
+    // With the norm and RoPE held back here, the rotation angles and the norm weights: at a short
+    // context the kernel is a chain of dependent steps on 8 blocks (one a KV head), and these were
+    // ~a third of the steps before the first key (the angles' 31 + 32 dependent multiplies and
+    // sincosf, two rows one after the other on warp 0). After the exit above, so the blocks without
+    // keys take no issue slots from the product still running.
+    RopeAngles<HD> angles;
+    float w_q[kPer], w_k[kPer];
+    if (q_back) {
+        angles = rope_angles<HD>(nr, pos0);
+        load_row<HD>(nr.q_norm, w_q);
+        load_row<HD>(warp == G % W ? nr.k_norm : nullptr, w_k);  // the warp of row G, the key
+    }
     const int64_t key_begin = split * range, key_end = key_begin + range < n_keys ? key_begin + range : n_keys;
     const bool holds_new = key_end == n_keys;  // the range with the new position stores and scores it
     __shared__ __align__(16) float q_s[G][HD];
@@ -260,7 +262,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     if (in_graph) load_early_tiles();
     pdl_wait();
     if (!in_graph) load_early_tiles();
-    phase_mark(trace, 2);  // 1 -> 2: the wait for the previous kernel
+    phase_mark(trace, 2);  // 1 -> 2: the angles, the early tiles and the wait for the previous kernel
     if (q_back) {
         // A warp's rows (warp, warp + W, ...) are all loaded before the first is normed: one wait.
         constexpr int kRows = (G + W) / W;
