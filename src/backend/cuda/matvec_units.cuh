@@ -223,27 +223,26 @@ template <> struct VecDot<TypeId::IQ4_XS> {
 // bytes of the block (d, dmin, 12 bytes of scales) come with every unit. (Measured on an H200: units
 // of 32 quant bytes, both halves of a sub-block pair with one scale decoding, were 14 % slower.)
 // Scales and mins of sub-blocks 2p, 2p+1 in bytes 0, 1 (ggml's get_scale_min_k4, two at once).
-// Without branches: p is a lane's constant but differs across a warp's lanes, so the two cases of
-// get_scale_min_k4 as an if ran both, predicated (~16 instructions a unit in the SASS); as selects
-// and masks (the masks and shifts the same for every unit of a lane) it is ~9. The same values:
-//   p < 2:  sc = (s0 >> sh) & 0x3F3F,                                mn = (s1 >> sh) & 0x3F3F
-//   p >= 2: sc = (s2 >> sh) & 0x0F0F | ((s0 >> sh) >> 2) & 0x3030,   mn = ((s2 >> 4) >> sh) & 0x0F0F | ((s1 >> sh) >> 2) & 0x3030
-// with sh = 16 (p % 2).
 __device__ __forceinline__ void k4_scale_min_pair(const int4& head, int p, float& sc0, float& sc1, float& m0, float& m1) {
     const uint32_t s0 = (uint32_t)head.y, s1 = (uint32_t)head.z, s2 = (uint32_t)head.w;
-    const bool low = p < 2;
-    const int sh = 16 * (p & 1);
-    const uint32_t m_main = low ? 0x3F3Fu : 0x0F0Fu, m_high = low ? 0u : 0x3030u;
-    const uint32_t sc = (((low ? s0 : s2) >> sh) & m_main) | ((s0 >> (sh + 2)) & m_high);
-    const uint32_t mn = (((low ? s1 : s2 >> 4) >> sh) & m_main) | ((s1 >> (sh + 2)) & m_high);
+    uint32_t sc, mn;
+    if (p < 2) {
+        const int sh = 16 * p;
+        sc = (s0 >> sh) & 0x3F3Fu;
+        mn = (s1 >> sh) & 0x3F3Fu;
+    } else {
+        const int sh = 16 * (p - 2);
+        sc = ((s2 >> sh) & 0x0F0Fu) | (((s0 >> sh) >> 2) & 0x3030u);
+        mn = (((s2 >> sh) >> 4) & 0x0F0Fu) | (((s1 >> sh) >> 2) & 0x3030u);
+    }
     sc0 = (float)(sc & 0xFF);
     sc1 = (float)(sc >> 8);
     m0 = (float)(mn & 0xFF);
     m1 = (float)(mn >> 8);
 }
 
-// dp4a of unsigned weight bytes with signed activation bytes (Q4_K's high nibbles left in place,
-// each 16 times its value: one mask a word instead of a shift and a mask).
+// dp4a of unsigned weight bytes with signed activation bytes (Q6_K's 6-bit values as unsigned
+// bytes, the -32 applied by a second dp4a).
 __device__ __forceinline__ int dp4a_us(uint32_t w, int x, int acc) {
     int d;
     asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(w), "r"(x), "r"(acc));
@@ -293,24 +292,11 @@ struct VecDotK45 {
         for (int t = 0; t < NT; ++t) {
             const int8_t* xq = x.qs + t * x.n_in + 256 * b + 32 * j0 + l0;
             const int s_lo = dot16(lo, load_x16(xq), 0);
-            int s_hi;
-            if constexpr (kHasHigh) {
-                s_hi = dot16(hi, load_x16(xq + 32), 0);
-            } else {
-                // Q4_K: the high nibbles in place (16 times each value); |16 s_hi| < 2^19, so the
-                // int is exact as a float and the 1/16 is exact too: the same float as before.
-                const int4 xh = load_x16(xq + 32);
-                int s16 = dp4a_us((uint32_t)r.q.x & 0xF0F0F0F0u, xh.x, 0);
-                s16 = dp4a_us((uint32_t)r.q.y & 0xF0F0F0F0u, xh.y, s16);
-                s16 = dp4a_us((uint32_t)r.q.z & 0xF0F0F0F0u, xh.z, s16);
-                s16 = dp4a_us((uint32_t)r.q.w & 0xF0F0F0F0u, xh.w, s16);
-                s_hi = s16;
-            }
-            const float f_hi = kHasHigh ? (float)s_hi : (float)s_hi * 0.0625f;
+            const int s_hi = dot16(hi, load_x16(xq + 32), 0);
             // (d, s) of sub-blocks j0 and j0+1: one 16-byte load (8b + j0 is even).
             const float4 ds = load_ds4(x.ds + t * (x.n_in / 32) + 8 * b + j0);
             // Each unit covers half of each sub-block, so it subtracts half of the sub-block's min term.
-            acc[t] += d * (sc0 * ds.x * (float)s_lo + sc1 * ds.z * f_hi) - 0.5f * dmin * (m0 * ds.y + m1 * ds.w);
+            acc[t] += d * (sc0 * ds.x * (float)s_lo + sc1 * ds.z * (float)s_hi) - 0.5f * dmin * (m0 * ds.y + m1 * ds.w);
         }
     }
 };
