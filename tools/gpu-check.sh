@@ -112,16 +112,6 @@ SHOOTOUT_CUDA_DECODE_MMA=0 "$build/test_cuda_attention" 2>&1 | tee "$out/test-at
 SHOOTOUT_CUDA_DECODE_MMA=0 "$build/test_cuda_fused" --gtest_filter='*DecodeStep*' 2>&1 | tee "$out/test-fused-nomma.log" \
   | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-# The trial of a staged second key tile in the decode attention (SHOOTOUT_CUDA_DECODE_STAGE=1,
-# attention.cu kStage): the op tests, and whole decode steps in graphs (the tiles loaded before the
-# PDL wait), PDL off against on bit for bit.
-for t in test_cuda_attention "test_cuda_fused --gtest_filter=*DecodeStep*" test_cuda_pdl_models; do
-  log=$out/test-stage-${t%% *}.log
-  set -f  # the filter's * is gtest's
-  SHOOTOUT_CUDA_DECODE_STAGE=1 $build/$t 2>&1 | tee "$log" | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-  set +f
-done
 # The Gated DeltaNet's output norm in one kernel (gated_norm.cu) against rms_norm then the gate.
 "$build/test_cuda_gated_norm" 2>&1 | tee "$out/test-gated-norm.log" | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1

@@ -311,10 +311,10 @@ TEST_P(CudaDecodeStep, OneKernelEqualsThePlainLaunches) {
         std::vector<unsigned> counts(kSplitBlocks);
         counters.download(counts.data(), counts.size() * sizeof(unsigned));
         EXPECT_EQ(counts, std::vector<unsigned>(kSplitBlocks, 0u));
-        // The ranges ran: partial sums were written past the fewest keys a range takes, none up to it.
+        // The ranges ran: partial sums were written past kMinSplitKeys keys, none up to it.
         const std::vector<float> parts = floats(partials);
         const auto written = std::count_if(parts.begin(), parts.end(), [](float x) { return !std::isnan(x); });
-        if (pos0 + 1 > cuda::decode_min_split_keys(shape)) EXPECT_GT(written, 0);
+        if (pos0 + 1 > cuda::kMinSplitKeys) EXPECT_GT(written, 0);
         else EXPECT_EQ(written, 0);
     }
     if (c.act != cuda::ActivationType::F32) {
@@ -344,8 +344,7 @@ INSTANTIATE_TEST_SUITE_P(
         // key, then as many ranges as the card's SM count allows (33 of 64 keys on an H100 at 1001).
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 63, true},
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_0, false, 64, true},
-        // The new key in a warp's second tile (with SHOOTOUT_CUDA_DECODE_STAGE=1 the staged one: one
-        // range up to 128 keys), and two such ranges.
+        // Ranges that end inside a tile: 101 keys in two ranges (64 + 37), 201 in four (the last of 9).
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_0, false, 100, true},
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 200, true},
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 1000, true},

@@ -17,16 +17,6 @@ __device__ __forceinline__ void copy16(void* smem, const void* gmem) {
     *reinterpret_cast<float4*>(smem) = *reinterpret_cast<const float4*>(gmem);
 #endif
 }
-// 16 bytes, or 16 zero bytes when !valid (gmem is then not read, but must still be an address).
-__device__ __forceinline__ void copy16_or_zero(void* smem, const void* gmem, bool valid) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"((unsigned)__cvta_generic_to_shared(smem)),
-                 "l"(gmem), "r"(valid ? 16 : 0)
-                 : "memory");
-#else
-    *reinterpret_cast<float4*>(smem) = valid ? *reinterpret_cast<const float4*>(gmem) : make_float4(0.f, 0.f, 0.f, 0.f);
-#endif
-}
 __device__ __forceinline__ void copy4(float* smem, const float* gmem) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"((unsigned)__cvta_generic_to_shared(smem)),

@@ -171,12 +171,9 @@ void launch(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, in
 // shared memory at the end. The one-query-warp kernel above walked every key tile of every head
 // serially in one warp: ~8 us a layer at 128 positions on an H200.
 // With gridDim.y > 1 (DecodeSplit, ops_kernels.h) block (h, s) takes the s-th range of the keys
-// (at least min_split_keys of them): the ranges are cut at run time from the position, so a
-// captured graph serves every context length.
-// kStage (a trial, SHOOTOUT_CUDA_DECODE_STAGE=1; kStageFits): each warp's second tile is also
-// copied before the wait, into shared memory, so a range of up to 2 * W * 16 keys is walked without
-// a memory round trip after it; launched with ranges of at least 2 * W * 16 keys.
-template <int HD, int G, int W, ActivationType A, bool kMma, bool kStage>
+// (at least min_split_keys of them: the launch passes kMinSplitKeys): the ranges are cut at run
+// time from the position, so a captured graph serves every context length.
+template <int HD, int G, int W, ActivationType A, bool kMma>
 __global__ void __launch_bounds__(W * 32, kMma ? 2 : 1)
 attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const float* k, const float* v, int64_t pos0,
                         const int64_t* __restrict__ pos0_device, int n_head_kv, float scale, NormRope nr,
@@ -237,26 +234,22 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     const float* k_head = k + (int64_t)kv_head * HD;
     __half* k_new = k_cache + pos0 * kv_row + (int64_t)kv_head * HD;
     __half* v_new = v_cache + pos0 * kv_row + (int64_t)kv_head * HD;
-    // The mma walk's first tile of cached keys (and with kStage its second, copied into shared
-    // memory), loaded before the wait too: at a short context the walk is one or two tiles a warp,
-    // and this takes a memory round trip (~1 us) off the chain after the wait. Only inside a
-    // captured decode step (pos0_device given, step_graph.cpp): its graph launch follows the copy of
-    // the positions, which waited for every earlier step, so the rows before pos0 (written by those
-    // steps or by prompt kernels) are complete; without it (eager launches chained by PDL) the same
-    // loads come after the wait. The new position's row, which this kernel writes, is left out
-    // either way and put in from shared memory after the barrier (patch_mma_tile).
+    // The mma walk's first tile of cached keys, loaded before the wait too: at a short context the
+    // walk is one or two tiles a warp, and this takes a memory round trip (~1 us) off the chain after
+    // the wait. Only inside a captured decode step (pos0_device given, step_graph.cpp): its graph
+    // launch follows the copy of the positions, which waited for every earlier step, so the rows
+    // before pos0 (written by those steps or by prompt kernels) are complete; without it (eager
+    // launches chained by PDL) the same loads come after the wait. The new position's row, which
+    // this kernel writes, is left out either way and put in from shared memory after the barrier
+    // (patch_mma_tile).
     // Not for head_dim 256: its tile's 128 registers a lane would spill.
     constexpr bool kPreload = kMma && HD <= 128;
     __shared__ __align__(16) __half kv_new_s[2][HD];  // the new position's K and V rows, as stored
     [[maybe_unused]] MmaTile<HD> first;
-    const int64_t first_key = key_begin + (int64_t)warp * kMmaWalkKeys, second_key = first_key + W * kMmaWalkKeys;
-    static_assert(!kStage || kPreload);
-    __shared__ __align__(16) uint4 stage_s[kStage ? W * kTilePieces<HD> * 32 : 1];
-    uint4* const stage = stage_s + (kStage ? warp * kTilePieces<HD> * 32 : 0);
+    const int64_t first_key = key_begin + (int64_t)warp * kMmaWalkKeys;
     const int64_t cached_end = holds_new ? pos0 : key_end;  // the keys already in the cache
     auto load_early_tiles = [&] {
         if constexpr (kPreload) load_mma_tile<HD>(k_cache, v_cache, kv_row, kv_head, first_key, cached_end, first);
-        if constexpr (kStage) stage_mma_tile<HD>(k_cache, v_cache, kv_row, kv_head, second_key, cached_end, stage);
     };
     const bool in_graph = pos0_device != nullptr;
     if (in_graph) load_early_tiles();
@@ -302,22 +295,10 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     phase_mark(trace, 3);  // 2 -> 3: q/k norm and RoPE, the cache store, the barrier
     if constexpr (kPreload)
         if (holds_new) patch_mma_tile<HD>(first_key, pos0, kv_new_s[0], kv_new_s[1], first);
-    if constexpr (kStage) copy_wait_all();  // this lane's staged pieces (also when its range ends before them)
-    // The second tile from its staged copy (kStage), with the new position put in as in the first.
-    auto second = [&](MmaTile<HD>& tile) {
-        if constexpr (kStage) {
-            read_staged_tile<HD>(stage, tile);
-            if (holds_new) patch_mma_tile<HD>(second_key, pos0, kv_new_s[0], kv_new_s[1], tile);
-            return true;
-        } else {
-            (void)tile;
-            return false;
-        }
-    };
 
     if constexpr (kMma)
         decode_walk_mma<HD, G, W, kPreload>(k_cache, v_cache, kv_row, kv_head, key_begin, key_end, scale, q_s, part_acc,
-                                            part_m, part_l, first, second);
+                                            part_m, part_l, first);
     else
         decode_walk_cores<HD, G, W>(k_cache, v_cache, kv_row, kv_head, key_begin, key_end, scale, q_s, part_acc,
                                     part_m, part_l);
@@ -517,56 +498,29 @@ bool decode_mma() {
     return kMmaShape<HD, G> && on;
 }
 
-// Whether the staged second tile (kStage) fits the kernel's static shared memory (48 KB) beside
-// its other arrays: head_dim 128 with up to 4 heads a KV head, 64 with up to 16 (4 warps).
-template <int HD, int G>
-constexpr bool kStageFits = (HD == 64 || HD == 128) &&
-                            4 * (G * HD + HD + 4 * G * HD + 2 * 4 * G) + 2 * 2 * HD + 4 * kTilePieces<HD> * 32 * 16 <=
-                                46 * 1024;
-
-// The trial of a staged second key tile (kStage, SHOOTOUT_CUDA_DECODE_STAGE=1) for these heads:
-// the mma walk of 4 warps where the stage fits.
-template <int HD, int G>
-bool decode_staged() {
-    static const bool on = env_switched_on("SHOOTOUT_CUDA_DECODE_STAGE");
-    return kStageFits<HD, G> && decode_mma<HD, G>() && on;
-}
-// The fewest keys a range takes: both staged tiles of the 4 warps, or one tile of the 4 warps.
-template <int HD, int G>
-int decode_min_split() {
-    return decode_staged<HD, G>() ? 2 * 4 * kMmaWalkKeys : kMinSplitKeys;
-}
-
 template <int HD, int G, ActivationType A>
 void launch_decode(const DecodeArgs& a, const backend::AttentionShape& shape, cudaStream_t stream) {
     static_assert(G * HD <= 2048, "shared memory: W * G * HD partial sums plus G * HD queries");
     const NormRope nr = a.norm_rope ? *a.norm_rope : NormRope{};
     const int ranges = decode_ranges(a.split, shape.n_head_kv);
-    const int min_split = decode_min_split<HD, G>();
     auto go = [&]<int W>(auto kernel) {
         launch_kernel({dim3((unsigned)shape.n_head_kv, (unsigned)ranges), dim3(W * 32), 0, stream}, true, kernel,
                       reinterpret_cast<__half*>(a.k_cache), reinterpret_cast<__half*>(a.v_cache), a.q, a.k, a.v,
                       a.pos0, a.pos0_device, (int)shape.n_head_kv, a.scale, nr,
                       a.norm_rope ? const_cast<float*>(a.q) : nullptr, a.norm_rope ? const_cast<float*>(a.k) : nullptr,
                       a.out, a.qs, a.ds, ranges > 1 ? a.split->partials : nullptr,
-                      ranges > 1 ? a.split->counters : nullptr, min_split);
+                      ranges > 1 ? a.split->counters : nullptr, kMinSplitKeys);
     };
     // Warps a block: the CUDA-core walk's partial sums take W * G * HD floats (<= 32 KB); the mma
     // walk's ~190-204 registers a lane let 2 blocks of 4 warps stay on an SM (decode_ranges' count).
     if constexpr (kMmaShape<HD, G>) {
         if (decode_mma<HD, G>()) {
-            if constexpr (kStageFits<HD, G>) {
-                if (decode_staged<HD, G>()) {
-                    go.template operator()<4>(attention_decode_kernel<HD, G, 4, A, true, true>);
-                    return;
-                }
-            }
-            go.template operator()<4>(attention_decode_kernel<HD, G, 4, A, true, false>);
+            go.template operator()<4>(attention_decode_kernel<HD, G, 4, A, true>);
             return;
         }
     }
     constexpr int W = G * HD <= 1024 ? 8 : 4;
-    go.template operator()<W>(attention_decode_kernel<HD, G, W, A, false, false>);
+    go.template operator()<W>(attention_decode_kernel<HD, G, W, A, false>);
 }
 
 constexpr int conversion_block(ActivationType act) {
@@ -612,12 +566,6 @@ bool by_decode_shape(const backend::AttentionShape& shape, F&& f) {
 
 size_t decode_split_floats(int max_blocks) {
     return (size_t)(max_blocks > 0 ? max_blocks : 0) * (2 * 16 + 2048);  // G <= 16, G * HD <= 2048
-}
-
-int decode_min_split_keys(const backend::AttentionShape& shape) {
-    int keys = kMinSplitKeys;
-    by_decode_shape(shape, [&]<int HD, int G>() { keys = decode_min_split<HD, G>(); });
-    return keys;
 }
 
 bool attention_decode_supports(const backend::AttentionShape& shape, ActivationType act) {

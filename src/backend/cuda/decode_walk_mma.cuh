@@ -20,7 +20,6 @@
 
 #include <cstdint>
 
-#include "backend/cuda/async_copy.cuh"
 #include "backend/cuda/mma_tiles.cuh"
 
 namespace shootout::cuda {
@@ -45,10 +44,6 @@ template <int HD>
 struct MmaTile {
     uint4 kx[2][HD / 32], vx[4][HD / 64];
 };
-
-// The 16-byte pieces a lane holds of a tile.
-template <int HD>
-constexpr int kTilePieces = 2 * (HD / 32) + 4 * (HD / 64);
 
 // Calls f(piece, src, key) for each 16-byte piece a lane holds of the tile at key p0: piece
 // k < 2 * HD / 32 is kx[k / (HD / 32)][k % (HD / 32)], the rest vx[...] in order; src its address in
@@ -90,27 +85,6 @@ __device__ __forceinline__ void load_mma_tile(const __half* k_cache, const __hal
     });
 }
 
-// The same tile copied asynchronously into shared memory instead (copy16_or_zero: zeros at or past
-// key_end), for read_staged_tile after copy_wait_all. stage: this warp's kTilePieces * 32 pieces,
-// piece k of lane l at k * 32 + l (16-byte accesses without bank conflicts). Only the lane that
-// copied a piece reads it, so no barrier is needed between the two.
-template <int HD>
-__device__ __forceinline__ void stage_mma_tile(const __half* k_cache, const __half* v_cache, int64_t kv_row,
-                                               int kv_head, int64_t p0, int64_t key_end, uint4* stage) {
-    const int lane = threadIdx.x % 32;
-    for_each_tile_piece<HD>(k_cache, v_cache, kv_row, kv_head, p0, [&](int k, const __half* src, int64_t key) {
-        const bool valid = key < key_end;
-        copy16_or_zero(stage + k * 32 + lane, valid ? src : static_cast<const void*>(k_cache), valid);
-    });
-    copy_commit();
-}
-template <int HD>
-__device__ __forceinline__ void read_staged_tile(const uint4* stage, MmaTile<HD>& t) {
-    const int lane = threadIdx.x % 32;
-#pragma unroll
-    for (int k = 0; k < kTilePieces<HD>; ++k) tile_piece(t, k) = stage[k * 32 + lane];
-}
-
 // Puts the new position's key and value (F16 rows in shared memory, as stored in the cache) into a
 // tile loaded without them: the lanes that hold key `at`.
 template <int HD>
@@ -133,15 +107,13 @@ __device__ __forceinline__ void patch_mma_tile(int64_t p0, int64_t at, const __h
 // and leaves the warp's softmax state in part_m[w][g] (running max), part_l[w][g] (sum of
 // e^(s - max)) and part_acc[w][g][dim] (sum of e^(s - max) v) for heads g < G. q_s: the G queries,
 // F32. A warp without keys leaves max -inf and zero sums. With kFirstLoaded, `first` is the warp's
-// first tile (at key_begin + 16 w), already loaded (load_mma_tile) by the caller, and second(tile)
-// may give its second one (at key_begin + 16 (w + W)): true when it filled the tile (from a staged
-// copy), false to have it loaded here; without kFirstLoaded neither is used.
-template <int HD, int G, int W, bool kFirstLoaded, class Second>
+// first tile (at key_begin + 16 w), already loaded (load_mma_tile) by the caller; otherwise unused.
+template <int HD, int G, int W, bool kFirstLoaded>
 __device__ __forceinline__ void decode_walk_mma(const __half* k_cache, const __half* v_cache, int64_t kv_row,
                                                 int kv_head, int64_t key_begin, int64_t key_end, float scale,
                                                 const float (&q_s)[G][HD], float (&part_acc)[W][G][HD],
                                                 float (&part_m)[W][G], float (&part_l)[W][G],
-                                                const MmaTile<HD>& first, Second&& second) {
+                                                const MmaTile<HD>& first) {
     static_assert(HD % 64 == 0 && G <= 16, "16-byte pieces of 64-dim groups; the heads fit 16 rows");
     // Past head_dim 128 the tile's loads and accumulators take ~190 registers a lane, so q's fragments
     // are read from shared memory at each use instead of held (for up to 8 heads: 16 rows' fragments
@@ -302,9 +274,11 @@ __device__ __forceinline__ void decode_walk_mma(const __half* k_cache, const __h
     if constexpr (kFirstLoaded) {
         if (p0 < key_end) step(first, p0);
         p0 += (int64_t)W * kMmaWalkKeys;
+        // The second tile outside the loop too, as the kernel was timed (H100); folded into the loop
+        // the compiled code differs (not timed).
         if (p0 < key_end) {
             MmaTile<HD> tile;
-            if (!second(tile)) load_mma_tile<HD>(k_cache, v_cache, kv_row, kv_head, p0, key_end, tile);
+            load_mma_tile<HD>(k_cache, v_cache, kv_row, kv_head, p0, key_end, tile);
             step(tile, p0);
         }
         p0 += (int64_t)W * kMmaWalkKeys;

@@ -87,9 +87,6 @@ struct DecodeSplit {
 // Floats of partials for max_blocks blocks (any shape attention_decode_supports takes).
 size_t decode_split_floats(int max_blocks);
 bool attention_decode_supports(const backend::AttentionShape& shape, ActivationType act);
-// The fewest keys a range of DecodeSplit takes for these heads: kMinSplitKeys, or twice that where
-// the trial SHOOTOUT_CUDA_DECODE_STAGE=1 stages a second key tile (attention.cu, kStage).
-int decode_min_split_keys(const backend::AttentionShape& shape);
 void attention_decode_step(uint16_t* k_cache, uint16_t* v_cache, float* q, float* k, const float* v, int64_t pos0,
                            const backend::AttentionShape& shape, float scale, const NormRope* norm_rope, float* out,
                            ActivationType act, int8_t* qs, float2* ds, StreamHandle stream,
