@@ -10,13 +10,35 @@ mkdir -p "$out" "$work"
 jobs=$(nproc); [ "$jobs" -gt 16 ] && jobs=16
 
 # Starts llama.cpp's CUDA build from source tree $1 into /tmp/llama-cuda in the background, on half
-# the cores (Shootout builds at the same time); sets llama_pid ("" without a source).
+# the cores (Shootout builds at the same time); sets llama_pid ("" without a source). $1 may instead
+# be a llama-bin.tar.xz that pack_llama_build left in an earlier call's $OUT (reassembled from its
+# parts: cat llama-bin.tar.xz.part* > FILE): unpacked where the build puts its binaries, it spares
+# the ~6 minutes the build takes on the device machine (the binaries link the CUDA runtime and
+# cuBLAS of the machine's toolkit, as the build's did). Set llama_built=1 when built here.
 start_llama_build() {
-  llama_pid=""
+  llama_pid=""; llama_built=0
   [ -n "${1:-}" ] || return 0
+  case $1 in
+    *.tar.xz)
+      mkdir -p /tmp/llama-cuda/build && tar -xJf "$1" -C /tmp/llama-cuda/build \
+        || { echo "could not unpack the llama.cpp binaries $1"; exit 1; }
+      return 0 ;;
+  esac
   ( export CMAKE_BUILD_PARALLEL_LEVEL=$(( jobs / 2 )); bash "$root/tools/build-llama-cpp.sh" "$(realpath "$1")" /tmp/llama-cuda cuda ) \
     >"$out/llama-build.log" 2>&1 &
-  llama_pid=$!
+  llama_pid=$!; llama_built=1
+}
+
+# After a build by start_llama_build: llama-bench, llama-perplexity and their libraries into
+# $out/llama-bin.tar.xz.partNN (15 MiB each: the device tool brings back files of up to 16 MiB),
+# for later calls to carry (git-ignored, never committed). Only when asked: LLAMA_PACK=1.
+pack_llama_build() {
+  [ "${LLAMA_PACK:-0}" = 1 ] && [ "${llama_built:-0}" = 1 ] || return 0
+  local bin=/tmp/llama-cuda/build/bin
+  [ -x $bin/llama-bench ] || return 0
+  ( cd /tmp/llama-cuda/build && tar -cf - bin/llama-bench bin/llama-perplexity $(cd /tmp/llama-cuda/build && ls bin/*.so* 2>/dev/null) \
+      | xz -T0 -6 > /tmp/llama-bin.tar.xz ) && split -b 15M -d /tmp/llama-bin.tar.xz "$out/llama-bin.tar.xz.part" \
+    && echo "llama.cpp binaries packed: $(du -h /tmp/llama-bin.tar.xz | cut -f1) in $(ls "$out"/llama-bin.tar.xz.part* | wc -l) parts"
 }
 
 # Builds the shootout binary (CUDA on, tests and benches off); sets S to it. Exits on failure.

@@ -9,6 +9,8 @@
 #   SPEC = ARCH:SHAPE:RECIPE[:pure]   e.g. qwen3:8B:Q4_K_M qwen3:8B:MXFP4_MOE:pure qwen3moe:30B-A3B:MXFP4_MOE
 #   (pure: every matrix in the recipe's base type, as llama-quantize --pure; MXFP4_MOE on a dense model
 #   is otherwise Q8_0 everywhere).
+#   --llama SRC   a llama.cpp source tree (built here, ~6 min), or the llama-bin.tar.xz of an earlier
+#                 call run with LLAMA_PACK=1 (its parts in that call's $OUT; see gpu-lib.sh)
 # Prints one line per test (Shootout t/s, llama.cpp t/s, ratio) and leaves both tools' tables in $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +47,7 @@ for spec in "${specs[@]}"; do
   if [ -n "$llama_pid" ]; then  # the llama.cpp build ran beside Shootout's and the first synth
     wait $llama_pid || { echo "llama.cpp build failed"; tail -20 "$out/llama-build.log"; }
     llama_pid=""
+    pack_llama_build
   fi
   if [ -x "$B" ]; then
     timeout "${BENCH_TIMEOUT:-300}" "$B" -m "$f" -p "$prompts" -n "$gen" -d "$depth" -r "$reps" -fa 1 -ngl 99 -o csv \
