@@ -47,8 +47,10 @@ echo "shootout run (reference + 3 variants, all chunks, CUDA): $run_s s wall, ex
 grep -E "Maximum resident|Elapsed" "$out/run.err"
 grep -E "chunks of|Mean KLD|^\| PPL \|" "$out/run.txt" | head -5
 
-if [ -n "$llama_pid" ]; then
-  wait $llama_pid || { echo "llama.cpp build failed"; tail -20 "$out/llama-build.log"; exit 1; }
+if [ -n "$llama_src" ]; then  # built beside (llama_pid) or unpacked from a carried llama-bin.tar.xz
+  if [ -n "$llama_pid" ]; then
+    wait $llama_pid || { echo "llama.cpp build failed"; tail -20 "$out/llama-build.log"; exit 1; }
+  fi
   P=/tmp/llama-cuda/build/bin/llama-perplexity
   t1=$(date +%s)
   $P -m "$work/ref-f16.gguf" -f "$text" --chunks "$llama_chunks" -ngl 99 -fa on --kl-divergence-base "$work/base.kld" \
