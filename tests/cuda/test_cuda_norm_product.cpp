@@ -166,8 +166,11 @@ TEST(CudaNormProductAccumulate, AccumulateEqualsProductThenAdd) {
 
 // A whole model: the tiny Llama 3.1 fixture with head_dim 64 quantized here (Q8_0, and Q4_K_M, whose
 // 64-wide rows fall back to the 32-element types), a prompt then decode steps (captured and replayed
-// as graphs), folding off then on: the same logits bit for bit, and folding must have happened.
-std::vector<std::vector<float>> decode_logits(const gguf::File& file, bool folding, int n_steps) {
+// as graphs), folding off then on: the same logits bit for bit, folding must have happened, and
+// with it no product of a decode step converts its own input.
+// step_conversions (if given): the products that converted their own x during the one-token steps.
+std::vector<std::vector<float>> decode_logits(const gguf::File& file, bool folding, int n_steps,
+                                              uint64_t* step_conversions = nullptr) {
     cuda::set_norm_folding(folding);
     ThreadPool pool(0);
     auto model = Model::load(file, pool, Backend::Cuda);
@@ -178,11 +181,13 @@ std::vector<std::vector<float>> decode_logits(const gguf::File& file, bool foldi
     model->start_sequence((int64_t)prompt.size() + n_steps);
     model->decode(std::span<const int32_t>(prompt.data(), prompt.size()), logits.data());
     out.push_back(logits);
+    const uint64_t conversions0 = cuda::matvec_conversion_calls();
     for (int step = 0; step < n_steps; ++step) {
         const int32_t token = (int32_t)((step * 7 + 3) % n_vocab);
         model->decode(std::span<const int32_t>(&token, 1), logits.data());
         out.push_back(logits);
     }
+    if (step_conversions) *step_conversions = cuda::matvec_conversion_calls() - conversions0;
     cuda::set_norm_folding(true);
     return out;
 }
@@ -211,9 +216,13 @@ TEST(CudaNormProductModel, DecodeWithAndWithoutFoldingIsBitIdentical) {
                 off = decode_logits(*file, false, 6);
                 EXPECT_EQ(cuda::matvec_normed_calls(), calls0) << "folded with folding off";
                 EXPECT_EQ(cuda::matvec_accumulate_calls(), acc0) << "folded with folding off";
-                on = decode_logits(*file, true, 6);
+                uint64_t conversions = 0;
+                on = decode_logits(*file, true, 6, &conversions);
                 EXPECT_GT(cuda::matvec_normed_calls(), calls0) << "no norm folded";
                 EXPECT_GT(cuda::matvec_accumulate_calls(), acc0) << "no add folded";
+                // Q4_K_M's layer 1 has V in Q8_0 beside Q/K in Q5_0 (64-wide rows fall back): V takes a
+                // normed launch of its own (PendingNorm::done), not a conversion and a plain product.
+                EXPECT_EQ(conversions, 0u) << "a decode step's product converted its own input";
             }
             std::filesystem::remove(path);
             ASSERT_EQ(off.size(), on.size());

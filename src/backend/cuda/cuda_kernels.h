@@ -123,9 +123,11 @@ void matvec_parts(const DeviceWeight* const* ws, float* const* ys, int n, const 
                   Workspace& workspace, StreamHandle stream = nullptr, bool x_quantized = false,
                   bool accumulate = false, const float* gate = nullptr);
 // How many accumulating matvec_parts calls this process made, and how many of them gated (tests
-// check that a run folded).
+// check that a run folded); and how many converted their x themselves (a launch of its own: in a
+// decode step with norm folding every conversion should sit in a producer or a normed product).
 uint64_t matvec_accumulate_calls();
 uint64_t matvec_gated_calls();
+uint64_t matvec_conversion_calls();
 // A one-token product whose x is rms_norm(in.x) * in.w (one row of in.n), the norm done by every block
 // of the launch itself (matvec_normed.cuh) instead of by a norm kernel before it: a decode step's
 // attention and FFN norms cost no launch of their own. ys[i] = ws[i] x with x converted exactly as

@@ -542,6 +542,7 @@ private:
     void begin_op() {
         flush_rope();
         flush_products();
+        flush_norm();  // a norm its products have done (PendingNorm::done) ends with them
         quantized_x_ = {};
         last_product_x_ = nullptr;
     }
@@ -723,6 +724,10 @@ private:
     // (norm_) for the products reading it, which then normalise it themselves (flush_products). Until
     // then it counts as converted ahead, as launch_quantizing would have it (quantized_x_), so if it is
     // flushed alone it is exactly that launch.
+    // done: a normed launch has run it (its block 0 wrote out). It stays until the next op that is not
+    // a product of out, so a product of out that could not join that launch (Q4_K_M's V in a Q6_K
+    // layer after Q/K in Q4_K) forms a normed launch of its own, which norms the row again, instead of
+    // a conversion launch and a plain product; flushed, a done norm records nothing.
     struct PendingNorm {
         const float* x = nullptr;
         const float* w = nullptr;
@@ -731,6 +736,7 @@ private:
         float eps = 0.f;
         ActivationType act = ActivationType::F32;
         bool set = false;
+        bool done = false;
     };
     PendingNorm norm_;
     bool defer_norm(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, float* out) {
@@ -747,6 +753,7 @@ private:
         if (!norm_.set) return;
         const PendingNorm p = norm_;
         norm_.set = false;
+        if (p.done) return;
         // rms_norm's quantizing launch, under its key.
         steps().record((Key('N') << p.x << p.w << int64_t{1} << p.n << p.eps << p.out << p.act).bytes(), -1,
                        converting(p.act, 1, p.n,
@@ -756,7 +763,7 @@ private:
     }
     void record_normed_products(const PendingProducts& p) {
         const PendingNorm nm = norm_;
-        norm_.set = false;
+        norm_.done = true;
         const cuda::NormedInput in{nm.x, nm.w, nm.out, nm.n, nm.eps};
         Workspace* ws = &steps().workspace();
         Key key('p');

@@ -14,7 +14,7 @@
 
 namespace shootout::cuda {
 namespace {
-std::atomic<uint64_t> accumulate_calls{0}, gated_calls{0};
+std::atomic<uint64_t> accumulate_calls{0}, gated_calls{0}, conversion_calls{0};
 }
 
 bool matvec_two_rows(bool normed) {
@@ -25,6 +25,7 @@ bool matvec_two_rows(bool normed) {
 
 uint64_t matvec_accumulate_calls() { return accumulate_calls.load(); }
 uint64_t matvec_gated_calls() { return gated_calls.load(); }
+uint64_t matvec_conversion_calls() { return conversion_calls.load(); }
 
 void matvec(const DeviceWeight& w, const float* x, int64_t n_tokens, float* y, Workspace& workspace,
             StreamHandle stream, bool x_quantized) {
@@ -54,6 +55,7 @@ void matvec_parts(const DeviceWeight* const* ws, float* const* ys, int n, const 
         // The CPU's vec_dot_type conversion, once per x for products of the same activation type.
         const ActivationType act = activation_type(w.type);
         if (!x_quantized || workspace.quantized_as != (int)act) {
+            conversion_calls.fetch_add(1);
             auto* qs = static_cast<int8_t*>(scratch);
             quantize_activations(act, x, n_tokens, w.n_in, qs, reinterpret_cast<float2*>(qs + n_tokens * w.n_in), s);
             workspace.quantized_as = (int)act;
