@@ -771,6 +771,7 @@ private:
         const PendingProducts& p = pending_;
         if (!cuda::swiglu_folding() || p.n != 2 || p.accumulate || p.n_tokens != 1 || !norm_.set || norm_.done ||
             p.x != norm_.out || p.y[0] != gate || p.y[1] != up || out != gate || p.w[0]->n_out != n ||
+            p.w[1]->n_out != n ||
             !cuda::matvec_normed_swiglu_supports(p.w[0]->type, p.w[0]->n_in, n) || consumer_row(out, n) != n)
             return false;
         const ActivationType act = predicted_conversion(out, 1, n);
