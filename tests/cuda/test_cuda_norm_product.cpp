@@ -271,6 +271,15 @@ std::vector<std::vector<float>> decode_logits(const gguf::File& file, bool foldi
     return out;
 }
 
+// Every step's logits finite, and the same bit for bit with and without a fold.
+void expect_identical_logits(const std::vector<std::vector<float>>& off, const std::vector<std::vector<float>>& on) {
+    ASSERT_EQ(off.size(), on.size());
+    for (size_t i = 0; i < on.size(); ++i) {
+        for (float v : on[i]) ASSERT_TRUE(std::isfinite(v)) << "step " << i;
+        EXPECT_EQ(0, std::memcmp(off[i].data(), on[i].data(), on[i].size() * 4)) << "step " << i;
+    }
+}
+
 TEST(CudaNormProductModel, DecodeWithAndWithoutFoldingIsBitIdentical) {
     if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
     ThreadPool pool(0);
@@ -304,11 +313,7 @@ TEST(CudaNormProductModel, DecodeWithAndWithoutFoldingIsBitIdentical) {
                 EXPECT_EQ(conversions, 0u) << "a decode step's product converted its own input";
             }
             std::filesystem::remove(path);
-            ASSERT_EQ(off.size(), on.size());
-            for (size_t i = 0; i < on.size(); ++i) {
-                for (float v : on[i]) ASSERT_TRUE(std::isfinite(v)) << "step " << i;
-                EXPECT_EQ(0, std::memcmp(off[i].data(), on[i].data(), on[i].size() * 4)) << "step " << i;
-            }
+            expect_identical_logits(off, on);
             EXPECT_NE(0, std::memcmp(on[1].data(), on.back().data(), on[1].size() * 4)) << "steps alike";
         }
     }
@@ -347,11 +352,7 @@ TEST(CudaNormProductModel, SwigluFoldIsBitIdentical) {
             EXPECT_EQ(conversions, 0u) << "a decode step's product converted its own input";
         }
         std::filesystem::remove(path);
-        ASSERT_EQ(off.size(), on.size());
-        for (size_t i = 0; i < on.size(); ++i) {
-            for (float v : on[i]) ASSERT_TRUE(std::isfinite(v)) << "step " << i;
-            EXPECT_EQ(0, std::memcmp(off[i].data(), on[i].data(), on[i].size() * 4)) << "step " << i;
-        }
+        expect_identical_logits(off, on);
     }
 }
 
@@ -369,11 +370,7 @@ TEST(CudaNormProductModel, Qwen3NextSharedExpertFoldIsBitIdentical) {
         EXPECT_EQ(cuda::matvec_gated_calls(), gated0) << "folded with folding off";
         const auto on = decode_logits(*file, true, 6);
         EXPECT_GT(cuda::matvec_gated_calls(), gated0) << "the shared expert's add was not folded";
-        ASSERT_EQ(off.size(), on.size());
-        for (size_t i = 0; i < on.size(); ++i) {
-            for (float v : on[i]) ASSERT_TRUE(std::isfinite(v)) << "step " << i;
-            EXPECT_EQ(0, std::memcmp(off[i].data(), on[i].data(), on[i].size() * 4)) << "step " << i;
-        }
+        expect_identical_logits(off, on);
         EXPECT_NE(0, std::memcmp(on[1].data(), on.back().data(), on[1].size() * 4)) << "steps alike";
     }
 }
