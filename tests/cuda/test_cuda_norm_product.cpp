@@ -322,7 +322,7 @@ TEST(CudaNormProductModel, DecodeWithAndWithoutFoldingIsBitIdentical) {
 // The SwiGLU fold in whole decode steps: the tiny fixtures' FFNs (128 wide) are narrower than a
 // count group, so this writes a synthetic model of Qwen3-0.6B's widths (n_embd 1024, n_ff 3072)
 // with 2 layers and a 4096-token vocabulary, in Q8_0 (Q8_0 conversion for the down product) and
-// Q4_K_M (Q8_K; its layer 0 also has V in Q6_K beside Q/K in Q4_K): fold off and on, the same
+// Q4_K_M (Q8_K; its layer 1 has V and down in Q6_K beside Q/K in Q4_K): fold off and on, the same
 // logits bit for bit, and the fold must have happened.
 TEST(CudaNormProductModel, SwigluFoldIsBitIdentical) {
     if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
