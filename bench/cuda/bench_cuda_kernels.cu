@@ -44,30 +44,8 @@ const TypeId kTypes[] = {TypeId::F16,  TypeId::BF16, TypeId::Q8_0, TypeId::Q4_0,
                          TypeId::IQ2_XS, TypeId::IQ2_S, TypeId::IQ3_XXS, TypeId::IQ3_S, TypeId::TQ2_0,
                          TypeId::TQ1_0, TypeId::IQ1_S, TypeId::IQ1_M};
 
-// A streaming read of 1 GiB (16-byte loads, 4 in flight a thread): the ceiling a decode kernel,
-// which only reads, is held against beside the copy.
-__global__ void read_kernel(const int4* __restrict__ p, size_t n, int* out) {
-    int acc = 0;
-    const size_t stride = (size_t)gridDim.x * blockDim.x;
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    for (; i + 3 * stride < n; i += 4 * stride) {
-        const int4 a = p[i], b = p[i + stride], c = p[i + 2 * stride], d = p[i + 3 * stride];
-        acc ^= a.x ^ a.y ^ a.z ^ a.w ^ b.x ^ b.y ^ b.z ^ b.w ^ c.x ^ c.y ^ c.z ^ c.w ^ d.x ^ d.y ^ d.z ^ d.w;
-    }
-    for (; i < n; i += stride) acc ^= p[i].x;
-    if (acc == 0x12345678) *out = acc;  // keeps the loads alive
-}
-
-double read_bandwidth_gbs(cudaStream_t stream, int n_sms) {
-    const size_t bytes = size_t(1) << 30;
-    cuda::DeviceBuffer a(bytes), out(4);
-    a.fill_bytes(0x5A);
-    const double ms = time_graph(stream, 4, [&](int) {
-        read_kernel<<<n_sms * 8, 256, 0, stream>>>(a.as<int4>(), bytes / 16, out.as<int>());
-    });
-    return bytes / (ms * 1e-3) / 1e9;
-}
-
+// The device-to-device copy rate (read + write bytes), beside the streaming read of
+// cuda::measure_read_gbps (the ceiling of a decode kernel, which only reads).
 double copy_bandwidth_gbs(cudaStream_t stream) {
     const size_t bytes = size_t(1) << 30;
     cuda::DeviceBuffer a(bytes), b(bytes);
@@ -112,7 +90,7 @@ int main(int argc, char** argv) {
         cudaStream_t stream;
         SHOOTOUT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
         const double copy_gbs = copy_bandwidth_gbs(stream);
-        const double read_gbs = read_bandwidth_gbs(stream, info.multiprocessors);
+        const double read_gbs = cuda::measure_read_gbps();
         std::printf("device-to-device copy (cudaMemcpyAsync): %.0f GB/s (read + write); streaming read: %.0f GB/s\n\n",
                     copy_gbs, read_gbs);
 

@@ -15,6 +15,7 @@
 
 namespace shootout {
 class Model;
+enum class Backend;
 namespace gguf {
 class File;
 }
@@ -52,6 +53,11 @@ std::vector<BenchResult> run_bench(Model& model, const std::string& model_name, 
 // token_embd (unless the output product uses it: no output.weight) and n_used / n_expert of each
 // expert stack (ffn_*_exps). Times tg tokens/s, the bandwidth the step draws from memory.
 uint64_t decode_weight_bytes(const gguf::File& file);
+
+// The memory read rate (GB/s) decode's weight bytes a second are held against: for CUDA the GPU's
+// streaming read of 1 GiB (cuda::measure_read_gbps; issue 4's "measured HBM bandwidth"), for the
+// CPU 0 (not measured). Run it before models take the memory.
+double measured_read_gbps(Backend backend);
 
 // Mean and sample standard deviation (n - 1; 0 for one sample), as llama-bench's avg/stdev.
 void summarize(BenchResult& result);

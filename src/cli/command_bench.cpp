@@ -34,6 +34,11 @@ int bench_command_run(const Args& args) {
     const std::string out_prefix = args.get("out", "");
     ThreadPool pool((int)args.get_int("threads", 0, 0, 1024));
 
+    // Decode's GB/s is held against the device's own read rate, measured before any model takes memory.
+    const double read_gbps = bench::measured_read_gbps(backend);
+    if (read_gbps > 0)
+        std::fprintf(stderr, "bench: %s streams %.0f GB/s of reads (1 GiB, 16-byte loads, median of 7)\n",
+                     backend_name(backend).c_str(), read_gbps);
     std::vector<bench::BenchResult> results;
     for (const auto& path : paths) {
         LoadedModel loaded = open_model(path, "");
@@ -42,12 +47,15 @@ int bench_command_run(const Args& args) {
         // Decode rows also say how fast they read the weights (bytes a step reads x steps a second).
         const double step_gb = (double)bench::decode_weight_bytes(*loaded.file) / 1e9;
         auto part = bench::run_bench(*loaded.model, loaded.name, backend_name(backend), options,
-                                     [step_gb](const bench::BenchResult& r) {
+                                     [step_gb, read_gbps](const bench::BenchResult& r) {
                                          std::fprintf(stderr, "  %-8s %10.2f ± %.2f t/s", r.test.c_str(),
                                                       r.mean_tokens_per_second, r.sd_tokens_per_second);
-                                         if (r.n_gen > 0)
-                                             std::fprintf(stderr, "  (%.3f GB of weights a token: %.0f GB/s)",
-                                                          step_gb, step_gb * r.mean_tokens_per_second);
+                                         if (r.n_gen > 0) {
+                                             const double gbps = step_gb * r.mean_tokens_per_second;
+                                             std::fprintf(stderr, "  (%.3f GB of weights a token: %.0f GB/s", step_gb, gbps);
+                                             if (read_gbps > 0) std::fprintf(stderr, ", %.0f %% of the reads", 100.0 * gbps / read_gbps);
+                                             std::fprintf(stderr, ")");
+                                         }
                                          std::fprintf(stderr, "\n");
                                      });
         results.insert(results.end(), part.begin(), part.end());

@@ -43,6 +43,10 @@ struct DeviceInfo {
 // Number of CUDA devices; 0 when there is no driver or no GPU (never throws).
 int device_count();
 DeviceInfo device_info(int device = 0);
+// The current device's streaming read rate in GB/s (read_probe.cu): `bytes` of its memory read with
+// 16-byte loads, the median of 7 timings of 4 passes. What a decode step's weight bytes a second
+// are held against (shootout bench, bench_cuda_kernels).
+double measure_read_gbps(size_t bytes = size_t(1) << 30);
 
 // Device memory, freed on destruction. Move-only.
 class DeviceBuffer {
