@@ -12,6 +12,10 @@
 #include <sys/wait.h>
 #include <vector>
 
+#ifdef SHOOTOUT_HAVE_CUDA
+#include "backend/cuda/cuda_kernels.h"
+#endif
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -165,6 +169,25 @@ TEST(Cli, UnknownArchitectureIsNamed) {
     EXPECT_EQ(count_lines(r.err), 1) << r.err;
     // The vocabulary is checked first or the architecture: either way the line names the file.
     EXPECT_NE(r.err.find(model), std::string::npos) << r.err;
+}
+
+// --backend cuda where it cannot run says why in one line: no GPU (a CUDA build, as CI's), or no CUDA
+// in the build; never a CUDA runtime error from whatever ran first (bench measures the GPU's read
+// rate before loading models).
+TEST(Cli, CudaBackendWithoutAGpuIsNamed) {
+#ifdef SHOOTOUT_HAVE_CUDA
+    if (shootout::cuda::device_count() > 0) GTEST_SKIP() << "a GPU answers here";
+    const std::string expected = "no CUDA device";
+#else
+    const std::string expected = "no CUDA backend";
+#endif
+    const std::string commands[] = {"bench -p 8 -n 0 -r 1", "eval --chunks 1 --data " + kText};
+    for (const std::string& command : commands) {
+        const Result r = shootout(command + " --model " + kModel + " --backend cuda");
+        EXPECT_EQ(r.exit_code, 1) << command << ": " << r.output;
+        EXPECT_EQ(count_lines(r.err), 1) << command << ": " << r.err;
+        EXPECT_NE(r.err.find(expected), std::string::npos) << command << ": " << r.err;
+    }
 }
 
 TEST(Cli, BadTextsAreRefused) {
