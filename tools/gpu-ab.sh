@@ -2,12 +2,12 @@
 # A/B speed of two builds (or two settings of one build) on the same synthetic models, in one device
 # call: what decides whether a kernel change stays. Run through the device tool.
 #   tools/gpu-ab.sh [--a TARBALL] [--a-env 'VAR=v ...'] [--b-env 'VAR=v ...'] [--c-env 'VAR=v ...']
-#                   [--prompts 512] [--gen 0] [--depth 0] [--reps 3] [--rounds 2] SPEC...
+#                   [--d-env 'VAR=v ...'] [--prompts 512] [--gen 0] [--depth 0] [--reps 3] [--rounds 2] SPEC...
 #   --a TARBALL  build A from this source tarball (e.g. `git archive <rev> | gzip >
 #                .device-carry/a.tar.gz`, carried); without it A is the working tree's build too
 #   --a-env / --b-env  environment for A's / B's runs (e.g. --b-env SHOOTOUT_CUDA_MOE_MMQ=0)
-#   --c-env      a third column C: the working tree's build again with this environment (two
-#                settings timed against A in one call: one build and one synth a model for all)
+#   --c-env, --d-env  third and fourth columns C, D: the working tree's build again with this
+#                environment (several settings timed against A in one call: one build, one synth a model)
 #   --depth D    tokens in the KV cache before each test (shootout bench -d; both builds must have it)
 #   SPEC = ARCH:SHAPE:RECIPE[:pure]  as tools/gpu-speed.sh (qwen3:8B:Q4_K_M, qwen3moe:30B-A3B:MXFP4_MOE, ...)
 # B is the working tree. Both build at once (half the cores each); each model is synthesized once and
@@ -15,13 +15,14 @@
 # drift of the card shows in both columns.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-a_tar=""; a_env=""; b_env=""; c_env=""; prompts=512; gen=0; depth=0; reps=3; rounds=2; specs=()
+a_tar=""; a_env=""; b_env=""; c_env=""; d_env=""; prompts=512; gen=0; depth=0; reps=3; rounds=2; specs=()
 while [ $# -gt 0 ]; do
   case $1 in
     --a) a_tar=$(realpath "$2"); shift ;;
     --a-env) a_env=$2; shift ;;
     --b-env) b_env=$2; shift ;;
     --c-env) c_env=$2; shift ;;
+    --d-env) d_env=$2; shift ;;
     --prompts) prompts=$2; shift ;;
     --gen) gen=$2; shift ;;
     --depth) depth=$2; shift ;;
@@ -53,7 +54,7 @@ if [ -n "$a_pid" ]; then
   wait "$a_pid" || { echo "gpu-ab: build A failed"; grep -v "ptxas info" "$out/build-a.log" | tail -30; exit 1; }
 fi
 B=$build/shootout
-echo "gpu-ab: builds $(( $(date +%s) - t0 )) s; A = ${a_tar:-working tree} ${a_env:+($a_env)}, B = working tree ${b_env:+($b_env)}${c_env:+, C = working tree ($c_env)}"
+echo "gpu-ab: builds $(( $(date +%s) - t0 )) s; A = ${a_tar:-working tree} ${a_env:+($a_env)}, B = working tree ${b_env:+($b_env)}${c_env:+, C = working tree ($c_env)}${d_env:+, D = working tree ($d_env)}"
 
 # The mean t/s of each test row of one `shootout bench` run, as "pp512 123.4 tg128 56.7".
 rates() {
@@ -70,6 +71,7 @@ for spec in "${specs[@]}"; do
   for ((r = 1; r <= rounds; r++)); do
     line="$spec round $r: A $(rates "$A" "$a_env" "$f")| B $(rates "$B" "$b_env" "$f")"
     [ -n "$c_env" ] && line="$line| C $(rates "$B" "$c_env" "$f")"
+    [ -n "$d_env" ] && line="$line| D $(rates "$B" "$d_env" "$f")"
     echo "$line"
   done
   rm -f "$f"
