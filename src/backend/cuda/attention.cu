@@ -170,15 +170,14 @@ void launch(const uint16_t* k_cache, const uint16_t* v_cache, const float* q, in
 // SHOOTOUT_CUDA_DECODE_MMA=0 (decode_walk_cores.cuh). The warps' partial sums are merged through
 // shared memory at the end. The one-query-warp kernel above walked every key tile of every head
 // serially in one warp: ~8 us a layer at 128 positions on an H200.
-// With gridDim.y > 1 (DecodeSplit, ops_kernels.h) block (h, s) takes the s-th range of the keys
-// (at least min_split_keys of them: the launch passes kMinSplitKeys): the ranges are cut at run
-// time from the position, so a captured graph serves every context length.
+// With gridDim.y > 1 (DecodeSplit, ops_kernels.h) block (h, s) takes the s-th range of the keys: the
+// ranges are cut at run time from the position, so a captured graph serves every context length.
 template <int HD, int G, int W, ActivationType A, bool kMma>
 __global__ void __launch_bounds__(W * 32, kMma ? 2 : 1)
 attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const float* k, const float* v, int64_t pos0,
                         const int64_t* __restrict__ pos0_device, int n_head_kv, float scale, NormRope nr,
                         float* q_back, float* k_back, float* out, int8_t* __restrict__ qs, float2* __restrict__ ds,
-                        float* partials, unsigned* counters, int min_split_keys) {
+                        float* partials, unsigned* counters) {
     pdl_launch_dependents();
     // Phase marks (phase_trace.cuh; nothing unless built with SHOOTOUT_CUDA_PHASE_TRACE): thread 0 of
     // block (0, 0).
@@ -189,7 +188,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     if (pos0_device) pos0 = *pos0_device;
     constexpr int kPer = HD / 32;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    // The key ranges: whole block tiles of at least min_split_keys; blocks past the last range exit
+    // The key ranges: whole block tiles of at least kMinSplitKeys; blocks past the last range exit
     // (without waiting: they touch no memory an earlier kernel writes).
     const int64_t n_keys = pos0 + 1;
     int64_t range = n_keys;
@@ -198,7 +197,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
         const int64_t tile = (int64_t)W * (kMma ? kMmaWalkKeys : kCoresWalkKeys<HD>);
         range = (n_keys + gridDim.y - 1) / gridDim.y;
         range = (range + tile - 1) / tile * tile;
-        if (range < min_split_keys) range = min_split_keys;
+        if (range < kMinSplitKeys) range = kMinSplitKeys;
         n_ranges = (int)((n_keys + range - 1) / range);
     }
     const int split = blockIdx.y;
@@ -509,7 +508,7 @@ void launch_decode(const DecodeArgs& a, const backend::AttentionShape& shape, cu
                       a.pos0, a.pos0_device, (int)shape.n_head_kv, a.scale, nr,
                       a.norm_rope ? const_cast<float*>(a.q) : nullptr, a.norm_rope ? const_cast<float*>(a.k) : nullptr,
                       a.out, a.qs, a.ds, ranges > 1 ? a.split->partials : nullptr,
-                      ranges > 1 ? a.split->counters : nullptr, kMinSplitKeys);
+                      ranges > 1 ? a.split->counters : nullptr);
     };
     // Warps a block: the CUDA-core walk's partial sums take W * G * HD floats (<= 32 KB); the mma
     // walk's ~190-204 registers a lane let 2 blocks of 4 warps stay on an SM (decode_ranges' count).

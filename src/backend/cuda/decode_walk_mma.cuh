@@ -45,13 +45,12 @@ struct MmaTile {
     uint4 kx[2][HD / 32], vx[4][HD / 64];
 };
 
-// Calls f(piece, src, key) for each 16-byte piece a lane holds of the tile at key p0: piece
-// k < 2 * HD / 32 is kx[k / (HD / 32)][k % (HD / 32)], the rest vx[...] in order; src its address in
-// the cache (computed for every key, past the cache's rows too: callers read only the keys they
-// know are there) and key its position.
-template <int HD, class F>
-__device__ __forceinline__ void for_each_tile_piece(const __half* k_cache, const __half* v_cache, int64_t kv_row,
-                                                    int kv_head, int64_t p0, F&& f) {
+// Loads the tile at key p0 of KV head kv_head: every load at once (one memory round trip). Keys at
+// or past key_end read as zeros (the cache there may hold anything, and a zero probability times a
+// NaN is a NaN).
+template <int HD>
+__device__ __forceinline__ void load_mma_tile(const __half* k_cache, const __half* v_cache, int64_t kv_row, int kv_head,
+                                              int64_t p0, int64_t key_end, MmaTile<HD>& t) {
     const int lane = threadIdx.x % 32, r = lane / 4, c = lane % 4;
     const __half* k_head = k_cache + (int64_t)kv_head * HD;
     const __half* v_head = v_cache + (int64_t)kv_head * HD;
@@ -59,30 +58,18 @@ __device__ __forceinline__ void for_each_tile_piece(const __half* k_cache, const
     for (int j = 0; j < 2; ++j) {
         const int64_t key = p0 + 8 * j + r;
 #pragma unroll
-        for (int m = 0; m < HD / 32; ++m) f(j * (HD / 32) + m, k_head + key * kv_row + 32 * m + 8 * c, key);
+        for (int m = 0; m < HD / 32; ++m)
+            t.kx[j][m] = key < key_end ? *reinterpret_cast<const uint4*>(k_head + key * kv_row + 32 * m + 8 * c)
+                                       : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
         const int64_t key = p0 + 2 * c + (i & 1) + 8 * (i >> 1);
 #pragma unroll
-        for (int u = 0; u < HD / 64; ++u) f(2 * (HD / 32) + i * (HD / 64) + u, v_head + key * kv_row + 64 * u + 8 * r, key);
+        for (int u = 0; u < HD / 64; ++u)
+            t.vx[i][u] = key < key_end ? *reinterpret_cast<const uint4*>(v_head + key * kv_row + 64 * u + 8 * r)
+                                       : make_uint4(0, 0, 0, 0);
     }
-}
-template <int HD>
-__device__ __forceinline__ uint4& tile_piece(MmaTile<HD>& t, int k) {
-    return k < 2 * (HD / 32) ? t.kx[k / (HD / 32)][k % (HD / 32)]
-                             : t.vx[(k - 2 * (HD / 32)) / (HD / 64)][(k - 2 * (HD / 32)) % (HD / 64)];
-}
-
-// Loads the tile at key p0 of KV head kv_head: every load at once (one memory round trip). Keys at
-// or past key_end read as zeros (the cache there may hold anything, and a zero probability times a
-// NaN is a NaN).
-template <int HD>
-__device__ __forceinline__ void load_mma_tile(const __half* k_cache, const __half* v_cache, int64_t kv_row, int kv_head,
-                                              int64_t p0, int64_t key_end, MmaTile<HD>& t) {
-    for_each_tile_piece<HD>(k_cache, v_cache, kv_row, kv_head, p0, [&](int k, const __half* src, int64_t key) {
-        tile_piece(t, k) = key < key_end ? *reinterpret_cast<const uint4*>(src) : make_uint4(0, 0, 0, 0);
-    });
 }
 
 // Puts the new position's key and value (F16 rows in shared memory, as stored in the cache) into a
@@ -273,14 +260,6 @@ __device__ __forceinline__ void decode_walk_mma(const __half* k_cache, const __h
     int64_t p0 = key_begin + (int64_t)warp * kMmaWalkKeys;
     if constexpr (kFirstLoaded) {
         if (p0 < key_end) step(first, p0);
-        p0 += (int64_t)W * kMmaWalkKeys;
-        // The second tile outside the loop too, as the kernel was timed (H100); folded into the loop
-        // the compiled code differs (not timed).
-        if (p0 < key_end) {
-            MmaTile<HD> tile;
-            load_mma_tile<HD>(k_cache, v_cache, kv_row, kv_head, p0, key_end, tile);
-            step(tile, p0);
-        }
         p0 += (int64_t)W * kMmaWalkKeys;
     }
     for (; p0 < key_end; p0 += (int64_t)W * kMmaWalkKeys) {
