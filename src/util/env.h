@@ -3,6 +3,7 @@
 // (SHOOTOUT_CUDA_MATVEC_ROWS=2), so two paths can be timed in one build.
 #pragma once
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,5 +16,24 @@ inline bool env_is(const char* name, const char* value) {
     return v != nullptr && std::strcmp(v, value) == 0;
 }
 inline bool env_switched_off(const char* name) { return env_is(name, "0"); }
+
+// A switch whose default comes from the environment on first use and which tests may set (the CUDA
+// backend's norm_folding and swiglu_folding). read: the environment's answer.
+class SettableSwitch {
+public:
+    bool get(bool (*read)()) {
+        int state = state_.load(std::memory_order_relaxed);
+        if (state < 0) {
+            int expected = -1;
+            state_.compare_exchange_strong(expected, read() ? 1 : 0);
+            state = state_.load(std::memory_order_relaxed);
+        }
+        return state == 1;
+    }
+    void set(bool on) { state_.store(on ? 1 : 0, std::memory_order_relaxed); }
+
+private:
+    std::atomic<int> state_{-1};  // -1: not read yet
+};
 
 }  // namespace shootout

@@ -1,4 +1,5 @@
-// util/env.h: a comparison switch is off only for the exact value "0".
+// util/env.h: a comparison switch is off only for the exact value "0"; a settable switch reads the
+// environment once, and a test's setting wins over it.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -19,6 +20,22 @@ TEST(EnvSwitch, OffOnlyForZero) {
         ::setenv(kName, other, 1);
         EXPECT_FALSE(env_switched_off(kName)) << "value '" << other << "'";
     }
+    ::unsetenv(kName);
+}
+
+TEST(EnvSwitch, SettableSwitchReadsOnceAndCanBeSet) {
+    SettableSwitch s;
+    ::setenv(kName, "1", 1);
+    auto read = [] { return env_is(kName, "1"); };
+    EXPECT_TRUE(s.get(read));
+    ::setenv(kName, "0", 1);
+    EXPECT_TRUE(s.get(read)) << "read again after the first call";
+    s.set(false);
+    EXPECT_FALSE(s.get(read));
+    s.set(true);
+    EXPECT_TRUE(s.get(read));
+    SettableSwitch unset;
+    EXPECT_FALSE(unset.get(read));  // "0" now
     ::unsetenv(kName);
 }
 

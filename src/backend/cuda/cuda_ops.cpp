@@ -12,7 +12,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <string>
 #include <unordered_map>
@@ -32,8 +31,7 @@
 namespace shootout::cuda {
 namespace {
 
-// -1: not asked yet (read SHOOTOUT_CUDA_NORM_PRODUCT at the first call), 0: off, 1: on.
-std::atomic<int> norm_folding_state{-1};
+SettableSwitch norm_folding_switch;  // SHOOTOUT_CUDA_NORM_PRODUCT, read at the first call
 
 class CudaBuffer : public backend::Buffer {
 public:
@@ -1016,15 +1014,9 @@ private:
 std::unique_ptr<backend::Ops> make_cuda_ops() { return std::make_unique<CudaOps>(); }
 
 bool norm_folding() {
-    int state = norm_folding_state.load(std::memory_order_relaxed);
-    if (state < 0) {
-        int expected = -1;
-        norm_folding_state.compare_exchange_strong(expected, env_switched_off("SHOOTOUT_CUDA_NORM_PRODUCT") ? 0 : 1);
-        state = norm_folding_state.load(std::memory_order_relaxed);
-    }
-    return state == 1;
+    return norm_folding_switch.get([] { return !env_switched_off("SHOOTOUT_CUDA_NORM_PRODUCT"); });
 }
 
-void set_norm_folding(bool on) { norm_folding_state.store(on ? 1 : 0, std::memory_order_relaxed); }
+void set_norm_folding(bool on) { norm_folding_switch.set(on); }
 
 }  // namespace shootout::cuda

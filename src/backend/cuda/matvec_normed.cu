@@ -48,20 +48,14 @@ void matvec_normed(const DeviceWeight* const* ws, float* const* ys, int n, const
 }
 
 namespace {
-std::atomic<int> swiglu_folding_state{-1};  // -1: not yet read from the environment
+SettableSwitch swiglu_folding_switch;
 }
 
 bool swiglu_folding() {
-    int state = swiglu_folding_state.load(std::memory_order_relaxed);
-    if (state < 0) {
-        int expected = -1;
-        swiglu_folding_state.compare_exchange_strong(expected, env_is("SHOOTOUT_CUDA_SWIGLU_FOLD", "1") ? 1 : 0);
-        state = swiglu_folding_state.load(std::memory_order_relaxed);
-    }
-    return state == 1;
+    return swiglu_folding_switch.get([] { return env_is("SHOOTOUT_CUDA_SWIGLU_FOLD", "1"); });
 }
 
-void set_swiglu_folding(bool on) { swiglu_folding_state.store(on ? 1 : 0, std::memory_order_relaxed); }
+void set_swiglu_folding(bool on) { swiglu_folding_switch.set(on); }
 
 uint64_t matvec_swiglu_fold_calls() { return swiglu_fold_calls.load(); }
 
