@@ -41,6 +41,17 @@ pack_llama_build() {
     && echo "llama.cpp binaries packed: $(du -h /tmp/llama-bin.tar.xz | cut -f1) in $(ls "$out"/llama-bin.tar.xz.part* | wc -l) parts"
 }
 
+# The device tool brings back at most 8 files from $OUT: with LLAMA_PACK=1 (the parts alone take 3),
+# every other file of $out goes into one $out/logs.tgz, so the parts are not crowded out (session 15
+# lost its packed binaries to the 27 tables and logs beside them). Called last by the scripts.
+bundle_logs_for_pack() {
+  [ "${LLAMA_PACK:-0}" = 1 ] || return 0
+  local files
+  files=$(cd "$out" && ls -A | grep -v -e '^llama-bin\.tar\.xz\.part' -e '^logs\.tgz$')
+  [ -n "$files" ] || return 0
+  (cd "$out" && tar czf logs.tgz $files && rm -rf $files)
+}
+
 # Builds the shootout binary (CUDA on, tests and benches off); sets S to it. Exits on failure.
 build_shootout() {
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \

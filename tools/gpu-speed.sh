@@ -11,7 +11,8 @@
 #   is otherwise Q8_0 everywhere).
 #   --llama SRC   a llama.cpp source tree (built here, ~6 min), or the llama-bin.tar.xz of an earlier
 #                 call run with LLAMA_PACK=1 (its parts in that call's $OUT; see gpu-lib.sh)
-# Prints one line per test (Shootout t/s, llama.cpp t/s, ratio) and leaves both tools' tables in $OUT.
+# Prints one line per test (Shootout t/s, llama.cpp t/s, ratio) and leaves both tools' tables in $OUT
+# (with LLAMA_PACK=1 in $OUT/logs.tgz, beside the packed binaries' parts).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -74,4 +75,5 @@ PY
   grep -E "GB of weights a token" "$out/bench-$name.txt" | sed "s/^ */  $name /"  # the decode bandwidth
   rm -f "$f"
 done
+bundle_logs_for_pack
 exit $status
