@@ -18,7 +18,7 @@ inline bool env_is(const char* name, const char* value) {
 inline bool env_switched_off(const char* name) { return env_is(name, "0"); }
 
 // A switch whose default comes from the environment on first use and which tests may set (the CUDA
-// backend's norm_folding and swiglu_folding). read: the environment's answer.
+// backend's norm_folding). read: the environment's answer.
 class SettableSwitch {
 public:
     bool get(bool (*read)()) {

@@ -105,8 +105,8 @@ __global__ void swiglu_quantize_kernel(const float* gate, const float* up, int64
     const int lane = threadIdx.x % 32;
     const int64_t block = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
     if (block >= n_blocks) return;
-    // out may be gate or up: each element is read before written
-    auto f = [](float g, float u) { return swiglu_value(g, u); };
+    // as swiglu_kernel (pointwise.cu); out may be gate or up: each element is read before written
+    auto f = [](float g, float u) { return g / (1.0f + expf(-g)) * u; };
     if constexpr (A == ActivationType::Q8_K) {
         // Every load first (two 16-byte loads each): loads interleaved with the stores to out, which
         // may alias them, waited one after another: ~6 us a call in an 8B Q4_K_M decode step (timed

@@ -140,10 +140,6 @@ __device__ __forceinline__ void store_q8_32_by_4(const float (&v)[8], int8_t* qs
     if (piece == 0) *ds = q8_32_scales<A>(d, (float)sum);
 }
 
-// silu(g) * u, as swiglu_kernel (pointwise.cu) computes it: one expression for the SwiGLU kernels
-// and the gate/up launch that folds SwiGLU in (matvec_swiglu.h), so their bits agree.
-__device__ __forceinline__ float swiglu_value(float g, float u) { return g / (1.0f + expf(-g)) * u; }
-
 // Stores the Q8_0 / Q8_1 quantization of one 32 block held by the warp (lane i: element i).
 template <ActivationType A>
 __device__ __forceinline__ void store_q8_32(float v, int8_t* qs, float2* ds) {

@@ -21,7 +21,6 @@
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/moe_deltanet_kernels.h"
-#include "backend/cuda/matvec_swiglu.h"
 #include "backend/cuda/moe_mmq.h"
 #include "backend/cuda/ops_kernels.h"
 #include "backend/cuda/step_graph.h"
@@ -223,7 +222,6 @@ public:
     }
 
     void swiglu(const float* gate, const float* up, size_t n, float* out) override {
-        if (fold_swiglu_into_products(gate, up, (int64_t)n, out)) return;
         if (const int64_t n_in = consumer_row(out, (int64_t)n); n_in > 0) {
             const int64_t n_rows = (int64_t)n / n_in;
             if (launch_quantizing(Key('S') << gate << up << n << out, -1, out, n_rows, n_in,
@@ -761,46 +759,6 @@ private:
                                       cuda::rms_norm_quantize(p.x, p.w, 1, p.n, p.eps, p.out, act, qs, ds, s);
                                   }));
     }
-    // The trial SHOOTOUT_CUDA_SWIGLU_FOLD=1 (matvec_swiglu.h): SwiGLU right after its gate/up products,
-    // held back as one normed launch of one token, with the down product wanting out converted as a
-    // whole row: that launch computes it too. out must be the gate output (the model's in-place
-    // SwiGLU). Returns whether it did.
-    bool fold_swiglu_into_products(const float* gate, const float* up, int64_t n, float* out) {
-        const PendingProducts& p = pending_;
-        if (!cuda::swiglu_folding() || p.n != 2 || p.accumulate || p.n_tokens != 1 || !norm_.set || norm_.done ||
-            p.x != norm_.out || p.y[0] != gate || p.y[1] != up || out != gate || p.w[0]->n_out != n ||
-            p.w[1]->n_out != n ||
-            !cuda::matvec_normed_swiglu_supports(p.w[0]->type, p.w[0]->n_in, n) || consumer_row(out, n) != n)
-            return false;
-        const ActivationType act = predicted_conversion(out, 1, n);
-        if (act != ActivationType::Q8_0 && act != ActivationType::Q8_K) return false;
-        const PendingProducts gp = p;
-        pending_ = PendingProducts{};
-        const PendingNorm nm = norm_;
-        norm_.set = false;  // done by the launch below, not by launch()'s flush
-        const cuda::NormedInput in{nm.x, nm.w, nm.out, nm.n, nm.eps};
-        unsigned* counts = swiglu_counts(n);
-        Key key('W');
-        key << nm.x << nm.w << nm.out << nm.n << nm.eps << gp.w[0] << gp.w[1] << gate << up << n << act;
-        launch(key, -1, converting(act, 1, n, [=](ActivationType a, int8_t* qs, float2* ds, cudaStream_t s, const int64_t*) {
-                   cuda::matvec_normed_swiglu(gp.w, gp.y, in, cuda::SwigluFold{out, a, qs, ds, counts}, s);
-               }));
-        quantized_x_ = {out, 1, n, (int)act};
-        return true;
-    }
-    // The fold's group counts: zeros, one per 256 outputs, each reset by the launch that used it. Grown
-    // at record time (never inside a capture); a replaced buffer stays allocated in retired_counts_,
-    // since graphs captured with its address may replay.
-    unsigned* swiglu_counts(int64_t n) {
-        const size_t bytes = (size_t)(n / cuda::kSwigluFoldGroup) * sizeof(unsigned);
-        if (swiglu_counts_.bytes() < bytes) {
-            if (swiglu_counts_.data()) retired_counts_.push_back(std::move(swiglu_counts_));
-            swiglu_counts_ = DeviceBuffer(bytes);
-            swiglu_counts_.fill_bytes(0);
-        }
-        return swiglu_counts_.as<unsigned>();
-    }
-
     void record_normed_products(const PendingProducts& p) {
         const PendingNorm nm = norm_;
         // SHOOTOUT_CUDA_NORM_AGAIN=0 (for comparisons): a done norm ends here, as before session 14,
@@ -951,8 +909,6 @@ private:
     std::unordered_map<const uint8_t*, DeviceBuffer> vectors_;
     Workspace workspace_;
     DeviceBuffer split_partials_, split_counters_;
-    DeviceBuffer swiglu_counts_;                 // fold_swiglu_into_products
-    std::vector<DeviceBuffer> retired_counts_;  // smaller count buffers that recorded steps may still use
     cuda::DecodeSplit split_;
     std::vector<float> rows_;
     // The activations the last product left quantized in the workspace of its mode (eager or step):

@@ -22,7 +22,6 @@
 
 #include "backend/cuda/activation_quant.cuh"
 #include "backend/cuda/matvec_kernels.cuh"
-#include "backend/cuda/matvec_swiglu.h"
 
 namespace shootout::cuda {
 
@@ -84,79 +83,13 @@ __device__ __forceinline__ void norm_into_shared(const NormedInput& in, int8_t* 
     __syncthreads();
 }
 
-// Loads 8 floats that other SMs wrote during this launch: through L2 (ld.global.cg), not L1.
-__device__ __forceinline__ void load8_from_l2(const float* p, float (&v)[8]) {
-    const float4 a = __ldcg(reinterpret_cast<const float4*>(p)), b = __ldcg(reinterpret_cast<const float4*>(p) + 1);
-    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
-}
-
-// The SwiGLU of outputs e0 .. e0 + 255 of gate and up (every row of them stored and made visible)
-// into fold.out and its conversion C, by the calling warp: as swiglu_quantize_kernel does it.
-template <ActivationType C>
-__device__ __forceinline__ void swiglu_group(const float* gate, const float* up, int64_t e0, const SwigluFold& fold) {
-    static_assert(kSwigluFoldGroup == 256);
-    const int lane = threadIdx.x % 32;
-    if constexpr (C == ActivationType::Q8_K) {
-        const int64_t e = e0 + 8 * lane;
-        float g[8], u[8], v[8];
-        load8_from_l2(gate + e, g);
-        load8_from_l2(up + e, u);
-#pragma unroll
-        for (int i = 0; i < 8; ++i) v[i] = act::swiglu_value(g[i], u[i]);
-        act::store8(fold.out + e, v);
-        act::store_q8_k(v, fold.qs + e0, fold.ds + e0 / 256 * 8);
-    } else {
-#pragma unroll
-        for (int p = 0; p < 8; ++p) {
-            const int64_t b = e0 + 32 * p, e = b + lane;
-            const float v = act::swiglu_value(__ldcg(gate + e), __ldcg(up + e));
-            fold.out[e] = v;
-            act::store_q8_32<C>(v, fold.qs + b, fold.ds + b / 32);
-        }
-    }
-}
-
-// The fold's end of a warp (matvec_swiglu.h): its rows' groups counted (a lane a row, one round
-// trip), then the groups it completed computed. Lane 0 stored the rows; its fence, then the warp
-// barrier, order those stores before any lane's count (as CUDA's threadFenceReduction sample).
-template <ActivationType C>
-__device__ __forceinline__ void swiglu_fold_end(const MatvecParts& parts, int64_t first_slot, int64_t stride,
-                                                int64_t n_slots, const SwigluFold& fold) {
-    const int lane = threadIdx.x % 32;
-    __threadfence();
-    __syncwarp();
-    for (int64_t base = first_slot; base < n_slots; base += 32 * stride) {
-        const int64_t slot = base + lane * stride;
-        bool completes = false;
-        int64_t group = 0;
-        if (slot < n_slots) {
-            const MatvecPart part = matvec_part_at(parts, slot / kWarpsPerBlock, (int)(slot % kWarpsPerBlock));
-            if (part.row < part.n_out) {
-                group = part.row / kSwigluFoldGroup;
-                completes = atomicAdd(fold.counts + group, 1u) == 2 * kSwigluFoldGroup - 1;
-            }
-        }
-        for (unsigned done = __ballot_sync(0xffffffffu, completes); done; done &= done - 1) {
-            const int64_t g = __shfl_sync(0xffffffffu, group, __ffs(done) - 1);
-            __threadfence();  // every other warp's rows of the group, counted, are visible from here
-            swiglu_group<C>(parts.y[0], parts.y[1], g * kSwigluFoldGroup, fold);
-            if (lane == 0) fold.counts[g] = 0;  // the next launch (stream-ordered after this one) counts afresh
-        }
-    }
-}
-
 // n_slots: 4 x the parts' groups of 4 warps (first_block[n]); slot s is warp s % 4 of group s / 4,
 // as the plain kernel's block s / 4, warp s % 4, and takes kRows rows (matvec_two_rows). The first
 // row's first units are loaded before the PDL wait (weights only, as matvec_q8_kernel).
-// kFold (Q8_0, Q8_1 or Q8_K; F32: none): parts are gate and up, and the launch folds SwiGLU in
-// (swiglu_fold_end).
-template <typename V, ActivationType A, int kPasses, int kInFlight, int kRows = 1,
-          ActivationType kFold = ActivationType::F32>
+template <typename V, ActivationType A, int kPasses, int kInFlight, int kRows = 1>
 __global__ void __launch_bounds__(kNormedWarps * 32, kNormedBlocksPerSm)
-matvec_normed_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, int64_t n_slots, NormedInput in,
-                     SwigluFold fold) {
+matvec_normed_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, int64_t n_slots, NormedInput in) {
     static_assert(kRows == 1 || kRows == 2);
-    static_assert(kFold == ActivationType::F32 || kRows == 1);
     __shared__ __align__(16) int8_t s_qs[kMaxNormedRow];
     __shared__ __align__(16) float2 s_ds[kMaxNormedRow / 32];
     __shared__ float partial[32];
@@ -236,27 +169,18 @@ matvec_normed_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, 
             if (lane == 0 && (k == 0 || has_second)) part.y[part.row + k] = s;
         }
     }
-    if constexpr (kFold != ActivationType::F32)
-        swiglu_fold_end<kFold>(parts, (int64_t)blockIdx.x * kNormedWarps + threadIdx.x / 32, stride, n_slots, fold);
 }
 
 // The SMs of the current device, asked once (the persistent grid's size).
 int multiprocessor_count();
 
-// The gate/up types the SwiGLU fold trial compiles for (matvec_swiglu.h): the 8B recipes' gate/up
-// types; the conversions for the down product it takes: Q8_0 and Q8_K.
-template <TypeId T>
-constexpr bool kSwigluFoldTrial = T == TypeId::Q8_0 || T == TypeId::Q4_K || T == TypeId::Q5_K ||
-                                  T == TypeId::Q6_K || T == TypeId::MXFP4;
-
-// fold (two parts, gate then up): fold SwiGLU in (matvec_normed_swiglu checks the shapes).
 template <TypeId T>
 void launch_matvec_normed(const DeviceWeight* const* w, float* const* y, int n, const NormedInput& in,
-                          cudaStream_t stream, const SwigluFold* fold) {
+                          cudaStream_t stream) {
     if constexpr (T == TypeId::F16 || T == TypeId::BF16) {
-        (void)w, (void)y, (void)n, (void)in, (void)stream, (void)fold;  // matvec_normed_supports says no
+        (void)w, (void)y, (void)n, (void)in, (void)stream;  // matvec_normed_supports says no
     } else {
-        const bool two_rows = !fold && takes_two_rows<T>(w[0]->n_in, true);
+        const bool two_rows = takes_two_rows<T>(w[0]->n_in, true);
         bool overlap = true;
         const MatvecParts parts = matvec_parts_of(w, y, n, overlap, two_rows ? 2 : 1);
         const int64_t n_slots = parts.first_block[n] * kWarpsPerBlock;
@@ -267,44 +191,29 @@ void launch_matvec_normed(const DeviceWeight* const* w, float* const* y, int n, 
         constexpr ActivationType A = activation_type(T);
         constexpr int kInFlight = MatvecShape<T, 1>::kInFlight;
         const int n_blocks = (int)(w[0]->n_in / V::kElems);
-        const SwigluFold no_fold{};
-        if (fold) {
-            if constexpr (kSwigluFoldTrial<T>) {
-                auto go = [&]<int kPasses, ActivationType C>() {
-                    launch_kernel(shape, overlap, matvec_normed_kernel<V, A, kPasses, kInFlight, 1, C>, parts,
-                                  w[0]->row_bytes, n_blocks, n_slots, in, *fold);
-                };
-                const bool k = fold->act == ActivationType::Q8_K, two = in.n > kNormedPass;
-                if (k && two) go.template operator()<2, ActivationType::Q8_K>();
-                else if (k) go.template operator()<1, ActivationType::Q8_K>();
-                else if (two) go.template operator()<2, ActivationType::Q8_0>();
-                else go.template operator()<1, ActivationType::Q8_0>();
-            }
-            return;
-        }
         if constexpr (kTwoRowsTrial<T>) {
             static_assert(kTwoRowsMaxIn <= kNormedPass);  // two-row products' rows take one pass
             if (two_rows) {
                 launch_kernel(shape, overlap, matvec_normed_kernel<V, A, 1, kInFlightPerRowOfTwo<kInFlight>, 2>, parts,
-                              w[0]->row_bytes, n_blocks, n_slots, in, no_fold);
+                              w[0]->row_bytes, n_blocks, n_slots, in);
                 return;
             }
         }
         if (in.n > kNormedPass)
             launch_kernel(shape, overlap, matvec_normed_kernel<V, A, 2, kInFlight>, parts, w[0]->row_bytes, n_blocks,
-                          n_slots, in, no_fold);
+                          n_slots, in);
         else
             launch_kernel(shape, overlap, matvec_normed_kernel<V, A, 1, kInFlight>, parts, w[0]->row_bytes, n_blocks,
-                          n_slots, in, no_fold);
+                          n_slots, in);
     }
 }
 
 #define SHOOTOUT_EXTERN_MATVEC_NORMED(t)                                                                      \
     extern template void launch_matvec_normed<TypeId::t>(const DeviceWeight* const*, float* const*, int,      \
-                                                         const NormedInput&, cudaStream_t, const SwigluFold*);
+                                                         const NormedInput&, cudaStream_t);
 SHOOTOUT_CUDA_TYPES(SHOOTOUT_EXTERN_MATVEC_NORMED)
 #define SHOOTOUT_INSTANTIATE_MATVEC_NORMED(t)                                                                 \
     template void launch_matvec_normed<TypeId::t>(const DeviceWeight* const*, float* const*, int,             \
-                                                  const NormedInput&, cudaStream_t, const SwigluFold*);
+                                                  const NormedInput&, cudaStream_t);
 
 }  // namespace shootout::cuda
