@@ -17,10 +17,9 @@ namespace {
 std::atomic<uint64_t> accumulate_calls{0}, gated_calls{0}, conversion_calls{0};
 }
 
-bool matvec_two_rows(bool normed) {
-    static const bool plain = env_is("SHOOTOUT_CUDA_MATVEC_ROWS", "2") || env_is("SHOOTOUT_CUDA_MATVEC_ROWS", "2p");
-    static const bool with_norm = env_is("SHOOTOUT_CUDA_MATVEC_ROWS", "2");
-    return normed ? with_norm : plain;
+bool matvec_two_rows() {
+    static const bool on = env_is("SHOOTOUT_CUDA_MATVEC_ROWS", "2");
+    return on;
 }
 
 uint64_t matvec_accumulate_calls() { return accumulate_calls.load(); }

@@ -108,24 +108,11 @@ __device__ __forceinline__ MatvecPart matvec_part(const MatvecParts& parts) {
 }
 
 // The trial of two rows a warp for one token (SHOOTOUT_CUDA_MATVEC_ROWS=2, matvec.cu): a short row
-// (4096 wide: an MXFP4 row is 4 units a lane, one step of its 4 in flight) pays its first load's
-// latency, the warp's reduction and a block's start for little streaming; two rows a warp halve that
-// per byte and let the two rows' loads overlap. Each row takes kInFlight / 2 units a step (at least
-// 1), so the registers in flight stay near the type's one-row choice. Kernel bench (H100, session
-// 14, GB/s, one row -> two, two rounds alike): MXFP4 4096x4096 1476 -> 1582, 12288x4096 2104 ->
-// 2337, but 4096x12288 1961 -> 1594; Q4_K +2 % / +1 % / -11 %; Q4_0, Q5_K and Q6_K 5-19 % slower
-// everywhere, Q8_0 equal. Long rows lose (4096 rows make 2048 warps: half the SMs' warp slots), so
-// the trial takes the two types that gained, rows of at most kTwoRowsMaxIn, and leaves the rest.
-// The normed kernel's two-row versions spill (Q4_K 48, MXFP4 96 bytes; its one-row ones 0-52), so
-// SHOOTOUT_CUDA_MATVEC_ROWS=2p keeps it at one row and times the plain products' change alone.
-bool matvec_two_rows(bool normed);
-template <TypeId T> constexpr bool kTwoRowsTrial = T == TypeId::MXFP4 || T == TypeId::Q4_K;
-constexpr int64_t kTwoRowsMaxIn = 4096;
-// Whether a one-token product of T with rows n_in wide takes two rows a warp (normed: the product
-// with the RMSNorm in it, matvec_normed.cuh).
-template <TypeId T> bool takes_two_rows(int64_t n_in, bool normed) {
-    return kTwoRowsTrial<T> && n_in <= kTwoRowsMaxIn && matvec_two_rows(normed);
-}
+// (a Q4_K row of 4096 is 2304 bytes, 4 units a lane) pays its first load's latency, the warp's
+// reduction and a block's start for little streaming; two rows a warp halve that per byte and let
+// the two rows' loads overlap. Each row takes kInFlight / 2 units a step (at least 1), so the
+// registers in flight stay near the type's one-row choice.
+bool matvec_two_rows();
 template <int kInFlight> constexpr int kInFlightPerRowOfTwo = kInFlight > 1 ? kInFlight / 2 : 1;
 
 // One warp per row (kRows = 2: two rows, one token; see matvec_two_rows); lane l takes units l, l +
@@ -284,7 +271,7 @@ template <TypeId T, int NT>
 void launch_matvec_impl(const DeviceWeight* const* w, float* const* y, int n, const float* x, void* scratch,
                         cudaStream_t stream, bool accumulate, const float* gate) {
     constexpr bool kFloat = T == TypeId::F16 || T == TypeId::BF16;
-    const int rows_per_warp = NT == 1 && takes_two_rows<T>(w[0]->n_in, false) ? 2 : 1;
+    const int rows_per_warp = !kFloat && NT == 1 && matvec_two_rows() ? 2 : 1;
     bool overlap = true;
     MatvecParts parts = matvec_parts_of(w, y, n, overlap, rows_per_warp);
     parts.accumulate = accumulate;
@@ -303,7 +290,7 @@ void launch_matvec_impl(const DeviceWeight* const* w, float* const* y, int n, co
         const int n_blocks = (int)(w0.n_in / VecDot<T>::kElems);
         using S = MatvecShape<T, NT>;
         using V = VecDot<T>;
-        if constexpr (NT == 1 && kTwoRowsTrial<T>) {
+        if constexpr (NT == 1) {
             if (rows_per_warp == 2) {
                 launch_kernel(shape, overlap,
                               matvec_q8_kernel<V, NT, kInFlightPerRowOfTwo<S::kInFlight>, S::kMinBlocks, 2>, parts,

@@ -180,7 +180,7 @@ void launch_matvec_normed(const DeviceWeight* const* w, float* const* y, int n, 
     if constexpr (T == TypeId::F16 || T == TypeId::BF16) {
         (void)w, (void)y, (void)n, (void)in, (void)stream;  // matvec_normed_supports says no
     } else {
-        const bool two_rows = takes_two_rows<T>(w[0]->n_in, true);
+        const bool two_rows = matvec_two_rows();
         bool overlap = true;
         const MatvecParts parts = matvec_parts_of(w, y, n, overlap, two_rows ? 2 : 1);
         const int64_t n_slots = parts.first_block[n] * kWarpsPerBlock;
@@ -191,13 +191,15 @@ void launch_matvec_normed(const DeviceWeight* const* w, float* const* y, int n, 
         constexpr ActivationType A = activation_type(T);
         constexpr int kInFlight = MatvecShape<T, 1>::kInFlight;
         const int n_blocks = (int)(w[0]->n_in / V::kElems);
-        if constexpr (kTwoRowsTrial<T>) {
-            static_assert(kTwoRowsMaxIn <= kNormedPass);  // two-row products' rows take one pass
-            if (two_rows) {
-                launch_kernel(shape, overlap, matvec_normed_kernel<V, A, 1, kInFlightPerRowOfTwo<kInFlight>, 2>, parts,
-                              w[0]->row_bytes, n_blocks, n_slots, in);
-                return;
-            }
+        if (two_rows) {
+            constexpr int kInFlight2 = kInFlightPerRowOfTwo<kInFlight>;
+            if (in.n > kNormedPass)
+                launch_kernel(shape, overlap, matvec_normed_kernel<V, A, 2, kInFlight2, 2>, parts, w[0]->row_bytes,
+                              n_blocks, n_slots, in);
+            else
+                launch_kernel(shape, overlap, matvec_normed_kernel<V, A, 1, kInFlight2, 2>, parts, w[0]->row_bytes,
+                              n_blocks, n_slots, in);
+            return;
         }
         if (in.n > kNormedPass)
             launch_kernel(shape, overlap, matvec_normed_kernel<V, A, 2, kInFlight>, parts, w[0]->row_bytes, n_blocks,
