@@ -124,14 +124,6 @@ SHOOTOUT_CUDA_DECODE_MMA=0 "$build/test_cuda_fused" --gtest_filter='*DecodeStep*
 # Norm folding (matvec_normed, the accumulating product) against the unfolded kernels, bit for bit.
 "$build/test_cuda_norm_product" 2>&1 | tee "$out/test-norm-product.log" | grep -E "^\[  (PASSED|FAILED|SKIPPED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-# The trial of two rows a warp in the one-token products (SHOOTOUT_CUDA_MATVEC_ROWS=2, matvec.cu):
-# the products against the CPU reference (odd row counts included), the normed product against the
-# plain one, and PDL decode steps bit for bit.
-for t in test_cuda_kernels test_cuda_norm_product test_cuda_pdl test_cuda_pdl_models; do
-  SHOOTOUT_CUDA_MATVEC_ROWS=2 "$build/$t" 2>&1 | tee "$out/test-rows2-$t.log" \
-    | grep -E "^\[  (PASSED|FAILED|SKIPPED) |FAILED|Failure|error"
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-done
 # The MoE/DeltaNet miniatures, when carried (BF16 GGUFs of ../shared/models, copied beside googletest).
 moe_models=""
 for f in "$root"/.cudamoe-carry/qwen3moe-*.gguf "$root"/.cudamoe-carry/qwen3next-*.gguf; do

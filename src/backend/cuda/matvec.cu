@@ -10,16 +10,10 @@
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/matvec_kernels.cuh"
-#include "util/env.h"
 
 namespace shootout::cuda {
 namespace {
 std::atomic<uint64_t> accumulate_calls{0}, gated_calls{0}, conversion_calls{0};
-}
-
-bool matvec_two_rows() {
-    static const bool on = env_is("SHOOTOUT_CUDA_MATVEC_ROWS", "2");
-    return on;
 }
 
 uint64_t matvec_accumulate_calls() { return accumulate_calls.load(); }

@@ -91,103 +91,73 @@ struct MatvecPart {
 };
 // Constant indices only: a runtime index into the parameter struct makes the compiler copy it to
 // local memory (a 112-byte stack frame in the Q4_K kernel, tg128 300 -> 239 t/s on an H200).
-// b: the index of a group of kWarpsPerBlock warps (a block of this kernel), warp: the warp in it,
-// which takes kRows rows from row (b * kWarpsPerBlock + warp) * kRows (first_block counts such groups).
-template <int kRows = 1>
+// b: the index of a group of kWarpsPerBlock rows (a block of this kernel), warp: the row in it.
 __device__ __forceinline__ MatvecPart matvec_part_at(const MatvecParts& parts, int64_t b, int warp) {
     MatvecPart p{parts.w[0], parts.y[0], parts.n_out[0], b};
     static_assert(kMaxMatvecParts == 3);
     if (parts.n > 1 && b >= parts.first_block[1]) p = {parts.w[1], parts.y[1], parts.n_out[1], b - parts.first_block[1]};
     if (parts.n > 2 && b >= parts.first_block[2]) p = {parts.w[2], parts.y[2], parts.n_out[2], b - parts.first_block[2]};
-    p.row = (p.row * kWarpsPerBlock + warp) * kRows;
+    p.row = p.row * kWarpsPerBlock + warp;
     return p;
 }
-template <int kRows = 1>
 __device__ __forceinline__ MatvecPart matvec_part(const MatvecParts& parts) {
-    return matvec_part_at<kRows>(parts, blockIdx.x, threadIdx.x / 32);
+    return matvec_part_at(parts, blockIdx.x, threadIdx.x / 32);
 }
 
-// The trial of two rows a warp for one token (SHOOTOUT_CUDA_MATVEC_ROWS=2, matvec.cu): a short row
-// (a Q4_K row of 4096 is 2304 bytes, 4 units a lane) pays its first load's latency, the warp's
-// reduction and a block's start for little streaming; two rows a warp halve that per byte and let
-// the two rows' loads overlap. Each row takes kInFlight / 2 units a step (at least 1), so the
-// registers in flight stay near the type's one-row choice.
-bool matvec_two_rows();
-template <int kInFlight> constexpr int kInFlightPerRowOfTwo = kInFlight > 1 ? kInFlight / 2 : 1;
-
-// One warp per row (kRows = 2: two rows, one token; see matvec_two_rows); lane l takes units l, l +
-// 32, ... (matvec_units.cuh) and loads kInFlight of them (a row) before the first dot product. With
-// PDL (pdl.cuh) the first kInFlight loads of each lane are issued before pdl_wait(): they read
-// weights only, which no kernel writes (launch_matvec_impl launches with PDL only for
-// DeviceWeight::immutable weights); the dot products read the quantized activations the previous
-// kernel wrote, so they come after it. Every warp waits, those past the last row included.
-template <typename V, int NT, int kInFlight, int kMinBlocksPerSm, int kRows = 1>
+// One warp per row; lane l takes units l, l + 32, ... (matvec_units.cuh) and loads kInFlight of them
+// before the first dot product. With PDL (pdl.cuh) the first kInFlight loads of each lane are issued
+// before pdl_wait(): they read weights only, which no kernel writes (launch_matvec_impl launches with
+// PDL only for DeviceWeight::immutable weights); the dot products read the quantized activations the
+// previous kernel wrote, so they come after it. Every warp waits, those past the last row included.
+template <typename V, int NT, int kInFlight, int kMinBlocksPerSm>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocksPerSm)
 matvec_q8_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, QuantizedX x) {
-    static_assert(kRows == 1 || (kRows == 2 && NT == 1));
     pdl_launch_dependents();
     const int lane = threadIdx.x % 32;
-    const MatvecPart part = matvec_part<kRows>(parts);
+    const MatvecPart part = matvec_part(parts);
     const int64_t row = part.row, n_out = part.n_out;
     float* y = part.y;
     const bool has_row = row < n_out;
-    // The warp's second row (kRows = 2), absent in the last warp of a part with an odd row count.
-    const bool has_second = kRows == 2 && row + 1 < n_out;
     const uint8_t* w_row = part.w + row * row_bytes;
     // A lane's units are all the same unit of their blocks (32 is a multiple of kUnits): unit u of
     // blocks b0, b0 + 32 / kUnits, ...
     static_assert(32 % V::kUnits == 0);
     constexpr int kBlockStep = 32 / V::kUnits;
     const int u = lane % V::kUnits;
-    using Regs = typename V::Regs[kInFlight][kRows];
-    auto load_units = [&](int b0, Regs& r) {
+    auto load_units = [&](int b0, typename V::Regs (&r)[kInFlight]) {
 #pragma unroll
         for (int i = 0; i < kInFlight; ++i) {
             const int b = b0 + kBlockStep * i;
-            if (b < n_blocks_per_row) {
-                V::load(w_row, b, u, r[i][0]);
-                if constexpr (kRows == 2)
-                    if (has_second) V::load(w_row + row_bytes, b, u, r[i][1]);
-            }
+            if (b < n_blocks_per_row) V::load(w_row, b, u, r[i]);
         }
     };
-    float acc[kRows][NT];
+    float acc[NT];
 #pragma unroll
-    for (int k = 0; k < kRows; ++k)
-#pragma unroll
-        for (int t = 0; t < NT; ++t) acc[k][t] = 0.f;
-    // The second row's dot reads the same activations as the first: the compiler loads them once.
-    auto dot_units = [&](int b0, const Regs& r) {
+    for (int t = 0; t < NT; ++t) acc[t] = 0.f;
+    auto dot_units = [&](int b0, const typename V::Regs (&r)[kInFlight]) {
 #pragma unroll
         for (int i = 0; i < kInFlight; ++i) {
             const int b = b0 + kBlockStep * i;
-            if (b < n_blocks_per_row) {
-                V::template dot<NT>(r[i][0], b, u, x, acc[0]);
-                if constexpr (kRows == 2)
-                    if (has_second) V::template dot<NT>(r[i][1], b, u, x, acc[1]);
-            }
+            if (b < n_blocks_per_row) V::template dot<NT>(r[i], b, u, x, acc);
         }
     };
     // The first step's loads read weights only: before the wait. Its dots, then the loop of the rest
     // (the loop as it was before PDL, so the compiler unrolls and schedules it as before), after it.
     const int first = lane / V::kUnits;
-    Regs r0;
+    typename V::Regs r0[kInFlight];
     if (has_row) load_units(first, r0);
     pdl_wait();
     if (!has_row) return;
     dot_units(first, r0);
     for (int b0 = first + kBlockStep * kInFlight; b0 < n_blocks_per_row; b0 += kBlockStep * kInFlight) {
-        Regs r;
+        typename V::Regs r[kInFlight];
         load_units(b0, r);
         dot_units(b0, r);
     }
 #pragma unroll
-    for (int k = 0; k < kRows; ++k) {
-#pragma unroll
-        for (int t = 0; t < NT; ++t) {
-            const float s = warp_sum(acc[k][t]);
-            if (lane == 0 && (k == 0 || has_second)) matvec_store(parts, y + t * n_out + row + k, s);
-        }
+    for (int t = 0; t < NT; ++t) {
+        const float s = warp_sum(acc[t]);
+        if (lane == 0) matvec_store(parts, y + t * n_out + row, s);
     }
 }
 
@@ -246,20 +216,17 @@ matvec_float_kernel(MatvecParts parts, int64_t n_in, const float* x) {
 
 // The kernels' description of the n products w[i] x -> y[i]; overlap: whether they may be launched
 // with PDL (only weights no kernel writes: the kernels read them before waiting, pdl.cuh).
-// rows_per_warp: the kernel's kRows (first_block counts groups of kWarpsPerBlock * rows_per_warp rows).
-inline MatvecParts matvec_parts_of(const DeviceWeight* const* w, float* const* y, int n, bool& overlap,
-                                   int rows_per_warp = 1) {
+inline MatvecParts matvec_parts_of(const DeviceWeight* const* w, float* const* y, int n, bool& overlap) {
     MatvecParts parts{};
     parts.n = n;
     overlap = true;
     int64_t blocks = 0;
-    const int64_t group_rows = (int64_t)kWarpsPerBlock * rows_per_warp;
     for (int i = 0; i < n; ++i) {
         parts.w[i] = w[i]->data.as<uint8_t>();
         parts.y[i] = y[i];
         parts.n_out[i] = w[i]->n_out;
         parts.first_block[i] = blocks;
-        blocks += (w[i]->n_out + group_rows - 1) / group_rows;
+        blocks += (w[i]->n_out + kWarpsPerBlock - 1) / kWarpsPerBlock;
         overlap = overlap && w[i]->immutable;
     }
     parts.first_block[n] = blocks;
@@ -270,16 +237,14 @@ inline MatvecParts matvec_parts_of(const DeviceWeight* const* w, float* const* y
 template <TypeId T, int NT>
 void launch_matvec_impl(const DeviceWeight* const* w, float* const* y, int n, const float* x, void* scratch,
                         cudaStream_t stream, bool accumulate, const float* gate) {
-    constexpr bool kFloat = T == TypeId::F16 || T == TypeId::BF16;
-    const int rows_per_warp = !kFloat && NT == 1 && matvec_two_rows() ? 2 : 1;
     bool overlap = true;
-    MatvecParts parts = matvec_parts_of(w, y, n, overlap, rows_per_warp);
+    MatvecParts parts = matvec_parts_of(w, y, n, overlap);
     parts.accumulate = accumulate;
     parts.gate = gate;
     const int64_t blocks = parts.first_block[n];
     const LaunchShape shape{dim3((unsigned)blocks), dim3(kWarpsPerBlock * 32), 0, stream};
     const DeviceWeight& w0 = *w[0];
-    if constexpr (kFloat) {
+    if constexpr (T == TypeId::F16 || T == TypeId::BF16) {
         (void)scratch;
         launch_kernel(shape, overlap, matvec_float_kernel<T, NT>, parts, w0.n_in, x);
     } else {
@@ -290,14 +255,6 @@ void launch_matvec_impl(const DeviceWeight* const* w, float* const* y, int n, co
         const int n_blocks = (int)(w0.n_in / VecDot<T>::kElems);
         using S = MatvecShape<T, NT>;
         using V = VecDot<T>;
-        if constexpr (NT == 1) {
-            if (rows_per_warp == 2) {
-                launch_kernel(shape, overlap,
-                              matvec_q8_kernel<V, NT, kInFlightPerRowOfTwo<S::kInFlight>, S::kMinBlocks, 2>, parts,
-                              w0.row_bytes, n_blocks, xq);
-                return;
-            }
-        }
         launch_kernel(shape, overlap, matvec_q8_kernel<V, NT, S::kInFlight, S::kMinBlocks>, parts, w0.row_bytes,
                       n_blocks, xq);
     }

@@ -83,13 +83,12 @@ __device__ __forceinline__ void norm_into_shared(const NormedInput& in, int8_t* 
     __syncthreads();
 }
 
-// n_slots: 4 x the parts' groups of 4 warps (first_block[n]); slot s is warp s % 4 of group s / 4,
-// as the plain kernel's block s / 4, warp s % 4, and takes kRows rows (matvec_two_rows). The first
-// row's first units are loaded before the PDL wait (weights only, as matvec_q8_kernel).
-template <typename V, ActivationType A, int kPasses, int kInFlight, int kRows = 1>
+// n_slots: 4 x the parts' 4-row groups (first_block[n]); slot s is row s % 4 of group s / 4, as the
+// plain kernel's block s / 4, warp s % 4. The first row's first units are loaded before the PDL wait
+// (weights only, as matvec_q8_kernel).
+template <typename V, ActivationType A, int kPasses, int kInFlight>
 __global__ void __launch_bounds__(kNormedWarps * 32, kNormedBlocksPerSm)
 matvec_normed_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, int64_t n_slots, NormedInput in) {
-    static_assert(kRows == 1 || kRows == 2);
     __shared__ __align__(16) int8_t s_qs[kMaxNormedRow];
     __shared__ __align__(16) float2 s_ds[kMaxNormedRow / 32];
     __shared__ float partial[32];
@@ -100,74 +99,53 @@ matvec_normed_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, 
     const int u = lane % V::kUnits, first = lane / V::kUnits;
     const int64_t stride = (int64_t)gridDim.x * kNormedWarps;
     int64_t slot = (int64_t)blockIdx.x * kNormedWarps + threadIdx.x / 32;
-    using Regs = typename V::Regs[kInFlight][kRows];
-    // Loads of the first (row0) and the second row (second: kRows = 2 and the slot has one; a part
-    // with an odd row count lacks it once).
-    auto load_units = [&](const uint8_t* w_row, bool row0, bool second, int b0, Regs& r) {
+    auto load_units = [&](const uint8_t* w_row, int b0, typename V::Regs (&r)[kInFlight]) {
 #pragma unroll
         for (int i = 0; i < kInFlight; ++i) {
             const int b = b0 + kBlockStep * i;
-            if (b < n_blocks_per_row) {
-                if (row0) V::load(w_row, b, u, r[i][0]);
-                if constexpr (kRows == 2)
-                    if (second) V::load(w_row + row_bytes, b, u, r[i][1]);
-            }
+            if (b < n_blocks_per_row) V::load(w_row, b, u, r[i]);
         }
     };
-    auto dot_units = [&](int b0, bool second, const Regs& r, const QuantizedX& x, float (&acc)[kRows][1]) {
+    auto dot_units = [&](int b0, const typename V::Regs (&r)[kInFlight], const QuantizedX& x, float (&acc)[1]) {
 #pragma unroll
         for (int i = 0; i < kInFlight; ++i) {
             const int b = b0 + kBlockStep * i;
-            if (b < n_blocks_per_row) {
-                V::template dot<1>(r[i][0], b, u, x, acc[0]);
-                if constexpr (kRows == 2)
-                    if (second) V::template dot<1>(r[i][1], b, u, x, acc[1]);
-            }
+            if (b < n_blocks_per_row) V::template dot<1>(r[i], b, u, x, acc);
         }
     };
-    MatvecPart part = matvec_part_at<kRows>(parts, slot / kWarpsPerBlock, (int)(slot % kWarpsPerBlock));
+    MatvecPart part = matvec_part_at(parts, slot / kWarpsPerBlock, (int)(slot % kWarpsPerBlock));
     bool has_row = slot < n_slots && part.row < part.n_out;
-    bool has_second = kRows == 2 && part.row + 1 < part.n_out;
     const uint8_t* w_row = part.w + part.row * row_bytes;
-    // Only the first row's units before the wait: the second row's held across the norm took the
-    // 64 registers over (Q6_K: 268 bytes of spill); they load right after it.
-    Regs r0;
-    if (has_row) load_units(w_row, true, false, first, r0);
+    typename V::Regs r0[kInFlight];
+    if (has_row) load_units(w_row, first, r0);
     pdl_wait();
     norm_into_shared<A, kPasses>(in, s_qs, s_ds, partial);
-    if (kRows == 2 && has_row) load_units(w_row, false, has_second, first, r0);
     const QuantizedX x{s_qs, s_ds, in.n};
     bool hoisted = true;  // r0 holds this row's first units
     for (; slot < n_slots; slot += stride) {
         if (!hoisted) {
-            part = matvec_part_at<kRows>(parts, slot / kWarpsPerBlock, (int)(slot % kWarpsPerBlock));
+            part = matvec_part_at(parts, slot / kWarpsPerBlock, (int)(slot % kWarpsPerBlock));
             has_row = part.row < part.n_out;
-            has_second = kRows == 2 && part.row + 1 < part.n_out;
             w_row = part.w + part.row * row_bytes;
         }
         if (!has_row) {
             hoisted = false;
             continue;
         }
-        float acc[kRows][1];
-#pragma unroll
-        for (int k = 0; k < kRows; ++k) acc[k][0] = 0.f;
+        float acc[1] = {0.f};
         int b0 = first;
         if (hoisted) {
-            dot_units(first, has_second, r0, x, acc);
+            dot_units(first, r0, x, acc);
             b0 += kBlockStep * kInFlight;
             hoisted = false;
         }
         for (; b0 < n_blocks_per_row; b0 += kBlockStep * kInFlight) {
-            Regs r;
-            load_units(w_row, true, has_second, b0, r);
-            dot_units(b0, has_second, r, x, acc);
+            typename V::Regs r[kInFlight];
+            load_units(w_row, b0, r);
+            dot_units(b0, r, x, acc);
         }
-#pragma unroll
-        for (int k = 0; k < kRows; ++k) {
-            const float s = warp_sum(acc[k][0]);
-            if (lane == 0 && (k == 0 || has_second)) part.y[part.row + k] = s;
-        }
+        const float s = warp_sum(acc[0]);
+        if (lane == 0) part.y[part.row] = s;
     }
 }
 
@@ -180,9 +158,8 @@ void launch_matvec_normed(const DeviceWeight* const* w, float* const* y, int n, 
     if constexpr (T == TypeId::F16 || T == TypeId::BF16) {
         (void)w, (void)y, (void)n, (void)in, (void)stream;  // matvec_normed_supports says no
     } else {
-        const bool two_rows = matvec_two_rows();
         bool overlap = true;
-        const MatvecParts parts = matvec_parts_of(w, y, n, overlap, two_rows ? 2 : 1);
+        const MatvecParts parts = matvec_parts_of(w, y, n, overlap);
         const int64_t n_slots = parts.first_block[n] * kWarpsPerBlock;
         const int64_t grid = std::min<int64_t>((n_slots + kNormedWarps - 1) / kNormedWarps,
                                                (int64_t)kNormedBlocksPerSm * multiprocessor_count());
@@ -191,16 +168,6 @@ void launch_matvec_normed(const DeviceWeight* const* w, float* const* y, int n, 
         constexpr ActivationType A = activation_type(T);
         constexpr int kInFlight = MatvecShape<T, 1>::kInFlight;
         const int n_blocks = (int)(w[0]->n_in / V::kElems);
-        if (two_rows) {
-            constexpr int kInFlight2 = kInFlightPerRowOfTwo<kInFlight>;
-            if (in.n > kNormedPass)
-                launch_kernel(shape, overlap, matvec_normed_kernel<V, A, 2, kInFlight2, 2>, parts, w[0]->row_bytes,
-                              n_blocks, n_slots, in);
-            else
-                launch_kernel(shape, overlap, matvec_normed_kernel<V, A, 1, kInFlight2, 2>, parts, w[0]->row_bytes,
-                              n_blocks, n_slots, in);
-            return;
-        }
         if (in.n > kNormedPass)
             launch_kernel(shape, overlap, matvec_normed_kernel<V, A, 2, kInFlight>, parts, w[0]->row_bytes, n_blocks,
                           n_slots, in);
