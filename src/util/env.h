@@ -1,5 +1,6 @@
 // Environment switches: the backends' comparison settings (SHOOTOUT_CUDA_PDL=0, SHOOTOUT_CUDA_FLASH=0,
-// ...) that turn a default path off, so two paths can be timed in one build.
+// ...) that turn a default path off, and the trial ones that turn a path not yet the default on
+// (SHOOTOUT_CUDA_L2_AHEAD=1), so two paths can be timed in one build.
 #pragma once
 
 #include <atomic>
@@ -8,11 +9,13 @@
 
 namespace shootout {
 
-// True when the variable `name` is set to exactly "0" (unset or any other value: the default path).
-inline bool env_switched_off(const char* name) {
+// True when the variable `name` is set to exactly `value`.
+inline bool env_is(const char* name, const char* value) {
     const char* v = std::getenv(name);
-    return v != nullptr && std::strcmp(v, "0") == 0;
+    return v != nullptr && std::strcmp(v, value) == 0;
 }
+// True when the variable `name` is set to exactly "0" (unset or any other value: the default path).
+inline bool env_switched_off(const char* name) { return env_is(name, "0"); }
 
 // A switch whose default comes from the environment on first use and which tests may set (the CUDA
 // backend's norm_folding). read: the environment's answer.
