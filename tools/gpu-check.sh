@@ -124,14 +124,6 @@ SHOOTOUT_CUDA_DECODE_MMA=0 "$build/test_cuda_fused" --gtest_filter='*DecodeStep*
 # Norm folding (matvec_normed, the accumulating product) against the unfolded kernels, bit for bit.
 "$build/test_cuda_norm_product" 2>&1 | tee "$out/test-norm-product.log" | grep -E "^\[  (PASSED|FAILED|SKIPPED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-# The L2-ahead trial (SHOOTOUT_CUDA_L2_AHEAD=3, l2_ahead.h: the attention and SwiGLU ask the next
-# product's weights into L2): whole decode steps through captured graphs (the tiny models against
-# transformers' logits, folding and PDL off/on bit for bit) with the prefetches asked.
-for t in test_cuda_norm_product test_cuda_pdl_models test_cuda_tiny_hf; do
-  SHOOTOUT_CUDA_L2_AHEAD=3 "$build/$t" 2>&1 | tee "$out/test-l2ahead-$t.log" \
-    | grep -E "^\[  (PASSED|FAILED|SKIPPED) |FAILED|Failure|error"
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-done
 # The MoE/DeltaNet miniatures, when carried (BF16 GGUFs of ../shared/models, copied beside googletest).
 moe_models=""
 for f in "$root"/.cudamoe-carry/qwen3moe-*.gguf "$root"/.cudamoe-carry/qwen3next-*.gguf; do

@@ -99,11 +99,9 @@ __global__ void __launch_bounds__(1024) norm_quantize_kernel(float* x, const flo
 // One warp per quantization block of the n_rows * n outputs: out = silu(gate) * up, then quantized.
 template <ActivationType A>
 __global__ void swiglu_quantize_kernel(const float* gate, const float* up, int64_t n_blocks, float* out,
-                                       int8_t* __restrict__ qs, float2* __restrict__ ds, L2Ahead ahead) {
+                                       int8_t* __restrict__ qs, float2* __restrict__ ds) {
     pdl_launch_dependents();
-    if (ahead.before_wait) l2_ahead_slice(ahead);  // the down product's first rows (l2_ahead.h)
     pdl_wait();
-    if (!ahead.before_wait) l2_ahead_slice(ahead);
     const int lane = threadIdx.x % 32;
     const int64_t block = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
     if (block >= n_blocks) return;
@@ -214,14 +212,12 @@ void add_rms_norm_quantize(float* x, const float* y_in, const float* w, int64_t 
 }
 
 void swiglu_quantize(const float* gate, const float* up, int64_t n_rows, int64_t n, float* out, ActivationType type,
-                     int8_t* qs, float2* ds, cudaStream_t stream, L2Ahead ahead) {
+                     int8_t* qs, float2* ds, cudaStream_t stream) {
     check_shape(type, n, "swiglu_quantize");
-    if (ahead.bytes % 16 != 0 || reinterpret_cast<uintptr_t>(ahead.data) % 16 != 0)
-        fail("swiglu_quantize", "an L2 prefetch range must be 16-byte aligned and a multiple of 16 bytes");
     const int64_t n_blocks = n_rows * n / block_elems(type);
     const LaunchShape shape{dim3(grid_for(n_blocks)), dim3(kThreads), 0, stream};
     if (!by_q8_activation(type, [&]<ActivationType A>() {
-            launch_kernel(shape, true, swiglu_quantize_kernel<A>, gate, up, n_blocks, out, qs, ds, ahead);
+            launch_kernel(shape, true, swiglu_quantize_kernel<A>, gate, up, n_blocks, out, qs, ds);
         }))
         fail("swiglu_quantize", "not an 8-bit activation type");
     check_last_launch("swiglu_quantize");

@@ -14,7 +14,6 @@
 
 #include <cstdint>
 
-#include "backend/cuda/l2_ahead.h"
 #include "quant/type_table.h"
 
 namespace shootout::cuda {
@@ -72,9 +71,8 @@ void rms_norm_quantize(const float* x, const float* w, int64_t n_rows, int64_t n
                        ActivationType type, int8_t* qs, float2* ds, cudaStream_t stream);
 void add_rms_norm_quantize(float* x, const float* y_in, const float* w, int64_t n_rows, int64_t n, float eps,
                            float* out, ActivationType type, int8_t* qs, float2* ds, cudaStream_t stream);
-// ahead (the trial of l2_ahead.h): weights the kernel asks into L2 for the product after it.
 void swiglu_quantize(const float* gate, const float* up, int64_t n_rows, int64_t n, float* out, ActivationType type,
-                     int8_t* qs, float2* ds, cudaStream_t stream, L2Ahead ahead = {});
+                     int8_t* qs, float2* ds, cudaStream_t stream);
 // The Gated DeltaNet's output norm (backend::Ops::gated_rms_norm, gated_norm.cu): out = rms_norm(x) *
 // w * silu(gate) for n_rows rows of n (out may equal x), converted as above into qs / ds over the
 // whole n_rows * n (type F32: no conversion, qs / ds unused). gated_rms_norm_fits: the shapes it

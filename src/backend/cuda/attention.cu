@@ -177,11 +177,8 @@ __global__ void __launch_bounds__(W * 32, kMma ? 2 : 1)
 attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const float* k, const float* v, int64_t pos0,
                         const int64_t* __restrict__ pos0_device, int n_head_kv, float scale, NormRope nr,
                         float* q_back, float* k_back, float* out, int8_t* __restrict__ qs, float2* __restrict__ ds,
-                        float* partials, unsigned* counters, L2Ahead ahead) {
+                        float* partials, unsigned* counters) {
     pdl_launch_dependents();
-    // The next product's weights into L2 (l2_ahead.h), by every block of the grid, also those that
-    // exit below: at a short context most of them have no keys.
-    if (ahead.before_wait) l2_ahead_slice(ahead);
     // Phase marks (phase_trace.cuh; nothing unless built with SHOOTOUT_CUDA_PHASE_TRACE): thread 0 of
     // block (0, 0).
     const PhaseTrace trace = phase_trace_open(blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0);
@@ -205,13 +202,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     }
     const int split = blockIdx.y;
     phase_mark(trace, 1);  // 0 -> 1: the position and the key ranges
-    if (split >= n_ranges) {
-        if (ahead.bytes && !ahead.before_wait) {
-            pdl_wait();
-            l2_ahead_slice(ahead);
-        }
-        return;
-    }
+    if (split >= n_ranges) return;
     // With the norm and RoPE held back here, the rotation angles and the norm weights: at a short
     // context the kernel is a chain of dependent steps on 8 blocks (one a KV head), and these were
     // ~a third of the steps before the first key (the angles' 31 + 32 dependent multiplies and
@@ -262,7 +253,6 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     const bool in_graph = pos0_device != nullptr;
     if (in_graph) load_early_tiles();
     pdl_wait();
-    if (!ahead.before_wait) l2_ahead_slice(ahead);
     if (!in_graph) load_early_tiles();
     phase_mark(trace, 2);  // 1 -> 2: the angles, the early tiles and the wait for the previous kernel
     if (q_back) {
@@ -476,7 +466,6 @@ struct DecodeArgs {
     int8_t* qs;
     float2* ds;
     const DecodeSplit* split;
-    L2Ahead ahead;
 };
 
 // Key ranges a KV head for DecodeSplit: about two blocks an SM over all heads, within the scratch.
@@ -519,7 +508,7 @@ void launch_decode(const DecodeArgs& a, const backend::AttentionShape& shape, cu
                       a.pos0, a.pos0_device, (int)shape.n_head_kv, a.scale, nr,
                       a.norm_rope ? const_cast<float*>(a.q) : nullptr, a.norm_rope ? const_cast<float*>(a.k) : nullptr,
                       a.out, a.qs, a.ds, ranges > 1 ? a.split->partials : nullptr,
-                      ranges > 1 ? a.split->counters : nullptr, a.ahead);
+                      ranges > 1 ? a.split->counters : nullptr);
     };
     // Warps a block: the CUDA-core walk's partial sums take W * G * HD floats (<= 32 KB); the mma
     // walk's ~190-204 registers a lane let 2 blocks of 4 warps stay on an SM (decode_ranges' count).
@@ -606,14 +595,12 @@ void decode_launch(const DecodeArgs& a, const backend::AttentionShape& shape, Ac
 void attention_decode_step(uint16_t* k_cache, uint16_t* v_cache, float* q, float* k, const float* v, int64_t pos0,
                            const backend::AttentionShape& shape, float scale, const NormRope* norm_rope, float* out,
                            ActivationType act, int8_t* qs, float2* ds, StreamHandle stream,
-                           const int64_t* pos0_device, const DecodeSplit* split, L2Ahead ahead) {
+                           const int64_t* pos0_device, const DecodeSplit* split) {
     phase_trace_arm("attention_decode_kernel");
     if (!attention_decode_supports(shape, act))
         fail("attention", "no decode kernel for " + std::to_string(shape.n_head) + "/" + std::to_string(shape.n_head_kv) +
                               " heads of " + std::to_string(shape.head_dim) + " with this output conversion");
-    if (ahead.bytes % 16 != 0 || reinterpret_cast<uintptr_t>(ahead.data) % 16 != 0)
-        fail("attention", "an L2 prefetch range must be 16-byte aligned and a multiple of 16 bytes");
-    decode_launch({k_cache, v_cache, q, k, v, pos0, pos0_device, scale, norm_rope, out, qs, ds, split, ahead}, shape, act,
+    decode_launch({k_cache, v_cache, q, k, v, pos0, pos0_device, scale, norm_rope, out, qs, ds, split}, shape, act,
                   static_cast<cudaStream_t>(stream));
 }
 
@@ -627,7 +614,7 @@ void attention(uint16_t* k_cache, uint16_t* v_cache, const float* q, const float
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     // One token: the decode kernel stores the new row itself (one launch).
     if (n_tokens == 1 && attention_decode_supports(shape, ActivationType::F32)) {
-        decode_launch({k_cache, v_cache, q, k, v, pos0, pos0_device, scale, nullptr, out, nullptr, nullptr, nullptr, {}}, shape,
+        decode_launch({k_cache, v_cache, q, k, v, pos0, pos0_device, scale, nullptr, out, nullptr, nullptr, nullptr}, shape,
                       ActivationType::F32, s);
         return;
     }

@@ -160,7 +160,7 @@ public:
         const QuantizedX now{x, n_tokens, dw->n_in, quantizes ? (int)activation_type(dw->type) : -1};
         const bool x_quantized = quantizes && quantized_x_ == now;
         // The first product after x's producer names the conversion the producer may do ahead next time.
-        if (quantizes && x != last_product_x_) consumers_[x] = {activation_type(dw->type), dw->n_in, true, dw};
+        if (quantizes && x != last_product_x_) consumers_[x] = {activation_type(dw->type), dw->n_in, true};
         // Kept for the next product unless this one writes over its own input.
         const bool overwrites_x = y < x + n_tokens * dw->n_in && x < y + n_tokens * dw->n_out;
         quantized_x_ = quantizes && !overwrites_x ? now : QuantizedX{};
@@ -224,10 +224,9 @@ public:
     void swiglu(const float* gate, const float* up, size_t n, float* out) override {
         if (const int64_t n_in = consumer_row(out, (int64_t)n); n_in > 0) {
             const int64_t n_rows = (int64_t)n / n_in;
-            const cuda::L2Ahead ahead = n_rows == 1 ? l2_ahead(out, L2AheadAt::SwiGLU) : cuda::L2Ahead{};
-            if (launch_quantizing(Key('S') << gate << up << n << out << ahead.data << ahead.bytes, -1, out, n_rows, n_in,
+            if (launch_quantizing(Key('S') << gate << up << n << out, -1, out, n_rows, n_in,
                                   [=](ActivationType act, int8_t* qs, float2* ds, cudaStream_t s, const int64_t*) {
-                                      cuda::swiglu_quantize(gate, up, n_rows, n_in, out, act, qs, ds, s, ahead);
+                                      cuda::swiglu_quantize(gate, up, n_rows, n_in, out, act, qs, ds, s);
                                   }))
                 return;
         }
@@ -495,11 +494,9 @@ private:
         const int64_t n_out = shape.n_head * shape.head_dim;
         const ActivationType act = predicted_conversion(out, 1, n_out);
         const cuda::DecodeSplit* split = &split_;
-        const cuda::L2Ahead ahead = l2_ahead(out, L2AheadAt::Attention);
-        key << ahead.data << ahead.bytes;
         auto run = [=](ActivationType a, int8_t* qs, float2* ds, cudaStream_t s, const int64_t* pos_device) {
             cuda::attention_decode_step(kc, vc, qw, kw, v, pos0, shape, scale, fuse ? &nr : nullptr, out, a, qs, ds, s,
-                                        pos_device, split, ahead);
+                                        pos_device, split);
         };
         if (act != ActivationType::F32 && cuda::attention_decode_supports(shape, act) &&
             launch_quantizing(key, pos0, out, 1, n_out, run))
@@ -934,7 +931,6 @@ private:
         ActivationType type;
         int64_t n_in;
         bool dense;  // a dense product (matmul), not the experts of moe_ffn
-        const DeviceWeight* weight = nullptr;  // the dense product's matrix
     };
     std::unordered_map<const float*, Consumer> consumers_;
     // Records the quantizing form of a producer writing `out` (n_rows rows of n) when the next product's
@@ -956,26 +952,6 @@ private:
     int64_t consumer_row(const float* out, int64_t n) const {
         const auto it = consumers_.find(out);
         return it != consumers_.end() && n % it->second.n_in == 0 ? it->second.n_in : 0;
-    }
-    // The trial of l2_ahead.h, SHOOTOUT_CUDA_L2_AHEAD (off by default): 1 the decode attention asks
-    // the O product's weights into L2 after its wait; 2 the same from the kernel's start (while the
-    // Q/K/V product still runs); 3 as 1, and SwiGLU asks the down product's first rows after its
-    // wait. The matrix is the one that read `out` last time (consumers_); at most 24 MB, half the
-    // H100's L2. Nothing outside a decode step being recorded.
-    enum class L2AheadAt { Attention, SwiGLU };
-    cuda::L2Ahead l2_ahead(const float* out, L2AheadAt at) const {
-        static const int mode = [] {
-            const char* v = std::getenv("SHOOTOUT_CUDA_L2_AHEAD");
-            return v && v[0] >= '1' && v[0] <= '3' && v[1] == 0 ? v[0] - '0' : 0;
-        }();
-        if (mode == 0 || (at == L2AheadAt::SwiGLU && mode != 3) || !steps_->recording()) return {};
-        const auto it = consumers_.find(out);
-        if (it == consumers_.end() || !it->second.dense || !it->second.weight) return {};
-        const DeviceWeight* w = it->second.weight;
-        if (!w->immutable) return {};  // asked before the wait: only bytes no kernel writes (pdl.cuh rule 3)
-        constexpr size_t kMaxBytes = size_t{24} << 20;
-        const size_t bytes = std::min((size_t)w->n_out * w->row_bytes, kMaxBytes) / 16 * 16;
-        return cuda::L2Ahead{w->data.data(), (uint32_t)bytes, mode == 2};
     }
     // The conversion the product reading `out` (n_rows rows of n) wanted last time, in a decode step
     // being recorded; F32 when there is no such prediction.

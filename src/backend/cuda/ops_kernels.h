@@ -90,8 +90,7 @@ bool attention_decode_supports(const backend::AttentionShape& shape, ActivationT
 void attention_decode_step(uint16_t* k_cache, uint16_t* v_cache, float* q, float* k, const float* v, int64_t pos0,
                            const backend::AttentionShape& shape, float scale, const NormRope* norm_rope, float* out,
                            ActivationType act, int8_t* qs, float2* ds, StreamHandle stream,
-                           const int64_t* pos0_device = nullptr, const DecodeSplit* split = nullptr,
-                           L2Ahead ahead = {});
+                           const int64_t* pos0_device = nullptr, const DecodeSplit* split = nullptr);
 
 // The prefill path of attention() for head_dim 64 and 128 (attention_flash.cu; the cache rows already
 // stored): one kernel on the tensor cores, the scores kept on chip. attention_flash_supports() is
