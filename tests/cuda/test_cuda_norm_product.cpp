@@ -1,4 +1,4 @@
-// Norm folding (cuda_ops.cpp): the RMSNorm done by the products after it (matvec_normed), the residual
+// Norm folding (cuda_ops_steps.cpp): the RMSNorm done by the products after it (matvec_normed), the residual
 // add by the product before it (matvec_parts' accumulate). Both must give the bits of the unfolded
 // ops: the kernels against rms_norm_quantize + matvec_parts and matvec + add, every integer type
 // family and row lengths of one and two passes of the block (4096 elements a pass), with more rows

@@ -13,7 +13,7 @@ namespace shootout::cuda {
 std::unique_ptr<backend::Ops> make_cuda_ops();
 
 // Norm folding in decode steps (the residual add into the product before an RMSNorm, the norm into the
-// products after it; cuda_ops.cpp): on unless SHOOTOUT_CUDA_NORM_PRODUCT=0. Tests set it to compare the
+// products after it; cuda_ops_steps.cpp): on unless SHOOTOUT_CUDA_NORM_PRODUCT=0. Tests set it to compare the
 // two ways in one process; ops made before keep reading the switch at each op.
 bool norm_folding();
 void set_norm_folding(bool on);

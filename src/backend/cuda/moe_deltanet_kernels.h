@@ -1,7 +1,7 @@
 // The kernels of the MoE and hybrid architectures (qwen3moe, qwen3next) as plain C++ launchers
-// (moe.cu, gating.cu, delta_net.cu): the CUDA Ops (cuda_ops.cpp) call them on device pointers. Each
-// mirrors the CPU op of the same name (backend/cpu/moe.cpp, gating.cpp, delta_net.cpp) in F32, so the
-// two backends differ by rounding order only.
+// (moe.cu, gating.cu, delta_net.cu): the CUDA Ops (cuda_ops_moe_deltanet.cpp) call them on device
+// pointers. Each mirrors the CPU op of the same name (backend/cpu/moe.cpp, gating.cpp, delta_net.cpp)
+// in F32, so the two backends differ by rounding order only.
 #pragma once
 
 #include <cstddef>

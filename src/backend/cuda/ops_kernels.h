@@ -1,5 +1,5 @@
 // The non-matmul ops of the CUDA backend as plain C++ launchers (pointwise.cu, attention.cu): the
-// CUDA Ops (cuda_ops.cpp) calls them on device pointers. Each mirrors the CPU op of the same name
+// CUDA Ops (cuda_ops*.cpp) calls them on device pointers. Each mirrors the CPU op of the same name
 // (backend/cpu/cpu_ops.h) in F32, so the two backends differ by rounding order only.
 #pragma once
 
