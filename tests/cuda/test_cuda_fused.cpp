@@ -274,7 +274,7 @@ TEST_P(CudaDecodeStep, OneKernelEqualsThePlainLaunches) {
     run_fused(fused, nullptr);
     if (c.split) run_fused(again, nullptr);
     // With the position in device memory, as a captured step passes it: the kernel then loads its
-    // first key tiles before its PDL wait (attention.cu); the same bits.
+    // first key tiles before its PDL wait (attention_decode.cu); the same bits.
     const std::vector<int64_t> pos_host{pos0};
     const cuda::DeviceBuffer pos_device = upload(pos_host);
     Run graphed = fresh();

@@ -1,4 +1,4 @@
-// The key walk of the one-token decode attention (attention.cu, attention_decode_kernel) on the CUDA
+// The key walk of the one-token decode attention (attention_decode.cu, attention_decode_kernel) on the CUDA
 // cores, for every head size (head_dim 64 and 128 take decode_walk_mma.cuh unless
 // SHOOTOUT_CUDA_DECODE_MMA=0): warp w takes the tiles w, w + W, ... of 1024 / HD keys, HD / 32 lanes
 // a key, each lane scoring 32 of the key's dimensions against all G queries (broadcast from shared

@@ -1,4 +1,4 @@
-// The key walk of the one-token decode attention (attention.cu, attention_decode_kernel) on the
+// The key walk of the one-token decode attention (attention_decode.cu, attention_decode_kernel) on the
 // tensor cores: the G query heads of a KV head are the rows of an m16n8k16 tile (padded to 16), a
 // warp takes 16 keys at a time, S = Q K^T and O += P V are mma.sync with F32 sums. On the CUDA cores
 // every lane scored its key against every head and summed V per head: ~G * 32 FMAs and a dozen

@@ -1,7 +1,7 @@
 // One head row of q or k, as backend::Ops::qk_norm_rope computes it, on one warp: optional RMSNorm
 // over the head, then RoPE of its first n_rot dims (theta = pos * theta_scale^i by repeated
 // multiplication, the CPU's order). Shared by the qk_norm_rope kernel (fused.cu) and the decode
-// attention kernel, which norms, rotates and stores its KV head's new key itself (attention.cu).
+// attention kernel, which norms, rotates and stores its KV head's new key itself (attention_decode.cu).
 // The pieces that depend only on the position and the weights (rope_angles, load_row of the norm
 // weights) are separate so the decode kernel can do them before its PDL wait.
 #pragma once
