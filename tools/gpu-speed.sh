@@ -84,16 +84,18 @@ def read_theirs(path):
     return out
 ours = [read_ours(p) for p in ours_files]
 theirs = [read_theirs(p) for p in theirs_files] or [{} for _ in ours]
-for t in ours[0]:
+tests = list(dict.fromkeys(t for table in ours + theirs for t in table))  # either tool's, in order
+fmt = lambda xs: " / ".join(f"{x:.1f}" if x else "-" for x in xs)
+for t in tests:
     pairs = [(o.get(t), w.get(t)) for o, w in zip(ours, theirs)]
+    ratios = [v / w for v, w in pairs if v and w]
     if n == 1:
         v, w = pairs[0]
-        print(f"  {name} {t}: shootout {v:.1f} t/s" + (f", llama.cpp {w:.1f} t/s, ratio {v / w:.2f}x" if w else ""))
+        print(f"  {name} {t}: shootout {fmt([v])} t/s" + (f", llama.cpp {w:.1f} t/s" if w else "") +
+              (f", ratio {ratios[0]:.2f}x" if ratios else ""))
         continue
-    ratios = [v / w for v, w in pairs if v and w]
-    line = f"  {name} {t}: shootout " + " / ".join(f"{v:.1f}" for v, _ in pairs if v)
+    line = f"  {name} {t}: shootout {fmt(v for v, _ in pairs)}, llama.cpp {fmt(w for _, w in pairs)}"
     if ratios:
-        line += ", llama.cpp " + " / ".join(f"{w:.1f}" for _, w in pairs if w)
         line += ", ratio " + " / ".join(f"{q:.2f}" for q in ratios) + f" (median {statistics.median(ratios):.2f}x)"
     print(line)
 PY
