@@ -29,9 +29,9 @@
 #include "model/model.h"
 #include "quant/type_table.h"
 #include "quantize/plan.h"
-#include "synth/synth_model.h"
 #include "quantize/quantize_model.h"
 #include "quantize/recipe.h"
+#include "synth/synth_model.h"
 #include "util/parallel.h"
 #include "device_util.h"
 
