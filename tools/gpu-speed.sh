@@ -52,12 +52,12 @@ for spec in "${specs[@]}"; do
     llama_pid=""
     pack_llama_build
   fi
-  ours=(); theirs=()
+  ours=(); theirs=(); logs=()
   for r in $(seq 1 "$rounds"); do
     tag=$name; [ "$rounds" -gt 1 ] && tag=$name-r$r
     timeout "${BENCH_TIMEOUT:-300}" "$S" bench -m "$f" -p "$prompts" -n "$gen" -d "$depth" -r "$reps" --backend cuda \
       -o "$out/bench-$tag" >"$out/bench-$tag.txt" 2>&1 || { status=1; tail -5 "$out/bench-$tag.txt"; }
-    ours+=("$out/bench-$tag.csv")
+    ours+=("$out/bench-$tag.csv"); logs+=("$out/bench-$tag.txt")
     if [ -x "$B" ]; then
       timeout "${BENCH_TIMEOUT:-300}" "$B" -m "$f" -p "$prompts" -n "$gen" -d "$depth" -r "$reps" -fa 1 -ngl 99 -o csv \
         >"$out/llama-bench-$tag.csv" 2>"$out/llama-bench-$tag.err" || { status=1; tail -5 "$out/llama-bench-$tag.err"; }
@@ -99,7 +99,9 @@ for t in tests:
         line += ", ratio " + " / ".join(f"{q:.2f}" for q in ratios) + f" (median {statistics.median(ratios):.2f}x)"
     print(line)
 PY
-  cat "$out"/bench-"$name"*.txt | grep -E "GB of weights a token" | sed "s/^ */  $name /"  # the decode bandwidth
+  # The decode bandwidth, from this spec's own logs (a glob on the name would also take another
+  # spec's whose name it begins, Q4_K_M's with Q4_K_M-pure's).
+  cat "${logs[@]}" | grep -E "GB of weights a token" | sed "s/^ */  $name /"
   rm -f "$f"
 done
 bundle_logs_for_pack
