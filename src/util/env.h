@@ -1,6 +1,6 @@
 // Environment switches: the backends' comparison settings (SHOOTOUT_CUDA_PDL=0, SHOOTOUT_CUDA_FLASH=0,
-// ...) that turn a default path off, and the trial ones that turn a path not yet the default on
-// (SHOOTOUT_CUDA_...=1), so two paths can be timed in one build.
+// ...) that turn a default path off, so two paths can be timed in one build; env_is(name, "1") is
+// how a trial turns on a path not yet the default (none at present).
 #pragma once
 
 #include <atomic>
