@@ -112,6 +112,10 @@ SHOOTOUT_CUDA_DECODE_MMA=0 "$build/test_cuda_attention" 2>&1 | tee "$out/test-at
 SHOOTOUT_CUDA_DECODE_MMA=0 "$build/test_cuda_fused" --gtest_filter='*DecodeStep*' 2>&1 | tee "$out/test-fused-nomma.log" \
   | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# The prompts' cuBLAS path (head sizes the flash kernel does not take, and SHOOTOUT_CUDA_FLASH=0).
+SHOOTOUT_CUDA_FLASH=0 "$build/test_cuda_attention" 2>&1 | tee "$out/test-attention-noflash.log" \
+  | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 # The Gated DeltaNet's output norm in one kernel (gated_norm.cu) against rms_norm then the gate.
 "$build/test_cuda_gated_norm" 2>&1 | tee "$out/test-gated-norm.log" | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1

@@ -2,8 +2,9 @@
 // paths of the GPU (the decode kernel for one token, with its tensor-core key walk for head_dim 64 /
 // 128 and for 256 with 2..8 heads a KV head, its CUDA-core one otherwise, or for all under
 // SHOOTOUT_CUDA_DECODE_MMA=0 as gpu-check also runs it; the per-query kernel for short batches; for prompts of kMinGemmTokens = 32 and more the
-// flash kernel at head_dim 64 / 128 and the cuBLAS path at 256), grouped-query heads, and a prompt
-// continued at pos0 > 0 (a second chunk reading the first one's cache rows).
+// flash kernel at head_dim 64 / 128 / 256, or the cuBLAS path under SHOOTOUT_CUDA_FLASH=0 as gpu-check
+// also runs it), grouped-query heads, and a prompt continued at pos0 > 0 (a second chunk reading the
+// first one's cache rows).
 //
 // Tolerance: the CPU works in F32 on the F16 cache; the GPU's prompt path rounds q and the softmax
 // probabilities to F16 (2^-11 relative each), so outputs (weighted means of V, |v| ~ 1) may differ by
@@ -105,7 +106,11 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttention,
                                            Case{32, 2, 128, {20, 1, 1, 90, 1}},
                                            // head_dim 256 with 2 and 4 heads a KV head (the mma
                                            // walk's q fragments from shared memory; 8: above).
-                                           Case{4, 2, 256, {5, 1, 64, 1}}, Case{8, 2, 256, {3, 1, 70, 1}}));
+                                           Case{4, 2, 256, {5, 1, 64, 1}}, Case{8, 2, 256, {3, 1, 70, 1}},
+                                           // Qwen3-Next's prompt heads: the flash kernel's 32-key
+                                           // tiles at head_dim 256 over several tiles, a partial
+                                           // last block of query rows, and a second chunk at depth.
+                                           Case{16, 2, 256, {300, 200}}));
 
 }  // namespace
 }  // namespace shootout

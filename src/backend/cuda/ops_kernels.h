@@ -92,7 +92,7 @@ void attention_decode_step(uint16_t* k_cache, uint16_t* v_cache, float* q, float
                            ActivationType act, int8_t* qs, float2* ds, StreamHandle stream,
                            const int64_t* pos0_device = nullptr, const DecodeSplit* split = nullptr);
 
-// The prefill path of attention() for head_dim 64 and 128 (attention_flash.cu; the cache rows already
+// The prefill path of attention() for head_dim 64, 128 and 256 (attention_flash.cu; the cache rows already
 // stored): one kernel on the tensor cores, the scores kept on chip. attention_flash_supports() is
 // false for other head sizes, and for every shape when SHOOTOUT_CUDA_FLASH=0 (the cuBLAS path below,
 // for comparisons).
