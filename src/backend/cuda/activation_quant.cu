@@ -17,6 +17,7 @@
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/pdl.cuh"
+#include "backend/cuda/step_trace.cuh"
 #include "util/error.h"
 
 namespace shootout::cuda {
@@ -27,8 +28,10 @@ using namespace act;
 
 template <ActivationType A>
 __global__ void quantize_kernel(const float* x, int64_t n_blocks, int8_t* __restrict__ qs, float2* __restrict__ ds) {
+    [[maybe_unused]] const StepTrace trace = step_trace_enter(kStepQuantize);
     pdl_launch_dependents();
     pdl_wait();
+    step_trace_waited(trace);
     const int lane = threadIdx.x % 32;
     const int64_t block = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
     if (block >= n_blocks) return;
@@ -100,8 +103,10 @@ __global__ void __launch_bounds__(1024) norm_quantize_kernel(float* x, const flo
 template <ActivationType A>
 __global__ void swiglu_quantize_kernel(const float* gate, const float* up, int64_t n_blocks, float* out,
                                        int8_t* __restrict__ qs, float2* __restrict__ ds) {
+    [[maybe_unused]] const StepTrace trace = step_trace_enter(kStepSwiglu);
     pdl_launch_dependents();
     pdl_wait();
+    step_trace_waited(trace);
     const int lane = threadIdx.x % 32;
     const int64_t block = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
     if (block >= n_blocks) return;

@@ -15,6 +15,7 @@
 #include "backend/cuda/ops_kernels.h"
 #include "backend/cuda/pdl.cuh"
 #include "backend/cuda/phase_trace.cuh"
+#include "backend/cuda/step_trace.cuh"
 #include "backend/cuda/qk_norm_rope.cuh"
 #include "backend/cuda/warp_reduce.cuh"
 #include "util/env.h"
@@ -40,6 +41,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     pdl_launch_dependents();
     // Phase marks (phase_trace.cuh; nothing unless built with SHOOTOUT_CUDA_PHASE_TRACE): thread 0 of
     // block (0, 0).
+    [[maybe_unused]] const StepTrace step_trace = step_trace_enter(kStepAttention);
     const PhaseTrace trace = phase_trace_open(blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0);
     phase_mark(trace, 0);
     // Before the wait (pdl.cuh rule 3): the position (its buffer is written by a copy before the
@@ -112,6 +114,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     const bool in_graph = pos0_device != nullptr;
     if (in_graph) load_early_tiles();
     pdl_wait();
+    step_trace_waited(step_trace);
     if (!in_graph) load_early_tiles();
     phase_mark(trace, 2);  // 1 -> 2: the angles, the early tiles and the wait for the previous kernel
     if (q_back) {

@@ -17,6 +17,7 @@
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_ops_impl.h"
 #include "backend/cuda/moe_deltanet_kernels.h"
+#include "backend/cuda/step_trace.h"
 #include "util/env.h"
 #include "util/error.h"
 
@@ -291,7 +292,10 @@ const float* CudaOps::f32_vector(const backend::Weight& w, int64_t n, const char
 
 }  // namespace detail
 
-std::unique_ptr<backend::Ops> make_cuda_ops() { return std::make_unique<detail::CudaOps>(); }
+std::unique_ptr<backend::Ops> make_cuda_ops() {
+    step_trace_init();
+    return std::make_unique<detail::CudaOps>();
+}
 
 bool norm_folding() {
     return norm_folding_switch.get([] { return !env_switched_off("SHOOTOUT_CUDA_NORM_PRODUCT"); });

@@ -8,6 +8,7 @@
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/matvec_units.cuh"
 #include "backend/cuda/pdl.cuh"
+#include "backend/cuda/step_trace.cuh"
 
 namespace shootout::cuda {
 
@@ -112,6 +113,7 @@ __device__ __forceinline__ MatvecPart matvec_part(const MatvecParts& parts) {
 template <typename V, int NT, int kInFlight, int kMinBlocksPerSm>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32, kMinBlocksPerSm)
 matvec_q8_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, QuantizedX x) {
+    [[maybe_unused]] const StepTrace trace = step_trace_enter(kStepMatvec);
     pdl_launch_dependents();
     const int lane = threadIdx.x % 32;
     const MatvecPart part = matvec_part(parts);
@@ -147,6 +149,7 @@ matvec_q8_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, Quan
     typename V::Regs r0[kInFlight];
     if (has_row) load_units(first, r0);
     pdl_wait();
+    step_trace_waited(trace);
     if (!has_row) return;
     dot_units(first, r0);
     for (int b0 = first + kBlockStep * kInFlight; b0 < n_blocks_per_row; b0 += kBlockStep * kInFlight) {

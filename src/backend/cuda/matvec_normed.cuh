@@ -92,6 +92,7 @@ matvec_normed_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, 
     __shared__ __align__(16) int8_t s_qs[kMaxNormedRow];
     __shared__ __align__(16) float2 s_ds[kMaxNormedRow / 32];
     __shared__ float partial[32];
+    [[maybe_unused]] const StepTrace trace = step_trace_enter(kStepMatvecNormed);
     pdl_launch_dependents();
     const int lane = threadIdx.x % 32;
     static_assert(32 % V::kUnits == 0);
@@ -119,6 +120,7 @@ matvec_normed_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, 
     typename V::Regs r0[kInFlight];
     if (has_row) load_units(w_row, first, r0);
     pdl_wait();
+    step_trace_waited(trace);
     norm_into_shared<A, kPasses>(in, s_qs, s_ds, partial);
     const QuantizedX x{s_qs, s_ds, in.n};
     bool hoisted = true;  // r0 holds this row's first units
