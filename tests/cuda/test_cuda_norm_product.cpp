@@ -166,6 +166,60 @@ TEST(CudaNormProductAccumulate, AccumulateEqualsProductThenAdd) {
     }
 }
 
+// Q/K of one K-quant and V in Q6_K in one normed launch (matvec_normed_mixes): the bits of the norm
+// then one product launch a type. 5800 rows, more than the grid's 4224 warps, so warps take a row of
+// the first type (loaded before the wait) and then one of the second; rows of one and two passes.
+TEST(CudaNormProductMixed, TwoTypesInOneLaunchEqualALaunchEach) {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    const float eps = 1e-6f;
+    for (TypeId a : {TypeId::Q4_K, TypeId::Q5_K}) {
+        for (int64_t n : {int64_t{4096}, int64_t{5120}}) {
+            SCOPED_TRACE(std::string(quant::traits(a).name) + " + q6_K, rows of " + std::to_string(n));
+            ASSERT_TRUE(cuda::matvec_normed_mixes(a, TypeId::Q6_K));
+            const int64_t n_out[3] = {3000, 800, 2000};
+            const cuda::DeviceWeight w[3] = {weight(a, n, n_out[0], 21), weight(a, n, n_out[1], 22),
+                                             weight(TypeId::Q6_K, n, n_out[2], 23)};
+            const cuda::DeviceWeight* ws[3] = {&w[0], &w[1], &w[2]};
+            const auto x_host = gaussian((size_t)n, 24, 3.f);
+            auto w_host = gaussian((size_t)n, 25, 0.2f);
+            for (float& v : w_host) v += 1.f;
+            cuda::DeviceBuffer x = device_floats(x_host), nw = device_floats(w_host);
+            cuda::DeviceBuffer out_ref((size_t)n * 4), out((size_t)n * 4);
+            std::vector<cuda::DeviceBuffer> y_ref, y;
+            for (int i = 0; i < 3; ++i) {
+                y_ref.emplace_back((size_t)n_out[i] * 4);
+                y.emplace_back((size_t)n_out[i] * 4);
+                y.back().fill_bytes(0xff);  // NaN: a row never written shows
+            }
+            float* ys_ref[3] = {y_ref[0].as<float>(), y_ref[1].as<float>(), y_ref[2].as<float>()};
+            float* ys[3] = {y[0].as<float>(), y[1].as<float>(), y[2].as<float>()};
+            cuda::Workspace workspace;
+            const cuda::ActivationType act = cuda::activation_type(a);
+            ASSERT_EQ(act, cuda::activation_type(TypeId::Q6_K));
+            auto* qs = static_cast<int8_t*>(workspace.reserve((size_t)n + (size_t)(n / 32) * sizeof(float2)));
+            cuda::rms_norm_quantize(x.as<float>(), nw.as<float>(), 1, n, eps, out_ref.as<float>(), act, qs,
+                                    reinterpret_cast<float2*>(qs + n), nullptr);
+            workspace.quantized_as = (int)act;
+            cuda::matvec_parts(ws, ys_ref, 2, out_ref.as<float>(), 1, workspace, nullptr, true);
+            cuda::matvec_parts(ws + 2, ys_ref + 2, 1, out_ref.as<float>(), 1, workspace, nullptr, true);
+            cuda::matvec_normed(ws, ys, 3, cuda::NormedInput{x.as<float>(), nw.as<float>(), out.as<float>(), n, eps});
+            cuda::synchronize();
+            for (int i = 0; i < 3; ++i) {
+                const auto r = host_floats(y_ref[(size_t)i], (size_t)n_out[i]);
+                const auto g = host_floats(y[(size_t)i], (size_t)n_out[i]);
+                EXPECT_EQ(0, std::memcmp(r.data(), g.data(), (size_t)n_out[i] * 4)) << "part " << i;
+                double sum_abs = 0;
+                for (float v : g) sum_abs += std::fabs(v);
+                EXPECT_GT(sum_abs, 0.0) << "part " << i;
+            }
+            // The second type before the first: refused, not computed with the wrong rows' layout.
+            const cuda::DeviceWeight* swapped[2] = {&w[2], &w[0]};
+            EXPECT_ANY_THROW(cuda::matvec_normed(swapped, ys, 2,
+                                                 cuda::NormedInput{x.as<float>(), nw.as<float>(), out.as<float>(), n, eps}));
+        }
+    }
+}
+
 // A whole model: the tiny Llama 3.1 fixture with head_dim 64 quantized here (Q8_0, and Q4_K_M, whose
 // 64-wide rows fall back to the 32-element types), a prompt then decode steps (captured and replayed
 // as graphs), folding off then on: the same logits bit for bit, folding must have happened, and
@@ -241,16 +295,17 @@ TEST(CudaNormProductModel, DecodeWithAndWithoutFoldingIsBitIdentical) {
 // Whole decode steps at real widths: the tiny fixtures' heads are too narrow for the attention to
 // convert its output ahead in Q8_K (a head group of 128 values, not a whole 256 block), so their O
 // products convert their own input. This writes a synthetic model of Qwen3-0.6B's widths (n_embd
-// 1024, n_ff 3072) with 2 layers and a 4096-token vocabulary, in Q8_0 and Q4_K_M (its layer 1 has V
-// and down in Q6_K beside Q/K in Q4_K: V takes a normed launch of its own, PendingNorm::done):
-// folding off and on, the same logits bit for bit, and with folding on no decode-step product
-// converts its own input.
+// 1024, n_ff 3072) with 2 layers and a 4096-token vocabulary, in Q8_0, Q4_K_M (its layer 1 has V
+// and down in Q6_K beside Q/K in Q4_K: V joins their normed launch, matvec_normed_mixes) and Q3_K_M
+// (V in Q5_K beside Q/K in Q3_K, which do not mix: V takes a normed launch of its own,
+// PendingNorm::done): folding off and on, the same logits bit for bit, and with folding on no
+// decode-step product converts its own input.
 TEST(CudaNormProductModel, RealWidthsDecodeConvertsNoProductInput) {
     if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
     synth::Shape shape = synth::find_shape("qwen3", "0.6B");
     shape.n_layer = 2;
     shape.n_vocab = 4096;
-    for (const char* recipe_name : {"Q8_0", "Q4_K_M"}) {
+    for (const char* recipe_name : {"Q8_0", "Q4_K_M", "Q3_K_M"}) {
         SCOPED_TRACE(recipe_name);
         const std::filesystem::path path = std::filesystem::temp_directory_path() /
                                            ("shootout-real-widths-" + std::string(recipe_name) + "-" +

@@ -137,7 +137,9 @@ uint64_t matvec_conversion_calls();
 // attention and FFN norms cost no launch of their own. ys[i] = ws[i] x with x converted exactly as
 // rms_norm_quantize converts it, so the results equal rms_norm_quantize + matvec_parts bit for bit;
 // in.out gets the normed row (F32) as rms_norm writes it. matvec_normed_supports: the integer weight
-// types, rows of up to kMaxNormedRow.
+// types, rows of up to kMaxNormedRow. The weights share one type, or (matvec_normed_mixes(a, b)) the
+// first ones are of type a and the rest of type b, read against the same conversion of the row
+// (Q4_K_M's Q/K in Q4_K with a V in Q6_K: one launch instead of two).
 struct NormedInput {
     const float* x;
     const float* w;
@@ -147,6 +149,7 @@ struct NormedInput {
 };
 constexpr int64_t kMaxNormedRow = 8192;
 bool matvec_normed_supports(quant::TypeId type, int64_t n_in);
+bool matvec_normed_mixes(quant::TypeId a, quant::TypeId b);
 void matvec_normed(const DeviceWeight* const* ws, float* const* ys, int n, const NormedInput& in,
                    StreamHandle stream = nullptr);
 // How many matvec_normed calls this process made (launched or captured): tests check that a run folded.

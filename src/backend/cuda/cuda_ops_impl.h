@@ -263,9 +263,10 @@ private:
     // then it counts as converted ahead, as launch_quantizing would have it (quantized_x_), so if it is
     // flushed alone it is exactly that launch.
     // done: a normed launch has run it (its block 0 wrote out). It stays until the next op that is not
-    // a product of out, so a product of out that could not join that launch (Q4_K_M's V in a Q6_K
-    // layer after Q/K in Q4_K) forms a normed launch of its own, which norms the row again, instead of
-    // a conversion launch and a plain product; flushed, a done norm records nothing.
+    // a product of out, so a product of out that could not join that launch (a V of a type that does
+    // not mix with Q/K's: matvec_normed_mixes; Q4_K_M's Q6_K V does join) forms a normed launch of its
+    // own, which norms the row again, instead of a conversion launch and a plain product; flushed, a
+    // done norm records nothing.
     struct PendingNorm {
         const float* x = nullptr;
         const float* w = nullptr;

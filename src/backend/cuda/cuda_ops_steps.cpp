@@ -75,8 +75,14 @@ void CudaOps::product(const DeviceWeight* dw, const float* x, int64_t n_tokens, 
     const int64_t y_len = n_tokens * dw->n_out;
     const bool alone = n_tokens > kMaxMatvecTokens || overlaps(y, y_len, x, n_tokens * dw->n_in);
     PendingProducts& p = pending_;
+    // A product of another type joins a group bound for a normed launch where the two mix (Q4_K_M's V
+    // in Q6_K after Q/K in Q4_K: matvec_normed_mixes), after the first type's parts only.
+    const DeviceWeight* last = p.n > 0 ? p.w[p.n - 1] : nullptr;
+    const bool same_type = last && last->type == dw->type && last->row_bytes == dw->row_bytes;
+    const bool mixes = last && norm_.set && p.x == norm_.out && n_tokens == 1 && p.w[0]->type == last->type &&
+                       matvec_normed_mixes(last->type, dw->type);
     bool joins = !alone && p.n > 0 && p.n < kMaxProductParts && p.x == x && p.n_tokens == n_tokens &&
-                 p.w[0]->type == dw->type && p.w[0]->n_in == dw->n_in && p.w[0]->row_bytes == dw->row_bytes &&
+                 (same_type || mixes) && p.w[0]->n_in == dw->n_in &&
                  (x_quantized || !matvec_quantizes_x(dw->type));  // it shares the first one's conversion
     for (int i = 0; joins && i < p.n; ++i) joins = !overlaps(y, y_len, p.y[i], n_tokens * p.w[i]->n_out);
     if (joins) {

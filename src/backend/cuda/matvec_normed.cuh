@@ -154,6 +154,129 @@ matvec_normed_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, 
 // The SMs of the current device, asked once (the persistent grid's size).
 int multiprocessor_count();
 
+// Rows of two weight types in one normed launch: Q4_K_M's and Q5_K_M's Q/K (Q4_K, Q5_K) beside a V in
+// Q6_K, all read against the same Q8_K row. As a launch of its own the V product took ~4.7 us for
+// its 1024 rows of 8B (one row a warp: its latency, not its 3.4 MB) plus the norm prologue again; the
+// Q/K launch's warps have a second round to spare anyway (5120 rows on 4224 warps). The parts from
+// first_b on are of type B; rows[t] / n_blocks[t] are type t's row bytes and blocks a row.
+struct MixedRows {
+    size_t row_bytes[2];
+    int n_blocks[2];
+    int64_t first_b_group;  // parts.first_block[first_b]: the first 4-row group of type B
+};
+
+// One row's dot product by the warp, as matvec_normed_kernel's loop does it (the same units in the
+// same order, the same warp sum: the same bits); kHoisted: r0 holds the row's first step, loaded
+// before the PDL wait.
+template <typename V, int kInFlight, bool kHoisted>
+__device__ __forceinline__ float normed_row_dot(const uint8_t* w_row, int n_blocks_per_row, const QuantizedX& x,
+                                                const typename V::Regs (&r0)[kInFlight]) {
+    const int lane = threadIdx.x % 32;
+    constexpr int kBlockStep = 32 / V::kUnits;
+    const int u = lane % V::kUnits;
+    float acc[1] = {0.f};
+    auto dot_units = [&](int b0, const typename V::Regs (&r)[kInFlight]) {
+#pragma unroll
+        for (int i = 0; i < kInFlight; ++i) {
+            const int b = b0 + kBlockStep * i;
+            if (b < n_blocks_per_row) V::template dot<1>(r[i], b, u, x, acc);
+        }
+    };
+    int b0 = lane / V::kUnits;
+    if constexpr (kHoisted) {
+        dot_units(b0, r0);
+        b0 += kBlockStep * kInFlight;
+    }
+    for (; b0 < n_blocks_per_row; b0 += kBlockStep * kInFlight) {
+        typename V::Regs r[kInFlight];
+#pragma unroll
+        for (int i = 0; i < kInFlight; ++i) {
+            const int b = b0 + kBlockStep * i;
+            if (b < n_blocks_per_row) V::load(w_row, b, u, r[i]);
+        }
+        dot_units(b0, r);
+    }
+    return warp_sum(acc[0]);
+}
+
+// matvec_normed_kernel for rows of two types (MixedRows): the same grid, prologue and slots; a warp's
+// first row is loaded before the wait when it is of type A.
+template <typename VA, typename VB, ActivationType A, int kPasses, int kInFlightA, int kInFlightB>
+__global__ void __launch_bounds__(kNormedWarps * 32, kNormedBlocksPerSm)
+matvec_normed_mixed_kernel(MatvecParts parts, MixedRows rows, int64_t n_slots, NormedInput in) {
+    __shared__ __align__(16) int8_t s_qs[kMaxNormedRow];
+    __shared__ __align__(16) float2 s_ds[kMaxNormedRow / 32];
+    __shared__ float partial[32];
+    [[maybe_unused]] const StepTrace trace = step_trace_enter(kStepMatvecNormed);
+    pdl_launch_dependents();
+    const int lane = threadIdx.x % 32;
+    const int64_t stride = (int64_t)gridDim.x * kNormedWarps;
+    int64_t slot = (int64_t)blockIdx.x * kNormedWarps + threadIdx.x / 32;
+    typename VA::Regs r0[kInFlightA];
+    bool hoisted = false;
+    if (slot < n_slots && slot / kWarpsPerBlock < rows.first_b_group) {
+        const MatvecPart part = matvec_part_at(parts, slot / kWarpsPerBlock, (int)(slot % kWarpsPerBlock));
+        if (part.row < part.n_out) {
+            constexpr int kBlockStep = 32 / VA::kUnits;
+            const uint8_t* w_row = part.w + part.row * rows.row_bytes[0];
+#pragma unroll
+            for (int i = 0; i < kInFlightA; ++i) {
+                const int b = lane / VA::kUnits + kBlockStep * i;
+                if (b < rows.n_blocks[0]) VA::load(w_row, b, lane % VA::kUnits, r0[i]);
+            }
+            hoisted = true;
+        }
+    }
+    pdl_wait();
+    step_trace_waited(trace);
+    norm_into_shared<A, kPasses>(in, s_qs, s_ds, partial);
+    const QuantizedX x{s_qs, s_ds, in.n};
+    [[maybe_unused]] typename VB::Regs unused_b[kInFlightB];
+    for (; slot < n_slots; slot += stride) {
+        const int64_t group = slot / kWarpsPerBlock;
+        const MatvecPart part = matvec_part_at(parts, group, (int)(slot % kWarpsPerBlock));
+        if (part.row >= part.n_out) {
+            hoisted = false;
+            continue;
+        }
+        float s;
+        if (group >= rows.first_b_group) {
+            s = normed_row_dot<VB, kInFlightB, false>(part.w + part.row * rows.row_bytes[1], rows.n_blocks[1], x,
+                                                      unused_b);
+        } else if (hoisted) {
+            s = normed_row_dot<VA, kInFlightA, true>(part.w + part.row * rows.row_bytes[0], rows.n_blocks[0], x, r0);
+        } else {
+            s = normed_row_dot<VA, kInFlightA, false>(part.w + part.row * rows.row_bytes[0], rows.n_blocks[0], x, r0);
+        }
+        hoisted = false;
+        if (lane == 0) part.y[part.row] = s;
+    }
+}
+
+// The parts first_b.. of type TB, the ones before of TA (matvec_normed_mixes(TA, TB), matvec_normed.cu).
+template <TypeId TA, TypeId TB>
+void launch_matvec_normed_mixed(const DeviceWeight* const* w, float* const* y, int n, int first_b,
+                                const NormedInput& in, cudaStream_t stream) {
+    using VA = VecDot<TA>;
+    using VB = VecDot<TB>;
+    constexpr ActivationType A = activation_type(TA);
+    static_assert(activation_type(TB) == A, "mixed rows read one conversion of the row");
+    bool overlap = true;
+    const MatvecParts parts = matvec_parts_of(w, y, n, overlap);
+    const MixedRows rows{{w[0]->row_bytes, w[first_b]->row_bytes},
+                         {(int)(w[0]->n_in / VA::kElems), (int)(w[first_b]->n_in / VB::kElems)},
+                         parts.first_block[first_b]};
+    const int64_t n_slots = parts.first_block[n] * kWarpsPerBlock;
+    const int64_t grid = std::min<int64_t>((n_slots + kNormedWarps - 1) / kNormedWarps,
+                                           (int64_t)kNormedBlocksPerSm * multiprocessor_count());
+    const LaunchShape shape{dim3((unsigned)grid), dim3(kNormedWarps * 32), 0, stream};
+    constexpr int kA = MatvecShape<TA, 1>::kInFlight, kB = MatvecShape<TB, 1>::kInFlight;
+    if (in.n > kNormedPass)
+        launch_kernel(shape, overlap, matvec_normed_mixed_kernel<VA, VB, A, 2, kA, kB>, parts, rows, n_slots, in);
+    else
+        launch_kernel(shape, overlap, matvec_normed_mixed_kernel<VA, VB, A, 1, kA, kB>, parts, rows, n_slots, in);
+}
+
 template <TypeId T>
 void launch_matvec_normed(const DeviceWeight* const* w, float* const* y, int n, const NormedInput& in,
                           cudaStream_t stream) {
@@ -183,6 +306,10 @@ void launch_matvec_normed(const DeviceWeight* const* w, float* const* y, int n, 
     extern template void launch_matvec_normed<TypeId::t>(const DeviceWeight* const*, float* const*, int,      \
                                                          const NormedInput&, cudaStream_t);
 SHOOTOUT_CUDA_TYPES(SHOOTOUT_EXTERN_MATVEC_NORMED)
+extern template void launch_matvec_normed_mixed<TypeId::Q4_K, TypeId::Q6_K>(const DeviceWeight* const*, float* const*,
+                                                                           int, int, const NormedInput&, cudaStream_t);
+extern template void launch_matvec_normed_mixed<TypeId::Q5_K, TypeId::Q6_K>(const DeviceWeight* const*, float* const*,
+                                                                           int, int, const NormedInput&, cudaStream_t);
 #define SHOOTOUT_INSTANTIATE_MATVEC_NORMED(t)                                                                 \
     template void launch_matvec_normed<TypeId::t>(const DeviceWeight* const*, float* const*, int,             \
                                                   const NormedInput&, cudaStream_t);
