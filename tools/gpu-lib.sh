@@ -52,10 +52,11 @@ bundle_logs_for_pack() {
   (cd "$out" && tar czf logs.tgz $files && rm -rf $files)
 }
 
-# Builds the shootout binary (CUDA on, tests and benches off); sets S to it. Exits on failure.
+# Builds the shootout binary (CUDA on, tests and benches off, and any cmake options given, e.g.
+# -DSHOOTOUT_CUDA_STEP_TRACE=ON); sets S to it. Exits on failure.
 build_shootout() {
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-    -DSHOOTOUT_TESTS=OFF -DSHOOTOUT_BENCH=OFF >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
+    -DSHOOTOUT_TESTS=OFF -DSHOOTOUT_BENCH=OFF "$@" >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
   ninja -C "$build" -j"$jobs" shootout >"$out/build.log" 2>&1 || { grep -v "ptxas info" "$out/build.log" | tail -30; exit 1; }
   S=$build/shootout
 }

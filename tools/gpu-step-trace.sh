@@ -19,11 +19,7 @@ done
 [ ${#specs[@]} -gt 0 ] || { echo "gpu-step-trace: no SPEC given" >&2; exit 2; }
 SHOOTOUT_GPU_BUILD=${SHOOTOUT_GPU_BUILD:-$PWD/build-step-trace}
 . tools/gpu-lib.sh /tmp/step-trace
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DSHOOTOUT_TESTS=OFF -DSHOOTOUT_BENCH=OFF -DSHOOTOUT_CUDA_STEP_TRACE=ON >"$out/configure.log" 2>&1 \
-  || { tail -20 "$out/configure.log"; exit 1; }
-ninja -C "$build" -j"$jobs" shootout >"$out/build.log" 2>&1 || { grep -v "ptxas info" "$out/build.log" | tail -30; exit 1; }
-S=$build/shootout
+build_shootout -DSHOOTOUT_CUDA_STEP_TRACE=ON
 for spec in "${specs[@]}"; do
   IFS=: read -r arch shape recipe <<<"$spec"
   name=$arch-$shape-$recipe

@@ -20,11 +20,7 @@ while [ $# -gt 0 ]; do
 done
 SHOOTOUT_GPU_BUILD=${SHOOTOUT_GPU_BUILD:-$PWD/build-trace}
 . tools/gpu-lib.sh /tmp/trace-attention
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DSHOOTOUT_TESTS=OFF -DSHOOTOUT_BENCH=OFF -DSHOOTOUT_CUDA_PHASE_TRACE=ON >"$out/configure.log" 2>&1 \
-  || { tail -20 "$out/configure.log"; exit 1; }
-ninja -C "$build" -j"$jobs" shootout >"$out/build.log" 2>&1 || { grep -v "ptxas info" "$out/build.log" | tail -30; exit 1; }
-S=$build/shootout
+build_shootout -DSHOOTOUT_CUDA_PHASE_TRACE=ON
 f=$work/qwen3-$shape-$recipe.gguf
 "$S" synth --arch qwen3 --shape "$shape" --recipe "$recipe" -o "$f" >"$out/synth.log" 2>&1 \
   || { echo "gpu-trace-attention: synth failed"; tail -3 "$out/synth.log"; exit 1; }

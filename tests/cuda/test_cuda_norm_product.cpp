@@ -50,6 +50,45 @@ struct Case {
     int64_t n;
 };
 
+// A three-part normed product's buffers: x (rows of varied size, so the norm's scale is not ~1), the
+// norm weights, the normed row and each part's output twice (the unfolded reference's, the normed
+// launch's; outputs NaN-filled, so a row never written shows), and the reference's first step: the
+// quantizing norm into the workspace, as a decode step runs it without folding.
+struct NormedIo {
+    cuda::DeviceBuffer x, nw, out_ref, out;
+    std::vector<cuda::DeviceBuffer> y_ref, y;
+    float* ys_ref[3];
+    float* ys[3];
+    int64_t n;
+    float eps = 1e-6f;
+
+    NormedIo(int64_t n_in, const int64_t (&n_out)[3], uint32_t seed) : n(n_in) {
+        auto w_host = gaussian((size_t)n, seed + 1, 0.2f);
+        for (float& v : w_host) v += 1.f;
+        x = device_floats(gaussian((size_t)n, seed, 3.f));
+        nw = device_floats(w_host);
+        out_ref = cuda::DeviceBuffer((size_t)n * 4);
+        out = cuda::DeviceBuffer((size_t)n * 4);
+        for (int i = 0; i < 3; ++i) {
+            y_ref.emplace_back((size_t)n_out[i] * 4);
+            y.emplace_back((size_t)n_out[i] * 4);
+            y.back().fill_bytes(0xff);
+        }
+        for (int i = 0; i < 3; ++i) {
+            ys_ref[i] = y_ref[(size_t)i].as<float>();
+            ys[i] = y[(size_t)i].as<float>();
+        }
+    }
+    cuda::NormedInput input() { return {x.as<float>(), nw.as<float>(), out.as<float>(), n, eps}; }
+    // rms_norm_quantize into workspace as act (then the reference products read it, x_quantized).
+    void norm_into(cuda::Workspace& workspace, cuda::ActivationType act) {
+        auto* qs = static_cast<int8_t*>(workspace.reserve((size_t)n + (size_t)(n / 32) * sizeof(float2)));
+        cuda::rms_norm_quantize(x.as<float>(), nw.as<float>(), 1, n, eps, out_ref.as<float>(), act, qs,
+                                reinterpret_cast<float2*>(qs + n), nullptr);
+        workspace.quantized_as = (int)act;
+    }
+};
+
 class CudaNormProduct : public ::testing::TestWithParam<Case> {
 protected:
     void SetUp() override {
@@ -61,45 +100,27 @@ protected:
 // grid holds, so warps take several rows) and ~1100 at the longer rows.
 TEST_P(CudaNormProduct, NormedProductEqualsNormThenProduct) {
     const Case c = GetParam();
-    const float eps = 1e-6f;
     const int64_t scale_rows = c.n <= 512 ? 8 : 1;
     const int64_t n_out[3] = {600 * scale_rows + 3, 150 * scale_rows + 1, 130 * scale_rows};
     cuda::DeviceWeight w[3];
     for (int i = 0; i < 3; ++i) w[i] = weight(c.type, c.n, n_out[i], 10 + (uint32_t)i);
     const cuda::DeviceWeight* ws[3] = {&w[0], &w[1], &w[2]};
-    // Rows of varied size, so the norm's scale is not ~1.
-    const auto x_host = gaussian((size_t)c.n, 7, 3.f);
-    auto w_host = gaussian((size_t)c.n, 8, 0.2f);
-    for (float& v : w_host) v += 1.f;
-    cuda::DeviceBuffer x = device_floats(x_host), nw = device_floats(w_host);
-    cuda::DeviceBuffer out_ref((size_t)c.n * 4), out((size_t)c.n * 4);
-    std::vector<cuda::DeviceBuffer> y_ref, y;
-    for (int i = 0; i < 3; ++i) {
-        y_ref.emplace_back((size_t)n_out[i] * 4);
-        y.emplace_back((size_t)n_out[i] * 4);
-        y.back().fill_bytes(0xff);  // NaN: a row never written shows
-    }
-    float* ys_ref[3] = {y_ref[0].as<float>(), y_ref[1].as<float>(), y_ref[2].as<float>()};
-    float* ys[3] = {y[0].as<float>(), y[1].as<float>(), y[2].as<float>()};
+    NormedIo io(c.n, n_out, 7);
 
-    // Unfolded, as a decode step runs it without folding: the quantizing norm into the workspace, then
-    // the products on that conversion.
+    // Unfolded: the quantizing norm, then the products on its conversion.
     cuda::Workspace workspace;
-    const cuda::ActivationType act = cuda::activation_type(c.type);
-    auto* qs = static_cast<int8_t*>(workspace.reserve((size_t)c.n + (size_t)(c.n / 32) * sizeof(float2)));
-    cuda::rms_norm_quantize(x.as<float>(), nw.as<float>(), 1, c.n, eps, out_ref.as<float>(), act, qs,
-                            reinterpret_cast<float2*>(qs + c.n), nullptr);
-    workspace.quantized_as = (int)act;
-    cuda::matvec_parts(ws, ys_ref, 3, out_ref.as<float>(), 1, workspace, nullptr, true);
+    io.norm_into(workspace, cuda::activation_type(c.type));
+    cuda::matvec_parts(ws, io.ys_ref, 3, io.out_ref.as<float>(), 1, workspace, nullptr, true);
 
     ASSERT_TRUE(cuda::matvec_normed_supports(c.type, c.n));
-    cuda::matvec_normed(ws, ys, 3, cuda::NormedInput{x.as<float>(), nw.as<float>(), out.as<float>(), c.n, eps});
+    cuda::matvec_normed(ws, io.ys, 3, io.input());
     cuda::synchronize();
 
-    const auto o_ref = host_floats(out_ref, (size_t)c.n), o = host_floats(out, (size_t)c.n);
+    const auto o_ref = host_floats(io.out_ref, (size_t)c.n), o = host_floats(io.out, (size_t)c.n);
     EXPECT_EQ(0, std::memcmp(o_ref.data(), o.data(), (size_t)c.n * 4)) << "the normed row";
     for (int i = 0; i < 3; ++i) {
-        const auto a = host_floats(y_ref[(size_t)i], (size_t)n_out[i]), b = host_floats(y[(size_t)i], (size_t)n_out[i]);
+        const auto a = host_floats(io.y_ref[(size_t)i], (size_t)n_out[i]);
+        const auto b = host_floats(io.y[(size_t)i], (size_t)n_out[i]);
         int64_t first_diff = -1;
         for (int64_t r = 0; r < n_out[i] && first_diff < 0; ++r)
             if (std::memcmp(&a[(size_t)r], &b[(size_t)r], 4) != 0) first_diff = r;
@@ -171,7 +192,6 @@ TEST(CudaNormProductAccumulate, AccumulateEqualsProductThenAdd) {
 // the first type (loaded before the wait) and then one of the second; rows of one and two passes.
 TEST(CudaNormProductMixed, TwoTypesInOneLaunchEqualALaunchEach) {
     if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-    const float eps = 1e-6f;
     for (TypeId a : {TypeId::Q4_K, TypeId::Q5_K}) {
         for (int64_t n : {int64_t{4096}, int64_t{5120}}) {
             SCOPED_TRACE(std::string(quant::traits(a).name) + " + q6_K, rows of " + std::to_string(n));
@@ -180,33 +200,18 @@ TEST(CudaNormProductMixed, TwoTypesInOneLaunchEqualALaunchEach) {
             const cuda::DeviceWeight w[3] = {weight(a, n, n_out[0], 21), weight(a, n, n_out[1], 22),
                                              weight(TypeId::Q6_K, n, n_out[2], 23)};
             const cuda::DeviceWeight* ws[3] = {&w[0], &w[1], &w[2]};
-            const auto x_host = gaussian((size_t)n, 24, 3.f);
-            auto w_host = gaussian((size_t)n, 25, 0.2f);
-            for (float& v : w_host) v += 1.f;
-            cuda::DeviceBuffer x = device_floats(x_host), nw = device_floats(w_host);
-            cuda::DeviceBuffer out_ref((size_t)n * 4), out((size_t)n * 4);
-            std::vector<cuda::DeviceBuffer> y_ref, y;
-            for (int i = 0; i < 3; ++i) {
-                y_ref.emplace_back((size_t)n_out[i] * 4);
-                y.emplace_back((size_t)n_out[i] * 4);
-                y.back().fill_bytes(0xff);  // NaN: a row never written shows
-            }
-            float* ys_ref[3] = {y_ref[0].as<float>(), y_ref[1].as<float>(), y_ref[2].as<float>()};
-            float* ys[3] = {y[0].as<float>(), y[1].as<float>(), y[2].as<float>()};
+            NormedIo io(n, n_out, 24);
             cuda::Workspace workspace;
-            const cuda::ActivationType act = cuda::activation_type(a);
-            ASSERT_EQ(act, cuda::activation_type(TypeId::Q6_K));
-            auto* qs = static_cast<int8_t*>(workspace.reserve((size_t)n + (size_t)(n / 32) * sizeof(float2)));
-            cuda::rms_norm_quantize(x.as<float>(), nw.as<float>(), 1, n, eps, out_ref.as<float>(), act, qs,
-                                    reinterpret_cast<float2*>(qs + n), nullptr);
-            workspace.quantized_as = (int)act;
-            cuda::matvec_parts(ws, ys_ref, 2, out_ref.as<float>(), 1, workspace, nullptr, true);
-            cuda::matvec_parts(ws + 2, ys_ref + 2, 1, out_ref.as<float>(), 1, workspace, nullptr, true);
-            cuda::matvec_normed(ws, ys, 3, cuda::NormedInput{x.as<float>(), nw.as<float>(), out.as<float>(), n, eps});
+            ASSERT_EQ(cuda::activation_type(a), cuda::activation_type(TypeId::Q6_K));
+            io.norm_into(workspace, cuda::activation_type(a));
+            const float* normed = io.out_ref.as<float>();
+            cuda::matvec_parts(ws, io.ys_ref, 2, normed, 1, workspace, nullptr, true);
+            cuda::matvec_parts(ws + 2, io.ys_ref + 2, 1, normed, 1, workspace, nullptr, true);
+            cuda::matvec_normed(ws, io.ys, 3, io.input());
             cuda::synchronize();
             for (int i = 0; i < 3; ++i) {
-                const auto r = host_floats(y_ref[(size_t)i], (size_t)n_out[i]);
-                const auto g = host_floats(y[(size_t)i], (size_t)n_out[i]);
+                const auto r = host_floats(io.y_ref[(size_t)i], (size_t)n_out[i]);
+                const auto g = host_floats(io.y[(size_t)i], (size_t)n_out[i]);
                 EXPECT_EQ(0, std::memcmp(r.data(), g.data(), (size_t)n_out[i] * 4)) << "part " << i;
                 double sum_abs = 0;
                 for (float v : g) sum_abs += std::fabs(v);
@@ -214,8 +219,7 @@ TEST(CudaNormProductMixed, TwoTypesInOneLaunchEqualALaunchEach) {
             }
             // The second type before the first: refused, not computed with the wrong rows' layout.
             const cuda::DeviceWeight* swapped[2] = {&w[2], &w[0]};
-            EXPECT_ANY_THROW(cuda::matvec_normed(swapped, ys, 2,
-                                                 cuda::NormedInput{x.as<float>(), nw.as<float>(), out.as<float>(), n, eps}));
+            EXPECT_ANY_THROW(cuda::matvec_normed(swapped, io.ys, 2, io.input()));
         }
     }
 }
