@@ -53,11 +53,15 @@ void matvec_normed(const DeviceWeight* const* ws, float* const* ys, int n, const
                          std::to_string(in.n) + " (weight rows of " + std::to_string(w.n_in) + ")");
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     normed_calls.fetch_add(1);
-    if (first_b < n) {
-        if (w.type == TypeId::Q4_K)
+    if (first_b < n) {  // every pair matvec_normed_mixes admits has its launch here
+        const TypeId b = ws[first_b]->type;
+        if (w.type == TypeId::Q4_K && b == TypeId::Q6_K)
             launch_matvec_normed_mixed<TypeId::Q4_K, TypeId::Q6_K>(ws, ys, n, first_b, in, s);
-        else
+        else if (w.type == TypeId::Q5_K && b == TypeId::Q6_K)
             launch_matvec_normed_mixed<TypeId::Q5_K, TypeId::Q6_K>(ws, ys, n, first_b, in, s);
+        else
+            fail(w.name, "no mixed normed launch for " + std::string(quant::traits(w.type).name) + " then " +
+                             quant::traits(b).name);
         check_last_launch(("matvec_normed " + w.name + " + " + ws[first_b]->name).c_str());
         return;
     }

@@ -158,7 +158,7 @@ int multiprocessor_count();
 // Q6_K, all read against the same Q8_K row. As a launch of its own the V product took ~4.7 us for
 // its 1024 rows of 8B (one row a warp: its latency, not its 3.4 MB) plus the norm prologue again; the
 // Q/K launch's warps have a second round to spare anyway (5120 rows on 4224 warps). The parts from
-// first_b on are of type B; rows[t] / n_blocks[t] are type t's row bytes and blocks a row.
+// first_b on are of type B; row_bytes[t] / n_blocks[t] are type t's row bytes and blocks a row.
 struct MixedRows {
     size_t row_bytes[2];
     int n_blocks[2];
