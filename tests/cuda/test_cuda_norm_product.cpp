@@ -187,6 +187,46 @@ TEST(CudaNormProductAccumulate, AccumulateEqualsProductThenAdd) {
     }
 }
 
+// The staged one-token product (matvec_kernels.cuh: the O product's kernel for the K-quants) against
+// the plain kernel: plain, accumulating and gated, rows of 4096 (Q4_K's whole row before the wait)
+// and 2048, an output count that leaves the last block warps without a row (they still copy x and
+// meet the barrier).
+TEST(CudaNormProductAccumulate, StagedProductEqualsPlainKernel) {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    for (TypeId type : {TypeId::Q4_K, TypeId::Q5_K, TypeId::Q6_K}) {
+        for (int64_t n_in : {int64_t{4096}, int64_t{2048}}) {
+            SCOPED_TRACE(std::string(quant::traits(type).name) + ", rows of " + std::to_string(n_in));
+            const int64_t n_out = 1030;
+            const cuda::DeviceWeight w = weight(type, n_in, n_out, 31);
+            const cuda::DeviceWeight* ws[1] = {&w};
+            cuda::DeviceBuffer x = device_floats(gaussian((size_t)n_in, 32, 1.f));
+            const auto residual = gaussian((size_t)n_out, 33, 2.f);
+            const std::vector<float> g_host = {-0.61f};
+            cuda::DeviceBuffer g = device_floats(g_host);
+            cuda::Workspace workspace;
+            for (int mode = 0; mode < 3; ++mode) {  // plain, accumulate, gated accumulate
+                std::vector<float> out[2];
+                for (int staged = 0; staged < 2; ++staged) {
+                    cuda::set_staged_products(staged == 1);
+                    cuda::DeviceBuffer y = device_floats(mode == 0 ? std::vector<float>((size_t)n_out, NAN) : residual);
+                    float* y_ptr[1] = {y.as<float>()};
+                    const uint64_t staged0 = cuda::matvec_staged_calls();
+                    cuda::matvec_parts(ws, y_ptr, 1, x.as<float>(), 1, workspace, nullptr, false, mode > 0,
+                                       mode == 2 ? g.as<float>() : nullptr);
+                    cuda::synchronize();
+                    EXPECT_EQ(cuda::matvec_staged_calls(), staged0 + (uint64_t)staged) << "mode " << mode;
+                    out[staged] = host_floats(y, (size_t)n_out);
+                }
+                cuda::set_staged_products(true);
+                EXPECT_EQ(0, std::memcmp(out[0].data(), out[1].data(), (size_t)n_out * 4)) << "mode " << mode;
+                double sum_abs = 0;
+                for (size_t i = 0; i < out[1].size(); ++i) sum_abs += std::fabs(out[1][i] - (mode ? residual[i] : 0.f));
+                EXPECT_GT(sum_abs, 0.0) << "mode " << mode << ": the product added nothing";
+            }
+        }
+    }
+}
+
 // Q/K of one K-quant and V in Q6_K in one normed launch (matvec_normed_mixes): the bits of the norm
 // then one product launch a type. 5800 rows, more than the grid's 4224 warps, so warps take a row of
 // the first type (loaded before the wait) and then one of the second; rows of one and two passes.

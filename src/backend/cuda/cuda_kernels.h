@@ -132,6 +132,12 @@ void matvec_parts(const DeviceWeight* const* ws, float* const* ys, int n, const 
 uint64_t matvec_accumulate_calls();
 uint64_t matvec_gated_calls();
 uint64_t matvec_conversion_calls();
+// Whether one-token products of K-quant rows up to 4096 wide (the decode step's O product) take the
+// staged kernel (matvec_kernels.cuh: more of the row loaded before the PDL wait, x copied to shared
+// memory after it; the same bits). On unless SHOOTOUT_CUDA_STAGE_X=0; tests set it both ways.
+bool staged_products();
+void set_staged_products(bool on);
+uint64_t matvec_staged_calls();  // launches of the staged kernel (tests: it ran)
 // A one-token product whose x is rms_norm(in.x) * in.w (one row of in.n), the norm done by every block
 // of the launch itself (matvec_normed.cuh) instead of by a norm kernel before it: a decode step's
 // attention and FFN norms cost no launch of their own. ys[i] = ws[i] x with x converted exactly as

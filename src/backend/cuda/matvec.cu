@@ -10,11 +10,20 @@
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/matvec_kernels.cuh"
+#include "util/env.h"
 
 namespace shootout::cuda {
 namespace {
-std::atomic<uint64_t> accumulate_calls{0}, gated_calls{0}, conversion_calls{0};
+std::atomic<uint64_t> accumulate_calls{0}, gated_calls{0}, conversion_calls{0}, staged_calls{0};
+SettableSwitch staged_switch;  // SHOOTOUT_CUDA_STAGE_X, read at the first call
+}  // namespace
+
+bool staged_products() {
+    return staged_switch.get([] { return !env_switched_off("SHOOTOUT_CUDA_STAGE_X"); });
 }
+void set_staged_products(bool on) { staged_switch.set(on); }
+uint64_t matvec_staged_calls() { return staged_calls.load(); }
+void count_staged_launch() { staged_calls.fetch_add(1); }
 
 uint64_t matvec_accumulate_calls() { return accumulate_calls.load(); }
 uint64_t matvec_gated_calls() { return gated_calls.load(); }

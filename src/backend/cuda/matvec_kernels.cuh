@@ -5,10 +5,12 @@
 
 #include <cuda_runtime.h>
 
+#include "backend/cuda/async_copy.cuh"
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/matvec_units.cuh"
 #include "backend/cuda/pdl.cuh"
 #include "backend/cuda/step_trace.cuh"
+#include "util/env.h"
 
 namespace shootout::cuda {
 
@@ -164,6 +166,100 @@ matvec_q8_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, Quan
     }
 }
 
+// The one-token product staged (staged_products(), cuda_kernels.h): kPre steps of the row loaded before
+// the PDL wait, x copied into shared memory by the block after it, the residual (accumulate) loaded
+// beside that copy. The step timeline (session 16) has the O product's warps resident ~4 us before
+// the attention ends and still 3.2-4.1 us busy after the release (Q4_K_M): three dependent round
+// trips in matvec_q8_kernel (step 1's x from L2, step 2's weights, steps 3-4's), then the
+// residual's. A whole 4096-wide Q4_K row in registers alone did not help (session 16): with 32
+// registers holding weights the compiler fetched each step's x after the previous dot. Here the
+// dots after the wait read registers and shared memory only. H200, 8B tg128 (session 17, 3 rounds):
+// Q4_K_M +1.8 %, Q5_K_M +1.8 %; Q8_0 with its whole row (2 steps) before the wait: equal. So the
+// default takes the K-quants (kStagedByDefault); SHOOTOUT_CUDA_STAGE_X=1 takes every type (trial).
+// Rows up to kMaxStagedRow (O's; the down product's rows are 3x longer and its time is bandwidth).
+// Same units, same order, same warp sum and store operations as matvec_q8_kernel: the same bits.
+void count_staged_launch();  // matvec.cu (matvec_staged_calls)
+template <TypeId T> constexpr int kStagedPre = 1;
+template <> constexpr int kStagedPre<TypeId::Q4_K> = 4;  // 4 steps: a whole 4096 row, 32 registers
+template <> constexpr int kStagedPre<TypeId::Q5_K> = 2;
+template <> constexpr int kStagedPre<TypeId::Q6_K> = 2;  // a whole 4096 row
+template <TypeId T>
+constexpr bool kStagedByDefault = T == TypeId::Q4_K || T == TypeId::Q5_K || T == TypeId::Q6_K;
+constexpr int64_t kMaxStagedRow = 4096;
+
+template <typename V, int kInFlight, int kPre>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32, 8)
+matvec_staged_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, QuantizedX x) {
+    __shared__ __align__(16) int8_t s_x[kMaxStagedRow + kMaxStagedRow / 32 * sizeof(float2)];
+    [[maybe_unused]] const StepTrace trace = step_trace_enter(kStepMatvec);
+    pdl_launch_dependents();
+    const int lane = threadIdx.x % 32;
+    const MatvecPart part = matvec_part(parts);
+    const int64_t row = part.row, n_out = part.n_out;
+    float* y = part.y;
+    const bool has_row = row < n_out;
+    const uint8_t* w_row = part.w + row * row_bytes;
+    static_assert(32 % V::kUnits == 0);
+    constexpr int kBlockStep = 32 / V::kUnits, kStep = kBlockStep * kInFlight;
+    const int u = lane % V::kUnits, first = lane / V::kUnits;
+    typename V::Regs r0[kPre][kInFlight];
+    if (has_row) {
+#pragma unroll
+        for (int p = 0; p < kPre; ++p)
+#pragma unroll
+            for (int i = 0; i < kInFlight; ++i) {
+                const int b = first + p * kStep + kBlockStep * i;
+                if (b < n_blocks_per_row) V::load(w_row, b, u, r0[p][i]);
+            }
+    }
+    pdl_wait();
+    step_trace_waited(trace);
+    // x's qs then ds, 16 bytes a copy, every copy of the block in flight at once.
+    const int n_q = (int)(x.n_in / 16), n_all = n_q + (int)(x.n_in / 32 * sizeof(float2) / 16);
+    for (int i = threadIdx.x; i < n_all; i += kWarpsPerBlock * 32)
+        copy16(s_x + 16 * i, i < n_q ? static_cast<const void*>(x.qs + 16 * i)
+                                     : static_cast<const void*>(reinterpret_cast<const int8_t*>(x.ds) + 16 * (i - n_q)));
+    copy_commit();
+    float old = 0.f, g = 0.f;
+    if (has_row && lane == 0 && parts.accumulate) {
+        old = y[row];
+        if (parts.gate) g = *parts.gate;
+    }
+    copy_wait_all();
+    __syncthreads();
+    if (!has_row) return;
+    const QuantizedX xs{s_x, reinterpret_cast<const float2*>(s_x + x.n_in), x.n_in};
+    float acc[1] = {0.f};
+#pragma unroll
+    for (int p = 0; p < kPre; ++p)
+#pragma unroll
+        for (int i = 0; i < kInFlight; ++i) {
+            const int b = first + p * kStep + kBlockStep * i;
+            if (b < n_blocks_per_row) V::template dot<1>(r0[p][i], b, u, xs, acc);
+        }
+    for (int b0 = first + kPre * kStep; b0 < n_blocks_per_row; b0 += kStep) {
+        typename V::Regs r[kInFlight];
+#pragma unroll
+        for (int i = 0; i < kInFlight; ++i) {
+            const int b = b0 + kBlockStep * i;
+            if (b < n_blocks_per_row) V::load(w_row, b, u, r[i]);
+        }
+#pragma unroll
+        for (int i = 0; i < kInFlight; ++i) {
+            const int b = b0 + kBlockStep * i;
+            if (b < n_blocks_per_row) V::template dot<1>(r[i], b, u, xs, acc);
+        }
+    }
+    float s = warp_sum(acc[0]);
+    if (lane == 0) {
+        if (parts.accumulate) {  // matvec_store's operations, on the values loaded before
+            if (parts.gate) s = __fmul_rn(s, 1.0f / (1.0f + expf(-g)));
+            s = __fadd_rn(old, s);
+        }
+        y[row] = s;
+    }
+}
+
 // Adds one F16 / BF16 row times NT rows of F32 activations (x, stride n_in) to this lane's acc: lane
 // l takes the 8 weights (16 bytes) at l, l + 32, ... (shared by the dense and the expert matvecs).
 template <TypeId T, int NT>
@@ -258,6 +354,16 @@ void launch_matvec_impl(const DeviceWeight* const* w, float* const* y, int n, co
         const int n_blocks = (int)(w0.n_in / VecDot<T>::kElems);
         using S = MatvecShape<T, NT>;
         using V = VecDot<T>;
+        static const bool every_type = env_is("SHOOTOUT_CUDA_STAGE_X", "1");  // trial
+        if constexpr (NT == 1 && S::kMinBlocks == 8) {
+            if ((kStagedByDefault<T> || every_type) && staged_products() && w0.n_in <= kMaxStagedRow &&
+                w0.n_in % 64 == 0) {
+                launch_kernel(shape, overlap, matvec_staged_kernel<V, S::kInFlight, kStagedPre<T>>, parts,
+                              w0.row_bytes, n_blocks, xq);
+                count_staged_launch();
+                return;
+            }
+        }
         launch_kernel(shape, overlap, matvec_q8_kernel<V, NT, S::kInFlight, S::kMinBlocks>, parts, w0.row_bytes,
                       n_blocks, xq);
     }
