@@ -173,8 +173,9 @@ matvec_q8_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, Quan
 // trips in matvec_q8_kernel (step 1's x from L2, step 2's weights, steps 3-4's), then the
 // residual's. A whole 4096-wide Q4_K row in registers alone did not help (session 16): with 32
 // registers holding weights the compiler fetched each step's x after the previous dot. Here the
-// dots after the wait read registers and shared memory only. H200, 8B tg128 (session 17, 3 rounds):
-// Q4_K_M +1.8 %, Q5_K_M +1.8 %; Q8_0 with its whole row (2 steps) before the wait: equal. So the
+// dots after the wait read registers and shared memory only. 8B tg128 (session 17, 3 rounds): H200
+// Q4_K_M +1.8 %, Q5_K_M +1.8 %, H100 +0.4 % (within its spread), +1.5 %; Q8_0 with its whole row (2
+// steps) before the wait: equal; Q8_0 (1 step) and MXFP4 with x staged alone: -1.2 %, equal. So the
 // default takes the K-quants (kStagedByDefault); SHOOTOUT_CUDA_STAGE_X=1 takes every type (trial).
 // Rows up to kMaxStagedRow (O's; the down product's rows are 3x longer and its time is bandwidth).
 // Same units, same order, same warp sum and store operations as matvec_q8_kernel: the same bits.
