@@ -9,6 +9,10 @@ O product), and per label the medians over all its launches of:
   util   mean warp time (past the wait or from entry, to exit) / span: below 1 the launch's warps
          finish unevenly (a tail) or enter late
   early  first warp entry -> first warp past the wait (resident before the wait, overlapped)
+  late   the share of its warps that entered after the previous launch's last exit (their block
+         waited for an SM's registers or shared memory to free, so they start behind the release)
+  busy   a warp's time past the wait (or from a later entry) to its exit: median / 90th percentile,
+         e.g. a second round of rows shows as a busy p90 well over the median
   warps  records a launch (one a warp)
 Only the time every SM's ring covers is read (the rings wrap independently).
     tools/step_trace_summary.py trace.bin [--list 40] [--keep N FILE]
@@ -78,12 +82,15 @@ def main():
         end = max(r[5] for r in rs)
         exits = sorted(r[5] for r in rs)
         span = max(end - release, 1)
-        busy = statistics.mean(r[5] - max(r[4] or r[3], r[3]) for r in rs)
+        busy_each = sorted(r[5] - max(r[4] or r[3], r[3]) for r in rs)
+        busy = statistics.mean(busy_each)
+        late = sum(1 for r in rs if prev_end is not None and r[3] > prev_end) / len(rs)
         name = KINDS.get(rs[0][0], str(rs[0][0]))
         before = KINDS.get(ls[i - 1][0][0], "?") if i > 0 else "-"
         after = KINDS.get(ls[i + 1][0][0], "?") if i + 1 < len(ls) else "-"
         rows.append(dict(label=f"{name}[{before}>{after}]", warps=len(rs), enter=enter, release=release, end=end,
                          span=span, p10=exits[len(exits) // 10] - release, util=busy / span, early=release - enter,
+                         late=late, busy50=busy_each[len(busy_each) // 2], busy90=busy_each[len(busy_each) * 9 // 10],
                          gap=(release - prev_end) if prev_end is not None else None))
         prev_end = end
     core = rows[1:-1]  # the last launch may be cut by the run's end
@@ -92,7 +99,7 @@ def main():
     total = core[-1]["end"] - core[0]["release"]
     print(f"{len(recs)} warp records, {len(rows)} whole launches in {total / 1e3:.1f} us")
     print(f"{'launch':34} {'count':>5} {'warps':>6} {'gap us':>7} {'span us':>8} {'p10 us':>7} {'util':>5} "
-          f"{'early us':>8} {'share':>6}")
+          f"{'early us':>8} {'late':>5} {'busy p50/p90':>12} {'share':>6}")
     labels = {}
     for r in core:
         labels.setdefault(r["label"], []).append(r)
@@ -102,7 +109,7 @@ def main():
         med = lambda key: statistics.median(r[key] for r in rs)
         print(f"{label:34} {len(rs):5d} {med('warps'):6.0f} {statistics.median(gaps) / 1e3 if gaps else 0:7.2f} "
               f"{med('span') / 1e3:8.2f} {med('p10') / 1e3:7.2f} {med('util'):5.2f} {med('early') / 1e3:8.2f} "
-              f"{100 * share:5.1f}%")
+              f"{100 * med('late'):4.0f}% {med('busy50') / 1e3:5.2f}/{med('busy90') / 1e3:5.2f} {100 * share:5.1f}%")
     # Gaps over 50 us are the host's pause between two tokens (the bench syncs a step's logits), not
     # the pipeline's: counted apart.
     gaps = [r["gap"] for r in core if r["gap"] and r["gap"] > 0]
