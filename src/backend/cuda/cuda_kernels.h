@@ -152,12 +152,8 @@ struct NormedInput {
     float* out;
     int64_t n;
     float eps;
-    // Trial (SHOOTOUT_CUDA_NORMED_HALVES=1; matvec_normed.cuh): zeroed pair slots (kMaxNormedHalves)
-    // through which two warps add the halves of a last-round row; null: whole rows only.
-    unsigned long long* halves = nullptr;
 };
 constexpr int64_t kMaxNormedRow = 8192;
-constexpr int64_t kMaxNormedHalves = 4096;
 bool matvec_normed_supports(quant::TypeId type, int64_t n_in);
 bool matvec_normed_mixes(quant::TypeId a, quant::TypeId b);
 void matvec_normed(const DeviceWeight* const* ws, float* const* ys, int n, const NormedInput& in,

@@ -191,9 +191,7 @@ void CudaOps::record_normed_products(const PendingProducts& p) {
     static const bool again = !env_switched_off("SHOOTOUT_CUDA_NORM_AGAIN");
     if (again) norm_.done = true;
     else norm_.set = false;
-    // The halved last round is a trial (SHOOTOUT_CUDA_NORMED_HALVES=1): not the plain kernel's bits.
-    static const bool halves = env_is("SHOOTOUT_CUDA_NORMED_HALVES", "1");
-    const cuda::NormedInput in{nm.x, nm.w, nm.out, nm.n, nm.eps, halves ? steps().normed_halves() : nullptr};
+    const cuda::NormedInput in{nm.x, nm.w, nm.out, nm.n, nm.eps};
     Workspace* ws = &steps().workspace();
     Key key('p');
     key << nm.x << nm.w << nm.out << nm.n << nm.eps << p.n;

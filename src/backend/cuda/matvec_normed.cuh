@@ -123,20 +123,8 @@ matvec_normed_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, 
     step_trace_waited(trace);
     norm_into_shared<A, kPasses>(in, s_qs, s_ds, partial);
     const QuantizedX x{s_qs, s_ds, in.n};
-    // Trial (NormedInput::halves): the L rows past the last whole round of the grid's W warps, when
-    // 2L <= W, go to 2L warps as halves (blocks [0, H) and [H, n) of the row; H a whole number of
-    // the lane's units), which the two warps add through a pair slot. Q8_0's Q/K/V (6144 rows on
-    // 4224 warps) now gives 1920 warps a second whole row: 10-12 us against 4-9 us for one row
-    // (session 17's step timeline). The sum of two half-row warp sums rounds unlike one warp sum of
-    // the row: not the plain kernel's bits (only for comparisons until both split alike).
-    const int64_t whole_rounds = n_slots / stride, last = n_slots - whole_rounds * stride;
-    constexpr int kStep = kBlockStep * kInFlight;
-    const int half_at = kBlockStep * (((n_blocks_per_row + kBlockStep - 1) / kBlockStep + 1) / 2);
-    const bool halving = in.halves && whole_rounds >= 1 && last > 0 && 2 * last <= stride &&
-                         last <= kMaxNormedHalves && half_at < n_blocks_per_row;
-    const int64_t whole_end = halving ? whole_rounds * stride : n_slots;
     bool hoisted = true;  // r0 holds this row's first units
-    for (; slot < whole_end; slot += stride) {
+    for (; slot < n_slots; slot += stride) {
         if (!hoisted) {
             part = matvec_part_at(parts, slot / kWarpsPerBlock, (int)(slot % kWarpsPerBlock));
             has_row = part.row < part.n_out;
@@ -160,41 +148,6 @@ matvec_normed_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, 
         }
         const float s = warp_sum(acc[0]);
         if (lane == 0) part.y[part.row] = s;
-    }
-    const int64_t item = (int64_t)blockIdx.x * kNormedWarps + threadIdx.x / 32;  // this warp's first slot
-    if (!halving || item >= 2 * last) return;
-    const int64_t tail = item / 2, t_slot = whole_end + tail;
-    const int half = (int)(item % 2);
-    part = matvec_part_at(parts, t_slot / kWarpsPerBlock, (int)(t_slot % kWarpsPerBlock));
-    if (part.row >= part.n_out) return;  // a padding slot: neither half writes
-    w_row = part.w + part.row * row_bytes;
-    const int b_end = half ? n_blocks_per_row : half_at;
-    float acc[1] = {0.f};
-    for (int b0 = half * half_at + first; b0 < b_end; b0 += kStep) {
-        typename V::Regs r[kInFlight];
-#pragma unroll
-        for (int i = 0; i < kInFlight; ++i) {
-            const int b = b0 + kBlockStep * i;
-            if (b < b_end) V::load(w_row, b, u, r[i]);
-        }
-#pragma unroll
-        for (int i = 0; i < kInFlight; ++i) {
-            const int b = b0 + kBlockStep * i;
-            if (b < b_end) V::template dot<1>(r[i], b, u, x, acc);
-        }
-    }
-    const float s = warp_sum(acc[0]);
-    if (lane == 0) {
-        // The value and a nonzero tag in one exchange: the second warp gets the first's sum with no
-        // fence, adds the halves in a fixed order and clears the slot for the next launch.
-        unsigned long long* pair = in.halves + tail;
-        const unsigned long long mine = ((unsigned long long)__float_as_uint(s) << 32) | (unsigned)(half + 1);
-        const unsigned long long other = atomicExch(pair, mine);
-        if (other != 0ull) {
-            const float o = __uint_as_float((unsigned)(other >> 32));
-            part.y[part.row] = half == 0 ? __fadd_rn(s, o) : __fadd_rn(o, s);
-            *pair = 0ull;
-        }
     }
 }
 

@@ -17,14 +17,11 @@ constexpr size_t kMaxGraphs = 8;
 StepGraphs::StepGraphs() {
     SHOOTOUT_CUDA_CHECK(cudaStreamCreate(&stream_));  // a blocking stream: ordered with the legacy stream
     SHOOTOUT_CUDA_CHECK(cudaMalloc(&pos_device_, kMaxPositions * sizeof(int64_t)));
-    SHOOTOUT_CUDA_CHECK(cudaMalloc(&normed_halves_, kMaxNormedHalves * sizeof(unsigned long long)));
-    SHOOTOUT_CUDA_CHECK(cudaMemsetAsync(normed_halves_, 0, kMaxNormedHalves * sizeof(unsigned long long), stream_));
 }
 
 StepGraphs::~StepGraphs() {
     drop_graphs();
     cudaFree(pos_device_);
-    cudaFree(normed_halves_);
     cudaStreamDestroy(stream_);
 }
 

@@ -43,9 +43,6 @@ public:
     // The scratch memory of products inside steps. Graphs bake in its address, so they are dropped
     // whenever an eager run grows it.
     Workspace& workspace() { return workspace_; }
-    // The pair slots of this stream's normed launches (NormedInput::halves, a trial; zero between
-    // launches). One set a stream: launches on one stream never add halves at the same time.
-    unsigned long long* normed_halves() const { return normed_halves_; }
 
     // Counters for tests and notes: steps run eagerly, captured, replayed.
     int64_t eager_steps() const { return eager_steps_; }
@@ -68,7 +65,6 @@ private:
 
     cudaStream_t stream_ = nullptr;
     int64_t* pos_device_ = nullptr;  // kMaxPositions slots
-    unsigned long long* normed_halves_ = nullptr;  // kMaxNormedHalves slots
     Workspace workspace_;
     bool recording_ = false;
     std::string key_;
