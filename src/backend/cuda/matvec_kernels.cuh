@@ -58,6 +58,30 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
+// A lane's units of the row's blocks b0, b0 + 32 / kUnits, ... (< n_blocks) added to acc, kInFlight
+// at a time: each step's loads issued before its dots. The staged and the mixed normed kernels walk
+// their rows with it (the same SASS as their own loops had); matvec_q8_kernel and the expert matvec
+// keep their loops, whose SASS it changed (session 17: 23 kernels, untimed).
+template <typename V, int NT, int kInFlight>
+__device__ __forceinline__ void dot_row_steps(const uint8_t* w_row, int b0, int n_blocks, int u, const QuantizedX& x,
+                                              float (&acc)[NT]) {
+    static_assert(32 % V::kUnits == 0);
+    constexpr int kBlockStep = 32 / V::kUnits;
+    for (; b0 < n_blocks; b0 += kBlockStep * kInFlight) {
+        typename V::Regs r[kInFlight];
+#pragma unroll
+        for (int i = 0; i < kInFlight; ++i) {
+            const int b = b0 + kBlockStep * i;
+            if (b < n_blocks) V::load(w_row, b, u, r[i]);
+        }
+#pragma unroll
+        for (int i = 0; i < kInFlight; ++i) {
+            const int b = b0 + kBlockStep * i;
+            if (b < n_blocks) V::template dot<NT>(r[i], b, u, x, acc);
+        }
+    }
+}
+
 // Up to kMaxMatvecParts products of one activation row set in one launch (Q/K/V, gate/up: same x,
 // same type and width): part i owns the x blocks first_block[i] .. first_block[i + 1] - 1. A decode
 // step is launch-bound (~86 us a layer on an H200 against ~22 us of weight reads), so two launches
@@ -196,11 +220,8 @@ matvec_staged_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, 
     pdl_launch_dependents();
     const int lane = threadIdx.x % 32;
     const MatvecPart part = matvec_part(parts);
-    const int64_t row = part.row, n_out = part.n_out;
-    float* y = part.y;
-    const bool has_row = row < n_out;
-    const uint8_t* w_row = part.w + row * row_bytes;
-    static_assert(32 % V::kUnits == 0);
+    const bool has_row = part.row < part.n_out;
+    const uint8_t* w_row = part.w + part.row * row_bytes;
     constexpr int kBlockStep = 32 / V::kUnits, kStep = kBlockStep * kInFlight;
     const int u = lane % V::kUnits, first = lane / V::kUnits;
     typename V::Regs r0[kPre][kInFlight];
@@ -223,7 +244,7 @@ matvec_staged_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, 
     copy_commit();
     float old = 0.f, g = 0.f;
     if (has_row && lane == 0 && parts.accumulate) {
-        old = y[row];
+        old = part.y[part.row];
         if (parts.gate) g = *parts.gate;
     }
     copy_wait_all();
@@ -238,26 +259,14 @@ matvec_staged_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, 
             const int b = first + p * kStep + kBlockStep * i;
             if (b < n_blocks_per_row) V::template dot<1>(r0[p][i], b, u, xs, acc);
         }
-    for (int b0 = first + kPre * kStep; b0 < n_blocks_per_row; b0 += kStep) {
-        typename V::Regs r[kInFlight];
-#pragma unroll
-        for (int i = 0; i < kInFlight; ++i) {
-            const int b = b0 + kBlockStep * i;
-            if (b < n_blocks_per_row) V::load(w_row, b, u, r[i]);
-        }
-#pragma unroll
-        for (int i = 0; i < kInFlight; ++i) {
-            const int b = b0 + kBlockStep * i;
-            if (b < n_blocks_per_row) V::template dot<1>(r[i], b, u, xs, acc);
-        }
-    }
+    dot_row_steps<V, 1, kInFlight>(w_row, first + kPre * kStep, n_blocks_per_row, u, xs, acc);
     float s = warp_sum(acc[0]);
     if (lane == 0) {
         if (parts.accumulate) {  // matvec_store's operations, on the values loaded before
             if (parts.gate) s = __fmul_rn(s, 1.0f / (1.0f + expf(-g)));
             s = __fadd_rn(old, s);
         }
-        y[row] = s;
+        part.y[part.row] = s;
     }
 }
 

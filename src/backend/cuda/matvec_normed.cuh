@@ -187,15 +187,7 @@ __device__ __forceinline__ float normed_row_dot(const uint8_t* w_row, int n_bloc
         dot_units(b0, r0);
         b0 += kBlockStep * kInFlight;
     }
-    for (; b0 < n_blocks_per_row; b0 += kBlockStep * kInFlight) {
-        typename V::Regs r[kInFlight];
-#pragma unroll
-        for (int i = 0; i < kInFlight; ++i) {
-            const int b = b0 + kBlockStep * i;
-            if (b < n_blocks_per_row) V::load(w_row, b, u, r[i]);
-        }
-        dot_units(b0, r);
-    }
+    dot_row_steps<V, 1, kInFlight>(w_row, b0, n_blocks_per_row, u, x, acc);
     return warp_sum(acc[0]);
 }
 
