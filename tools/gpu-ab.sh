@@ -8,6 +8,9 @@
 #   --a-env / --b-env  environment for A's / B's runs (e.g. --b-env SHOOTOUT_CUDA_MOE_MMQ=0)
 #   --c-env, --d-env  third and fourth columns C, D: the working tree's build again with this
 #                environment (several settings timed against A in one call: one build, one synth a model)
+#   --b-cmake 'ARGS'  configure B (the working tree) with these cmake options too (a compile-time
+#                trial, e.g. -DSHOOTOUT_CUDA_NORMED_WARPS=8); without --a, A is then the working tree
+#                built without them, in a directory of its own
 #   --depth D    tokens in the KV cache before each test (shootout bench -d; both builds must have it)
 #   SPEC = ARCH:SHAPE:RECIPE[:pure]  as tools/gpu-speed.sh (qwen3:8B:Q4_K_M, qwen3moe:30B-A3B:MXFP4_MOE, ...)
 # B is the working tree. Both build at once (half the cores each); each model is synthesized once and
@@ -15,12 +18,13 @@
 # drift of the card shows in both columns.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-a_tar=""; a_env=""; b_env=""; c_env=""; d_env=""; prompts=512; gen=0; depth=0; reps=3; rounds=2; specs=()
+a_tar=""; a_env=""; b_env=""; b_cmake=""; c_env=""; d_env=""; prompts=512; gen=0; depth=0; reps=3; rounds=2; specs=()
 while [ $# -gt 0 ]; do
   case $1 in
     --a) a_tar=$(realpath "$2"); shift ;;
     --a-env) a_env=$2; shift ;;
     --b-env) b_env=$2; shift ;;
+    --b-cmake) b_cmake=$2; shift ;;
     --c-env) c_env=$2; shift ;;
     --d-env) d_env=$2; shift ;;
     --prompts) prompts=$2; shift ;;
@@ -41,20 +45,29 @@ configure_args=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA=ON -DCMAKE_C
 t0=$(date +%s)
 a_pid=""
 A=$build/shootout
+a_src=""
 if [ -n "$a_tar" ]; then
   mkdir -p "$work/a-src" && tar xzf "$a_tar" -C "$work/a-src" || { echo "gpu-ab: cannot unpack $a_tar"; exit 1; }
-  ( cmake -S "$work/a-src" -B "$work/a-build" "${configure_args[@]}" && ninja -C "$work/a-build" -j"$half" shootout ) \
+  a_src=$work/a-src
+elif [ -n "$b_cmake" ]; then
+  a_src=.
+fi
+if [ -n "$a_src" ]; then
+  ( cmake -S "$a_src" -B "$work/a-build" "${configure_args[@]}" && ninja -C "$work/a-build" -j"$half" shootout ) \
     >"$out/build-a.log" 2>&1 &
   a_pid=$!
   A=$work/a-build/shootout
 fi
-cmake -S . -B "$build" "${configure_args[@]}" >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
+# B with trial options builds apart, so that no later call finds them in the shared build's cache.
+[ -n "$b_cmake" ] && build=$work/b-build
+# shellcheck disable=SC2086  # b_cmake: several options, split on spaces
+cmake -S . -B "$build" "${configure_args[@]}" $b_cmake >"$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
 ninja -C "$build" -j"$half" shootout >"$out/build.log" 2>&1 || { grep -v "ptxas info" "$out/build.log" | tail -30; exit 1; }
 if [ -n "$a_pid" ]; then
   wait "$a_pid" || { echo "gpu-ab: build A failed"; grep -v "ptxas info" "$out/build-a.log" | tail -30; exit 1; }
 fi
 B=$build/shootout
-echo "gpu-ab: builds $(( $(date +%s) - t0 )) s; A = ${a_tar:-working tree} ${a_env:+($a_env)}, B = working tree ${b_env:+($b_env)}${c_env:+, C = working tree ($c_env)}${d_env:+, D = working tree ($d_env)}"
+echo "gpu-ab: builds $(( $(date +%s) - t0 )) s; A = ${a_tar:-working tree} ${a_env:+($a_env)}, B = working tree ${b_cmake:+[$b_cmake] }${b_env:+($b_env)}${c_env:+, C = working tree ($c_env)}${d_env:+, D = working tree ($d_env)}"
 
 # The mean t/s of each test row of one `shootout bench` run, as "pp512 123.4 tg128 56.7".
 rates() {

@@ -10,10 +10,11 @@
 // 16 warps an SM (the plain matvec's 32 warps an SM), each warp walking rows gridDim * 16 apart,
 // so a launch reads the row ~260 times instead of once per 4 rows.
 //
-// Bit for bit as rms_norm_quantize + matvec_parts: thread t holds elements 8t .. 8t + 7 (and
-// 8(t + 512) .. for rows over 4096), sums their squares in that order, warps reduce by the same
-// shuffles, and the warp sums are added in warp order from 0 (a zero for each warp of the norm
-// kernel's 1024 that holds nothing: x + 0 is x); the conversion is the norm kernel's own
+// Bit for bit as rms_norm_quantize + matvec_parts: as the norm kernel's thread t, which holds
+// elements 8t .. 8t + 7, this block's thread t of pass p holds those of the norm kernel's thread
+// t + 32 kNormedWarps p, sums their squares in that order, warps reduce by the same shuffles, and
+// the warp sums are added in warp order from 0 (a zero for each warp of the norm kernel's 1024 that
+// holds nothing: x + 0 is x); the conversion is the norm kernel's own
 // (activation_quant.cuh). The dots then read those shared-memory values as the plain kernel reads
 // the workspace's.
 #pragma once
@@ -25,12 +26,35 @@
 
 namespace shootout::cuda {
 
-constexpr int kNormedWarps = 16;
-constexpr int kNormedBlocksPerSm = 2;
+// The block's warps: 16 (2 blocks an SM), or for a trial 8 (4 an SM: a block then needs two of the
+// 4-warp blocks of the product before it to leave its SM instead of four; session 17's step timeline
+// has 73-90 % of gate/up's warps entering after that product's end) with -DSHOOTOUT_CUDA_NORMED_WARPS=8.
+#ifndef SHOOTOUT_CUDA_NORMED_WARPS
+#define SHOOTOUT_CUDA_NORMED_WARPS 16
+#endif
+constexpr int kNormedWarps = SHOOTOUT_CUDA_NORMED_WARPS;
+static_assert(kNormedWarps == 8 || kNormedWarps == 16);
+constexpr int kNormedBlocksPerSm = 32 / kNormedWarps;
 constexpr int64_t kNormedPass = 8 * 32 * kNormedWarps;  // elements a pass of the block's threads covers
-static_assert(kMaxNormedRow == 2 * kNormedPass);
+constexpr int kMaxNormedPasses = 32 / kNormedWarps;      // the norm kernel's 32 warps' worth
+static_assert(kMaxNormedRow == kMaxNormedPasses * kNormedPass);
 
-// The normed row of in (kPasses passes of 4096 elements) converted as A into qs / ds (shared memory);
+// Calls f.template operator()<P>() with P the passes a row of n elements takes (1..kMaxNormedPasses).
+template <typename F>
+void with_normed_passes(int64_t n, F&& f) {
+    const int64_t passes = (n + kNormedPass - 1) / kNormedPass;
+    if constexpr (kMaxNormedPasses == 2) {
+        if (passes > 1) f.template operator()<2>();
+        else f.template operator()<1>();
+    } else {
+        if (passes > 3) f.template operator()<4>();
+        else if (passes > 2) f.template operator()<3>();
+        else if (passes > 1) f.template operator()<2>();
+        else f.template operator()<1>();
+    }
+}
+
+// The normed row of in (kPasses passes of kNormedPass elements) converted as A into qs / ds (shared memory);
 // block 0 also writes the F32 row to in.out. Every thread of the block calls it.
 template <ActivationType A, int kPasses>
 __device__ __forceinline__ void norm_into_shared(const NormedInput& in, int8_t* qs, float2* ds, float* partial) {
@@ -57,10 +81,10 @@ __device__ __forceinline__ void norm_into_shared(const NormedInput& in, int8_t* 
         for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
         sum[p] = s;
     }
-    // The norm kernel's 32 warp slots: this block's warp w of pass p is its warp w + 16 p.
+    // The norm kernel's 32 warp slots: this block's warp w of pass p is its warp w + kNormedWarps p.
     if (lane == 0) {
 #pragma unroll
-        for (int p = 0; p < 2; ++p) partial[warp + p * kNormedWarps] = p < kPasses ? sum[p] : 0.f;
+        for (int p = 0; p < kMaxNormedPasses; ++p) partial[warp + p * kNormedWarps] = p < kPasses ? sum[p] : 0.f;
     }
     __syncthreads();
     float total = 0.f;
@@ -263,10 +287,9 @@ void launch_matvec_normed_mixed(const DeviceWeight* const* w, float* const* y, i
                                            (int64_t)kNormedBlocksPerSm * multiprocessor_count());
     const LaunchShape shape{dim3((unsigned)grid), dim3(kNormedWarps * 32), 0, stream};
     constexpr int kA = MatvecShape<TA, 1>::kInFlight, kB = MatvecShape<TB, 1>::kInFlight;
-    if (in.n > kNormedPass)
-        launch_kernel(shape, overlap, matvec_normed_mixed_kernel<VA, VB, A, 2, kA, kB>, parts, rows, n_slots, in);
-    else
-        launch_kernel(shape, overlap, matvec_normed_mixed_kernel<VA, VB, A, 1, kA, kB>, parts, rows, n_slots, in);
+    with_normed_passes(in.n, [&]<int P>() {
+        launch_kernel(shape, overlap, matvec_normed_mixed_kernel<VA, VB, A, P, kA, kB>, parts, rows, n_slots, in);
+    });
 }
 
 template <TypeId T>
@@ -285,12 +308,10 @@ void launch_matvec_normed(const DeviceWeight* const* w, float* const* y, int n, 
         constexpr ActivationType A = activation_type(T);
         constexpr int kInFlight = MatvecShape<T, 1>::kInFlight;
         const int n_blocks = (int)(w[0]->n_in / V::kElems);
-        if (in.n > kNormedPass)
-            launch_kernel(shape, overlap, matvec_normed_kernel<V, A, 2, kInFlight>, parts, w[0]->row_bytes, n_blocks,
+        with_normed_passes(in.n, [&]<int P>() {
+            launch_kernel(shape, overlap, matvec_normed_kernel<V, A, P, kInFlight>, parts, w[0]->row_bytes, n_blocks,
                           n_slots, in);
-        else
-            launch_kernel(shape, overlap, matvec_normed_kernel<V, A, 1, kInFlight>, parts, w[0]->row_bytes, n_blocks,
-                          n_slots, in);
+        });
     }
 }
 
