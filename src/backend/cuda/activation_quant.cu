@@ -18,6 +18,7 @@
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/pdl.cuh"
 #include "backend/cuda/step_trace.cuh"
+#include "util/env.h"
 #include "util/error.h"
 
 namespace shootout::cuda {
@@ -220,7 +221,15 @@ void swiglu_quantize(const float* gate, const float* up, int64_t n_rows, int64_t
                      int8_t* qs, float2* ds, cudaStream_t stream) {
     check_shape(type, n, "swiglu_quantize");
     const int64_t n_blocks = n_rows * n / block_elems(type);
-    const LaunchShape shape{dim3(grid_for(n_blocks)), dim3(kThreads), 0, stream};
+    // Trial (SHOOTOUT_CUDA_SWIGLU_THREADS=32, 64 or 128; the kernel is the same): smaller blocks, so a
+    // decode step's Q8_K SwiGLU (48 warps: 6 blocks of 8) spreads over more SMs. Session 16-17's step
+    // timeline has it released ~0.9 us after the gate/up launch ends and busy 1.65 us, against 0.42
+    // and 0.93 us for Q8_0's 384 warps in 48 blocks.
+    static const int threads = env_is("SHOOTOUT_CUDA_SWIGLU_THREADS", "32")    ? 32
+                               : env_is("SHOOTOUT_CUDA_SWIGLU_THREADS", "64")  ? 64
+                               : env_is("SHOOTOUT_CUDA_SWIGLU_THREADS", "128") ? 128
+                                                                                 : kThreads;
+    const LaunchShape shape{dim3((unsigned)((n_blocks * 32 + threads - 1) / threads)), dim3(threads), 0, stream};
     if (!by_q8_activation(type, [&]<ActivationType A>() {
             launch_kernel(shape, true, swiglu_quantize_kernel<A>, gate, up, n_blocks, out, qs, ds);
         }))
