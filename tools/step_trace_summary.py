@@ -13,6 +13,9 @@ O product), and per label the medians over all its launches of:
          waited for an SM's registers or shared memory to free, so they start behind the release)
   busy   a warp's time past the wait (or from a later entry) to its exit: median / 90th percentile,
          e.g. a second round of rows shows as a busy p90 well over the median
+  drain  per SM, its first warp entry minus the previous launch's last warp exit on that SM (median
+         over the SMs both used): positive where blocks wait for the SM to empty, not just for
+         registers to free (e.g. a change of the L1 / shared memory split)
   warps  records a launch (one a warp)
 Only the time every SM's ring covers is read (the rings wrap independently).
     tools/step_trace_summary.py trace.bin [--list 40] [--keep N FILE]
@@ -74,7 +77,7 @@ def main():
             cur.append(r)
         launches.append(cur)
     ls = sorted((rs for rs in launches if min(r[3] for r in rs) >= covered), key=lambda rs: min(r[3] for r in rs))
-    rows, prev_end = [], None
+    rows, prev_end, last_on_sm = [], None, {}
     for i, rs in enumerate(ls):
         enter = min(r[3] for r in rs)
         waited = [r[4] for r in rs if r[4]]
@@ -85,12 +88,19 @@ def main():
         busy_each = sorted(r[5] - max(r[4] or r[3], r[3]) for r in rs)
         busy = statistics.mean(busy_each)
         late = sum(1 for r in rs if prev_end is not None and r[3] > prev_end) / len(rs)
+        first_on_sm = {}
+        for r in rs:
+            first_on_sm[r[1]] = min(first_on_sm.get(r[1], r[3]), r[3])
+        drains = [first_on_sm[sm] - last_on_sm[sm] for sm in first_on_sm if sm in last_on_sm] if i > 0 else []
+        last_on_sm = {}
+        for r in rs:
+            last_on_sm[r[1]] = max(last_on_sm.get(r[1], r[5]), r[5])
         name = KINDS.get(rs[0][0], str(rs[0][0]))
         before = KINDS.get(ls[i - 1][0][0], "?") if i > 0 else "-"
         after = KINDS.get(ls[i + 1][0][0], "?") if i + 1 < len(ls) else "-"
         rows.append(dict(label=f"{name}[{before}>{after}]", warps=len(rs), enter=enter, release=release, end=end,
                          span=span, p10=exits[len(exits) // 10] - release, util=busy / span, early=release - enter,
-                         late=late, busy50=busy_each[len(busy_each) // 2], busy90=busy_each[len(busy_each) * 9 // 10],
+                         late=late, drain=statistics.median(drains) if drains else 0, busy50=busy_each[len(busy_each) // 2], busy90=busy_each[len(busy_each) * 9 // 10],
                          gap=(release - prev_end) if prev_end is not None else None))
         prev_end = end
     core = rows[1:-1]  # the last launch may be cut by the run's end
@@ -99,7 +109,7 @@ def main():
     total = core[-1]["end"] - core[0]["release"]
     print(f"{len(recs)} warp records, {len(rows)} whole launches in {total / 1e3:.1f} us")
     print(f"{'launch':34} {'count':>5} {'warps':>6} {'gap us':>7} {'span us':>8} {'p10 us':>7} {'util':>5} "
-          f"{'early us':>8} {'late':>5} {'busy p50/p90':>12} {'share':>6}")
+          f"{'early us':>8} {'late':>5} {'drain':>6} {'busy p50/p90':>12} {'share':>6}")
     labels = {}
     for r in core:
         labels.setdefault(r["label"], []).append(r)
@@ -109,7 +119,8 @@ def main():
         med = lambda key: statistics.median(r[key] for r in rs)
         print(f"{label:34} {len(rs):5d} {med('warps'):6.0f} {statistics.median(gaps) / 1e3 if gaps else 0:7.2f} "
               f"{med('span') / 1e3:8.2f} {med('p10') / 1e3:7.2f} {med('util'):5.2f} {med('early') / 1e3:8.2f} "
-              f"{100 * med('late'):4.0f}% {med('busy50') / 1e3:5.2f}/{med('busy90') / 1e3:5.2f} {100 * share:5.1f}%")
+              f"{100 * med('late'):4.0f}% {med('drain') / 1e3:6.2f} {med('busy50') / 1e3:5.2f}/{med('busy90') / 1e3:5.2f} "
+              f"{100 * share:5.1f}%")
     # Gaps over 50 us are the host's pause between two tokens (the bench syncs a step's logits), not
     # the pipeline's: counted apart.
     gaps = [r["gap"] for r in core if r["gap"] and r["gap"] > 0]
