@@ -18,6 +18,16 @@ inline bool env_is(const char* name, const char* value) {
 // True when the variable `name` is set to exactly "0" (unset or any other value: the default path).
 inline bool env_switched_off(const char* name) { return env_is(name, "0"); }
 
+// The variable `name` as a whole decimal number in [lo, hi]; `fallback` when it is unset, not a
+// number, or out of range.
+inline long env_long(const char* name, long lo, long hi, long fallback) {
+    const char* v = std::getenv(name);
+    if (v == nullptr || *v == '\0') return fallback;
+    char* end = nullptr;
+    const long x = std::strtol(v, &end, 10);
+    return *end == '\0' && x >= lo && x <= hi ? x : fallback;
+}
+
 // A switch whose default comes from the environment on first use and which tests may set (the CUDA
 // backend's norm_folding). read: the environment's answer.
 class SettableSwitch {

@@ -1,8 +1,9 @@
 // util/env.h: a comparison switch is off only for the exact value "0"; a settable switch reads the
-// environment once, and a test's setting wins over it.
+// environment once, and a test's setting wins over it; a number setting takes only whole numbers in range.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <utility>
 
 #include "util/env.h"
 
@@ -36,6 +37,20 @@ TEST(EnvSwitch, SettableSwitchReadsOnceAndCanBeSet) {
     EXPECT_TRUE(s.get(read));
     SettableSwitch unset;
     EXPECT_FALSE(unset.get(read));  // "0" now
+    ::unsetenv(kName);
+}
+
+// A number setting (the CUDA trials' SHOOTOUT_CUDA_CARVEOUT, SHOOTOUT_CUDA_SWIGLU_THREADS): whole
+// decimal numbers in range only, the fallback otherwise.
+TEST(EnvSwitch, NumberInRangeOrFallback) {
+    ::unsetenv(kName);
+    EXPECT_EQ(env_long(kName, 0, 100, -1), -1);
+    const std::pair<const char*, long> cases[] = {{"0", 0},    {"100", 100}, {"37", 37}, {"101", -1}, {"-1", -1},
+                                                  {"", -1},    {"50%", -1},  {"5 ", -1}, {"x", -1},   {"1e2", -1}};
+    for (const auto& [value, want] : cases) {
+        ::setenv(kName, value, 1);
+        EXPECT_EQ(env_long(kName, 0, 100, -1), want) << "value '" << value << "'";
+    }
     ::unsetenv(kName);
 }
 

@@ -225,10 +225,10 @@ void swiglu_quantize(const float* gate, const float* up, int64_t n_rows, int64_t
     // decode step's Q8_K SwiGLU (48 warps: 6 blocks of 8) spreads over more SMs. Session 16-17's step
     // timeline has it released ~0.9 us after the gate/up launch ends and busy 1.65 us, against 0.42
     // and 0.93 us for Q8_0's 384 warps in 48 blocks.
-    static const int threads = env_is("SHOOTOUT_CUDA_SWIGLU_THREADS", "32")    ? 32
-                               : env_is("SHOOTOUT_CUDA_SWIGLU_THREADS", "64")  ? 64
-                               : env_is("SHOOTOUT_CUDA_SWIGLU_THREADS", "128") ? 128
-                                                                                 : kThreads;
+    static const int threads = [] {
+        const long t = env_long("SHOOTOUT_CUDA_SWIGLU_THREADS", 32, 128, kThreads);
+        return t == 32 || t == 64 || t == 128 ? (int)t : kThreads;
+    }();
     const LaunchShape shape{dim3((unsigned)((n_blocks * 32 + threads - 1) / threads)), dim3(threads), 0, stream};
     if (!by_q8_activation(type, [&]<ActivationType A>() {
             launch_kernel(shape, true, swiglu_quantize_kernel<A>, gate, up, n_blocks, out, qs, ds);

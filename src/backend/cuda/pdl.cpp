@@ -4,7 +4,6 @@
 #include <cuda_runtime.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <mutex>
 #include <unordered_map>
 
@@ -41,13 +40,7 @@ bool device_has_pdl() {
 // free earlier; a kernel whose shared memory needs another split waits for the SM to drain and be
 // reconfigured. With one split for every decode kernel none would. -1 (unset): the driver's choice.
 int requested_carveout() {
-    static const int carveout = [] {
-        const char* v = std::getenv("SHOOTOUT_CUDA_CARVEOUT");
-        if (!v || !*v) return -1;
-        char* end = nullptr;
-        const long p = std::strtol(v, &end, 10);
-        return *end == '\0' && p >= 0 && p <= 100 ? (int)p : -1;
-    }();
+    static const int carveout = (int)env_long("SHOOTOUT_CUDA_CARVEOUT", 0, 100, -1);
     return carveout;
 }
 
