@@ -178,6 +178,14 @@ matvec_normed_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, 
 // The SMs of the current device, asked once (the persistent grid's size).
 int multiprocessor_count();
 
+// The persistent grid of a normed launch of n_slots row slots: a block a kNormedWarps slots, at most
+// kNormedBlocksPerSm an SM.
+inline LaunchShape normed_launch_shape(int64_t n_slots, cudaStream_t stream) {
+    const int64_t grid = std::min<int64_t>((n_slots + kNormedWarps - 1) / kNormedWarps,
+                                           (int64_t)kNormedBlocksPerSm * multiprocessor_count());
+    return {dim3((unsigned)grid), dim3(kNormedWarps * 32), 0, stream};
+}
+
 // Rows of two weight types in one normed launch: Q4_K_M's and Q5_K_M's Q/K (Q4_K, Q5_K) beside a V in
 // Q6_K, all read against the same Q8_K row. As a launch of its own the V product took ~4.7 us for
 // its 1024 rows of 8B (one row a warp: its latency, not its 3.4 MB) plus the norm prologue again; the
@@ -283,9 +291,7 @@ void launch_matvec_normed_mixed(const DeviceWeight* const* w, float* const* y, i
                          {(int)(w[0]->n_in / VA::kElems), (int)(w[first_b]->n_in / VB::kElems)},
                          parts.first_block[first_b]};
     const int64_t n_slots = parts.first_block[n] * kWarpsPerBlock;
-    const int64_t grid = std::min<int64_t>((n_slots + kNormedWarps - 1) / kNormedWarps,
-                                           (int64_t)kNormedBlocksPerSm * multiprocessor_count());
-    const LaunchShape shape{dim3((unsigned)grid), dim3(kNormedWarps * 32), 0, stream};
+    const LaunchShape shape = normed_launch_shape(n_slots, stream);
     constexpr int kA = MatvecShape<TA, 1>::kInFlight, kB = MatvecShape<TB, 1>::kInFlight;
     with_normed_passes(in.n, [&]<int P>() {
         launch_kernel(shape, overlap, matvec_normed_mixed_kernel<VA, VB, A, P, kA, kB>, parts, rows, n_slots, in);
@@ -301,9 +307,7 @@ void launch_matvec_normed(const DeviceWeight* const* w, float* const* y, int n, 
         bool overlap = true;
         const MatvecParts parts = matvec_parts_of(w, y, n, overlap);
         const int64_t n_slots = parts.first_block[n] * kWarpsPerBlock;
-        const int64_t grid = std::min<int64_t>((n_slots + kNormedWarps - 1) / kNormedWarps,
-                                               (int64_t)kNormedBlocksPerSm * multiprocessor_count());
-        const LaunchShape shape{dim3((unsigned)grid), dim3(kNormedWarps * 32), 0, stream};
+        const LaunchShape shape = normed_launch_shape(n_slots, stream);
         using V = VecDot<T>;
         constexpr ActivationType A = activation_type(T);
         constexpr int kInFlight = MatvecShape<T, 1>::kInFlight;

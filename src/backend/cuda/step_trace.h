@@ -26,7 +26,7 @@ static_assert(sizeof(StepRecord) == 40);
 
 // Kinds (what the summary prints): one number a kernel family.
 enum StepKind : uint32_t {
-    kStepMatvec = 1,        // matvec_q8_kernel (O, down, lm_head without a norm)
+    kStepMatvec = 1,        // matvec_q8_kernel, matvec_staged_kernel (O, down, lm_head without a norm)
     kStepMatvecNormed = 2,  // matvec_normed_kernel (Q/K/V, gate/up, the final norm + lm_head)
     kStepAttention = 3,     // attention_decode_kernel
     kStepSwiglu = 4,        // swiglu_quantize_kernel
