@@ -8,6 +8,8 @@
 #   --a-env / --b-env  environment for A's / B's runs (e.g. --b-env SHOOTOUT_CUDA_MOE_MMQ=0)
 #   --c-env, --d-env  third and fourth columns C, D: the working tree's build again with this
 #                environment (several settings timed against A in one call: one build, one synth a model)
+#   --cd-on-a    C and D run A's build instead of B's (a compile-time trial in B and setting trials
+#                of the default build in C, D, timed in one call)
 #   --b-cmake 'ARGS'  configure B (the working tree) with these cmake options too (a compile-time
 #                trial, e.g. -DSHOOTOUT_CUDA_NORMED_WARPS=8); without --a, A is then the working tree
 #                built without them, in a directory of its own
@@ -18,7 +20,7 @@
 # drift of the card shows in both columns.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-a_tar=""; a_env=""; b_env=""; b_cmake=""; c_env=""; d_env=""; prompts=512; gen=0; depth=0; reps=3; rounds=2; specs=()
+a_tar=""; a_env=""; b_env=""; b_cmake=""; c_env=""; d_env=""; cd_bin=B; prompts=512; gen=0; depth=0; reps=3; rounds=2; specs=()
 while [ $# -gt 0 ]; do
   case $1 in
     --a) a_tar=$(realpath "$2"); shift ;;
@@ -27,6 +29,7 @@ while [ $# -gt 0 ]; do
     --b-cmake) b_cmake=$2; shift ;;
     --c-env) c_env=$2; shift ;;
     --d-env) d_env=$2; shift ;;
+    --cd-on-a) cd_bin=A ;;
     --prompts) prompts=$2; shift ;;
     --gen) gen=$2; shift ;;
     --depth) depth=$2; shift ;;
@@ -67,7 +70,8 @@ if [ -n "$a_pid" ]; then
   wait "$a_pid" || { echo "gpu-ab: build A failed"; grep -v "ptxas info" "$out/build-a.log" | tail -30; exit 1; }
 fi
 B=$build/shootout
-echo "gpu-ab: builds $(( $(date +%s) - t0 )) s; A = ${a_tar:-working tree} ${a_env:+($a_env)}, B = working tree ${b_cmake:+[$b_cmake] }${b_env:+($b_env)}${c_env:+, C = working tree ($c_env)}${d_env:+, D = working tree ($d_env)}"
+if [ "$cd_bin" = A ]; then CD=$A; cd_name="A's build"; else CD=$B; cd_name="working tree"; fi
+echo "gpu-ab: builds $(( $(date +%s) - t0 )) s; A = ${a_tar:-working tree} ${a_env:+($a_env)}, B = working tree ${b_cmake:+[$b_cmake] }${b_env:+($b_env)}${c_env:+, C = $cd_name ($c_env)}${d_env:+, D = $cd_name ($d_env)}"
 
 # The mean t/s of each test row of one `shootout bench` run, as "pp512 123.4 tg128 56.7".
 rates() {
@@ -83,8 +87,8 @@ for spec in "${specs[@]}"; do
     || { echo "gpu-ab: synth $spec failed"; tail -3 "$out/synth.log"; status=1; continue; }
   for ((r = 1; r <= rounds; r++)); do
     line="$spec round $r: A $(rates "$A" "$a_env" "$f")| B $(rates "$B" "$b_env" "$f")"
-    [ -n "$c_env" ] && line="$line| C $(rates "$B" "$c_env" "$f")"
-    [ -n "$d_env" ] && line="$line| D $(rates "$B" "$d_env" "$f")"
+    [ -n "$c_env" ] && line="$line| C $(rates "$CD" "$c_env" "$f")"
+    [ -n "$d_env" ] && line="$line| D $(rates "$CD" "$d_env" "$f")"
     echo "$line"
   done
   rm -f "$f"
