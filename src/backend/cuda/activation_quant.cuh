@@ -86,10 +86,6 @@ __device__ __forceinline__ void store8(float* p, const float (&v)[8]) {
     reinterpret_cast<float4*>(p)[1] = make_float4(v[4], v[5], v[6], v[7]);
 }
 
-// SwiGLU's value, silu(g) * u, as swiglu_kernel (pointwise.cu) computes it: one expression for the
-// kernels that must give its bits (swiglu_quantize_kernel, matvec_normed_swiglu_kernel).
-__device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
-
 // Stores the quantization of one 256 block held by the warp (lane i: elements 8i..8i+7) at qs (256
 // bytes) and ds (8 pairs).
 __device__ __forceinline__ void store_q8_k(const float (&v)[8], int8_t* qs, float2* ds) {

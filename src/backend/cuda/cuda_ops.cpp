@@ -40,8 +40,6 @@ CudaOps::CudaOps() {
     split_counters_ = DeviceBuffer(kSplitBlocks * sizeof(unsigned));
     split_counters_.fill_bytes(0);
     split_ = {split_partials_.as<float>(), split_counters_.as<unsigned>(), kSplitBlocks};
-    swiglu_counters_ = DeviceBuffer(kSwigluCounters * sizeof(unsigned));
-    swiglu_counters_.fill_bytes(0);
 }
 
 std::unique_ptr<backend::Buffer> CudaOps::alloc(size_t n_floats) {
@@ -172,7 +170,6 @@ void CudaOps::attention(backend::KvCache& cache_base, int64_t layer, const float
 }
 
 void CudaOps::swiglu(const float* gate, const float* up, size_t n, float* out) {
-    if (fuse_swiglu(gate, up, n, out)) return;
     if (const int64_t n_in = consumer_row(out, (int64_t)n); n_in > 0) {
         const int64_t n_rows = (int64_t)n / n_in;
         if (launch_quantizing(Key('S') << gate << up << n << out, -1, out, n_rows, n_in,

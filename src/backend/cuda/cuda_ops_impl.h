@@ -281,11 +281,6 @@ private:
     bool defer_norm(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, float* out);
     void flush_norm();
     void record_normed_products(const PendingProducts& p);
-    // swiglu(gate, up, n, out) right after a gate/up pair bound for a normed launch, whose output goes
-    // to a product converting it (the down product): the pair, the SwiGLU and the conversion in one
-    // launch (matvec_normed_swiglu.h). Returns whether it did. SHOOTOUT_CUDA_SWIGLU_FUSED=0 keeps
-    // the two launches (for comparisons).
-    bool fuse_swiglu(const float* gate, const float* up, size_t n, float* out);
 
     // One expert-indexed product over moe_ffn's grouped rows (n_tokens * n_used of them, x in F32):
     // in a decode step the int8 product (moe_matvec) on the rows converted to the stack's activation
@@ -328,8 +323,6 @@ private:
     std::unordered_map<const uint8_t*, DeviceBuffer> vectors_;
     Workspace workspace_;
     DeviceBuffer split_partials_, split_counters_;
-    DeviceBuffer swiglu_counters_;  // fuse_swiglu's launches' (kSwigluCounters, zero between launches)
-    static constexpr int64_t kSwigluCounters = 1024;  // n_ff up to 256 K
     cuda::DecodeSplit split_;
     std::vector<float> rows_;
     // The activations the last product left quantized in the workspace of its mode (eager or step):

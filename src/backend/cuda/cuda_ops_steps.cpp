@@ -5,7 +5,6 @@
 #include <string>
 
 #include "backend/cuda/cuda_ops_impl.h"
-#include "backend/cuda/matvec_normed_swiglu.h"
 #include "util/env.h"
 #include "util/error.h"
 
@@ -201,41 +200,6 @@ void CudaOps::record_normed_products(const PendingProducts& p) {
         cuda::matvec_normed(p.w, p.y, p.n, in, s);
         ws->quantized_as = -1;  // the conversion stayed in the blocks' shared memory
     });
-}
-
-bool CudaOps::fuse_swiglu(const float* gate, const float* up, size_t n, float* out) {
-    static const bool off = env_switched_off("SHOOTOUT_CUDA_SWIGLU_FUSED");
-    const PendingProducts& p = pending_;
-    if (off || p.n != 2 || p.accumulate || p.n_tokens != 1 || !norm_.set || p.x != norm_.out || p.y[0] != gate ||
-        p.y[1] != up)
-        return false;
-    const DeviceWeight* gw = p.w[0];
-    const DeviceWeight* uw = p.w[1];
-    const int64_t n_ff = gw->n_out;
-    if (uw->type != gw->type || uw->row_bytes != gw->row_bytes || uw->n_out != n_ff || (int64_t)n != n_ff ||
-        n_ff / kSwigluGroup > kSwigluCounters || consumer_row(out, n_ff) != n_ff)
-        return false;
-    const ActivationType act = predicted_conversion(out, 1, n_ff);
-    if (!matvec_normed_swiglu_supports(gw->type, gw->n_in, n_ff, act) || gw->n_in != norm_.n) return false;
-    // As launch() after record_normed_products: a held-back rope first, and the norm (done by this
-    // launch's block 0) ends here, as begin_op ends a done norm.
-    pending_ = PendingProducts{};
-    const PendingNorm nm = norm_;
-    norm_ = PendingNorm{};
-    flush_rope();
-    last_product_x_ = nullptr;
-    const NormedInput in{nm.x, nm.w, nm.out, nm.n, nm.eps};
-    float* g = const_cast<float*>(gate);  // the products' outputs (pending_.y), written by this launch
-    float* u = const_cast<float*>(up);
-    unsigned* counters = swiglu_counters_.as<unsigned>();
-    steps().record((Key('W') << nm.x << nm.w << nm.out << nm.n << nm.eps << gw << uw << gate << up << out << act).bytes(),
-                   -1,
-                   converting(act, 1, n_ff,
-                              [=](ActivationType a, int8_t* qs, float2* ds, cudaStream_t s, const int64_t*) {
-                                  cuda::matvec_normed_swiglu(*gw, *uw, in, {g, u, out, a, qs, ds, counters}, s);
-                              }));
-    quantized_x_ = {out, 1, n_ff, (int)act};
-    return true;
 }
 
 int64_t CudaOps::consumer_row(const float* out, int64_t n) const {
