@@ -11,7 +11,7 @@
 #   --cd-on-a    C and D run A's build instead of B's (a compile-time trial in B and setting trials
 #                of the default build in C, D, timed in one call)
 #   --b-cmake 'ARGS'  configure B (the working tree) with these cmake options too (a compile-time
-#                trial, e.g. -DSHOOTOUT_CUDA_NORMED_WARPS=8); without --a, A is then the working tree
+#                trial: a -D option the trial adds to CMakeLists.txt); without --a, A is then the working tree
 #                built without them, in a directory of its own
 #   --depth D    tokens in the KV cache before each test (shootout bench -d; both builds must have it)
 #   SPEC = ARCH:SHAPE:RECIPE[:pure]  as tools/gpu-speed.sh (qwen3:8B:Q4_K_M, qwen3moe:30B-A3B:MXFP4_MOE, ...)

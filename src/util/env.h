@@ -1,7 +1,7 @@
 // Environment switches: the backends' comparison settings (SHOOTOUT_CUDA_PDL=0, SHOOTOUT_CUDA_FLASH=0,
 // ...) that turn a default path off, so two paths can be timed in one build; env_is(name, "1") is
-// how a trial turns on a path not yet the default (SHOOTOUT_CUDA_STAGE_X=1 for every type,
-// SHOOTOUT_CUDA_SWIGLU_THREADS=32 / 64 / 128; SHOOTOUT_CUDA_CARVEOUT=P reads a number, pdl.cpp).
+// how a trial turns on a path not yet the default (SHOOTOUT_CUDA_STAGE_X=1 for every type); env_long
+// reads a numeric setting (SHOOTOUT_CUDA_SWIGLU_THREADS=64 / 128 / 256).
 #pragma once
 
 #include <atomic>

@@ -221,13 +221,13 @@ void swiglu_quantize(const float* gate, const float* up, int64_t n_rows, int64_t
                      int8_t* qs, float2* ds, cudaStream_t stream) {
     check_shape(type, n, "swiglu_quantize");
     const int64_t n_blocks = n_rows * n / block_elems(type);
-    // Trial (SHOOTOUT_CUDA_SWIGLU_THREADS=32, 64 or 128; the kernel is the same): smaller blocks, so a
-    // decode step's Q8_K SwiGLU (48 warps: 6 blocks of 8) spreads over more SMs. Session 16-17's step
-    // timeline has it released ~0.9 us after the gate/up launch ends and busy 1.65 us, against 0.42
-    // and 0.93 us for Q8_0's 384 warps in 48 blocks.
+    // One warp a block: a decode step's Q8_K SwiGLU (48 warps) then spreads over 48 SMs instead of 6
+    // blocks of 8 warps (session 16-17's step timeline had those released ~0.9 us after the gate/up
+    // launch ends and busy 1.65 us). Session 18, H100, 8B tg128, 3 rounds against 256 threads: Q4_K_M
+    // +1.4 %, Q8_0 +0.7 %, each round ahead. SHOOTOUT_CUDA_SWIGLU_THREADS=64 / 128 / 256 for comparisons.
     static const int threads = [] {
-        const long t = env_long("SHOOTOUT_CUDA_SWIGLU_THREADS", 32, 128, kThreads);
-        return t == 32 || t == 64 || t == 128 ? (int)t : kThreads;
+        const long t = env_long("SHOOTOUT_CUDA_SWIGLU_THREADS", 32, 256, 32);
+        return t == 64 || t == 128 || t == 256 ? (int)t : 32;
     }();
     const LaunchShape shape{dim3((unsigned)((n_blocks * 32 + threads - 1) / threads)), dim3(threads), 0, stream};
     if (!by_q8_activation(type, [&]<ActivationType A>() {

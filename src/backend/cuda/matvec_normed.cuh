@@ -26,14 +26,9 @@
 
 namespace shootout::cuda {
 
-// The block's warps: 16 (2 blocks an SM), or for a trial 8 (4 an SM: a block then needs two of the
-// 4-warp blocks of the product before it to leave its SM instead of four; session 17's step timeline
-// has 73-90 % of gate/up's warps entering after that product's end) with -DSHOOTOUT_CUDA_NORMED_WARPS=8.
-#ifndef SHOOTOUT_CUDA_NORMED_WARPS
-#define SHOOTOUT_CUDA_NORMED_WARPS 16
-#endif
-constexpr int kNormedWarps = SHOOTOUT_CUDA_NORMED_WARPS;
-static_assert(kNormedWarps == 8 || kNormedWarps == 16);
+// 16 warps a block, 2 blocks an SM. (8 warps, 4 blocks an SM, so a block needs two of the product
+// before it to leave its SM instead of four, was 1.5-3 % slower on 8B tg128: session 18.)
+constexpr int kNormedWarps = 16;
 constexpr int kNormedBlocksPerSm = 32 / kNormedWarps;
 constexpr int64_t kNormedPass = 8 * 32 * kNormedWarps;  // elements a pass of the block's threads covers
 constexpr int kMaxNormedPasses = 32 / kNormedWarps;      // the norm kernel's 32 warps' worth
@@ -42,16 +37,9 @@ static_assert(kMaxNormedRow == kMaxNormedPasses * kNormedPass);
 // Calls f.template operator()<P>() with P the passes a row of n elements takes (1..kMaxNormedPasses).
 template <typename F>
 void with_normed_passes(int64_t n, F&& f) {
-    const int64_t passes = (n + kNormedPass - 1) / kNormedPass;
-    if constexpr (kMaxNormedPasses == 2) {
-        if (passes > 1) f.template operator()<2>();
-        else f.template operator()<1>();
-    } else {
-        if (passes > 3) f.template operator()<4>();
-        else if (passes > 2) f.template operator()<3>();
-        else if (passes > 1) f.template operator()<2>();
-        else f.template operator()<1>();
-    }
+    static_assert(kMaxNormedPasses == 2);
+    if (n > kNormedPass) f.template operator()<2>();
+    else f.template operator()<1>();
 }
 
 // The normed row of in (kPasses passes of kNormedPass elements) converted as A into qs / ds (shared memory);

@@ -33,17 +33,6 @@ bool device_has_pdl() {
     return has;
 }
 
-// Trial (SHOOTOUT_CUDA_CARVEOUT=P, 0..100): every kernel launched with PDL asks for the same split of
-// an SM's L1 / shared memory, P % of the most shared memory. Session 17's reading of the step
-// timeline: on 89-96 % of the SMs the normed blocks after a product (no shared memory) enter only
-// after that SM's last product warp has left, 0.45-1 us later (median), where their registers were
-// free earlier; a kernel whose shared memory needs another split waits for the SM to drain and be
-// reconfigured. With one split for every decode kernel none would. -1 (unset): the driver's choice.
-int requested_carveout() {
-    static const int carveout = (int)env_long("SHOOTOUT_CUDA_CARVEOUT", 0, 100, -1);
-    return carveout;
-}
-
 }  // namespace
 
 bool pdl_enabled() {
@@ -67,10 +56,6 @@ bool kernel_supports_pdl(const void* kernel) {
     cudaFuncAttributes attributes{};
     SHOOTOUT_CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel));
     const bool supports = attributes.ptxVersion >= 90;
-    // Once per kernel, as the attributes: the carveout trial (requested_carveout).
-    if (supports && requested_carveout() >= 0)
-        SHOOTOUT_CUDA_CHECK(
-            cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, requested_carveout()));
     known.emplace(kernel, supports);
     return supports;
 }

@@ -18,8 +18,7 @@ void set_pdl_enabled(bool enabled);
 
 // Whether the kernel's code was compiled for PTX 9.0 or later, so it holds the griddepcontrol
 // instructions pdl.cuh emits only there (a kernel JIT-compiled from older PTX has no wait and must
-// not be launched with PDL). Cached per kernel; kernel: the address of a __global__ function. At
-// its first call for a kernel it also applies the SHOOTOUT_CUDA_CARVEOUT trial (pdl.cpp).
+// not be launched with PDL). Cached per kernel; kernel: the address of a __global__ function.
 bool kernel_supports_pdl(const void* kernel);
 
 }  // namespace shootout::cuda
