@@ -12,10 +12,12 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_ops_impl.h"
+#include "backend/cuda/host_times.h"
 #include "backend/cuda/moe_deltanet_kernels.h"
 #include "backend/cuda/step_trace.h"
 #include "util/env.h"
@@ -29,6 +31,21 @@ SettableSwitch norm_folding_switch;  // SHOOTOUT_CUDA_NORM_PRODUCT, read at the 
 }  // namespace
 
 namespace detail {
+
+CudaOps::PinnedStage::~PinnedStage() {
+    if (p_) cudaFreeHost(p_);
+}
+
+float* CudaOps::PinnedStage::floats(size_t n) {
+    if (n > n_) {
+        if (p_) SHOOTOUT_CUDA_CHECK(cudaFreeHost(p_));
+        p_ = nullptr;
+        n_ = 0;
+        SHOOTOUT_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&p_), n * sizeof(float)));
+        n_ = n;
+    }
+    return p_;
+}
 
 CudaOps::CudaOps() {
     if (device_count() == 0) fail("cuda", "no CUDA device found (the CUDA backend needs an NVIDIA GPU)");
@@ -55,11 +72,27 @@ std::unique_ptr<backend::KvCache> CudaOps::make_kv_cache(int64_t n_layers, int64
 
 void CudaOps::to_host(const float* src, float* host_dst, size_t n) {
     end_step();
+    if (host_times_enabled()) {  // the step apart from its copy
+        HostTimer wait(HostPhase::WaitGpu);
+        SHOOTOUT_CUDA_CHECK(cudaStreamSynchronize(steps().stream()));
+    }
+    HostTimer timer(HostPhase::CopyOut, (int64_t)(n * sizeof(float)));
+    // Trial (SHOOTOUT_CUDA_PINNED_COPIES=1): through page-locked memory, then a host copy. A decode
+    // step's logits (608 KB for a 151936-token vocabulary) otherwise go through the driver's staging
+    // of a pageable copy; llama.cpp copies them into a page-locked output buffer.
+    static const bool pinned = env_is("SHOOTOUT_CUDA_PINNED_COPIES", "1");
+    if (pinned) {
+        float* stage = pinned_stage_.floats(n);
+        SHOOTOUT_CUDA_CHECK(cudaMemcpy(stage, src, n * sizeof(float), cudaMemcpyDeviceToHost));
+        std::memcpy(host_dst, stage, n * sizeof(float));
+        return;
+    }
     SHOOTOUT_CUDA_CHECK(cudaMemcpy(host_dst, src, n * sizeof(float), cudaMemcpyDeviceToHost));
 }
 
 void CudaOps::from_host(const float* host_src, float* dst, size_t n) {
     end_step();
+    HostTimer timer(HostPhase::CopyIn, (int64_t)(n * sizeof(float)));
     SHOOTOUT_CUDA_CHECK(cudaMemcpy(dst, host_src, n * sizeof(float), cudaMemcpyHostToDevice));
 }
 

@@ -323,6 +323,20 @@ private:
     std::unordered_map<const uint8_t*, DeviceBuffer> vectors_;
     Workspace workspace_;
     DeviceBuffer split_partials_, split_counters_;
+    // Page-locked host memory for to_host's copies (the SHOOTOUT_CUDA_PINNED_COPIES trial), grown on demand.
+    class PinnedStage {
+    public:
+        PinnedStage() = default;
+        PinnedStage(const PinnedStage&) = delete;
+        PinnedStage& operator=(const PinnedStage&) = delete;
+        ~PinnedStage();
+        float* floats(size_t n);
+
+    private:
+        float* p_ = nullptr;
+        size_t n_ = 0;
+    };
+    PinnedStage pinned_stage_;
     cuda::DecodeSplit split_;
     std::vector<float> rows_;
     // The activations the last product left quantized in the workspace of its mode (eager or step):

@@ -2,6 +2,7 @@
 #include "backend/cuda/step_graph.h"
 
 #include "backend/cuda/cuda_check.cuh"
+#include "backend/cuda/host_times.h"
 
 namespace shootout::cuda {
 namespace {
@@ -34,6 +35,7 @@ void StepGraphs::drop_graphs() {
 void StepGraphs::begin() {
     end();
     recording_ = true;
+    if (host_times_enabled()) begun_ = std::chrono::steady_clock::now();
     key_.clear();
     ops_.clear();
     positions_.clear();
@@ -68,6 +70,9 @@ void StepGraphs::end() {
     if (!recording_) return;
     recording_ = false;
     if (ops_.empty()) return;
+    if (host_times_enabled())
+        add_host_time(HostPhase::Record, std::chrono::duration<double>(std::chrono::steady_clock::now() - begun_).count());
+    HostTimer timer(HostPhase::Launch);
     if ((int64_t)positions_.size() > kMaxPositions) {
         run_eager();
         return;

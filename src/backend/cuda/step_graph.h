@@ -10,6 +10,7 @@
 
 #include <cuda_runtime.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -67,6 +68,7 @@ private:
     int64_t* pos_device_ = nullptr;  // kMaxPositions slots
     Workspace workspace_;
     bool recording_ = false;
+    std::chrono::steady_clock::time_point begun_{};  // of the step being recorded (host_times.h)
     std::string key_;
     std::vector<Op> ops_;
     std::vector<int64_t> positions_;
