@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "backend/ops.h"
 #include "model/model.h"
 #include "util/error.h"
 
@@ -21,24 +22,24 @@ std::vector<int32_t> random_tokens(std::mt19937& rng, int64_t n_vocab, int64_t n
     return tokens;
 }
 
-void decode_prompt(Model& model, const std::vector<int32_t>& tokens, int64_t ubatch, std::vector<float>& logits) {
+void decode_prompt(Model& model, const std::vector<int32_t>& tokens, int64_t ubatch, float* logits) {
     for (size_t begin = 0; begin < tokens.size(); begin += (size_t)ubatch) {
         const size_t n = std::min(tokens.size() - begin, (size_t)ubatch);
-        model.decode(std::span<const int32_t>(tokens.data() + begin, n), logits.data());
+        model.decode(std::span<const int32_t>(tokens.data() + begin, n), logits);
     }
 }
 
 // A fresh sequence of n_more positions after `depth` (the depth tokens decoded into it, untimed:
 // llama-bench clears the cache and fills the depth before its clock starts).
 void start_at_depth(Model& model, const std::vector<int32_t>& depth, int64_t n_more, int64_t ubatch,
-                    std::vector<float>& logits) {
+                    float* logits) {
     model.start_sequence((int64_t)depth.size() + n_more);
     decode_prompt(model, depth, ubatch, logits);
 }
 
 // Seconds to decode `tokens` as one prompt after the depth tokens, ubatch tokens per pass.
 double time_prompt(Model& model, const std::vector<int32_t>& depth, const std::vector<int32_t>& tokens, int64_t ubatch,
-                   std::vector<float>& logits) {
+                   float* logits) {
     start_at_depth(model, depth, (int64_t)tokens.size(), ubatch, logits);
     const auto start = Clock::now();
     decode_prompt(model, tokens, ubatch, logits);
@@ -48,12 +49,12 @@ double time_prompt(Model& model, const std::vector<int32_t>& depth, const std::v
 // Seconds for n_gen single-token steps after the depth tokens; each step's token is random, as
 // llama-bench's (the logits of every step reach the host).
 double time_generation(Model& model, const std::vector<int32_t>& depth, int64_t n_gen, int64_t ubatch,
-                       std::mt19937& rng, std::vector<float>& logits) {
+                       std::mt19937& rng, float* logits) {
     const int64_t n_vocab = model.info().n_vocab;
     const std::vector<int32_t> tokens = random_tokens(rng, n_vocab, n_gen);
     start_at_depth(model, depth, n_gen, ubatch, logits);
     const auto start = Clock::now();
-    for (int64_t i = 0; i < n_gen; ++i) model.decode(std::span<const int32_t>(&tokens[(size_t)i], 1), logits.data());
+    for (int64_t i = 0; i < n_gen; ++i) model.decode(std::span<const int32_t>(&tokens[(size_t)i], 1), logits);
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
@@ -91,7 +92,9 @@ std::vector<BenchResult> run_bench(Model& model, const std::string& model_name, 
                          std::to_string(info.n_ctx_train));
     }
     std::mt19937 rng(options.seed);
-    std::vector<float> logits((size_t)info.n_vocab);
+    // In the backend's fastest host memory, as llama.cpp's logits go to a page-locked output buffer.
+    const std::unique_ptr<backend::Buffer> logits_buffer = model.host_buffer((size_t)info.n_vocab);
+    float* logits = logits_buffer->data();
     auto row = [&](std::string test, int64_t n_prompt, int64_t n_gen, int64_t n_depth) {
         if (n_depth > 0) test += " @ d" + std::to_string(n_depth);  // llama-bench's name
         BenchResult r;

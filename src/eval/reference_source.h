@@ -6,10 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "backend/ops.h"
 #include "eval/chunking.h"
 #include "eval/llama_logits_file.h"
 #include "eval/token_metrics.h"
@@ -60,7 +62,7 @@ private:
     int64_t n_vocab_, n_embd_;
     std::vector<float> hidden_;
     int64_t row_begin_ = 0, n_rows_ = 0;
-    std::vector<float> logits_;
+    std::unique_ptr<backend::Buffer> logits_;  // the model's host_buffer(): its fastest copies
     std::vector<RowSummary> summaries_;
 };
 

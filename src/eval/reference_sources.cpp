@@ -21,13 +21,18 @@ void DenseModelReference::begin_chunk(int64_t chunk, std::span<const int32_t> ch
 void DenseModelReference::load_rows(int64_t row_begin, int64_t n_rows) {
     row_begin_ = row_begin;
     n_rows_ = n_rows;
-    logits_.resize(size_t(n_rows * n_vocab_));
+    const size_t n_floats = size_t(n_rows * n_vocab_);
+    if (!logits_ || logits_->n_floats() < n_floats) {
+        logits_.reset();  // the old one first: a tile of an 8B model is ~150 MB of page-locked memory
+        logits_ = model_.host_buffer(n_floats);
+    }
     summaries_.resize(size_t(n_rows));
     const size_t hidden_row = size_t(plan_.first_scored + row_begin);
-    model_.logits(hidden_.data() + hidden_row * size_t(n_embd_), n_rows, logits_.data());
+    float* logits = logits_->data();
+    model_.logits(hidden_.data() + hidden_row * size_t(n_embd_), n_rows, logits);
     pool_.parallel_for(size_t(n_rows), [&](size_t begin, size_t end, int) {
         for (size_t r = begin; r < end; ++r) {
-            summaries_[r] = summarize_row(logits_.data() + r * size_t(n_vocab_), n_vocab_);
+            summaries_[r] = summarize_row(logits + r * size_t(n_vocab_), n_vocab_);
         }
     });
 }
@@ -36,7 +41,7 @@ const float* DenseModelReference::row_logits(int64_t row) const {
     if (row < row_begin_ || row >= row_begin_ + n_rows_) {
         fail("dense reference", "row " + std::to_string(row) + " is not in the loaded tile");
     }
-    return logits_.data() + size_t(row - row_begin_) * size_t(n_vocab_);
+    return logits_->data() + size_t(row - row_begin_) * size_t(n_vocab_);
 }
 
 const RowSummary& DenseModelReference::row_summary(int64_t row) const {

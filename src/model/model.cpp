@@ -1,6 +1,7 @@
 // Model::load: the table of supported architectures, keyed by general.architecture.
 #include "model/model.h"
 
+#include "backend/ops.h"
 #include "gguf/gguf.h"
 #include "model/transformer.h"
 #include "model/weights.h"
@@ -24,6 +25,10 @@ constexpr Architecture kArchitectures[] = {
 };
 
 }  // namespace
+
+std::unique_ptr<backend::Buffer> Model::host_buffer(size_t n_floats) {
+    return std::make_unique<backend::VectorBuffer>(n_floats);
+}
 
 std::unique_ptr<Model> Model::load(const gguf::File& file, ThreadPool& pool) {
     const std::string arch = file.architecture();

@@ -7,6 +7,7 @@
 // variant then never needs a [ctx x vocab] matrix.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -19,6 +20,9 @@ namespace shootout {
 class ThreadPool;
 namespace gguf {
 class File;
+}
+namespace backend {
+class Buffer;
 }
 
 struct ModelInfo {
@@ -61,6 +65,10 @@ public:
     virtual void decode(std::span<const int32_t> /*tokens*/, float* /*last_logits*/) {
         fail(info().name, "incremental decoding is not supported");
     }
+
+    // Host memory of n_floats for the logits that logits() and decode() write again and again: the
+    // backend copies into it fastest (page-locked on a GPU). Any float memory works; this is quicker.
+    virtual std::unique_ptr<backend::Buffer> host_buffer(size_t n_floats);
 };
 
 }  // namespace shootout

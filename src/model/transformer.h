@@ -26,6 +26,7 @@ public:
     void logits(const float* hidden_rows, int64_t n_rows, float* logits_out) override;
     void start_sequence(int64_t n_ctx) override;
     void decode(std::span<const int32_t> tokens, float* last_logits) override;
+    std::unique_ptr<backend::Buffer> host_buffer(size_t n_floats) override { return ops_->host_buffer(n_floats); }
 
     // Moves the model onto other ops (a GPU backend): drops the run state and hands every weight to
     // ops->prepare_weight (an upload), so a type the backend cannot run fails here, naming the tensor.

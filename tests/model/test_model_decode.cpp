@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "backend/ops.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "util/error.h"
@@ -66,6 +68,26 @@ TEST(ModelDecode, NeedsAStartedSequenceWithinItsContext) {
     // hidden() ends the sequence.
     model->hidden(std::vector<int32_t>{1, 2, 3});
     EXPECT_THROW(model->decode(std::span<const int32_t>(&token, 1), logits.data()), Error);
+}
+
+// host_buffer (the memory the bench and the evaluation hand decode() and logits()): on the CPU
+// plain memory of the size asked, holding what a std::vector would.
+TEST(ModelDecode, HostBufferHoldsTheLogits) {
+    if (!std::filesystem::exists(kModel)) GTEST_SKIP() << "missing " << kModel;
+    ThreadPool pool(0);
+    auto file = gguf::File::open(kModel);
+    auto model = Model::load(*file, pool);
+    const int64_t n_vocab = model->info().n_vocab;
+    const std::unique_ptr<backend::Buffer> buffer = model->host_buffer((size_t)n_vocab);
+    ASSERT_EQ(buffer->n_floats(), (size_t)n_vocab);
+    const std::vector<int32_t> tokens = {11, 7, 3};
+    std::vector<float> plain((size_t)n_vocab);
+    for (float* out : {plain.data(), buffer->data()}) {
+        model->start_sequence((int64_t)tokens.size());
+        model->decode(std::span<const int32_t>(tokens.data(), 2), out);
+        model->decode(std::span<const int32_t>(tokens.data() + 2, 1), out);
+    }
+    EXPECT_EQ(0, std::memcmp(plain.data(), buffer->data(), plain.size() * sizeof(float)));
 }
 
 #ifndef SHOOTOUT_HAVE_CUDA

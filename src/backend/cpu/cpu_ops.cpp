@@ -9,21 +9,13 @@ namespace shootout::cpu {
 
 namespace {
 
-class HostBuffer : public backend::Buffer {
-public:
-    explicit HostBuffer(size_t n_floats) : values_(n_floats) {}
-    float* data() override { return values_.data(); }
-    size_t n_floats() const override { return values_.size(); }
-
-private:
-    std::vector<float> values_;
-};
-
 class CpuOps : public backend::Ops {
 public:
     explicit CpuOps(ThreadPool& pool) : pool_(pool) {}
 
-    std::unique_ptr<backend::Buffer> alloc(size_t n_floats) override { return std::make_unique<HostBuffer>(n_floats); }
+    std::unique_ptr<backend::Buffer> alloc(size_t n_floats) override {
+        return std::make_unique<backend::VectorBuffer>(n_floats);
+    }
     std::unique_ptr<backend::KvCache> make_kv_cache(int64_t n_layers, int64_t n_ctx,
                                                     const backend::AttentionShape& shape) override {
         return cpu::make_kv_cache(n_layers, n_ctx, shape);

@@ -12,7 +12,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 
 #include "backend/cuda/cuda_check.cuh"
@@ -32,19 +31,32 @@ SettableSwitch norm_folding_switch;  // SHOOTOUT_CUDA_NORM_PRODUCT, read at the 
 
 namespace detail {
 
-CudaOps::PinnedStage::~PinnedStage() {
-    if (p_) cudaFreeHost(p_);
-}
+namespace {
 
-float* CudaOps::PinnedStage::floats(size_t n) {
-    if (n > n_) {
-        if (p_) SHOOTOUT_CUDA_CHECK(cudaFreeHost(p_));
-        p_ = nullptr;
-        n_ = 0;
-        SHOOTOUT_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&p_), n * sizeof(float)));
-        n_ = n;
+// Page-locked host memory (host_buffer): cudaMemcpy sees it as such and copies straight into it.
+class PinnedBuffer : public backend::Buffer {
+public:
+    explicit PinnedBuffer(size_t n_floats) : n_(n_floats) {
+        SHOOTOUT_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&p_), std::max<size_t>(n_floats, 1) * sizeof(float)));
     }
-    return p_;
+    ~PinnedBuffer() override { cudaFreeHost(p_); }
+    PinnedBuffer(const PinnedBuffer&) = delete;
+    PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+    float* data() override { return p_; }
+    size_t n_floats() const override { return n_; }
+
+private:
+    float* p_ = nullptr;
+    size_t n_;
+};
+
+}  // namespace
+
+std::unique_ptr<backend::Buffer> CudaOps::host_buffer(size_t n_floats) {
+    // SHOOTOUT_CUDA_PINNED_HOST=0: plain memory, for comparisons.
+    static const bool pinned = !env_switched_off("SHOOTOUT_CUDA_PINNED_HOST");
+    if (!pinned) return backend::Ops::host_buffer(n_floats);
+    return std::make_unique<PinnedBuffer>(n_floats);
 }
 
 CudaOps::CudaOps() {
@@ -77,16 +89,6 @@ void CudaOps::to_host(const float* src, float* host_dst, size_t n) {
         SHOOTOUT_CUDA_CHECK(cudaStreamSynchronize(steps().stream()));
     }
     HostTimer timer(HostPhase::CopyOut, (int64_t)(n * sizeof(float)));
-    // Trial (SHOOTOUT_CUDA_PINNED_COPIES=1): through page-locked memory, then a host copy. A decode
-    // step's logits (608 KB for a 151936-token vocabulary) otherwise go through the driver's staging
-    // of a pageable copy; llama.cpp copies them into a page-locked output buffer.
-    static const bool pinned = env_is("SHOOTOUT_CUDA_PINNED_COPIES", "1");
-    if (pinned) {
-        float* stage = pinned_stage_.floats(n);
-        SHOOTOUT_CUDA_CHECK(cudaMemcpy(stage, src, n * sizeof(float), cudaMemcpyDeviceToHost));
-        std::memcpy(host_dst, stage, n * sizeof(float));
-        return;
-    }
     SHOOTOUT_CUDA_CHECK(cudaMemcpy(host_dst, src, n * sizeof(float), cudaMemcpyDeviceToHost));
 }
 

@@ -84,6 +84,7 @@ public:
     void to_host(const float* src, float* host_dst, size_t n) override;
     void from_host(const float* host_src, float* dst, size_t n) override;
     bool host_memory() const override { return false; }
+    std::unique_ptr<backend::Buffer> host_buffer(size_t n_floats) override;
 
     // params as the RoPE kernels take them: Llama 3.1's frequency factors (n_rot / 2 floats in host
     // memory, the model's rope_freqs.weight) replaced by their device copy, uploaded once.
@@ -323,20 +324,6 @@ private:
     std::unordered_map<const uint8_t*, DeviceBuffer> vectors_;
     Workspace workspace_;
     DeviceBuffer split_partials_, split_counters_;
-    // Page-locked host memory for to_host's copies (the SHOOTOUT_CUDA_PINNED_COPIES trial), grown on demand.
-    class PinnedStage {
-    public:
-        PinnedStage() = default;
-        PinnedStage(const PinnedStage&) = delete;
-        PinnedStage& operator=(const PinnedStage&) = delete;
-        ~PinnedStage();
-        float* floats(size_t n);
-
-    private:
-        float* p_ = nullptr;
-        size_t n_ = 0;
-    };
-    PinnedStage pinned_stage_;
     cuda::DecodeSplit split_;
     std::vector<float> rows_;
     // The activations the last product left quantized in the workspace of its mode (eager or step):

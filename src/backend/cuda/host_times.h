@@ -11,7 +11,11 @@
 
 namespace shootout::cuda {
 
-enum class HostPhase { Record, Launch, WaitGpu, CopyOut, CopyIn, Count };
+// Record: from a step's first op to its end (the model code and the ops' bookkeeping); then, for a
+// step seen before, Find (its graph by key), Upload (the positions) and GraphLaunch, or for a new
+// shape Eager (first sight) or Capture (capture, instantiate, launch); WaitGpu and CopyOut split
+// to_host; CopyIn is from_host (the embedding rows).
+enum class HostPhase { Record, Find, Upload, GraphLaunch, Eager, Capture, WaitGpu, CopyOut, CopyIn, Count };
 
 bool host_times_enabled();
 void add_host_time(HostPhase phase, double seconds, int64_t bytes = 0);

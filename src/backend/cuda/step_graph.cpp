@@ -72,13 +72,18 @@ void StepGraphs::end() {
     if (ops_.empty()) return;
     if (host_times_enabled())
         add_host_time(HostPhase::Record, std::chrono::duration<double>(std::chrono::steady_clock::now() - begun_).count());
-    HostTimer timer(HostPhase::Launch);
     if ((int64_t)positions_.size() > kMaxPositions) {
+        HostTimer timer(HostPhase::Eager);
         run_eager();
         return;
     }
-    auto it = graphs_.find(key_);
+    std::unordered_map<std::string, Entry>::iterator it;
+    {
+        HostTimer timer(HostPhase::Find, (int64_t)key_.size());
+        it = graphs_.find(key_);
+    }
     if (it == graphs_.end()) {
+        HostTimer timer(HostPhase::Eager);
         if (graphs_.size() >= kMaxGraphs) drop_graphs();
         graphs_.emplace(key_, Entry{1, nullptr});
         // First sight of this shape: eagerly, which also grows the workspace to what it needs, so
@@ -87,8 +92,12 @@ void StepGraphs::end() {
         return;
     }
     Entry& entry = it->second;
-    upload_positions();
+    {
+        HostTimer timer(HostPhase::Upload, (int64_t)(positions_.size() * sizeof(int64_t)));
+        upload_positions();
+    }
     if (!entry.exec) {
+        HostTimer timer(HostPhase::Capture);
         SHOOTOUT_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
         try {
             for (const Op& op : ops_) op.launch(stream_, op.slot >= 0 ? pos_device_ + op.slot : nullptr);
@@ -108,9 +117,11 @@ void StepGraphs::end() {
             throw_cuda_error(err, "cudaGraphInstantiate (decode step)", __FILE__, __LINE__);
         }
         ++captured_steps_;
-    } else {
-        ++replayed_steps_;
+        SHOOTOUT_CUDA_CHECK(cudaGraphLaunch(entry.exec, stream_));
+        return;
     }
+    HostTimer timer(HostPhase::GraphLaunch, (int64_t)ops_.size());
+    ++replayed_steps_;
     SHOOTOUT_CUDA_CHECK(cudaGraphLaunch(entry.exec, stream_));
 }
 
