@@ -85,7 +85,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHOOTOUT_CUDA
 # Tests on explicitly: tools/gpu-speed.sh and gpu-ab.sh configure the same build folder with them off.
 # Only the CUDA targets: the rest of the tree is the CPU CI's business.
 targets=(test_cuda_kernels test_cuda_step_graph test_cuda_attention test_cuda_fused test_cuda_gated_norm test_cuda_pdl test_cuda_pdl_models test_cuda_norm_product
-  test_cuda_host_buffer   test_cuda_moe_deltanet test_cuda_delta_net test_cuda_moe_mmq test_cuda_tiny_hf bench_cuda_kernels bench_cuda_moe)
+  test_cuda_host_buffer test_cuda_moe_deltanet test_cuda_delta_net test_cuda_moe_mmq test_cuda_tiny_hf bench_cuda_kernels bench_cuda_moe)
 [ -n "$model" ] && targets+=(shootout test_cuda_model)
 [ ${#synth[@]} -gt 0 ] && targets+=(shootout)
 ninja -C "$build" -j"$jobs" "${targets[@]}" >"$out/build.log" 2>&1 \
