@@ -30,6 +30,7 @@ void StepGraphs::drop_graphs() {
     for (auto& [key, entry] : graphs_)
         if (entry.exec) cudaGraphExecDestroy(entry.exec);
     graphs_.clear();
+    last_ = nullptr;
 }
 
 void StepGraphs::begin() {
@@ -41,7 +42,7 @@ void StepGraphs::begin() {
     positions_.clear();
 }
 
-void StepGraphs::record(const std::string& key, int64_t pos, Launch launch) {
+void StepGraphs::record(std::string_view key, int64_t pos, Launch launch) {
     key_ += key;
     key_ += pos >= 0 ? 'p' : '-';  // which ops take a position is part of the shape
     int64_t slot = -1;
@@ -77,21 +78,27 @@ void StepGraphs::end() {
         run_eager();
         return;
     }
-    std::unordered_map<std::string, Entry>::iterator it;
+    std::pair<const std::string, Entry>* found = nullptr;
     {
         HostTimer timer(HostPhase::Find, (int64_t)key_.size());
-        it = graphs_.find(key_);
+        if (last_ && last_->first == key_) {
+            found = last_;
+        } else {
+            const auto it = graphs_.find(key_);
+            if (it != graphs_.end()) found = &*it;
+        }
     }
-    if (it == graphs_.end()) {
+    if (!found) {
         HostTimer timer(HostPhase::Eager);
         if (graphs_.size() >= kMaxGraphs) drop_graphs();
-        graphs_.emplace(key_, Entry{1, nullptr});
+        last_ = &*graphs_.emplace(key_, Entry{1, nullptr}).first;
         // First sight of this shape: eagerly, which also grows the workspace to what it needs, so
         // the capture of the next one allocates nothing.
         run_eager();
         return;
     }
-    Entry& entry = it->second;
+    last_ = found;
+    Entry& entry = found->second;
     {
         HostTimer timer(HostPhase::Upload, (int64_t)(positions_.size() * sizeof(int64_t)));
         upload_positions();

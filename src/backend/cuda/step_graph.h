@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -38,7 +39,7 @@ public:
     void begin();
     // Records a launch; key: its arguments apart from the position, as bytes; pos: its position, or
     // -1 for an op that takes none.
-    void record(const std::string& key, int64_t pos, Launch launch);
+    void record(std::string_view key, int64_t pos, Launch launch);
     // Runs the recorded step on stream() (not waiting for it) and stops recording. No-op when idle.
     void end();
     // The scratch memory of products inside steps. Graphs bake in its address, so they are dropped
@@ -73,6 +74,9 @@ private:
     std::vector<Op> ops_;
     std::vector<int64_t> positions_;
     std::unordered_map<std::string, Entry> graphs_;
+    // The entry the last step ran: the next step is almost always the same shape, found by one
+    // compare instead of hashing the ~15 KB key. (Elements of an unordered_map stay put on rehash.)
+    std::pair<const std::string, Entry>* last_ = nullptr;
     int64_t eager_steps_ = 0, captured_steps_ = 0, replayed_steps_ = 0;
 };
 
