@@ -36,9 +36,7 @@ namespace {
 // Page-locked host memory (host_buffer): cudaMemcpy sees it as such and copies straight into it.
 class PinnedBuffer : public backend::Buffer {
 public:
-    explicit PinnedBuffer(size_t n_floats) : n_(n_floats) {
-        SHOOTOUT_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&p_), std::max<size_t>(n_floats, 1) * sizeof(float)));
-    }
+    PinnedBuffer(float* p, size_t n_floats) : p_(p), n_(n_floats) {}
     ~PinnedBuffer() override { cudaFreeHost(p_); }
     PinnedBuffer(const PinnedBuffer&) = delete;
     PinnedBuffer& operator=(const PinnedBuffer&) = delete;
@@ -46,7 +44,7 @@ public:
     size_t n_floats() const override { return n_; }
 
 private:
-    float* p_ = nullptr;
+    float* p_;
     size_t n_;
 };
 
@@ -55,8 +53,13 @@ private:
 std::unique_ptr<backend::Buffer> CudaOps::host_buffer(size_t n_floats) {
     // SHOOTOUT_CUDA_PINNED_HOST=0: plain memory, for comparisons.
     static const bool pinned = !env_switched_off("SHOOTOUT_CUDA_PINNED_HOST");
-    if (!pinned) return backend::Ops::host_buffer(n_floats);
-    return std::make_unique<PinnedBuffer>(n_floats);
+    float* p = nullptr;
+    const size_t bytes = std::max<size_t>(n_floats, 1) * sizeof(float);
+    if (!pinned || cudaMallocHost(reinterpret_cast<void**>(&p), bytes) != cudaSuccess) {
+        (void)cudaGetLastError();  // page-locked memory can run out: plain memory then, only slower to fill
+        return backend::Ops::host_buffer(n_floats);
+    }
+    return std::make_unique<PinnedBuffer>(p, n_floats);
 }
 
 CudaOps::CudaOps() {
