@@ -12,21 +12,26 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "backend/cuda/cuda_kernels.h"
+#include "util/inplace_function.h"
 
 namespace shootout::cuda {
 
 class StepGraphs {
 public:
+    // Bytes of captures a recorded launch may hold (the largest lambda now, the MoE and attention
+    // launches', is under this; a larger one fails to compile).
+    static constexpr size_t kLaunchCapacity = 256;
+
     // A recorded launch. pos_device: where the op's position is in device memory (nullptr: use the
-    // position captured with the launch, an eager run).
-    using Launch = std::function<void(cudaStream_t stream, const int64_t* pos_device)>;
+    // position captured with the launch, an eager run). In place, not std::function: ~260 a step,
+    // each a heap allocation there (util/inplace_function.h).
+    using Launch = InplaceFunction<void(cudaStream_t stream, const int64_t* pos_device), kLaunchCapacity>;
 
     StepGraphs();
     ~StepGraphs();
