@@ -21,12 +21,15 @@ public:
     InplaceFunction() = default;
 
     template <class F, class D = std::decay_t<F>,
-              class = std::enable_if_t<!std::is_same_v<D, InplaceFunction> && std::is_invocable_r_v<R, const D&, Args...>>>
+              class = std::enable_if_t<!std::is_same_v<D, InplaceFunction> &&
+                                       std::is_invocable_r_v<R, const D&, Args...>>>
     InplaceFunction(F&& f) {  // NOLINT: implicit, as std::function's
         static_assert(sizeof(D) <= kCapacity, "the callable's captures do not fit: raise kCapacity");
         static_assert(alignof(D) <= alignof(std::max_align_t), "over-aligned callable");
         ::new (static_cast<void*>(storage_)) D(std::forward<F>(f));
-        invoke_ = [](const void* p, Args... args) -> R { return (*static_cast<const D*>(p))(std::forward<Args>(args)...); };
+        invoke_ = [](const void* p, Args... args) -> R {
+            return (*static_cast<const D*>(p))(std::forward<Args>(args)...);
+        };
         manage_ = [](void* dst, void* src) {
             if (dst) ::new (dst) D(std::move(*static_cast<D*>(src)));
             static_cast<D*>(src)->~D();

@@ -11,12 +11,12 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
-#include <type_traits>
-#include <string_view>
 #include <cstring>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -56,15 +56,16 @@ private:
     DeviceBuffer k_, v_;  // [layer][pos][n_head_kv * head_dim] halves
 };
 
-// The arguments of a recorded launch as bytes (the step's shape; positions left out).
-// A recorded launch's arguments as bytes (StepGraphs::record). In place, not a heap string: a decode
-// step makes ~260 of them on the host while the GPU waits (session 18: recording a step took ~46 us).
+// The arguments of a recorded launch as bytes (the step's shape; positions left out). In place, not
+// a heap string: a decode step makes ~260 of them on the host while the GPU waits (session 18:
+// recording a step took ~46 us).
 class Key {
 public:
     explicit Key(char op) { bytes_[size_++] = op; }
     template <typename T> Key& operator<<(const T& value) {
         static_assert(std::is_trivially_copyable_v<T>);
-        if (size_ + sizeof(value) > kCapacity) fail("cuda", "a step key longer than " + std::to_string(kCapacity) + " bytes");
+        if (size_ + sizeof(value) > kCapacity)
+            fail("cuda", "a step key longer than " + std::to_string(kCapacity) + " bytes");
         std::memcpy(bytes_ + size_, &value, sizeof(value));
         size_ += sizeof(value);
         return *this;

@@ -20,7 +20,9 @@ struct Totals {
                                       "launch the graph", "run eagerly",    "capture a graph",
                                       "wait for the GPU", "copy to host",   "copy to device"};
         static_assert(sizeof(names) / sizeof(names[0]) == (size_t)HostPhase::Count);
-        std::fprintf(stderr, "host times (SHOOTOUT_CUDA_HOST_TIMES): phase, calls, mean us, total ms, mean size (bytes; for the graph launch its launches)\n");
+        std::fprintf(stderr,
+                     "host times (SHOOTOUT_CUDA_HOST_TIMES): phase, calls, mean us, total ms, mean size (bytes; "
+                     "for the graph launch its launches)\n");
         for (int p = 0; p < (int)HostPhase::Count; ++p) {
             if (count[p] == 0) continue;
             std::fprintf(stderr, "  %-20s %8lld %10.1f %10.1f %12lld\n", names[p], (long long)count[p],

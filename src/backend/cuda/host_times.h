@@ -28,7 +28,9 @@ public:
         if (on_) start_ = std::chrono::steady_clock::now();
     }
     ~HostTimer() {
-        if (on_) add_host_time(phase_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(), bytes_);
+        if (!on_) return;
+        const std::chrono::duration<double> d = std::chrono::steady_clock::now() - start_;
+        add_host_time(phase_, d.count(), bytes_);
     }
     HostTimer(const HostTimer&) = delete;
     HostTimer& operator=(const HostTimer&) = delete;

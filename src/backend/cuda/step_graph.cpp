@@ -72,7 +72,8 @@ void StepGraphs::end() {
     recording_ = false;
     if (ops_.empty()) return;
     if (host_times_enabled())
-        add_host_time(HostPhase::Record, std::chrono::duration<double>(std::chrono::steady_clock::now() - begun_).count());
+        add_host_time(HostPhase::Record,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - begun_).count());
     if ((int64_t)positions_.size() > kMaxPositions) {
         HostTimer timer(HostPhase::Eager);
         run_eager();
