@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "eval/row_reductions.h"
+#include "eval/token_metrics.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "util/parallel.h"
@@ -41,6 +43,37 @@ void eval_chunk(benchmark::State& state, std::string path) {
         benchmark::Counter((double)(state.iterations() * kChunkTokens), benchmark::Counter::kIsRate);
 }
 
+// The host's share of a shootout: per scored token, summarize_row of the variant's row and
+// compare_dense against the reference's (a Qwen3 vocabulary of 151936), as the vector loops
+// (eval/row_reductions.h) and as the scalar reference loops, in the same run.
+void row_metrics(benchmark::State& state, bool vector) {
+    const int64_t n = 151936;
+    std::vector<float> ref((size_t)n), var((size_t)n);
+    uint32_t x = 12345;
+    for (int64_t i = 0; i < n; ++i) {  // a fixed pseudo-random row, logits of a few units' spread
+        x = x * 1664525u + 1013904223u;
+        ref[(size_t)i] = (float)((double)(x >> 8) / (1 << 24) * 8.0 - 4.0);
+        var[(size_t)i] = ref[(size_t)i] + (float)((double)(x & 0xff) / 256.0 * 0.2 - 0.1);
+    }
+    using namespace shootout::eval;
+    const RowSummary r = summarize_row(ref.data(), n);
+    for (auto _ : state) {
+        float max = 0, min = 0;
+        double kld = 0;
+        if (vector) {
+            detail::max_min(var.data(), n, max, min);
+            kld = detail::sum_exp(var.data(), n, max);
+            kld += detail::kld_sum(ref.data(), var.data(), n, r.log_norm(), r.log_norm(), kKldLogProbCut);
+        } else {
+            detail::max_min_scalar(var.data(), n, max, min);
+            kld = detail::sum_exp_scalar(var.data(), n, max);
+            kld += detail::kld_sum_scalar(ref.data(), var.data(), n, r.log_norm(), r.log_norm(), kKldLogProbCut);
+        }
+        benchmark::DoNotOptimize(kld);
+    }
+    state.counters["rows/s"] = benchmark::Counter((double)state.iterations(), benchmark::Counter::kIsRate);
+}
+
 std::string shared_model(const char* relative) { return std::string(SHOOTOUT_SHARED_DIR) + "/" + relative; }
 
 const bool registered = [] {
@@ -52,6 +85,8 @@ const bool registered = [] {
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime()
         ->MinTime(2.0);
+    benchmark::RegisterBenchmark("RowMetrics/vector", row_metrics, true)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark("RowMetrics/scalar", row_metrics, false)->Unit(benchmark::kMicrosecond);
     return true;
 }();
 

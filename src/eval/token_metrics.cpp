@@ -2,27 +2,22 @@
 
 #include <cmath>
 
+#include "eval/row_reductions.h"
+
 namespace shootout::eval {
 
 RowSummary summarize_row(const float* logits, int64_t n_vocab) {
     RowSummary s;
-    s.max_logit = logits[0];
-    s.min_logit = logits[0];
-    for (int64_t i = 1; i < n_vocab; ++i) {
-        if (logits[i] > s.max_logit) {
-            s.max_logit = logits[i];
+    detail::max_min(logits, n_vocab, s.max_logit, s.min_logit);
+    // The first index holding the max, as a strict '>' scan finds it.
+    for (int64_t i = 0; i < n_vocab; ++i) {
+        if (logits[i] == s.max_logit) {
             s.argmax = int32_t(i);
-        }
-        if (logits[i] < s.min_logit) {
-            s.min_logit = logits[i];
+            break;
         }
     }
     // expf of a non-positive float, summed in double, as llama.cpp does: precise to ~1e-7 relative.
-    double sum_exp = 0;
-    for (int64_t i = 0; i < n_vocab; ++i) {
-        sum_exp += std::exp(logits[i] - s.max_logit);
-    }
-    s.log_sum_exp = std::log(sum_exp);
+    s.log_sum_exp = std::log(detail::sum_exp(logits, n_vocab, s.max_logit));
     return s;
 }
 
@@ -30,14 +25,7 @@ TokenMetrics compare_dense(const float* reference_logits, const RowSummary& refe
                            const RowSummary& variant, int64_t n_vocab, int32_t next_token, double log_prob_cut) {
     const double norm_ref = reference.log_norm();
     const double norm_var = variant.log_norm();
-    double kld = 0;
-    for (int64_t i = 0; i < n_vocab; ++i) {
-        const double log_p_ref = double(reference_logits[i]) - norm_ref;
-        if (log_p_ref > log_prob_cut) {
-            const double log_p_var = double(variant_logits[i]) - norm_var;
-            kld += double(std::exp(float(log_p_ref))) * (log_p_ref - log_p_var);
-        }
-    }
+    const double kld = detail::kld_sum(reference_logits, variant_logits, n_vocab, norm_ref, norm_var, log_prob_cut);
     TokenMetrics m;
     const double nll_var = row_nll(variant_logits, variant, next_token);
     const double nll_ref = row_nll(reference_logits, reference, next_token);
