@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "eval/binary_io.h"
+#include "eval/row_reductions.h"
 #include "util/error.h"
 
 namespace shootout::eval {
@@ -136,13 +137,7 @@ TokenMetrics compare_llama_row(const uint16_t* row, int64_t n_vocab, const float
     const float min_log_prob = row_min_log_prob(row);
     const uint16_t* q = row + 4;
     const double norm_var = variant.log_norm();
-    double kld = 0;
-    for (int64_t i = 0; i < n_vocab; ++i) {
-        const float log_p_base = scale * q[i] + min_log_prob;
-        if (log_p_base > float(kKldLogProbCut)) {
-            kld += double(std::exp(log_p_base)) * (double(log_p_base) - (double(variant_logits[i]) - norm_var));
-        }
-    }
+    const double kld = detail::kld_sum_llama(q, variant_logits, n_vocab, scale, min_log_prob, norm_var, kKldLogProbCut);
     TokenMetrics m;
     const double nll_var = row_nll(variant_logits, variant, next_token);
     const float nll_base = -(scale * q[next_token] + min_log_prob);

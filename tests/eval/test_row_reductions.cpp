@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <random>
 #include <vector>
@@ -90,6 +91,26 @@ TEST(RowReductions, BrokenRowsStayVisible) {
     const double b = detail::kld_sum_scalar(ref_nan.data(), ref.data(), n, r.log_norm(), r.log_norm(), kNoKldCut);
     EXPECT_FALSE(std::isnan(a));
     EXPECT_NEAR(a, b, 1e-12);
+}
+
+// Against a llama.cpp --kl-divergence-base row (uint16 levels, a scale and the smallest log-prob).
+TEST(RowReductions, LlamaRowKldMatchesTheScalarLoop) {
+    for (int64_t n : {int64_t{5}, int64_t{8}, int64_t{1003}, int64_t{151936}}) {
+        SCOPED_TRACE("n = " + std::to_string(n));
+        std::mt19937 rng(9 + (uint32_t)n);
+        std::uniform_int_distribution<int> level(0, 65535);
+        std::vector<uint16_t> q((size_t)n);
+        for (uint16_t& v : q) v = (uint16_t)level(rng);
+        const float scale = 16.f / 65535.f, min_log_prob = -28.f;  // log-probs in [-28, -12]: some under the cut
+        auto var = logits_row(n, 11, 2.f);
+        const RowSummary v = summarize_row(var.data(), n);
+        const double k =
+            detail::kld_sum_llama(q.data(), var.data(), n, scale, min_log_prob, v.log_norm(), kKldLogProbCut);
+        const double k_s =
+            detail::kld_sum_llama_scalar(q.data(), var.data(), n, scale, min_log_prob, v.log_norm(), kKldLogProbCut);
+        EXPECT_NEAR(k, k_s, 1e-5 * std::fabs(k_s) + 1e-12);
+        EXPECT_NE(k_s, 0.0);
+    }
 }
 
 TEST(RowReductions, ArgmaxIsTheFirstMaximum) {
