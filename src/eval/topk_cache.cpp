@@ -5,6 +5,7 @@
 #include <limits>
 #include <numeric>
 
+#include "eval/row_reductions.h"
 #include "util/error.h"
 
 namespace shootout::eval {
@@ -86,15 +87,13 @@ TokenMetrics compare_topk(const TopKCache& cache, size_t row, const float* varia
             tail_max = std::max(tail_max, variant_logits[i]);
             tail_min = std::min(tail_min, variant_logits[i]);
         }
-        double sum = 0;
-        next_kept = 0;
-        for (int64_t i = 0; i < cache.n_vocab; ++i) {
-            if (next_kept < kept.size() && kept[next_kept] == i) {
-                ++next_kept;
-                continue;
-            }
-            sum += std::exp(double(variant_logits[i]) - tail_max);
-        }
+        // The tail's exp sum as one vector loop (detail::sum_exp) over a per-thread copy of the row with
+        // the kept logits at -inf: each adds ~1e-38 (exp8's floor) to a sum of at least 1 (the tail
+        // max's own term), so the tail keeps its relative precision.
+        thread_local std::vector<float> tail;
+        tail.assign(variant_logits, variant_logits + cache.n_vocab);
+        for (int32_t id : kept) tail[size_t(id)] = -std::numeric_limits<float>::infinity();
+        const double sum = detail::sum_exp(tail.data(), cache.n_vocab, tail_max);
         const double log_tail_q = double(tail_max) - norm_var + std::log(sum);
         const double log_q_min = double(tail_min) - norm_var;
         const double tail_p = std::exp(log_tail_p);
