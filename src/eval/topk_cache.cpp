@@ -45,12 +45,15 @@ void TopKCache::fill_row(size_t row, const float* logits, const RowSummary& summ
     // Sum the tail directly (not 1 - head): the tail can be 1e-6 and must keep its relative precision.
     // Accumulate relative to the largest tail logit so a far-below tail does not underflow to 0.
     if (k < n_vocab) {
-        const double tail_max = logits[order[size_t(k)]];
-        double sum = 0;
-        for (size_t j = size_t(k); j < order.size(); ++j) {
-            sum += std::exp(double(logits[order[j]]) - tail_max);
-        }
-        log_tail_mass[row] = float(tail_max - norm + std::log(sum));
+        // The tail's exp sum as compare_topk takes it: one vector loop over a per-thread copy of the
+        // row with the kept logits at -inf (a scalar exp an element in sort order took ~2/3 of this
+        // function's ~1.1 ms a 151936-logit row).
+        const float tail_max = logits[order[size_t(k)]];
+        thread_local std::vector<float> tail;
+        tail.assign(logits, logits + n_vocab);
+        for (int64_t j = 0; j < k; ++j) tail[size_t(order[size_t(j)])] = -std::numeric_limits<float>::infinity();
+        const double sum = detail::sum_exp(tail.data(), n_vocab, tail_max);
+        log_tail_mass[row] = float(double(tail_max) - norm + std::log(sum));
     } else {
         log_tail_mass[row] = -std::numeric_limits<float>::infinity();
     }
