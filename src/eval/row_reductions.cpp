@@ -52,9 +52,10 @@ double kld_sum_llama_scalar(const uint16_t* q, const float* var, int64_t n, floa
 namespace {
 
 // exp of 8 floats: Cephes' expf (x = n ln2 + r, a degree-5 polynomial in r, 2^n from the exponent
-// bits), within ~2 ulp of expf over [-87.3, 88.4]; arguments outside are clamped (exp(-87.3) =
-// 1.2e-38 stands for the denormals and zeros below it). The clamps keep a NaN (maxps / minps return
-// their second operand when either is NaN), and the polynomial carries it through.
+// bits), within ~2 ulp of expf over [-87.3, 88] (every caller passes x <= 0); arguments outside are
+// clamped (exp(-87.3) = 1.2e-38 stands for the denormals and zeros below it; at the top, 2^128
+// overflows to inf as exp does just above). The clamps keep a NaN (maxps / minps return their
+// second operand when either is NaN), and the polynomial carries it through.
 inline __m256 exp8(__m256 x) {
     x = _mm256_max_ps(_mm256_set1_ps(-87.3365447f), x);
     x = _mm256_min_ps(_mm256_set1_ps(88.3762626f), x);
