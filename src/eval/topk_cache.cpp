@@ -76,26 +76,19 @@ TokenMetrics compare_topk(const TopKCache& cache, size_t row, const float* varia
     double bound = 0;
     const double log_tail_p = cache.log_tail_mass[row];
     if (std::isfinite(log_tail_p)) {
-        // The variant's tail: its mass Q (in log space, so it cannot underflow) and its smallest logit.
-        std::vector<int32_t> kept(row_ids, row_ids + k);
-        std::sort(kept.begin(), kept.end());
-        float tail_max = -std::numeric_limits<float>::infinity();
-        float tail_min = std::numeric_limits<float>::infinity();
-        size_t next_kept = 0;
-        for (int64_t i = 0; i < cache.n_vocab; ++i) {
-            if (next_kept < kept.size() && kept[next_kept] == i) {
-                ++next_kept;
-                continue;
-            }
-            tail_max = std::max(tail_max, variant_logits[i]);
-            tail_min = std::min(tail_min, variant_logits[i]);
-        }
-        // The tail's exp sum as one vector loop (detail::sum_exp) over a per-thread copy of the row with
-        // the kept logits at -inf: each adds ~1e-38 (exp8's floor) to a sum of at least 1 (the tail
-        // max's own term), so the tail keeps its relative precision.
+        // The variant's tail: its mass Q (in log space, so it cannot underflow) and its smallest logit,
+        // from a per-thread copy of the row with the kept logits set aside by value: +inf for the
+        // min, then -inf for the max and the exp sum, so each is one vector loop (row_reductions.h).
+        // A -inf adds ~1e-38 (exp8's floor) to a sum of at least 1 (the tail max's own term), so the
+        // tail keeps its relative precision.
+        constexpr float inf = std::numeric_limits<float>::infinity();
         thread_local std::vector<float> tail;
         tail.assign(variant_logits, variant_logits + cache.n_vocab);
-        for (int32_t id : kept) tail[size_t(id)] = -std::numeric_limits<float>::infinity();
+        float unused = 0, tail_max = 0, tail_min = 0;
+        for (int64_t j = 0; j < k; ++j) tail[size_t(row_ids[j])] = inf;
+        detail::max_min(tail.data(), cache.n_vocab, unused, tail_min);
+        for (int64_t j = 0; j < k; ++j) tail[size_t(row_ids[j])] = -inf;
+        detail::max_min(tail.data(), cache.n_vocab, tail_max, unused);
         const double sum = detail::sum_exp(tail.data(), cache.n_vocab, tail_max);
         const double log_tail_q = double(tail_max) - norm_var + std::log(sum);
         const double log_q_min = double(tail_min) - norm_var;
