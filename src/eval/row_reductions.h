@@ -2,10 +2,10 @@
 // (token_metrics.h) and compare_llama_row (llama_logits_file.h): on an 8B shootout the host runs them
 // ~600 000 times, and with a scalar expf an element they took ~2 ms a variant row on one core (session
 // 18: ~0.8 ms summarize_row, ~1.2 ms compare_dense), by estimate a fifth of a 583-chunk GPU
-// shootout's wall time. With AVX2 + FMA the exps go
-// 8 at a time (Cephes' polynomial, within ~2 ulp of expf) and the sums in 4-lane doubles, so values
-// differ from the scalar loop's in the last float bits (the summation order and the exp's rounding),
-// far inside the 2e-5 the golden statistics allow. Without AVX2, the scalar loops.
+// shootout's wall time. With AVX2 + FMA the exps go 8 at a time (Cephes' polynomial, within ~2 ulp
+// of expf) and the sums in 4-lane doubles, so values differ from the scalar loop's in the last float
+// bits (the summation order and the exp's rounding), far inside the 2e-5 the golden statistics
+// allow. Without AVX2, the scalar loops.
 #pragma once
 
 #include <cstdint>

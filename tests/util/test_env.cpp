@@ -40,7 +40,7 @@ TEST(EnvSwitch, SettableSwitchReadsOnceAndCanBeSet) {
     ::unsetenv(kName);
 }
 
-// A number setting (the CUDA trials' SHOOTOUT_CUDA_CARVEOUT, SHOOTOUT_CUDA_SWIGLU_THREADS): whole
+// A number setting (the CUDA backend's SHOOTOUT_CUDA_SWIGLU_THREADS): whole
 // decimal numbers in range only, the fallback otherwise.
 TEST(EnvSwitch, NumberInRangeOrFallback) {
     ::unsetenv(kName);

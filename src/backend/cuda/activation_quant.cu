@@ -162,7 +162,10 @@ __global__ void to_half_kernel(const float* __restrict__ x, int64_t n_blocks, ui
 
 constexpr int kThreads = 256;
 
-unsigned grid_for(int64_t n_warps) { return (unsigned)((n_warps * 32 + kThreads - 1) / kThreads); }
+// Blocks of `threads` for one warp per item.
+unsigned grid_for(int64_t n_warps, int threads = kThreads) {
+    return (unsigned)((n_warps * 32 + threads - 1) / threads);
+}
 
 int64_t block_elems(ActivationType type) { return type == ActivationType::Q8_K ? 256 : 32; }
 
@@ -229,7 +232,7 @@ void swiglu_quantize(const float* gate, const float* up, int64_t n_rows, int64_t
         const long t = env_long("SHOOTOUT_CUDA_SWIGLU_THREADS", 32, 256, 32);
         return t == 64 || t == 128 || t == 256 ? (int)t : 32;
     }();
-    const LaunchShape shape{dim3((unsigned)((n_blocks * 32 + threads - 1) / threads)), dim3(threads), 0, stream};
+    const LaunchShape shape{dim3(grid_for(n_blocks, threads)), dim3(threads), 0, stream};
     if (!by_q8_activation(type, [&]<ActivationType A>() {
             launch_kernel(shape, true, swiglu_quantize_kernel<A>, gate, up, n_blocks, out, qs, ds);
         }))
