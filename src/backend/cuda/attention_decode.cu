@@ -32,6 +32,13 @@ namespace {
 // serially in one warp: ~8 us a layer at 128 positions on an H200.
 // With gridDim.y > 1 (DecodeSplit, ops_kernels.h) block (h, s) takes the s-th range of the keys: the
 // ranges are cut at run time from the position, so a captured graph serves every context length.
+// A range's partials (floats): (M, den) of each head, then the numerators from kPartNum on, which
+// keeps every range's numerators 16-byte aligned for the merge's float4 loads.
+template <int HD, int G>
+constexpr int kPartNum = (2 * G + 3) / 4 * 4;
+template <int HD, int G>
+constexpr int kPartFloats = kPartNum<HD, G> + G * HD;
+
 template <int HD, int G, int W, ActivationType A, bool kMma>
 __global__ void __launch_bounds__(W * 32, kMma ? 2 : 1)
 attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const float* k, const float* v, int64_t pos0,
@@ -202,7 +209,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     // The block's numerators: with one range the output, with several this range's part of it
     // (M, den, num), written to partials for the merge below. All of a thread's outputs first, then
     // their conversions, so the conversions' shuffle chains overlap.
-    constexpr int kPart = 2 * G + G * HD;
+    constexpr int kNum = kPartNum<HD, G>, kPart = kPartFloats<HD, G>;
     constexpr int kIters = (G * HD + W * 32 - 1) / (W * 32);
     float* mine = n_ranges > 1 ? partials + ((int64_t)kv_head * gridDim.y + split) * kPart : nullptr;
     float o_own[kIters];
@@ -216,7 +223,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
 #pragma unroll
         for (int w = 0; w < W; ++w) num += part_m[w][g] * part_acc[w][g][d];
         if (mine)
-            mine[2 * G + i] = num;
+            mine[kNum + i] = num;
         else
             o_own[it] = num / part_l[0][g];
     }
@@ -271,33 +278,58 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
             for (int i = threadIdx.x; i < G * HD; i += W * 32)
                 q_back[(int64_t)kv_head * G * HD + i] = q_s[i / HD][i % HD];
         __syncthreads();
-        // Two outputs a thread, 16 ranges' loads of each in flight at a time, summed in range order.
+        // The numerators as float4 columns (4 outputs of one head), one or two columns a thread and
+        // 32 float4 loads in flight, summed in range order as before (the same bits). The merge
+        // reads n_ranges * G * HD floats in this one block (256 KB at 64 ranges of 8 x 128): scalar
+        // loads, 16 in flight, took 16 dependent L2 trips there. The outputs go through q_s (free
+        // here) so that emit() below sees a warp's 32 consecutive outputs at once, as its
+        // conversions want.
         constexpr int kStride = W * 32;
-        for (int i0 = threadIdx.x; i0 < G * HD; i0 += 2 * kStride) {
-            const int i1 = i0 + kStride;
-            const bool two = i1 < G * HD;
-            const int g0 = i0 / HD, g1 = two ? i1 / HD : g0;
-            float n0 = 0.f, n1 = 0.f;
-            for (int r0 = 0; r0 < n_ranges; r0 += 16) {
-                float x0[16], x1[16];
+        constexpr int kCols = G * HD / 4;
+        constexpr int kGroup = kCols > kStride ? 2 : 1;
+        constexpr int kInFlight = 32 / kGroup;
+        float* merged = &q_s[0][0];
+        for (int c0 = threadIdx.x; c0 < kCols; c0 += kGroup * kStride) {
+            float4 n[kGroup];
+            int g[kGroup];
 #pragma unroll
-                for (int u = 0; u < 16; ++u) {
-                    const float* row = head_parts + (r0 + u) * kPart + 2 * G;
-                    x0[u] = r0 + u < n_ranges ? __ldcg(row + i0) : 0.f;
-                    x1[u] = r0 + u < n_ranges && two ? __ldcg(row + i1) : 0.f;
+            for (int j = 0; j < kGroup; ++j) {
+                n[j] = make_float4(0.f, 0.f, 0.f, 0.f);
+                g[j] = c0 + j * kStride < kCols ? 4 * (c0 + j * kStride) / HD : 0;
+            }
+            for (int r0 = 0; r0 < n_ranges; r0 += kInFlight) {
+                float4 x[kInFlight][kGroup];
+#pragma unroll
+                for (int u = 0; u < kInFlight; ++u) {
+                    const float4* row = reinterpret_cast<const float4*>(head_parts + (r0 + u) * kPart + kNum);
+#pragma unroll
+                    for (int j = 0; j < kGroup; ++j)
+                        x[u][j] = r0 + u < n_ranges && c0 + j * kStride < kCols ? __ldcg(row + c0 + j * kStride)
+                                                                                 : make_float4(0.f, 0.f, 0.f, 0.f);
                 }
 #pragma unroll
-                for (int u = 0; u < 16; ++u) {
+                for (int u = 0; u < kInFlight; ++u) {
                     if (r0 + u >= n_ranges) break;
-                    n0 += range_f[r0 + u][g0] * x0[u];
-                    n1 += range_f[r0 + u][g1] * x1[u];
+#pragma unroll
+                    for (int j = 0; j < kGroup; ++j) {
+                        const float f = range_f[r0 + u][g[j]];
+                        n[j].x += f * x[u][j].x;
+                        n[j].y += f * x[u][j].y;
+                        n[j].z += f * x[u][j].z;
+                        n[j].w += f * x[u][j].w;
+                    }
                 }
             }
-            const float o0 = n0 / part_l[0][g0];
-            const float o1 = two ? n1 / part_l[0][g1] : 0.f;
-            emit(i0, o0);
-            if (two) emit(i1, o1);  // warp-uniform
+#pragma unroll
+            for (int j = 0; j < kGroup; ++j) {
+                const int c = c0 + j * kStride;
+                if (c >= kCols) break;
+                const float den = part_l[0][g[j]];
+                reinterpret_cast<float4*>(merged)[c] = make_float4(n[j].x / den, n[j].y / den, n[j].z / den, n[j].w / den);
+            }
         }
+        __syncthreads();
+        for (int i = threadIdx.x; i < G * HD; i += kStride) emit(i, merged[i]);  // warp-uniform: G * HD is whole warps
     }
     if constexpr (A == ActivationType::Q8_K) {
         // Q8_K's conversion for the next product, from the staged outputs: G * HD is whole blocks.
@@ -331,7 +363,9 @@ struct DecodeArgs {
 };
 
 // Key ranges a KV head for DecodeSplit: about two blocks an SM over all heads, within the scratch.
-int decode_ranges(const DecodeSplit* split, int64_t n_head_kv) {
+// part_bytes: a range's partials, which the merging block reads back for each range (a trial,
+// SHOOTOUT_CUDA_DECODE_PART_KB=N, caps ranges x part_bytes at N KB a head).
+int decode_ranges(const DecodeSplit* split, int64_t n_head_kv, int64_t part_bytes) {
     if (!split || !split->partials || n_head_kv <= 0) return 1;
     static const int n_sm = [] {
         int device = 0, n = 0;
@@ -345,6 +379,8 @@ int decode_ranges(const DecodeSplit* split, int64_t n_head_kv) {
     int64_t r = 2 * (int64_t)n_sm / n_head_kv;
     if (r > kMaxDecodeSplits) r = kMaxDecodeSplits;
     if (r * n_head_kv > split->max_blocks) r = split->max_blocks / n_head_kv;
+    static const long cap_kb = env_long("SHOOTOUT_CUDA_DECODE_PART_KB", 1, 1 << 20, 0);
+    if (cap_kb > 0 && r * part_bytes > cap_kb * 1024) r = cap_kb * 1024 / part_bytes;
     return r < 1 ? 1 : (int)r;
 }
 
@@ -363,7 +399,7 @@ template <int HD, int G, ActivationType A>
 void launch_decode(const DecodeArgs& a, const backend::AttentionShape& shape, cudaStream_t stream) {
     static_assert(G * HD <= 2048, "shared memory: W * G * HD partial sums plus G * HD queries");
     const NormRope nr = a.norm_rope ? *a.norm_rope : NormRope{};
-    const int ranges = decode_ranges(a.split, shape.n_head_kv);
+    const int ranges = decode_ranges(a.split, shape.n_head_kv, (int64_t)sizeof(float) * kPartFloats<HD, G>);
     auto go = [&]<int W>(auto kernel) {
         launch_kernel({dim3((unsigned)shape.n_head_kv, (unsigned)ranges), dim3(W * 32), 0, stream}, true, kernel,
                       reinterpret_cast<__half*>(a.k_cache), reinterpret_cast<__half*>(a.v_cache), a.q, a.k, a.v,
