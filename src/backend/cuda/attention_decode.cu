@@ -363,9 +363,9 @@ struct DecodeArgs {
 };
 
 // Key ranges a KV head for DecodeSplit: about two blocks an SM over all heads, within the scratch.
-// part_bytes: a range's partials, which the merging block reads back for each range (a trial,
-// SHOOTOUT_CUDA_DECODE_PART_KB=N, caps ranges x part_bytes at N KB a head).
-int decode_ranges(const DecodeSplit* split, int64_t n_head_kv, int64_t part_bytes) {
+// (Fewer ranges, so the merging block reads fewer partials, lost: session 19, 30B-A3B tg128 @ d4096
+// 337 t/s at 64 ranges of 8 x 128, 310 with 64 KB of partials a head, 325 with 128 KB.)
+int decode_ranges(const DecodeSplit* split, int64_t n_head_kv) {
     if (!split || !split->partials || n_head_kv <= 0) return 1;
     static const int n_sm = [] {
         int device = 0, n = 0;
@@ -379,8 +379,6 @@ int decode_ranges(const DecodeSplit* split, int64_t n_head_kv, int64_t part_byte
     int64_t r = 2 * (int64_t)n_sm / n_head_kv;
     if (r > kMaxDecodeSplits) r = kMaxDecodeSplits;
     if (r * n_head_kv > split->max_blocks) r = split->max_blocks / n_head_kv;
-    static const long cap_kb = env_long("SHOOTOUT_CUDA_DECODE_PART_KB", 1, 1 << 20, 0);
-    if (cap_kb > 0 && r * part_bytes > cap_kb * 1024) r = cap_kb * 1024 / part_bytes;
     return r < 1 ? 1 : (int)r;
 }
 
@@ -399,7 +397,7 @@ template <int HD, int G, ActivationType A>
 void launch_decode(const DecodeArgs& a, const backend::AttentionShape& shape, cudaStream_t stream) {
     static_assert(G * HD <= 2048, "shared memory: W * G * HD partial sums plus G * HD queries");
     const NormRope nr = a.norm_rope ? *a.norm_rope : NormRope{};
-    const int ranges = decode_ranges(a.split, shape.n_head_kv, (int64_t)sizeof(float) * kPartFloats<HD, G>);
+    const int ranges = decode_ranges(a.split, shape.n_head_kv);
     auto go = [&]<int W>(auto kernel) {
         launch_kernel({dim3((unsigned)shape.n_head_kv, (unsigned)ranges), dim3(W * 32), 0, stream}, true, kernel,
                       reinterpret_cast<__half*>(a.k_cache), reinterpret_cast<__half*>(a.v_cache), a.q, a.k, a.v,
