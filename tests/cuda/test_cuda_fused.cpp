@@ -350,10 +350,8 @@ INSTANTIATE_TEST_SUITE_P(
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 1000, true},
         DecodeCase{{32, 8, 128}, 128, backend::RopeStyle::Neox, true, false, cuda::ActivationType::F32, false, 4095, true},
         DecodeCase{{16, 2, 256}, 64, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 3000, true},
-        // Qwen3-30B-A3B's attention (32 / 4 heads of 128): the merge in two levels (groups of 8 ranges
-        // once a head's partials pass 128 KB, decode_merge_group), with 10 ranges (a group of 8 and
-        // one of 2), 32 and 64 on an H100. The 256-wide shape above and the 16-head one below take
-        // two levels too.
+        // Qwen3-30B-A3B's attention (32 / 4 heads of 128): 10, 32 and 64 ranges on an H100, whose
+        // merge reads two float4 columns a thread (G * HD / 4 outputs over 128 threads).
         DecodeCase{{32, 4, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 600, true},
         DecodeCase{{32, 4, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_0, false, 2047, true},
         DecodeCase{{32, 4, 128}, 128, backend::RopeStyle::Neox, true, true, cuda::ActivationType::Q8_K, false, 4095, true},

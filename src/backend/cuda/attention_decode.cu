@@ -5,7 +5,6 @@
 // kernels before, are read with coherent loads (no __restrict__).
 #include <cuda_fp16.h>
 
-#include <algorithm>
 #include <string>
 
 #include "backend/cuda/activation_quant.cuh"
@@ -39,17 +38,13 @@ template <int HD, int G>
 constexpr int kPartNum = (2 * G + 3) / 4 * 4;
 template <int HD, int G>
 constexpr int kPartFloats = kPartNum<HD, G> + G * HD;
-// Two-level merges (merge_group > 0, decode_merge_group): groups of at least 8 ranges, so at most 8 a
-// KV head; their rows follow the ranges' in the partials, their counters the heads' in counters.
-constexpr int kMinMergeGroup = 8;
-constexpr int kMaxMergeGroups = kMaxDecodeSplits / kMinMergeGroup;
 
 template <int HD, int G, int W, ActivationType A, bool kMma>
 __global__ void __launch_bounds__(W * 32, kMma ? 2 : 1)
 attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const float* k, const float* v, int64_t pos0,
                         const int64_t* __restrict__ pos0_device, int n_head_kv, float scale, NormRope nr,
                         float* q_back, float* k_back, float* out, int8_t* __restrict__ qs, float2* __restrict__ ds,
-                        float* partials, unsigned* counters, int merge_group) {
+                        float* partials, unsigned* counters) {
     pdl_launch_dependents();
     // Phase marks (phase_trace.cuh; nothing unless built with SHOOTOUT_CUDA_PHASE_TRACE): thread 0 of
     // block (0, 0).
@@ -249,131 +244,92 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
             mine[threadIdx.x] = part_l[1][threadIdx.x];
             mine[G + threadIdx.x] = part_l[0][threadIdx.x];
         }
-        // Counts this block into *counter; true for the block that completes `total` (which resets
-        // the counter for the next call).
-        auto last_to_count = [&](unsigned* counter, int total) {
-            __threadfence();
-            __syncthreads();
-            if (threadIdx.x == 0) {
-                merges = atomicAdd(counter, 1u) == (unsigned)total - 1;
-                if (merges) *counter = 0;
-            }
-            __syncthreads();
-            if (merges) __threadfence();
-            return merges;
-        };
-        // Merges `count` partial rows from `parts` (range order): into another partial row (M, den and
-        // the unnormalised numerators) when `into` is given, else the outputs into q_s.
-        float* merged = &q_s[0][0];
-        auto merge_parts = [&](const float* parts, int count, float* into) {
-            // The factors e^(M_r - M) and the denominator of each head: a warp a head, a lane one or
-            // two rows (every row's (M, den) in one trip to L2), reduced across the lanes.
-            for (int g = warp; g < G; g += W) {
-                float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
-                if (lane < count) {
-                    m0 = __ldcg(parts + lane * kPart + g);
-                    l0 = __ldcg(parts + lane * kPart + G + g);
-                }
-                if (lane + 32 < count) {
-                    m1 = __ldcg(parts + (lane + 32) * kPart + g);
-                    l1 = __ldcg(parts + (lane + 32) * kPart + G + g);
-                }
-                const float mx = warp_max(fmaxf(m0, m1));  // finite: every range has keys
-                const float f0 = expf(m0 - mx), f1 = expf(m1 - mx);  // 0 for no range
-                if (lane < count) range_f[lane][g] = f0;
-                if (lane + 32 < count) range_f[lane + 32][g] = f1;
-                const float den = warp_add(f0 * l0 + f1 * l1);
-                if (lane == 0) {
-                    part_l[0][g] = den;
-                    part_l[1][g] = mx;
-                }
-            }
-            __syncthreads();
-            // The numerators as float4 columns (4 outputs of one head), one or two columns a thread
-            // and 32 float4 loads in flight, summed in row order. One block reads count * G * HD
-            // floats here (256 KB at 64 ranges of 8 x 128): scalar loads, 16 in flight, took 16
-            // dependent L2 trips there. The outputs go through q_s (free here) so that emit() below
-            // sees a warp's 32 consecutive outputs at once, as its conversions want.
-            constexpr int kStride = W * 32;
-            constexpr int kCols = G * HD / 4;
-            constexpr int kGroup = kCols > kStride ? 2 : 1;
-            constexpr int kInFlight = 32 / kGroup;
-            for (int c0 = threadIdx.x; c0 < kCols; c0 += kGroup * kStride) {
-                float4 n[kGroup];
-                int g[kGroup];
-#pragma unroll
-                for (int j = 0; j < kGroup; ++j) {
-                    n[j] = make_float4(0.f, 0.f, 0.f, 0.f);
-                    g[j] = c0 + j * kStride < kCols ? 4 * (c0 + j * kStride) / HD : 0;
-                }
-                for (int r0 = 0; r0 < count; r0 += kInFlight) {
-                    float4 x[kInFlight][kGroup];
-#pragma unroll
-                    for (int u = 0; u < kInFlight; ++u) {
-                        const float4* row = reinterpret_cast<const float4*>(parts + (r0 + u) * kPart + kNum);
-#pragma unroll
-                        for (int j = 0; j < kGroup; ++j)
-                            x[u][j] = r0 + u < count && c0 + j * kStride < kCols ? __ldcg(row + c0 + j * kStride)
-                                                                                 : make_float4(0.f, 0.f, 0.f, 0.f);
-                    }
-#pragma unroll
-                    for (int u = 0; u < kInFlight; ++u) {
-                        if (r0 + u >= count) break;
-#pragma unroll
-                        for (int j = 0; j < kGroup; ++j) {
-                            const float f = range_f[r0 + u][g[j]];
-                            n[j].x += f * x[u][j].x;
-                            n[j].y += f * x[u][j].y;
-                            n[j].z += f * x[u][j].z;
-                            n[j].w += f * x[u][j].w;
-                        }
-                    }
-                }
-#pragma unroll
-                for (int j = 0; j < kGroup; ++j) {
-                    const int c = c0 + j * kStride;
-                    if (c >= kCols) break;
-                    if (into) {
-                        reinterpret_cast<float4*>(into + kNum)[c] = n[j];
-                    } else {
-                        const float den = part_l[0][g[j]];
-                        reinterpret_cast<float4*>(merged)[c] =
-                            make_float4(n[j].x / den, n[j].y / den, n[j].z / den, n[j].w / den);
-                    }
-                }
-            }
-            if (into && threadIdx.x < G) {
-                into[threadIdx.x] = part_l[1][threadIdx.x];
-                into[G + threadIdx.x] = part_l[0][threadIdx.x];
-            }
-        };
-        // q_back once every block of the head has read q (each counted after its norms).
-        auto write_q_back = [&] {
-            if (q_back)
-                for (int i = threadIdx.x; i < G * HD; i += W * 32)
-                    q_back[(int64_t)kv_head * G * HD + i] = q_s[i / HD][i % HD];
-        };
-        const float* head_parts = partials + (int64_t)kv_head * gridDim.y * kPart;
-        if (merge_group > 0 && n_ranges > merge_group) {
-            // Two levels (merge_group ranges a group, kMaxMergeGroups at most): the last block of a
-            // group merges its rows into the group's row, the last of those the groups' rows, so no
-            // block reads more than merge_group or kMaxMergeGroups rows.
-            const int n_groups = (n_ranges + merge_group - 1) / merge_group, group = split / merge_group;
-            const int first_row = group * merge_group;
-            const int rows = n_ranges - first_row < merge_group ? n_ranges - first_row : merge_group;
-            float* group_parts = partials + ((int64_t)n_head_kv * gridDim.y + (int64_t)kv_head * kMaxMergeGroups) * kPart;
-            if (!last_to_count(&counters[n_head_kv + kv_head * kMaxMergeGroups + group], rows)) return;
-            merge_parts(head_parts + (int64_t)first_row * kPart, rows, group_parts + (int64_t)group * kPart);
-            if (!last_to_count(&counters[kv_head], n_groups)) return;
-            write_q_back();
-            merge_parts(group_parts, n_groups, nullptr);
-        } else {
-            if (!last_to_count(&counters[kv_head], n_ranges)) return;
-            write_q_back();
-            merge_parts(head_parts, n_ranges, nullptr);
+        __threadfence();
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            merges = atomicAdd(&counters[kv_head], 1u) == (unsigned)n_ranges - 1;
+            if (merges) counters[kv_head] = 0;  // every block of this head has counted: ready for the next call
         }
         __syncthreads();
-        for (int i = threadIdx.x; i < G * HD; i += W * 32) emit(i, merged[i]);  // warp-uniform: G * HD is whole warps
+        if (!merges) return;
+        __threadfence();
+        const float* head_parts = partials + (int64_t)kv_head * gridDim.y * kPart;
+        // The factors e^(M_r - M) and the denominator of each head: a warp a head, a lane one or two
+        // ranges (every range's (M, den) in one trip to L2), reduced across the lanes.
+        for (int g = warp; g < G; g += W) {
+            float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
+            if (lane < n_ranges) {
+                m0 = __ldcg(head_parts + lane * kPart + g);
+                l0 = __ldcg(head_parts + lane * kPart + G + g);
+            }
+            if (lane + 32 < n_ranges) {
+                m1 = __ldcg(head_parts + (lane + 32) * kPart + g);
+                l1 = __ldcg(head_parts + (lane + 32) * kPart + G + g);
+            }
+            const float mx = warp_max(fmaxf(m0, m1));  // finite: every range has keys
+            const float f0 = expf(m0 - mx), f1 = expf(m1 - mx);  // 0 for no range
+            if (lane < n_ranges) range_f[lane][g] = f0;
+            if (lane + 32 < n_ranges) range_f[lane + 32][g] = f1;
+            const float den = warp_add(f0 * l0 + f1 * l1);
+            if (lane == 0) part_l[0][g] = den;
+        }
+        // q_back: every block has read q (each counted after its norms).
+        if (q_back)
+            for (int i = threadIdx.x; i < G * HD; i += W * 32)
+                q_back[(int64_t)kv_head * G * HD + i] = q_s[i / HD][i % HD];
+        __syncthreads();
+        // The numerators as float4 columns (4 outputs of one head), one or two columns a thread and
+        // 32 float4 loads in flight, summed in range order as before (the same bits). The merge
+        // reads n_ranges * G * HD floats in this one block (256 KB at 64 ranges of 8 x 128): scalar
+        // loads, 16 in flight, took 16 dependent L2 trips there. The outputs go through q_s (free
+        // here) so that emit() below sees a warp's 32 consecutive outputs at once, as its
+        // conversions want.
+        constexpr int kStride = W * 32;
+        constexpr int kCols = G * HD / 4;
+        constexpr int kGroup = kCols > kStride ? 2 : 1;
+        constexpr int kInFlight = 32 / kGroup;
+        float* merged = &q_s[0][0];
+        for (int c0 = threadIdx.x; c0 < kCols; c0 += kGroup * kStride) {
+            float4 n[kGroup];
+            int g[kGroup];
+#pragma unroll
+            for (int j = 0; j < kGroup; ++j) {
+                n[j] = make_float4(0.f, 0.f, 0.f, 0.f);
+                g[j] = c0 + j * kStride < kCols ? 4 * (c0 + j * kStride) / HD : 0;
+            }
+            for (int r0 = 0; r0 < n_ranges; r0 += kInFlight) {
+                float4 x[kInFlight][kGroup];
+#pragma unroll
+                for (int u = 0; u < kInFlight; ++u) {
+                    const float4* row = reinterpret_cast<const float4*>(head_parts + (r0 + u) * kPart + kNum);
+#pragma unroll
+                    for (int j = 0; j < kGroup; ++j)
+                        x[u][j] = r0 + u < n_ranges && c0 + j * kStride < kCols ? __ldcg(row + c0 + j * kStride)
+                                                                                 : make_float4(0.f, 0.f, 0.f, 0.f);
+                }
+#pragma unroll
+                for (int u = 0; u < kInFlight; ++u) {
+                    if (r0 + u >= n_ranges) break;
+#pragma unroll
+                    for (int j = 0; j < kGroup; ++j) {
+                        const float f = range_f[r0 + u][g[j]];
+                        n[j].x += f * x[u][j].x;
+                        n[j].y += f * x[u][j].y;
+                        n[j].z += f * x[u][j].z;
+                        n[j].w += f * x[u][j].w;
+                    }
+                }
+            }
+#pragma unroll
+            for (int j = 0; j < kGroup; ++j) {
+                const int c = c0 + j * kStride;
+                if (c >= kCols) break;
+                const float den = part_l[0][g[j]];
+                reinterpret_cast<float4*>(merged)[c] = make_float4(n[j].x / den, n[j].y / den, n[j].z / den, n[j].w / den);
+            }
+        }
+        __syncthreads();
+        for (int i = threadIdx.x; i < G * HD; i += kStride) emit(i, merged[i]);  // warp-uniform: G * HD is whole warps
     }
     if constexpr (A == ActivationType::Q8_K) {
         // Q8_K's conversion for the next product, from the staged outputs: G * HD is whole blocks.
@@ -408,7 +364,9 @@ struct DecodeArgs {
 
 // Key ranges a KV head for DecodeSplit: about two blocks an SM over all heads, within the scratch.
 // (Fewer ranges, so the merging block reads fewer partials, lost: session 19, 30B-A3B tg128 @ d4096
-// 337 t/s at 64 ranges of 8 x 128, 310 with 64 KB of partials a head, 325 with 128 KB.)
+// 337 t/s at 64 ranges of 8 x 128, 310 with 64 KB of partials a head, 325 with 128 KB. So did a
+// merge in two levels, groups of 8 ranges merged by their last block first: 346 -> 334 t/s, and
+// 8B Q8_0 260 -> 256, the second count's fence, atomic and L2 trip costing more than it saved.)
 int decode_ranges(const DecodeSplit* split, int64_t n_head_kv) {
     if (!split || !split->partials || n_head_kv <= 0) return 1;
     static const int n_sm = [] {
@@ -424,18 +382,6 @@ int decode_ranges(const DecodeSplit* split, int64_t n_head_kv) {
     if (r > kMaxDecodeSplits) r = kMaxDecodeSplits;
     if (r * n_head_kv > split->max_blocks) r = split->max_blocks / n_head_kv;
     return r < 1 ? 1 : (int)r;
-}
-
-// Ranges a first-level group of the merge, 0 for one level: one block reading every range's
-// partials took ~13 us a layer at 64 ranges of 8 x 128 floats (30B-A3B at 4096 keys, before the
-// float4 loads). Two levels when a head's partials pass kTwoLevelBytes; SHOOTOUT_CUDA_DECODE_MERGE_GROUP
-// sets the group (0: one level), for comparisons.
-constexpr int64_t kTwoLevelBytes = 128 * 1024;
-int decode_merge_group(const DecodeSplit* split, int64_t n_head_kv, int ranges, int part_floats) {
-    if (ranges <= kMinMergeGroup || n_head_kv * (1 + kMaxMergeGroups) > split->max_blocks) return 0;
-    static const long forced = env_long("SHOOTOUT_CUDA_DECODE_MERGE_GROUP", 0, kMaxDecodeSplits, -1);
-    if (forced >= 0) return forced == 0 ? 0 : (int)std::max<long>(forced, kMinMergeGroup);
-    return (int64_t)ranges * part_floats * (int64_t)sizeof(float) > kTwoLevelBytes ? kMinMergeGroup : 0;
 }
 
 // The tensor-core key walk for head_dim 64 and 128, and 256 with 2 to 8 heads a KV head (its
@@ -454,14 +400,13 @@ void launch_decode(const DecodeArgs& a, const backend::AttentionShape& shape, cu
     static_assert(G * HD <= 2048, "shared memory: W * G * HD partial sums plus G * HD queries");
     const NormRope nr = a.norm_rope ? *a.norm_rope : NormRope{};
     const int ranges = decode_ranges(a.split, shape.n_head_kv);
-    const int merge_group = decode_merge_group(a.split, shape.n_head_kv, ranges, kPartFloats<HD, G>);
     auto go = [&]<int W>(auto kernel) {
         launch_kernel({dim3((unsigned)shape.n_head_kv, (unsigned)ranges), dim3(W * 32), 0, stream}, true, kernel,
                       reinterpret_cast<__half*>(a.k_cache), reinterpret_cast<__half*>(a.v_cache), a.q, a.k, a.v,
                       a.pos0, a.pos0_device, (int)shape.n_head_kv, a.scale, nr,
                       a.norm_rope ? const_cast<float*>(a.q) : nullptr, a.norm_rope ? const_cast<float*>(a.k) : nullptr,
                       a.out, a.qs, a.ds, ranges > 1 ? a.split->partials : nullptr,
-                      ranges > 1 ? a.split->counters : nullptr, merge_group);
+                      ranges > 1 ? a.split->counters : nullptr);
     };
     // Warps a block: the CUDA-core walk's partial sums take W * G * HD floats (<= 32 KB); the mma
     // walk's ~190-204 registers a lane let 2 blocks of 4 warps stay on an SM (decode_ranges' count).
@@ -516,9 +461,7 @@ bool by_decode_shape(const backend::AttentionShape& shape, F&& f) {
 
 }  // namespace
 size_t decode_split_floats(int max_blocks) {
-    // G <= 16, G * HD <= 2048; twice the blocks: the two-level merge's group rows follow the ranges'
-    // (at most kMaxMergeGroups a KV head, fewer heads than blocks).
-    return 2 * (size_t)(max_blocks > 0 ? max_blocks : 0) * (2 * 16 + 2048);
+    return (size_t)(max_blocks > 0 ? max_blocks : 0) * (2 * 16 + 2048);  // G <= 16, G * HD <= 2048
 }
 
 bool attention_decode_supports(const backend::AttentionShape& shape, ActivationType act) {
