@@ -34,10 +34,10 @@ namespace {
 // ranges are cut at run time from the position, so a captured graph serves every context length.
 // A range's partials (floats): (M, den) of each head, then the numerators from kPartNum on, which
 // keeps every range's numerators 16-byte aligned for the merge's float4 loads.
-template <int HD, int G>
+template <int G>
 constexpr int kPartNum = (2 * G + 3) / 4 * 4;
 template <int HD, int G>
-constexpr int kPartFloats = kPartNum<HD, G> + G * HD;
+constexpr int kPartFloats = kPartNum<G> + G * HD;
 
 template <int HD, int G, int W, ActivationType A, bool kMma>
 __global__ void __launch_bounds__(W * 32, kMma ? 2 : 1)
@@ -209,7 +209,7 @@ attention_decode_kernel(__half* k_cache, __half* v_cache, const float* q, const 
     // The block's numerators: with one range the output, with several this range's part of it
     // (M, den, num), written to partials for the merge below. All of a thread's outputs first, then
     // their conversions, so the conversions' shuffle chains overlap.
-    constexpr int kNum = kPartNum<HD, G>, kPart = kPartFloats<HD, G>;
+    constexpr int kNum = kPartNum<G>, kPart = kPartFloats<HD, G>;
     constexpr int kIters = (G * HD + W * 32 - 1) / (W * 32);
     float* mine = n_ranges > 1 ? partials + ((int64_t)kv_head * gridDim.y + split) * kPart : nullptr;
     float o_own[kIters];
@@ -461,6 +461,8 @@ bool by_decode_shape(const backend::AttentionShape& shape, F&& f) {
 
 }  // namespace
 size_t decode_split_floats(int max_blocks) {
+    static_assert(kPartFloats<128, 16> <= 2 * 16 + 2048 && kPartFloats<256, 8> <= 2 * 16 + 2048 &&
+                  kPartFloats<64, 16> <= 2 * 16 + 2048);
     return (size_t)(max_blocks > 0 ? max_blocks : 0) * (2 * 16 + 2048);  // G <= 16, G * HD <= 2048
 }
 
