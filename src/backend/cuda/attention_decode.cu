@@ -369,12 +369,7 @@ struct DecodeArgs {
 // 8B Q8_0 260 -> 256, the second count's fence, atomic and L2 trip costing more than it saved.)
 int decode_ranges(const DecodeSplit* split, int64_t n_head_kv) {
     if (!split || !split->partials || n_head_kv <= 0) return 1;
-    static const int n_sm = [] {
-        int device = 0, n = 0;
-        SHOOTOUT_CUDA_CHECK(cudaGetDevice(&device));
-        SHOOTOUT_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
-        return n;
-    }();
+    const int n_sm = multiprocessor_count();
     // Two blocks an SM is what the registers let stay resident: the CUDA-core walk's 8 warps at ~105
     // registers a thread (session 8: 8B Q8_0 tg128 @ d16384 on H100 ran at 176 t/s with 33 ranges a
     // head, 157 with 64, two waves), and the mma walk's 4 warps at ~190-204 (launch_decode).

@@ -163,8 +163,6 @@ matvec_normed_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, 
     }
 }
 
-// The SMs of the current device, asked once (the persistent grid's size).
-int multiprocessor_count();
 // The persistent grid's most blocks: kNormedBlocksPerSm an SM, less SHOOTOUT_CUDA_NORMED_SPARE (a
 // trial: blocks left out so that the next kernel's blocks, which cannot share an SM with two normed
 // blocks' registers, find room and pass their PDL prologue while the product runs).
