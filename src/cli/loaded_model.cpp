@@ -34,11 +34,8 @@ Backend backend_option(const Args& args) {
     const std::string name = args.get("backend", "cpu");
     if (name == "cpu") return Backend::Cpu;
     if (name != "cuda") throw UsageError("--backend must be cpu or cuda, got '" + name + "'");
-#ifndef SHOOTOUT_HAVE_CUDA
-    throw Error("--backend cuda: this build has no CUDA backend (configure with -DSHOOTOUT_CUDA=ON)");
-#else
+    require_backend(Backend::Cuda);  // no CUDA in the build, or no GPU: said now, not after the variants are made
     return Backend::Cuda;
-#endif
 }
 
 std::string backend_name(Backend backend) { return backend == Backend::Cuda ? "CUDA" : "CPU"; }

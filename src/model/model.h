@@ -39,6 +39,11 @@ struct ModelInfo {
 // Where the forward pass runs. Cuda needs a build with SHOOTOUT_CUDA (model_backend.cpp).
 enum class Backend { Cpu, Cuda };
 
+// Throws Error saying why when `backend` cannot run in this process: a build without CUDA, or no GPU
+// answering. Commands call it while reading their options, before long work such as quantizing the
+// variants of a run, which would otherwise be done only to fail at the first model load.
+void require_backend(Backend backend);
+
 class Model {
 public:
     // Throws Error naming the file for an unknown architecture, a missing tensor, a tensor of the

@@ -8,10 +8,20 @@
 #include "util/error.h"
 
 #ifdef SHOOTOUT_HAVE_CUDA
+#include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/cuda_ops.h"
 #endif
 
 namespace shootout {
+
+void require_backend(Backend backend) {
+    if (backend == Backend::Cpu) return;
+#ifndef SHOOTOUT_HAVE_CUDA
+    fail("--backend cuda", "this build has no CUDA backend (configure with -DSHOOTOUT_CUDA=ON)");
+#else
+    if (cuda::device_count() == 0) fail("--backend cuda", "no CUDA device found (the CUDA backend needs an NVIDIA GPU)");
+#endif
+}
 
 std::unique_ptr<Model> Model::load(const gguf::File& file, ThreadPool& pool, Backend backend) {
     if (backend == Backend::Cpu) return load(file, pool);

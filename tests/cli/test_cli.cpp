@@ -173,7 +173,8 @@ TEST(Cli, UnknownArchitectureIsNamed) {
 
 // --backend cuda where it cannot run says why in one line: no GPU (a CUDA build, as CI's), or no CUDA
 // in the build; never a CUDA runtime error from whatever ran first (bench measures the GPU's read
-// rate before loading models).
+// rate before loading models), and before any long work: a run used to quantize its variants (two
+// minutes each for an 8B model) and only then fail at the first model load.
 TEST(Cli, CudaBackendWithoutAGpuIsNamed) {
 #ifdef SHOOTOUT_HAVE_CUDA
     if (shootout::cuda::device_count() > 0) GTEST_SKIP() << "a GPU answers here";
@@ -181,13 +182,17 @@ TEST(Cli, CudaBackendWithoutAGpuIsNamed) {
 #else
     const std::string expected = "no CUDA backend";
 #endif
-    const std::string commands[] = {"bench -p 8 -n 0 -r 1", "eval --chunks 1 --data " + kText};
+    TempDir dir;
+    const std::string out = dir.file("run-out");
+    const std::string commands[] = {"bench -p 8 -n 0 -r 1", "eval --chunks 1 --data " + kText,
+                                    "run --quant Q8_0 --chunks 1 --data " + kText + " --out " + out};
     for (const std::string& command : commands) {
         const Result r = shootout(command + " --model " + kModel + " --backend cuda");
         EXPECT_EQ(r.exit_code, 1) << command << ": " << r.output;
         EXPECT_EQ(count_lines(r.err), 1) << command << ": " << r.err;
         EXPECT_NE(r.err.find(expected), std::string::npos) << command << ": " << r.err;
     }
+    EXPECT_FALSE(std::filesystem::exists(out)) << "the run made its output folder (and variants) before failing";
 }
 
 TEST(Cli, BadTextsAreRefused) {
