@@ -133,15 +133,21 @@ int run(const Args& args) {
     if (settings.base_logits.empty())
         for (const auto& text : texts) read_text_file(text);  // fail on a missing text before hours of work
 
+    // The given variant files first: a missing or foreign one fails now, not after the quantizing.
+    std::vector<LoadedModel> given;
+    for (const auto& path : variant_paths) {
+        given.push_back(open_model(path, ""));
+        check_same_vocabulary(*reference.file, *given.back().file);
+    }
     std::vector<LoadedModel> variants;
     MakeVariantOptions make_options{settings.out_dir, args.get("imatrix", ""), pool.size(), args.flag("allow-requantize")};
     for (const auto& recipe : recipes) {
         std::string upper = recipe;
         for (auto& c : upper) c = (char)std::toupper((unsigned char)c);
         variants.push_back(open_model(make_variant(*reference.file, recipe, make_options), upper));
+        check_same_vocabulary(*reference.file, *variants.back().file);
     }
-    for (const auto& path : variant_paths) variants.push_back(open_model(path, ""));
-    for (auto& variant : variants) check_same_vocabulary(*reference.file, *variant.file);
+    for (auto& variant : given) variants.push_back(std::move(variant));  // the table's order: made, then given
     if (settings.reference_mode == "auto") {
         uint64_t total_bytes = reference.file->size_bytes();
         for (const auto& variant : variants) total_bytes += variant.file->size_bytes();

@@ -195,6 +195,21 @@ TEST(Cli, CudaBackendWithoutAGpuIsNamed) {
     EXPECT_FALSE(std::filesystem::exists(out)) << "the run made its output folder (and variants) before failing";
 }
 
+// A --variant file that is missing, or of another vocabulary, fails the run before the --quant
+// variants are made (minutes each for a large model), naming the file.
+TEST(Cli, BadVariantFileFailsBeforeQuantizing) {
+    TempDir dir;
+    const std::string out = dir.file("out"), missing = dir.file("missing.gguf");
+    const Result r = shootout("run --model " + kModel + " --quant Q8_0 --variant " + missing + " --data " + kText +
+                              " --chunks 1 --out " + out);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("missing.gguf: cannot open"), std::string::npos) << r.err;
+    if (std::filesystem::exists(out))
+        for (const auto& entry : std::filesystem::directory_iterator(out))
+            ADD_FAILURE() << "written before the check: " << entry.path();
+}
+
 TEST(Cli, BadTextsAreRefused) {
     TempDir dir;
     const std::string empty = dir.file("empty.txt");
