@@ -141,6 +141,8 @@ int run(const Args& args) {
     }
     std::vector<LoadedModel> variants;
     MakeVariantOptions make_options{settings.out_dir, args.get("imatrix", ""), pool.size(), args.flag("allow-requantize")};
+    // Every recipe checked before the first is made: a mistake in the last --quant fails at once.
+    for (const auto& recipe : recipes) check_variant(*reference.file, recipe, make_options);
     for (const auto& recipe : recipes) {
         std::string upper = recipe;
         for (auto& c : upper) c = (char)std::toupper((unsigned char)c);

@@ -40,4 +40,15 @@ std::string make_variant(const gguf::File& reference, const std::string& recipe_
     return output.string();
 }
 
+void check_variant(const gguf::File& reference, const std::string& recipe_name, const MakeVariantOptions& options) {
+    const quantize::Recipe recipe = quantize::recipe_named(recipe_name);
+    std::optional<quantize::ImportanceMatrix> imatrix;
+    if (!options.imatrix_path.empty()) imatrix = quantize::load_imatrix(options.imatrix_path);
+    const quantize::Plan plan = quantize::make_plan(reference, recipe, imatrix.has_value());
+    quantize::QuantizeOptions quantize_options;
+    quantize_options.allow_requantize = options.allow_requantize;
+    quantize_options.imatrix = imatrix ? &*imatrix : nullptr;
+    quantize::check_quantize_inputs(reference, plan, quantize_options);
+}
+
 }  // namespace shootout::cli

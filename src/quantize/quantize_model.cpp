@@ -120,6 +120,10 @@ void quantize_tensor(const TensorJob& job, uint8_t* dst, size_t size_bytes, Thre
 
 }  // namespace
 
+void check_quantize_inputs(const gguf::File& input, const Plan& plan, const QuantizeOptions& options) {
+    for (const auto& t : plan.tensors) (void)prepare(input, t, options, plan.has_imatrix);
+}
+
 QuantizeResult quantize_model(const gguf::File& input, const Plan& plan, const QuantizeOptions& options,
                               const std::string& output_path) {
     if (plan.has_imatrix != (options.imatrix != nullptr)) {

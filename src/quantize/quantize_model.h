@@ -44,4 +44,8 @@ struct QuantizeResult {
 QuantizeResult quantize_model(const gguf::File& input, const Plan& plan, const QuantizeOptions& options,
                               const std::string& output_path);
 
+// Those checks alone, writing nothing: for a caller about to run several quantizations, so that the
+// last one's mistake does not wait for the first ones to finish.
+void check_quantize_inputs(const gguf::File& input, const Plan& plan, const QuantizeOptions& options);
+
 }  // namespace shootout::quantize

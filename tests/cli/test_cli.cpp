@@ -195,19 +195,27 @@ TEST(Cli, CudaBackendWithoutAGpuIsNamed) {
     EXPECT_FALSE(std::filesystem::exists(out)) << "the run made its output folder (and variants) before failing";
 }
 
-// A --variant file that is missing, or of another vocabulary, fails the run before the --quant
-// variants are made (minutes each for a large model), naming the file.
-TEST(Cli, BadVariantFileFailsBeforeQuantizing) {
+// A missing --variant file, or a --quant recipe that cannot be made, fails the run before any --quant
+// variant is made (minutes each for a large model), naming what is wrong.
+TEST(Cli, BadVariantsFailBeforeQuantizing) {
     TempDir dir;
-    const std::string out = dir.file("out"), missing = dir.file("missing.gguf");
-    const Result r = shootout("run --model " + kModel + " --quant Q8_0 --variant " + missing + " --data " + kText +
-                              " --chunks 1 --out " + out);
-    EXPECT_EQ(r.exit_code, 1) << r.output;
-    EXPECT_EQ(count_lines(r.err), 1) << r.err;
-    EXPECT_NE(r.err.find("missing.gguf: cannot open"), std::string::npos) << r.err;
-    if (std::filesystem::exists(out))
-        for (const auto& entry : std::filesystem::directory_iterator(out))
-            ADD_FAILURE() << "written before the check: " << entry.path();
+    const std::string missing = dir.file("missing.gguf");
+    const std::pair<std::string, std::string> cases[] = {
+        {"--quant Q8_0 --variant " + missing, "missing.gguf: cannot open"},
+        {"--quant Q8_0 --quant BOGUS", "unknown recipe 'BOGUS'"},
+        {"--quant Q8_0 --quant IQ2_XXS", "this recipe requires an importance matrix for type iq2_xxs"},
+    };
+    int n = 0;
+    for (const auto& [variants, expected] : cases) {
+        const std::string out = dir.file("out" + std::to_string(n++));
+        const Result r = shootout("run --model " + kModel + " " + variants + " --data " + kText + " --chunks 1 --out " + out);
+        EXPECT_EQ(r.exit_code, 1) << variants << ": " << r.output;
+        EXPECT_EQ(count_lines(r.err), 1) << variants << ": " << r.err;
+        EXPECT_NE(r.err.find(expected), std::string::npos) << variants << ": " << r.err;
+        if (std::filesystem::exists(out))
+            for (const auto& entry : std::filesystem::directory_iterator(out))
+                ADD_FAILURE() << variants << ": written before the check: " << entry.path();
+    }
 }
 
 TEST(Cli, BadTextsAreRefused) {
