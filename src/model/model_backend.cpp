@@ -25,8 +25,9 @@ void require_backend(Backend backend) {
 
 std::unique_ptr<Model> Model::load(const gguf::File& file, ThreadPool& pool, Backend backend) {
     if (backend == Backend::Cpu) return load(file, pool);
+    require_backend(backend);  // throws in a build without CUDA, or with no GPU
 #ifndef SHOOTOUT_HAVE_CUDA
-    fail("--backend cuda", "this build has no CUDA backend (configure with -DSHOOTOUT_CUDA=ON)");
+    return nullptr;  // not reached
 #else
     // Every architecture here is a Transformer written in backend::Ops, all of which the CUDA
     // backend has (qwen3moe and qwen3next's MoE and Gated DeltaNet ops included).
