@@ -33,6 +33,10 @@ int bench_command_run(const Args& args) {
     if (paths.empty()) throw UsageError("--model is required (see shootout bench --help)");
     const std::string out_prefix = args.get("out", "");
     ThreadPool pool((int)args.get_int("threads", 0, 0, 1024));
+    // Every file opened (header read, data mapped) before any timing: a missing or broken last file
+    // fails now, not after the first models' benches. Each is loaded and freed in turn below.
+    std::vector<LoadedModel> models;
+    for (const auto& path : paths) models.push_back(open_model(path, ""));
 
     // Decode's GB/s is held against the device's own read rate, measured before any model takes memory.
     const double read_gbps = bench::measured_read_gbps(backend);
@@ -40,8 +44,7 @@ int bench_command_run(const Args& args) {
         std::fprintf(stderr, "bench: %s streams %.0f GB/s of reads (1 GiB, 16-byte loads, median of 7)\n",
                      backend_name(backend).c_str(), read_gbps);
     std::vector<bench::BenchResult> results;
-    for (const auto& path : paths) {
-        LoadedModel loaded = open_model(path, "");
+    for (LoadedModel& loaded : models) {
         load_model(loaded, pool, backend);
         std::fprintf(stderr, "bench: %s on %s\n", loaded.name.c_str(), backend_name(backend).c_str());
         // Decode rows also say how fast they read the weights (bytes a step reads x steps a second).
@@ -59,6 +62,7 @@ int bench_command_run(const Args& args) {
                                          std::fprintf(stderr, "\n");
                                      });
         results.insert(results.end(), part.begin(), part.end());
+        loaded.model.reset();  // its memory (on a GPU, its weights) free before the next one loads
     }
     const std::string table = bench::markdown_table(results);
     std::cout << table;

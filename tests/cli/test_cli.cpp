@@ -218,6 +218,17 @@ TEST(Cli, BadVariantsFailBeforeQuantizing) {
     }
 }
 
+// bench opens every --model before timing any: a missing last file fails at once (one line, no
+// bench run first).
+TEST(Cli, BenchOpensEveryModelFirst) {
+    TempDir dir;
+    const std::string missing = dir.file("missing.gguf");
+    const Result r = shootout("bench -p 8 -n 0 -r 1 --model " + kModel + " --model " + missing);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("missing.gguf: cannot open"), std::string::npos) << r.err;
+}
+
 TEST(Cli, BadTextsAreRefused) {
     TempDir dir;
     const std::string empty = dir.file("empty.txt");
