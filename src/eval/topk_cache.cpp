@@ -10,6 +10,27 @@
 
 namespace shootout::eval {
 
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// Sets row[ids[0..k)] to value: the kept logits set aside by value, so a tail reduction is one vector
+// loop over the whole row (row_reductions.h).
+void set_kept(std::vector<float>& row, const int32_t* ids, int64_t k, float value) {
+    for (int64_t j = 0; j < k; ++j) row[size_t(ids[j])] = value;
+}
+
+// A per-thread copy of logits[0..n) with the kept ids at `value` (set_kept). A scalar loop skipping
+// the kept ids in sort order took ~2/3 of fill_row's ~1.1 ms a 151936-logit row.
+std::vector<float>& tail_copy(const float* logits, int64_t n, const int32_t* ids, int64_t k, float value) {
+    thread_local std::vector<float> row;
+    row.assign(logits, logits + n);
+    set_kept(row, ids, k, value);
+    return row;
+}
+
+}  // namespace
+
 TopKCache make_topk_cache(int64_t k, int64_t n_vocab) {
     if (k <= 0 || n_vocab <= 0) {
         fail("top-k cache", "k (" + std::to_string(k) + ") and n_vocab (" + std::to_string(n_vocab) +
@@ -45,17 +66,13 @@ void TopKCache::fill_row(size_t row, const float* logits, const RowSummary& summ
     // Sum the tail directly (not 1 - head): the tail can be 1e-6 and must keep its relative precision.
     // Accumulate relative to the largest tail logit so a far-below tail does not underflow to 0.
     if (k < n_vocab) {
-        // The tail's exp sum as compare_topk takes it: one vector loop over a per-thread copy of the
-        // row with the kept logits at -inf (a scalar exp an element in sort order took ~2/3 of this
-        // function's ~1.1 ms a 151936-logit row).
+        // The tail's exp sum as compare_topk takes it, the kept logits at -inf.
         const float tail_max = logits[order[size_t(k)]];
-        thread_local std::vector<float> tail;
-        tail.assign(logits, logits + n_vocab);
-        for (int64_t j = 0; j < k; ++j) tail[size_t(order[size_t(j)])] = -std::numeric_limits<float>::infinity();
+        const std::vector<float>& tail = tail_copy(logits, n_vocab, row_ids, k, -kInf);
         const double sum = detail::sum_exp(tail.data(), n_vocab, tail_max);
         log_tail_mass[row] = float(double(tail_max) - norm + std::log(sum));
     } else {
-        log_tail_mass[row] = -std::numeric_limits<float>::infinity();
+        log_tail_mass[row] = -kInf;
     }
     nll[row] = float(row_nll(logits, summary, next_token));
 }
@@ -77,17 +94,13 @@ TokenMetrics compare_topk(const TopKCache& cache, size_t row, const float* varia
     const double log_tail_p = cache.log_tail_mass[row];
     if (std::isfinite(log_tail_p)) {
         // The variant's tail: its mass Q (in log space, so it cannot underflow) and its smallest logit,
-        // from a per-thread copy of the row with the kept logits set aside by value: +inf for the
-        // min, then -inf for the max and the exp sum, so each is one vector loop (row_reductions.h).
+        // the kept logits set aside at +inf for the min, then at -inf for the max and the exp sum.
         // A -inf adds ~1e-38 (exp8's floor) to a sum of at least 1 (the tail max's own term), so the
         // tail keeps its relative precision.
-        constexpr float inf = std::numeric_limits<float>::infinity();
-        thread_local std::vector<float> tail;
-        tail.assign(variant_logits, variant_logits + cache.n_vocab);
+        std::vector<float>& tail = tail_copy(variant_logits, cache.n_vocab, row_ids, k, kInf);
         float unused = 0, tail_max = 0, tail_min = 0;
-        for (int64_t j = 0; j < k; ++j) tail[size_t(row_ids[j])] = inf;
         detail::max_min(tail.data(), cache.n_vocab, unused, tail_min);
-        for (int64_t j = 0; j < k; ++j) tail[size_t(row_ids[j])] = -inf;
+        set_kept(tail, row_ids, k, -kInf);
         detail::max_min(tail.data(), cache.n_vocab, tail_max, unused);
         const double sum = detail::sum_exp(tail.data(), cache.n_vocab, tail_max);
         const double log_tail_q = double(tail_max) - norm_var + std::log(sum);
