@@ -20,15 +20,6 @@ int multiprocessor_count() {
     return count;
 }
 
-int normed_grid_blocks() {
-    static const int blocks = [] {
-        const int full = kNormedBlocksPerSm * multiprocessor_count();
-        const long spare = env_long("SHOOTOUT_CUDA_NORMED_SPARE", 0, full - 1, 0);
-        return full - (int)spare;
-    }();
-    return blocks;
-}
-
 namespace {
 std::atomic<uint64_t> normed_calls{0};
 }

@@ -163,15 +163,11 @@ matvec_normed_kernel(MatvecParts parts, size_t row_bytes, int n_blocks_per_row, 
     }
 }
 
-// The persistent grid's most blocks: kNormedBlocksPerSm an SM, less SHOOTOUT_CUDA_NORMED_SPARE (a
-// trial: blocks left out so that the next kernel's blocks, which cannot share an SM with two normed
-// blocks' registers, find room and pass their PDL prologue while the product runs).
-int normed_grid_blocks();
-
 // The persistent grid of a normed launch of n_slots row slots: a block a kNormedWarps slots, at most
-// normed_grid_blocks().
+// kNormedBlocksPerSm an SM.
 inline LaunchShape normed_launch_shape(int64_t n_slots, cudaStream_t stream) {
-    const int64_t grid = std::min<int64_t>((n_slots + kNormedWarps - 1) / kNormedWarps, normed_grid_blocks());
+    const int64_t grid = std::min<int64_t>((n_slots + kNormedWarps - 1) / kNormedWarps,
+                                           (int64_t)kNormedBlocksPerSm * multiprocessor_count());
     return {dim3((unsigned)grid), dim3(kNormedWarps * 32), 0, stream};
 }
 
