@@ -11,8 +11,8 @@
 // cp.async.bulk (one mbarrier a slot, filled / emptied); its 16 consumer warps wait for a phase's
 // barrier, read the phase's float input from global memory (L2) and quantize it into shared memory
 // (as the real step must: the previous phase's rows were written by every SM), then take the slots'
-// rows, a warp a row. gated = 1: the producer too waits for the phase's barrier before its first copy
-// (the ring then only pipelines within a phase: what separate launches can do at best).
+// rows. Plan::ahead bounds how many chunks of a phase the producer may copy before that phase's
+// barrier (0: the ring then only pipelines within a phase, what separate launches can do at best).
 //
 // The weights are a Q4_K-sized stand-in (256-element blocks of 144 bytes: 128 of nibbles, 8 half
 // scales), 4.5 bits a weight, with a Q4-like dot (dp4a, a scale a 32 elements): the byte stream and
@@ -37,16 +37,17 @@ using namespace shootout;
 
 namespace {
 
-constexpr int kConsumerWarps = 16;
+constexpr int kConsumerWarps = 24;
 constexpr int kThreads = (kConsumerWarps + 1) * 32;
-// The ring: 192 KB of shared memory in n_slots equal slots (4, 8 or 16: a divisor of the consumer
-// warps, so that every slot has its own group of warps, which take its uses in order; a parity can
-// only tell a phase from the one before it).
+// The ring: 192 KB of shared memory in slots of Plan::slot_bytes (at most kMaxSlots). Consumer warp w
+// owns slot w % n_slots (a slot's group: the warps that own it), so each slot's uses are taken in order
+// by the same warps: a parity can only tell a phase from the one before it.
 constexpr int kRingBytes = 196608;
-constexpr int kMaxSlots = 16;
+constexpr int kMaxSlots = 24;
 constexpr int kMaxIn = 12288;
 constexpr int kBlockBytes = 144;  // 256 weights
 constexpr int kMaxPhases = 5;
+constexpr int kAll = 1 << 20;  // Plan::ahead: no limit
 
 // A wait that lasts over a second is recorded (the first one, in page-locked host memory the host reads
 // while the kernel still runs), so a deadlock of the probe names its wait instead of hanging the call.
@@ -64,10 +65,22 @@ struct Phase {
 };
 struct Plan {
     Phase ph[kMaxPhases];
-    int n_phases, n_layers, n_slots, n_att;
+    int n_phases, n_layers, slot_bytes, n_att;
     int64_t att_ns;
-    bool gated;
-    int skip;  // diagnostics: 1 = no dots (slots taken and released), 2 = no quantize of x, 3 = neither
+    // Chunks of a phase the producer may copy before the phase's barrier: 0 = none (the ring then only
+    // pipelines within a phase: what separate launches can do at best), large = the whole ring ahead.
+    int ahead;
+    // 0: one cp.async.bulk a chunk (lane 0 of the producer warp); 1: the producer warp's 32 lanes copy
+    // 16 bytes each a step (cp.async, LDGSTS), the slot's barrier armed by each lane's async arrive.
+    int copy;
+    // Diagnostics: 1 = no dots (slots taken and released), 2 = no quantize of x, 4 = the consumers
+    // skip the phase barriers (the ring's raw rate; the producer's look-ahead still waits on them).
+    int skip;
+    // 0: block b copies its own contiguous slice of each product's rows; 1: blocks claim chunks of a
+    // product's rows from one counter a phase (claims[layer * n_phases + phase]), so a slow SM takes
+    // fewer and no phase waits for one SM's last rows.
+    int claim;
+    unsigned* claims;
     unsigned* counter;  // the grid barrier: phases completed x blocks
     HangRecord* hang;   // mapped host memory
 };
@@ -78,6 +91,7 @@ struct Shared {
     float xd[kMaxIn / 32];
     int xsum[kMaxIn / 32];
     unsigned long long full[kMaxSlots], empty[kMaxSlots];
+    int2 meta[kMaxSlots];  // a slot's entry: its first row and row count (0: the phase's end)
     Phase ph[kMaxPhases];  // the plan's phases, indexed at run time (a kernel parameter indexed so goes to local memory)
 };
 
@@ -133,6 +147,12 @@ __device__ __forceinline__ void bulk_copy(void* dst, const void* src, unsigned b
                      smem_addr(dst)),
                  "l"(src), "r"(bytes), "r"(smem_addr(bar))
                  : "memory");
+}
+__device__ __forceinline__ void copy16_async(void* dst, const void* src) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(smem_addr(dst)), "l"(src) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive_async(unsigned long long* bar) {
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(smem_addr(bar)) : "memory");
 }
 __device__ __forceinline__ unsigned load_acquire(const unsigned* p) {
     unsigned v;
@@ -197,32 +217,46 @@ __device__ void quantize_x(const float* x, int n_in, int t, int8_t* xq, float* x
     }
 }
 
-// One row's dot with the quantized x, by a warp: lane l takes the 32-weight groups l, l + 32, ...
-// (block g / 8, its group g % 8), so neighbouring lanes read neighbouring bytes of both the row and
-// x. row may be shared or global memory.
+// Group g's term of a row's dot with the quantized x: 32 weights (block g / 8, its group g % 8).
+__device__ __forceinline__ float group_term(const uint8_t* row, int g, const int8_t* xq, const float* xd,
+                                            const int* xsum) {
+    const uint8_t* blk = row + (g >> 3) * kBlockBytes;
+    const int j = g & 7;
+    const int4 w = *reinterpret_cast<const int4*>(blk + 16 * j);
+    const unsigned short hb = *reinterpret_cast<const unsigned short*>(blk + 128 + 2 * j);
+    const int4 lo = *reinterpret_cast<const int4*>(xq + 32 * g);
+    const int4 hi = *reinterpret_cast<const int4*>(xq + 32 * g + 16);
+    int s = __dp4a(w.x & 0x0F0F0F0F, lo.x, 0);
+    s = __dp4a(w.y & 0x0F0F0F0F, lo.y, s);
+    s = __dp4a(w.z & 0x0F0F0F0F, lo.z, s);
+    s = __dp4a(w.w & 0x0F0F0F0F, lo.w, s);
+    s = __dp4a((w.x >> 4) & 0x0F0F0F0F, hi.x, s);
+    s = __dp4a((w.y >> 4) & 0x0F0F0F0F, hi.y, s);
+    s = __dp4a((w.z >> 4) & 0x0F0F0F0F, hi.z, s);
+    s = __dp4a((w.w >> 4) & 0x0F0F0F0F, hi.w, s);
+    return __half2float(__ushort_as_half(hb)) * xd[g] * (float)(s - 8 * xsum[g]);
+}
+
+// One row's dot, by a warp: lane l takes the groups l, l + 32, ..., so neighbouring lanes read
+// neighbouring bytes of both the row and x. row may be shared or global memory.
 __device__ __forceinline__ float row_dot(const uint8_t* row, int n_in, const int8_t* xq, const float* xd,
                                          const int* xsum) {
-    const int lane = threadIdx.x & 31;
     float acc = 0.f;
-    for (int g = lane; g < n_in / 32; g += 32) {
-        const uint8_t* blk = row + (g >> 3) * kBlockBytes;
-        const int j = g & 7;
-        const int4 w = *reinterpret_cast<const int4*>(blk + 16 * j);
-        const unsigned short hb = *reinterpret_cast<const unsigned short*>(blk + 128 + 2 * j);
-        const int4 lo = *reinterpret_cast<const int4*>(xq + 32 * g);
-        const int4 hi = *reinterpret_cast<const int4*>(xq + 32 * g + 16);
-        int s = __dp4a(w.x & 0x0F0F0F0F, lo.x, 0);
-        s = __dp4a(w.y & 0x0F0F0F0F, lo.y, s);
-        s = __dp4a(w.z & 0x0F0F0F0F, lo.z, s);
-        s = __dp4a(w.w & 0x0F0F0F0F, lo.w, s);
-        s = __dp4a((w.x >> 4) & 0x0F0F0F0F, hi.x, s);
-        s = __dp4a((w.y >> 4) & 0x0F0F0F0F, hi.y, s);
-        s = __dp4a((w.z >> 4) & 0x0F0F0F0F, hi.z, s);
-        s = __dp4a((w.w >> 4) & 0x0F0F0F0F, hi.w, s);
-        const float dw = __half2float(__ushort_as_half(hb));
-        acc += dw * xd[g] * (float)(s - 8 * xsum[g]);
-    }
+#pragma unroll 4
+    for (int g = threadIdx.x & 31; g < n_in / 32; g += 32) acc += group_term(row, g, xq, xd, xsum);
     return warp_sum(acc);
+}
+// Two rows at once (their loads and dp4a chains interleave); each sums its terms in row_dot's order.
+__device__ __forceinline__ void row_dot2(const uint8_t* row0, const uint8_t* row1, int n_in, const int8_t* xq,
+                                         const float* xd, const int* xsum, float& s0, float& s1) {
+    float acc0 = 0.f, acc1 = 0.f;
+#pragma unroll 2
+    for (int g = threadIdx.x & 31; g < n_in / 32; g += 32) {
+        acc0 += group_term(row0, g, xq, xd, xsum);
+        acc1 += group_term(row1, g, xq, xd, xsum);
+    }
+    s0 = warp_sum(acc0);
+    s1 = warp_sum(acc1);
 }
 
 __device__ __forceinline__ int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -235,51 +269,86 @@ __global__ void __launch_bounds__(kThreads, 1) layer_stream_kernel(Plan plan) {
     Shared& sh = *reinterpret_cast<Shared*>(smem_raw);
     const int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
     const int b = blockIdx.x, n_blocks = gridDim.x;
-    const int n_slots = plan.n_slots;
-    const int slot_bytes = kRingBytes / n_slots;
-    const int group = kConsumerWarps / n_slots;  // consumer warps a slot
+    const int slot_bytes = plan.slot_bytes;
+    const int n_slots = min(kMaxSlots, kRingBytes / slot_bytes);
+    // Slot s's group: the warps w < kConsumerWarps with w % n_slots == s.
+    auto group_of = [&](int s) { return (kConsumerWarps - s + n_slots - 1) / n_slots; };
     if (threadIdx.x == 0) {
 #pragma unroll
         for (int i = 0; i < kMaxPhases; ++i) sh.ph[i] = plan.ph[i];
         for (int s = 0; s < n_slots; ++s) {
-            mbar_init(&sh.full[s], 1);
-            mbar_init(&sh.empty[s], group);
+            // cp.async copies: the lanes' 32 async arrivals and lane 0's arrival after it wrote meta.
+            mbar_init(&sh.full[s], plan.copy ? 33 : 1);
+            mbar_init(&sh.empty[s], group_of(s));
         }
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     }
     __syncthreads();
 
     if (warp == kConsumerWarps) {  // the producer
-        if (lane != 0) return;
-        unsigned c = 0;
-        unsigned seq = 0;  // phases before this one
+        if (plan.copy == 0 && lane != 0) return;
+        unsigned c = 0;     // ring position: slot c % n_slots, its use c / n_slots
+        unsigned seq = 0;   // phases before this one
+        auto take_slot = [&]() {
+            const int slot = (int)(c % n_slots);
+            const unsigned use = c / n_slots;
+            if (use > 0) mbar_wait(&sh.empty[slot], (use - 1) & 1, plan.hang, 2, c);
+            return slot;
+        };
         for (int l = 0; l < plan.n_layers; ++l) {
             for (int p = 0; p < plan.n_phases; ++p, ++seq) {
                 const Phase& ph = sh.ph[p];
                 if (ph.attention) continue;
-                if (plan.gated) wait_counter(plan.counter, seq * (unsigned)n_blocks, plan.hang, 1, seq);
-                const int64_t r0 = slice_begin(ph.rows, b, n_blocks), r1 = slice_begin(ph.rows, b + 1, n_blocks);
                 const int rpc = slot_bytes / ph.row_bytes;
-                const uint8_t* base = ph.w + ((int64_t)l * ph.rows + r0) * ph.row_bytes;
-                for (int64_t r = r0; r < r1; r += rpc, ++c) {
-                    const int slot = (int)(c % n_slots);
-                    const unsigned use = c / n_slots;
-                    if (use > 0) mbar_wait(&sh.empty[slot], (use - 1) & 1, plan.hang, 2, c);
-                    const unsigned bytes = (unsigned)(min64(rpc, r1 - r) * ph.row_bytes);
-                    mbar_expect_tx(&sh.full[slot], bytes);
-                    bulk_copy(sh.ring + slot * slot_bytes, base + (r - r0) * ph.row_bytes, bytes, &sh.full[slot]);
+                const int64_t row_end = plan.claim ? ph.rows : slice_begin(ph.rows, b + 1, n_blocks);
+                int64_t next_row = slice_begin(ph.rows, b, n_blocks);
+                for (int taken = 0;; ++taken) {
+                    if (taken == plan.ahead) wait_counter(plan.counter, seq * (unsigned)n_blocks, plan.hang, 1, seq);
+                    const int slot = take_slot();  // a free slot before a claim: claims are not hoarded
+                    int64_t row0 = next_row;
+                    if (plan.claim) {
+                        unsigned k = 0;
+                        if (lane == 0) k = atomicAdd(&plan.claims[l * plan.n_phases + p], 1u);
+                        if (plan.copy) k = __shfl_sync(0xffffffffu, k, 0);
+                        row0 = (int64_t)k * rpc;
+                    }
+                    next_row = row0 + rpc;
+                    if (row0 >= row_end) break;  // slot c stays free for the first end mark
+                    const int nr = (int)min64(rpc, row_end - row0);
+                    const unsigned bytes = (unsigned)(nr * ph.row_bytes);
+                    uint8_t* dst = sh.ring + slot * slot_bytes;
+                    const uint8_t* src = ph.w + ((int64_t)l * ph.rows + row0) * ph.row_bytes;
+                    if (lane == 0) sh.meta[slot] = make_int2((int)row0, nr);
+                    if (plan.copy == 0) {
+                        mbar_expect_tx(&sh.full[slot], bytes);
+                        bulk_copy(dst, src, bytes, &sh.full[slot]);
+                    } else {
+                        if (lane == 0) mbar_arrive(&sh.full[slot]);
+                        for (unsigned o = 16 * lane; o < bytes; o += 512) copy16_async(dst + o, src + o);
+                        mbar_arrive_async(&sh.full[slot]);
+                    }
+                    ++c;
+                }
+                // The phase's end: one mark for each slot, so every consumer group sees one.
+                for (int i = 0; i < n_slots; ++i, ++c) {
+                    const int slot = take_slot();
+                    if (lane == 0) sh.meta[slot] = make_int2(0, 0);
+                    mbar_arrive(&sh.full[slot]);
+                    if (plan.copy && lane == 0) mbar_arrive(&sh.full[slot]);
                 }
             }
         }
         return;
     }
 
-    unsigned c_base = 0;
+    const int slot = warp % n_slots, member = warp / n_slots;  // this warp's slot and place in its group
+    const int group = group_of(slot);
+    unsigned my_c = slot;                                      // the warp's next ring position
     unsigned seq = 0;
     for (int l = 0; l < plan.n_layers; ++l) {
         for (int p = 0; p < plan.n_phases; ++p, ++seq) {
             const Phase& ph = sh.ph[p];
-            if (seq > 0) {
+            if (seq > 0 && !(plan.skip & 4)) {
                 if (threadIdx.x == 0) wait_counter(plan.counter, seq * (unsigned)n_blocks, plan.hang, 3, seq);
                 consumers_sync();
             }
@@ -292,26 +361,33 @@ __global__ void __launch_bounds__(kThreads, 1) layer_stream_kernel(Plan plan) {
             } else {
                 if (!(plan.skip & 2)) quantize_x<kConsumerWarps * 32>(ph.x, ph.n_in, threadIdx.x, sh.xq, sh.xd, sh.xsum);
                 consumers_sync();
-                const int64_t r0 = slice_begin(ph.rows, b, n_blocks), r1 = slice_begin(ph.rows, b + 1, n_blocks);
-                const int rpc = slot_bytes / ph.row_bytes;
-                const int n_chunks = (int)((r1 - r0 + rpc - 1) / rpc);
-                // This warp's slot and place in the slot's group; its chunks are those of that slot.
-                const int slot = warp % n_slots, member = warp / n_slots;
-                const int k0 = (int)((slot - (int)(c_base % n_slots) + n_slots) % n_slots);
-                for (int k = k0; k < n_chunks; k += n_slots) {
-                    const unsigned c = c_base + k;
-                    mbar_wait(&sh.full[slot], (c / n_slots) & 1, plan.hang, 5, c);
-                    const int64_t rk = r0 + (int64_t)k * rpc;
-                    const int nr = (int)min64(rpc, r1 - rk);
+                for (;; my_c += n_slots) {
+                    mbar_wait(&sh.full[slot], (my_c / n_slots) & 1, plan.hang, 5, my_c);
+                    const int2 m = sh.meta[slot];
+                    const int64_t rk = m.x;
+                    const int nr = m.y;
                     const uint8_t* rows = sh.ring + slot * slot_bytes;
-                    for (int i = member; i < nr && !(plan.skip & 1); i += group) {
+                    int i = member;
+                    for (; i + group < nr && !(plan.skip & 1); i += 2 * group) {
+                        float s0, s1;
+                        row_dot2(rows + i * ph.row_bytes, rows + (i + group) * ph.row_bytes, ph.n_in, sh.xq, sh.xd,
+                                 sh.xsum, s0, s1);
+                        if (lane == 0) {
+                            ph.y[rk + i] = s0;
+                            ph.y[rk + i + group] = s1;
+                        }
+                    }
+                    if (i < nr && !(plan.skip & 1)) {
                         const float s = row_dot(rows + i * ph.row_bytes, ph.n_in, sh.xq, sh.xd, sh.xsum);
                         if (lane == 0) ph.y[rk + i] = s;
                     }
                     __syncwarp();
                     if (lane == 0) mbar_arrive(&sh.empty[slot]);
+                    if (nr == 0) {
+                        my_c += n_slots;
+                        break;
+                    }
                 }
-                c_base += n_chunks;
             }
             consumers_sync();
             if (threadIdx.x == 0) {
@@ -354,7 +430,7 @@ __global__ void fill_weights_kernel(uint8_t* w, int64_t n_blocks, uint32_t seed)
 
 const char* wait_name(unsigned where) {
     switch (where) {
-        case 1: return "producer: the phase barrier (gated)";
+        case 1: return "producer: the phase barrier (look-ahead spent)";
         case 2: return "producer: a slot's release";
         case 3: return "consumers: the phase barrier";
         case 5: return "consumer: a slot's copy";
@@ -451,6 +527,11 @@ int main(int argc, char** argv) {
         }
         SHOOTOUT_CUDA_CHECK(cudaDeviceSynchronize());
         unsigned* counter = buf.alloc<unsigned>(1);
+        unsigned* claims = buf.alloc<unsigned>((size_t)n_layers * kMaxPhases);
+        auto reset_counters = [&] {
+            SHOOTOUT_CUDA_CHECK(cudaMemset(counter, 0, sizeof(unsigned)));
+            SHOOTOUT_CUDA_CHECK(cudaMemset(claims, 0, (size_t)n_layers * kMaxPhases * sizeof(unsigned)));
+        };
         HangRecord* hang_host = nullptr;
         HangRecord* hang_dev = nullptr;
         SHOOTOUT_CUDA_CHECK(cudaHostAlloc((void**)&hang_host, sizeof(HangRecord), cudaHostAllocMapped));
@@ -471,7 +552,7 @@ int main(int argc, char** argv) {
             return 1;
         }
 
-        auto plan_for = [&](bool gated, int n_slots, int64_t att_ns, int skip = 0) {
+        auto plan_for = [&](int claim, int ahead, int copy, int slot_bytes, int64_t att_ns, int skip = 0) {
             Plan plan{};
             plan.ph[0] = products[0];
             plan.ph[1] = Phase{};
@@ -481,17 +562,20 @@ int main(int argc, char** argv) {
             plan.ph[4] = products[3];
             plan.n_phases = 5;
             plan.n_layers = n_layers;
-            plan.n_slots = n_slots;
+            plan.slot_bytes = slot_bytes;
             plan.n_att = 32;
             plan.att_ns = att_ns;
-            plan.gated = gated;
+            plan.ahead = ahead;
+            plan.copy = copy;
+            plan.claim = claim;
+            plan.claims = claims;
             plan.skip = skip;
             plan.counter = counter;
             plan.hang = hang_dev;
             return plan;
         };
         auto launch = [&](Plan plan) {
-            SHOOTOUT_CUDA_CHECK(cudaMemset(counter, 0, sizeof(unsigned)));
+            reset_counters();
             void* args[] = {&plan};
             SHOOTOUT_CUDA_CHECK(cudaLaunchCooperativeKernel((const void*)layer_stream_kernel, dim3(n_sm),
                                                             dim3(kThreads), args, smem, nullptr));
@@ -511,10 +595,12 @@ int main(int argc, char** argv) {
             SHOOTOUT_CUDA_CHECK(cudaMemcpy(refs[i].data(), ref, ph.rows * sizeof(float), cudaMemcpyDeviceToHost));
         }
         int mismatches = 0;
-        for (bool gated : {true, false}) {
-            for (int n_slots : {4, 8, 16}) {
+        for (int claim : {0, 1})
+        for (int ahead : {0, 1, kAll}) {
+            for (int copy : {0, 1})
+            for (int slot_bytes : {8192, 13824, 27648}) {
                 for (const Phase& ph : products) SHOOTOUT_CUDA_CHECK(cudaMemset(ph.y, 0, ph.rows * sizeof(float)));
-                launch(plan_for(gated, n_slots, 2000));
+                launch(plan_for(claim, ahead, copy, slot_bytes, 2000));
                 for (int i = 0; i < 4; ++i) {
                     const Phase& ph = products[i];
                     std::vector<float> a((size_t)ph.rows);
@@ -525,14 +611,14 @@ int main(int argc, char** argv) {
                         if (refs[i][k] != 0.f) ++nonzero;
                     }
                     if (bad || nonzero == 0)
-                        std::printf("check %s, %d slots, product %d (%lld x %d): %d of %zu rows differ, %d nonzero\n",
-                                    gated ? "gated" : "ahead", n_slots, i, (long long)ph.rows, ph.n_in, bad, a.size(),
+                        std::printf("check claim %d, ahead %d, copy %d, %d-byte slots, product %d (%lld x %d): %d of %zu "
+                                    "rows differ, %d nonzero\n", claim, ahead, copy, slot_bytes, i, (long long)ph.rows, ph.n_in, bad, a.size(),
                                     nonzero);
                     mismatches += bad + (nonzero == 0);
                 }
             }
         }
-        std::printf("check: %s (4 products x 6 ring settings against the reference rows, bit for bit)\n",
+        std::printf("check: %s (4 products x 36 ring settings against the reference rows, bit for bit)\n",
                     mismatches ? "FAILED" : "every row equal");
         if (mismatches) {
             std::printf("bench_cuda_layer_stream: FAILED the check; no timing\n");
@@ -543,13 +629,13 @@ int main(int argc, char** argv) {
         std::printf("read probe %.0f GB/s; %d SMs, %d threads a block, %zu bytes of shared memory; a layer %.1f MB, "
                     "%d layers a launch\n",
                     probe, n_sm, kThreads, smem, layer_bytes / 1e6, n_layers);
-        std::printf("| producer | slots (192 KB) | attention (32 blocks) | us a layer | GB/s | %% of probe |\n");
-        std::printf("|---|---|---|---|---|---|\n");
+        std::printf("| rows | chunks ahead | copy | slot bytes (192 KB ring) | attention (32 blocks) | us a layer | GB/s | %% of probe |\n");
+        std::printf("|---|---|---|---|---|---|---|---|\n");
         auto time_plan = [&](const Plan& plan) {
             launch(plan);  // warm-up
             std::vector<float> ms;
             for (int r = 0; r < reps; ++r) {
-                SHOOTOUT_CUDA_CHECK(cudaMemset(counter, 0, sizeof(unsigned)));
+                reset_counters();
                 SHOOTOUT_CUDA_CHECK(cudaEventRecord(start));
                 void* args[] = {const_cast<Plan*>(&plan)};
                 SHOOTOUT_CUDA_CHECK(cudaLaunchCooperativeKernel((const void*)layer_stream_kernel, dim3(n_sm),
@@ -563,15 +649,22 @@ int main(int argc, char** argv) {
             std::sort(ms.begin(), ms.end());
             const double us = ms[ms.size() / 2] * 1e3 / n_layers;
             const double gbps = layer_bytes / (us * 1e-6) / 1e9;
-            const char* skip_name[] = {"", ", no dots", ", no x", ", no dots, no x"};
-            std::printf("| %s%s | %d | %.1f us | %.2f | %.0f | %.1f |\n", plan.gated ? "gated" : "ahead",
-                        skip_name[plan.skip], plan.n_slots, plan.att_ns / 1e3, us, gbps, 100.0 * gbps / probe);
+            const char* skip_name[] = {"",         ", no dots",         ", no x",         ", no dots, no x",
+                                       ", free", ", free, no dots", ", free, no x", ", free, no dots, no x"};
+            char ahead[16];
+            std::snprintf(ahead, sizeof ahead, "%d", plan.ahead);
+            std::printf("| %s | %s | %s | %d | %.1f us%s | %.2f | %.0f | %.1f |\n", plan.claim ? "claimed" : "slices",
+                        plan.ahead == kAll ? "all" : ahead, plan.copy ? "cp.async" : "bulk", plan.slot_bytes,
+                        plan.att_ns / 1e3, skip_name[plan.skip], us, gbps, 100.0 * gbps / probe);
         };
-        for (int64_t att_ns : {0, 4000, 8000})
-            for (bool gated : {true, false})
-                for (int n_slots : {4, 8, 16}) time_plan(plan_for(gated, n_slots, att_ns));
-        for (int skip : {1, 2, 3})
-            for (bool gated : {true, false}) time_plan(plan_for(gated, 8, 0, skip));
+        // The consumers' own rate (no barriers waited), the barriers without dots, then the probe.
+        for (int slot_bytes : {8192, 13824, 24576, 27648}) time_plan(plan_for(0, kAll, 0, slot_bytes, 0, 4));
+        for (int claim : {0, 1})
+            for (int ahead : {0, kAll}) time_plan(plan_for(claim, ahead, 0, 13824, 0, 3));
+        for (int64_t att_ns : {0, 8000})
+            for (int slot_bytes : {13824, 27648})
+                for (int ahead : {0, 4, kAll}) time_plan(plan_for(1, ahead, 0, slot_bytes, att_ns));
+        for (int ahead : {0, kAll}) time_plan(plan_for(0, ahead, 0, 13824, 0));
         cudaEventDestroy(start);
         cudaEventDestroy(stop);
     } catch (const std::exception& e) {
