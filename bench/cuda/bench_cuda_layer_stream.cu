@@ -18,6 +18,8 @@
 // scales), 4.5 bits a weight, with a Q4-like dot (dp4a, a scale a 32 elements): the byte stream and
 // about the integer work of Q4_K, not its format. The output rows of the last layer are checked
 // against a plain kernel (global loads, the same lane order: bit-equal floats) before any timing.
+// A last table times each product alone, one launch a layer's matrix in a graph: the ring kernel
+// against plain_kernel (a warp a row from global memory, as the backend's one-token products).
 // Usage: bench_cuda_layer_stream [--layers 36] [--reps 5]
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -32,6 +34,7 @@
 
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
+#include "graph_timer.h"
 
 using namespace shootout;
 
@@ -414,6 +417,20 @@ __global__ void reference_kernel(Phase ph, int layer, float* y) {
     if ((threadIdx.x & 31) == 0) y[row] = s;
 }
 
+// A one-token product as today's backend launches it: 4 warps a block, a warp a row, the row's
+// weights loaded from global memory by the lanes (row_dot: up to 4 groups in flight a lane), x
+// quantized beforehand (quantize_kernel). The single-product table's baseline, same format and dot.
+__global__ void __launch_bounds__(128) plain_kernel(const uint8_t* w, int64_t rows, int n_in, int row_bytes,
+                                                    const int8_t* xq, const float* xd, const int* xsum, float* y) {
+    const int64_t row = (int64_t)blockIdx.x * 4 + threadIdx.x / 32;
+    if (row >= rows) return;
+    const float s = row_dot(w + row * row_bytes, n_in, xq, xd, xsum);
+    if ((threadIdx.x & 31) == 0) y[row] = s;
+}
+__global__ void quantize_kernel(const float* x, int n_in, int8_t* xq, float* xd, int* xsum) {
+    quantize_x<kRefThreads>(x, n_in, threadIdx.x, xq, xd, xsum);
+}
+
 // Random bytes with every half scale a finite value in [2^-8, 2^-6] (so no dot is inf or NaN).
 __global__ void fill_weights_kernel(uint8_t* w, int64_t n_blocks, uint32_t seed) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n_blocks * (kBlockBytes / 4);
@@ -665,6 +682,52 @@ int main(int argc, char** argv) {
             for (int slot_bytes : {13824, 27648})
                 for (int ahead : {0, 4, kAll}) time_plan(plan_for(1, ahead, 0, slot_bytes, att_ns));
         for (int ahead : {0, kAll}) time_plan(plan_for(0, ahead, 0, 13824, 0));
+
+        // Single products, one launch a layer's matrix (L launches in a graph, the weights rotating
+        // past L2): the ring kernel on its own against plain_kernel, same format and dot, same bits.
+        {
+            cudaStream_t stream;
+            SHOOTOUT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+            int8_t* xq_g = buf.alloc<int8_t>(kMaxIn);
+            float* xd_g = buf.alloc<float>(kMaxIn / 32);
+            int* xsum_g = buf.alloc<int>(kMaxIn / 32);
+            std::printf("\n| product (one a launch) | plain GB/s (%% of probe) | ring 13824 | ring 27648 | rows equal |\n");
+            std::printf("|---|---|---|---|---|\n");
+            for (int i = 0; i < 4; ++i) {
+                const Phase& ph = products[i];
+                const int64_t bytes = ph.rows * ph.row_bytes;
+                quantize_kernel<<<1, kRefThreads, 0, stream>>>(ph.x, ph.n_in, xq_g, xd_g, xsum_g);
+                float* y_plain = buf.alloc<float>((size_t)ph.rows);
+                const double ms_plain = bench_cuda::time_graph(stream, n_layers, [&](int l) {
+                    plain_kernel<<<(unsigned)((ph.rows + 3) / 4), 128, 0, stream>>>(
+                        ph.w + (int64_t)l * bytes, ph.rows, ph.n_in, ph.row_bytes, xq_g, xd_g, xsum_g, y_plain);
+                });
+                double ms_ring[2];
+                const int slot_sizes[2] = {13824, 27648};
+                int equal = 1;
+                for (int k = 0; k < 2; ++k) {
+                    ms_ring[k] = bench_cuda::time_graph(stream, n_layers, [&](int l) {
+                        Plan plan = plan_for(0, kAll, 0, slot_sizes[k], 0);
+                        plan.ph[0] = ph;
+                        plan.ph[0].w = ph.w + (int64_t)l * bytes;
+                        plan.n_phases = 1;
+                        plan.n_layers = 1;
+                        layer_stream_kernel<<<n_sm, kThreads, smem, stream>>>(plan);
+                    });
+                    SHOOTOUT_CUDA_CHECK(cudaStreamSynchronize(stream));
+                    std::vector<float> a((size_t)ph.rows), r((size_t)ph.rows);
+                    SHOOTOUT_CUDA_CHECK(cudaMemcpy(a.data(), ph.y, a.size() * sizeof(float), cudaMemcpyDeviceToHost));
+                    SHOOTOUT_CUDA_CHECK(cudaMemcpy(r.data(), y_plain, r.size() * sizeof(float), cudaMemcpyDeviceToHost));
+                    equal &= std::memcmp(a.data(), r.data(), a.size() * sizeof(float)) == 0;
+                }
+                auto gbps = [&](double ms) { return bytes / (ms * 1e-3) / 1e9; };
+                std::printf("| %lld x %d | %.0f (%.1f) | %.0f (%.1f) | %.0f (%.1f) | %s |\n", (long long)ph.rows, ph.n_in,
+                            gbps(ms_plain), 100 * gbps(ms_plain) / probe, gbps(ms_ring[0]),
+                            100 * gbps(ms_ring[0]) / probe, gbps(ms_ring[1]), 100 * gbps(ms_ring[1]) / probe,
+                            equal ? "yes" : "NO");
+            }
+            SHOOTOUT_CUDA_CHECK(cudaStreamDestroy(stream));
+        }
         cudaEventDestroy(start);
         cudaEventDestroy(stop);
     } catch (const std::exception& e) {
