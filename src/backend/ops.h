@@ -143,6 +143,11 @@ public:
     virtual std::unique_ptr<KvCache> make_kv_cache(int64_t n_layers, int64_t n_ctx, const AttentionShape& shape) = 0;
     // Copies n floats of a buffer's memory to the host.
     virtual void to_host(const float* src, float* host_dst, size_t n) = 0;
+    // The same, possibly returning before the copy (and the work before it) is done; wait_copies()
+    // returns once every copy started so is. host_dst must stay alive until then. The default copies
+    // at once.
+    virtual void to_host_start(const float* src, float* host_dst, size_t n) { to_host(src, host_dst, n); }
+    virtual void wait_copies() {}
     // Copies n floats from the host into a buffer's memory. A backend whose buffers are host memory
     // (host_memory() true) can take host pointers directly and needs no copies.
     virtual void from_host(const float* host_src, float* dst, size_t n) { std::copy(host_src, host_src + n, dst); }

@@ -7,6 +7,7 @@
 #include "backend/ops.h"
 #include "eval/resume_state.h"
 #include "model/model.h"
+#include "util/env.h"
 #include "util/error.h"
 #include "util/parallel.h"
 
@@ -44,6 +45,37 @@ const TokenValues* journal_chunk(const ResumeJournal* journal, int64_t chunk, co
     }
     return &it->second;
 }
+
+// The one logits request a run has under way: finished before its tile is read, and on the way out
+// of an exception too, since the tile's host memory is freed then and a GPU copy may still be
+// writing into it.
+class PendingLogits {
+public:
+    PendingLogits() = default;
+    PendingLogits(const PendingLogits&) = delete;
+    PendingLogits& operator=(const PendingLogits&) = delete;
+    ~PendingLogits() {
+        if (!model_) return;
+        try {
+            model_->logits_finish();
+        } catch (...) {  // already unwinding: the first error is the one to report
+        }
+    }
+    void start(Model& model, const float* hidden_rows, int64_t n_rows, float* tile) {
+        finish();
+        model.logits_start(hidden_rows, n_rows, tile);
+        model_ = &model;
+    }
+    void finish() {
+        if (!model_) return;
+        Model* m = model_;
+        model_ = nullptr;
+        m->logits_finish();
+    }
+
+private:
+    Model* model_ = nullptr;
+};
 
 }  // namespace
 
@@ -100,10 +132,21 @@ RunResult run_shootout(ReferenceSource& reference, std::span<const VariantInput>
     }
 
     // The variants' logits tiles in the backend's fastest host memory (page-locked on a GPU: ~150 MB a
-    // tile of an 8B model, copied once per variant and tile).
-    const std::unique_ptr<backend::Buffer> variant_logits_buffer =
-        variants.empty() ? nullptr : variants[0].model->host_buffer(size_t(tile_rows * n_vocab));
-    float* const variant_logits = variant_logits_buffer ? variant_logits_buffer->data() : nullptr;
+    // tile of an 8B model, copied once per variant and tile). Two where a model computes its logits
+    // while the CPU works (logits_overlap: a GPU): variant i + 1's tile is then computed and copied
+    // into one while the pool compares variant i's in the other. SHOOTOUT_LOGITS_OVERLAP=0 turns that
+    // off (for comparisons: the values are the same either way).
+    static const bool allowed = !env_switched_off("SHOOTOUT_LOGITS_OVERLAP");
+    const bool overlap = allowed && std::any_of(variants.begin(), variants.end(), [](const VariantInput& v) {
+                             return v.model->logits_overlap();
+                         });
+    std::unique_ptr<backend::Buffer> tile_buffers[2];
+    float* tiles[2] = {nullptr, nullptr};
+    for (int b = 0; b < (variants.empty() ? 0 : overlap ? 2 : 1); ++b) {
+        tile_buffers[b] = variants[0].model->host_buffer(size_t(tile_rows * n_vocab));
+        tiles[b] = tile_buffers[b]->data();
+    }
+    PendingLogits pending;
     std::vector<TokenMetrics> tile_metrics(static_cast<size_t>(tile_rows));
     for (int64_t chunk = 0; chunk < plan.n_chunks; ++chunk) {
         const auto t_start = std::chrono::steady_clock::now();
@@ -134,11 +177,17 @@ RunResult run_shootout(ReferenceSource& reference, std::span<const VariantInput>
                     result.reference_nll.push_back(
                         reference.reference_nll(row_begin + r, next_token(tokens, plan, chunk, row_begin + r)));
                 }
-                for (size_t i = 0; i < to_run.size(); ++i) {
+                auto start = [&](size_t i, float* tile) {
                     Model& model = *variants[to_run[i]].model;
                     const size_t n_embd = size_t(model.info().n_embd);
-                    model.logits(hidden[i].data() + size_t(plan.first_scored + row_begin) * n_embd, n_rows,
-                                 variant_logits);
+                    pending.start(model, hidden[i].data() + size_t(plan.first_scored + row_begin) * n_embd, n_rows,
+                                  tile);
+                };
+                if (!to_run.empty()) start(0, tiles[0]);
+                for (size_t i = 0; i < to_run.size(); ++i) {
+                    pending.finish();
+                    const float* variant_logits = tiles[overlap ? i % 2 : 0];
+                    if (overlap && i + 1 < to_run.size()) start(i + 1, tiles[(i + 1) % 2]);
                     pool.parallel_for(size_t(n_rows), [&](size_t begin, size_t end, int) {
                         for (size_t r = begin; r < end; ++r) {
                             const float* row = variant_logits + r * size_t(n_vocab);
@@ -150,6 +199,7 @@ RunResult run_shootout(ReferenceSource& reference, std::span<const VariantInput>
                     for (int64_t r = 0; r < n_rows; ++r) {
                         fresh[i].push_back(tile_metrics[size_t(r)]);
                     }
+                    if (!overlap && i + 1 < to_run.size()) start(i + 1, tiles[0]);
                 }
             }
             for (size_t i = 0; i < to_run.size(); ++i) {

@@ -63,6 +63,17 @@ public:
     // logits[r * n_vocab + v] for n_rows rows of final hidden states (each n_embd floats).
     virtual void logits(const float* hidden_rows, int64_t n_rows, float* logits_out) = 0;
 
+    // logits() in two halves, for a caller with CPU work to overlap (the shootout compares one
+    // variant's tile while the GPU computes and copies the next one's): logits_start() may return
+    // before logits_out holds the result, logits_finish() returns once it does. hidden_rows may be
+    // reused when logits_start() returns; one request at a time per model. logits_overlap() says
+    // whether start returns early (a GPU); the default does everything in start.
+    virtual void logits_start(const float* hidden_rows, int64_t n_rows, float* logits_out) {
+        logits(hidden_rows, n_rows, logits_out);
+    }
+    virtual void logits_finish() {}
+    virtual bool logits_overlap() const { return false; }
+
     // Incremental decoding (speed benchmarks, generation): start_sequence() makes a fresh KV cache for
     // up to n_ctx positions; each decode() then runs its tokens after all earlier ones of the sequence
     // and writes the logits of its last token (n_vocab floats). hidden() ends the sequence.

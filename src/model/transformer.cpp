@@ -114,6 +114,11 @@ std::vector<float> Transformer::hidden(std::span<const int32_t> tokens) {
 }
 
 void Transformer::logits(const float* hidden_rows, int64_t n_rows, float* logits_out) {
+    logits_start(hidden_rows, n_rows, logits_out);
+    logits_finish();
+}
+
+void Transformer::logits_start(const float* hidden_rows, int64_t n_rows, float* logits_out) {
     if (ops_->host_memory()) {
         ops_->matmul(w_.output, hidden_rows, n_rows, logits_out);
         return;
@@ -121,10 +126,14 @@ void Transformer::logits(const float* hidden_rows, int64_t n_rows, float* logits
     const size_t n_in = (size_t)(n_rows * config_.n_embd), n_out = (size_t)(n_rows * config_.n_vocab);
     if (!logits_in_ || logits_in_->n_floats() < n_in) logits_in_ = ops_->alloc(n_in);
     if (!logits_out_ || logits_out_->n_floats() < n_out) logits_out_ = ops_->alloc(n_out);
-    ops_->from_host(hidden_rows, logits_in_->data(), n_in);
+    ops_->from_host(hidden_rows, logits_in_->data(), n_in);  // returns once hidden_rows is read
     ops_->matmul(w_.output, logits_in_->data(), n_rows, logits_out_->data());
-    ops_->to_host(logits_out_->data(), logits_out, n_out);
+    ops_->to_host_start(logits_out_->data(), logits_out, n_out);
 }
+
+void Transformer::logits_finish() { ops_->wait_copies(); }
+
+bool Transformer::logits_overlap() const { return !ops_->host_memory(); }
 
 void Transformer::start_sequence(int64_t n_ctx) {
     if (n_ctx <= 0) fail(info_.name, "start_sequence needs a positive context size");

@@ -24,6 +24,9 @@ public:
     const ModelInfo& info() const override { return info_; }
     std::vector<float> hidden(std::span<const int32_t> tokens) override;
     void logits(const float* hidden_rows, int64_t n_rows, float* logits_out) override;
+    void logits_start(const float* hidden_rows, int64_t n_rows, float* logits_out) override;
+    void logits_finish() override;
+    bool logits_overlap() const override;
     void start_sequence(int64_t n_ctx) override;
     void decode(std::span<const int32_t> tokens, float* last_logits) override;
     std::unique_ptr<backend::Buffer> host_buffer(size_t n_floats) override { return ops_->host_buffer(n_floats); }

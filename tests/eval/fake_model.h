@@ -4,6 +4,7 @@
 // the runner's memory discipline (one hidden() per chunk, logits() on tiles only).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -61,6 +62,30 @@ public:
         }
     }
 
+    // deferred: logits_start only takes the request (a copy of the rows, since the caller may reuse
+    // them) and fills the tile with NaN, logits_finish computes it, as a GPU's copy lands later: a
+    // caller reading a tile before its finish, or starting the next request into a tile it still
+    // reads, sees NaN.
+    void logits_start(const float* hidden_rows, int64_t n_rows, float* out) override {
+        if (!deferred) {
+            logits(hidden_rows, n_rows, out);
+            return;
+        }
+        if (pending_out_) ++n_requests_overlapping;
+        ++n_deferred_requests;
+        pending_rows_.assign(hidden_rows, hidden_rows + n_rows * info_.n_embd);
+        pending_n_ = n_rows;
+        pending_out_ = out;
+        std::fill(out, out + n_rows * info_.n_vocab, std::nanf(""));
+    }
+    void logits_finish() override {
+        if (!pending_out_) return;
+        logits(pending_rows_.data(), pending_n_, pending_out_);
+        pending_out_ = nullptr;
+    }
+    bool logits_overlap() const override { return deferred; }
+    bool pending() const { return pending_out_ != nullptr; }
+
     // All logits of a chunk at once, for checking the tiled runner against a plain computation.
     std::vector<float> all_logits(std::span<const int32_t> tokens) {
         const std::vector<float> h = hidden(tokens);
@@ -71,9 +96,14 @@ public:
 
     int n_hidden_calls = 0, n_logits_calls = 0;
     int64_t max_logits_rows = 0;
+    bool deferred = false;
+    int n_deferred_requests = 0, n_requests_overlapping = 0;
 
 private:
     shootout::ModelInfo info_;
+    std::vector<float> pending_rows_;
+    int64_t pending_n_ = 0;
+    float* pending_out_ = nullptr;
     std::vector<float> embedding_, output_;
 };
 

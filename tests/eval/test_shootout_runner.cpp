@@ -1,6 +1,7 @@
 // The streaming runner with fake models: the identical-variant invariants, agreement with a plain
 // (whole-chunk) computation at any tile size, BOS handling, resume after an interruption, and the
 // top-k and llama.cpp-file reference modes against the exact one.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -128,6 +129,42 @@ TEST(ShootoutRunner, SeveralVariantsAndBos) {
     expect_identical(r.variants[1].values, plain_values(f, reference, b, 5));
     EXPECT_NE(r.variants[0].values.kld, plain_values(f, reference, a, -1).kld) << "BOS must change the chunks";
     EXPECT_LT(compute_kld_stats(r.variants[0].values).kld.value, compute_kld_stats(r.variants[1].values).kld.value);
+}
+
+// Variants whose logits land after logits_start returns (a GPU's): the runner computes the next
+// variant's tile while it compares one and must read every tile after its finish only, never start a
+// request into a tile it still reads, and give the same values as models that compute at once.
+TEST(ShootoutRunner, OverlappedLogitsGiveTheSameValues) {
+    Fixture f;
+    FakeModel reference(kVocab, kEmbd, 0);
+    FakeModel a(kVocab, kEmbd, 0.2f, 1), b(kVocab, kEmbd, 0.8f, 2), c(kVocab, kEmbd, 0.5f, 3);
+    for (const int64_t tile : {1, 7, 1000}) {
+        FakeModel da(kVocab, kEmbd, 0.2f, 1), db(kVocab, kEmbd, 0.8f, 2), dc(kVocab, kEmbd, 0.5f, 3);
+        for (FakeModel* m : {&da, &db, &dc}) m->deferred = true;
+        const RunResult plain = run_dense(f, reference, {&a, &b, &c}, tile, 5);
+        const RunResult overlapped = run_dense(f, reference, {&da, &db, &dc}, tile, 5);
+        for (size_t v = 0; v < 3; ++v) {
+            expect_identical(overlapped.variants[v].values, plain.variants[v].values);
+            EXPECT_FALSE(std::isnan(compute_kld_stats(overlapped.variants[v].values).kld.value));
+        }
+        EXPECT_EQ(overlapped.reference_nll, plain.reference_nll);
+        const int tiles_per_chunk = int((f.plan.n_scored_per_chunk + tile - 1) / tile);
+        for (FakeModel* m : {&da, &db, &dc}) {
+            EXPECT_EQ(m->n_deferred_requests, f.plan.n_chunks * tiles_per_chunk);
+            EXPECT_EQ(m->n_requests_overlapping, 0);
+            EXPECT_FALSE(m->pending());
+        }
+    }
+}
+
+// A single deferred variant: no next variant to overlap, each tile still read after its finish.
+TEST(ShootoutRunner, OneOverlappedVariant) {
+    Fixture f;
+    FakeModel reference(kVocab, kEmbd, 0), plain_variant(kVocab, kEmbd, 0.4f), variant(kVocab, kEmbd, 0.4f);
+    variant.deferred = true;
+    const RunResult r = run_dense(f, reference, {&variant}, 16);
+    expect_identical(r.variants[0].values, plain_values(f, reference, plain_variant, -1));
+    EXPECT_FALSE(variant.pending());
 }
 
 TEST(ShootoutRunner, ResumesAfterAnInterruption) {

@@ -95,6 +95,19 @@ void CudaOps::to_host(const float* src, float* host_dst, size_t n) {
     SHOOTOUT_CUDA_CHECK(cudaMemcpy(host_dst, src, n * sizeof(float), cudaMemcpyDeviceToHost));
 }
 
+// On the step stream, after the work recorded before it; page-locked host_dst (host_buffer) makes it
+// a true asynchronous copy (pageable memory would make the driver stage it and return late).
+void CudaOps::to_host_start(const float* src, float* host_dst, size_t n) {
+    end_step();
+    SHOOTOUT_CUDA_CHECK(
+        cudaMemcpyAsync(host_dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, steps().stream()));
+}
+
+void CudaOps::wait_copies() {
+    HostTimer wait(HostPhase::WaitGpu);
+    SHOOTOUT_CUDA_CHECK(cudaStreamSynchronize(steps().stream()));
+}
+
 void CudaOps::from_host(const float* host_src, float* dst, size_t n) {
     end_step();
     HostTimer timer(HostPhase::CopyIn, (int64_t)(n * sizeof(float)));

@@ -93,6 +93,8 @@ public:
 
     // The legacy-stream copies below wait for the steps' stream (a blocking stream) and it for them.
     void to_host(const float* src, float* host_dst, size_t n) override;
+    void to_host_start(const float* src, float* host_dst, size_t n) override;
+    void wait_copies() override;
     void from_host(const float* host_src, float* dst, size_t n) override;
     bool host_memory() const override { return false; }
     std::unique_ptr<backend::Buffer> host_buffer(size_t n_floats) override;
