@@ -35,8 +35,11 @@
 #include "backend/cuda/cuda_check.cuh"
 #include "backend/cuda/cuda_kernels.h"
 #include "graph_timer.h"
+#include "layer_stream_format.cuh"
+#include "layer_stream_sync.cuh"
 
 using namespace shootout;
+using namespace shootout::bench_cuda;
 
 namespace {
 
@@ -47,16 +50,8 @@ constexpr int kThreads = (kConsumerWarps + 1) * 32;
 // by the same warps: a parity can only tell a phase from the one before it.
 constexpr int kRingBytes = 196608;
 constexpr int kMaxSlots = 24;
-constexpr int kMaxIn = 12288;
-constexpr int kBlockBytes = 144;  // 256 weights
 constexpr int kMaxPhases = 5;
 constexpr int kAll = 1 << 20;  // Plan::ahead: no limit
-
-// A wait that lasts over a second is recorded (the first one, in page-locked host memory the host reads
-// while the kernel still runs), so a deadlock of the probe names its wait instead of hanging the call.
-struct HangRecord {
-    unsigned seen, where, block, warp, chunk, parity, seq;
-};
 
 struct Phase {
     const uint8_t* w;  // n_layers consecutive matrices of rows x row_bytes (none for the attention)
@@ -98,168 +93,8 @@ struct Shared {
     Phase ph[kMaxPhases];  // the plan's phases, indexed at run time (a kernel parameter indexed so goes to local memory)
 };
 
-__device__ unsigned g_hang_claimed;
-
-__device__ __forceinline__ unsigned smem_addr(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
-
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-__device__ __forceinline__ void mbar_init(unsigned long long* bar, unsigned count) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_addr(bar)), "r"(count) : "memory");
-}
-__device__ __forceinline__ void mbar_expect_tx(unsigned long long* bar, unsigned bytes) {
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_addr(bar)), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void mbar_arrive(unsigned long long* bar) {
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(smem_addr(bar)) : "memory");
-}
-__device__ __forceinline__ unsigned long long global_ns() {
-    unsigned long long t;
-    asm volatile("mov.u64 %0, %globaltimer;" : "=l"(t));
-    return t;
-}
-// Called every 4096 polls of a wait that began at t0.
-__device__ __noinline__ void watch(unsigned long long t0, HangRecord* rec, unsigned where, unsigned chunk,
-                                   unsigned parity, unsigned seq) {
-    if (global_ns() - t0 < 1000000000ull || atomicCAS(&g_hang_claimed, 0u, 1u) != 0u) return;
-    volatile HangRecord* r = rec;
-    r->where = where;
-    r->block = blockIdx.x;
-    r->warp = threadIdx.x / 32;
-    r->chunk = chunk;
-    r->parity = parity;
-    r->seq = seq;
-    __threadfence_system();
-    r->seen = 1;
-    __threadfence_system();
-}
-__device__ __forceinline__ void mbar_wait(unsigned long long* bar, unsigned parity, HangRecord* rec, unsigned where,
-                                          unsigned chunk) {
-    unsigned done = 0;
-    const unsigned long long t0 = global_ns();
-    for (unsigned n = 1; !done; ++n) {
-        if ((n & 4095) == 0) watch(t0, rec, where, chunk, parity, 0);
-        asm volatile(
-            "{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2; selp.u32 %0, 1, 0, p; }"
-            : "=r"(done)
-            : "r"(smem_addr(bar)), "r"(parity)
-            : "memory");
-    }
-}
-__device__ __forceinline__ void bulk_copy(void* dst, const void* src, unsigned bytes, unsigned long long* bar) {
-    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(
-                     smem_addr(dst)),
-                 "l"(src), "r"(bytes), "r"(smem_addr(bar))
-                 : "memory");
-}
-__device__ __forceinline__ void copy16_async(void* dst, const void* src) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(smem_addr(dst)), "l"(src) : "memory");
-}
-__device__ __forceinline__ void mbar_arrive_async(unsigned long long* bar) {
-    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(smem_addr(bar)) : "memory");
-}
-__device__ __forceinline__ unsigned load_acquire(const unsigned* p) {
-    unsigned v;
-    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-    return v;
-}
-__device__ __forceinline__ void add_release(unsigned* p, unsigned v) {
-    asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
-}
 __device__ __forceinline__ void consumers_sync() {
     asm volatile("bar.sync 1, %0;" ::"n"(kConsumerWarps * 32) : "memory");
-}
-__device__ __forceinline__ void wait_counter(const unsigned* counter, unsigned target, HangRecord* rec, unsigned where,
-                                             unsigned seq) {
-    const unsigned long long t0 = global_ns();
-    for (unsigned n = 1; load_acquire(counter) < target; ++n)
-        if ((n & 4095) == 0) watch(t0, rec, where, target, 0, seq);
-}
-#endif
-
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-    return v;
-}
-
-// x (n_in floats, n_in a multiple of 32 up to kMaxIn) into int8 with a scale and a sum a 32 elements,
-// by n_threads threads: thread t takes float4 t, t + n_threads, ... (a group is 8 neighbouring lanes),
-// every load issued before the first reduction (an L2 round trip a phase, not one a group).
-template <int kThreadsX>
-__device__ void quantize_x(const float* x, int n_in, int t, int8_t* xq, float* xd, int* xsum) {
-    constexpr int kMaxPer = kMaxIn / 4 / kThreadsX;
-    static_assert(kMaxIn % (4 * kThreadsX) == 0);
-    const int n4 = n_in / 4;
-    float4 v[kMaxPer];
-#pragma unroll
-    for (int j = 0; j < kMaxPer; ++j) {
-        const int i = t + kThreadsX * j;
-        v[j] = i < n4 ? reinterpret_cast<const float4*>(x)[i] : make_float4(0.f, 0.f, 0.f, 0.f);
-    }
-#pragma unroll
-    for (int j = 0; j < kMaxPer; ++j) {
-        const int i = t + kThreadsX * j;
-        if (kThreadsX * j + (t & ~31) >= n4) break;  // the warp's lanes are past the row (warp-uniform)
-        float amax = fmaxf(fmaxf(fabsf(v[j].x), fabsf(v[j].y)), fmaxf(fabsf(v[j].z), fabsf(v[j].w)));
-#pragma unroll
-        for (int off = 1; off < 8; off <<= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-        const float d = amax / 127.f;
-        const float id = d > 0.f ? 1.f / d : 0.f;
-        const int q0 = __float2int_rn(v[j].x * id), q1 = __float2int_rn(v[j].y * id);
-        const int q2 = __float2int_rn(v[j].z * id), q3 = __float2int_rn(v[j].w * id);
-        int sum = q0 + q1 + q2 + q3;
-#pragma unroll
-        for (int off = 1; off < 8; off <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-        if (i < n4) {
-            reinterpret_cast<char4*>(xq)[i] = make_char4((signed char)q0, (signed char)q1, (signed char)q2, (signed char)q3);
-            if ((i & 7) == 0) {
-                xd[i / 8] = d;
-                xsum[i / 8] = sum;
-            }
-        }
-    }
-}
-
-// Group g's term of a row's dot with the quantized x: 32 weights (block g / 8, its group g % 8).
-__device__ __forceinline__ float group_term(const uint8_t* row, int g, const int8_t* xq, const float* xd,
-                                            const int* xsum) {
-    const uint8_t* blk = row + (g >> 3) * kBlockBytes;
-    const int j = g & 7;
-    const int4 w = *reinterpret_cast<const int4*>(blk + 16 * j);
-    const unsigned short hb = *reinterpret_cast<const unsigned short*>(blk + 128 + 2 * j);
-    const int4 lo = *reinterpret_cast<const int4*>(xq + 32 * g);
-    const int4 hi = *reinterpret_cast<const int4*>(xq + 32 * g + 16);
-    int s = __dp4a(w.x & 0x0F0F0F0F, lo.x, 0);
-    s = __dp4a(w.y & 0x0F0F0F0F, lo.y, s);
-    s = __dp4a(w.z & 0x0F0F0F0F, lo.z, s);
-    s = __dp4a(w.w & 0x0F0F0F0F, lo.w, s);
-    s = __dp4a((w.x >> 4) & 0x0F0F0F0F, hi.x, s);
-    s = __dp4a((w.y >> 4) & 0x0F0F0F0F, hi.y, s);
-    s = __dp4a((w.z >> 4) & 0x0F0F0F0F, hi.z, s);
-    s = __dp4a((w.w >> 4) & 0x0F0F0F0F, hi.w, s);
-    return __half2float(__ushort_as_half(hb)) * xd[g] * (float)(s - 8 * xsum[g]);
-}
-
-// One row's dot, by a warp: lane l takes the groups l, l + 32, ..., so neighbouring lanes read
-// neighbouring bytes of both the row and x. row may be shared or global memory.
-__device__ __forceinline__ float row_dot(const uint8_t* row, int n_in, const int8_t* xq, const float* xd,
-                                         const int* xsum) {
-    float acc = 0.f;
-#pragma unroll 4
-    for (int g = threadIdx.x & 31; g < n_in / 32; g += 32) acc += group_term(row, g, xq, xd, xsum);
-    return warp_sum(acc);
-}
-// Two rows at once (their loads and dp4a chains interleave); each sums its terms in row_dot's order.
-__device__ __forceinline__ void row_dot2(const uint8_t* row0, const uint8_t* row1, int n_in, const int8_t* xq,
-                                         const float* xd, const int* xsum, float& s0, float& s1) {
-    float acc0 = 0.f, acc1 = 0.f;
-#pragma unroll 2
-    for (int g = threadIdx.x & 31; g < n_in / 32; g += 32) {
-        acc0 += group_term(row0, g, xq, xd, xsum);
-        acc1 += group_term(row1, g, xq, xd, xsum);
-    }
-    s0 = warp_sum(acc0);
-    s1 = warp_sum(acc1);
 }
 
 __device__ __forceinline__ int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -402,7 +237,6 @@ __global__ void __launch_bounds__(kThreads, 1) layer_stream_kernel(Plan plan) {
 #endif
 }
 
-constexpr int kRefThreads = 256;
 // The reference: a warp a row of the last layer, weights from global memory, the same dot.
 __global__ void reference_kernel(Phase ph, int layer, float* y) {
     __shared__ int8_t xq[kMaxIn];
@@ -415,34 +249,6 @@ __global__ void reference_kernel(Phase ph, int layer, float* y) {
     if (row >= ph.rows) return;
     const float s = row_dot(ph.w + ((int64_t)layer * ph.rows + row) * ph.row_bytes, ph.n_in, xq, xd, xsum);
     if ((threadIdx.x & 31) == 0) y[row] = s;
-}
-
-// A one-token product as today's backend launches it: 4 warps a block, a warp a row, the row's
-// weights loaded from global memory by the lanes (row_dot: up to 4 groups in flight a lane), x
-// quantized beforehand (quantize_kernel). The single-product table's baseline, same format and dot.
-__global__ void __launch_bounds__(128) plain_kernel(const uint8_t* w, int64_t rows, int n_in, int row_bytes,
-                                                    const int8_t* xq, const float* xd, const int* xsum, float* y) {
-    const int64_t row = (int64_t)blockIdx.x * 4 + threadIdx.x / 32;
-    if (row >= rows) return;
-    const float s = row_dot(w + row * row_bytes, n_in, xq, xd, xsum);
-    if ((threadIdx.x & 31) == 0) y[row] = s;
-}
-__global__ void quantize_kernel(const float* x, int n_in, int8_t* xq, float* xd, int* xsum) {
-    quantize_x<kRefThreads>(x, n_in, threadIdx.x, xq, xd, xsum);
-}
-
-// Random bytes with every half scale a finite value in [2^-8, 2^-6] (so no dot is inf or NaN).
-__global__ void fill_weights_kernel(uint8_t* w, int64_t n_blocks, uint32_t seed) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n_blocks * (kBlockBytes / 4);
-         i += (int64_t)gridDim.x * blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-        h ^= h >> 15;
-        h *= 2246822519u;
-        h ^= h >> 13;
-        const int word = (int)(i % (kBlockBytes / 4));
-        if (word >= 32) h = (0x1C00u + (h & 0x7FFu)) | ((0x1C00u + ((h >> 16) & 0x7FFu)) << 16);
-        reinterpret_cast<uint32_t*>(w)[i] = h;
-    }
 }
 
 const char* wait_name(unsigned where) {
