@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <mutex>
 
 #include "gguf/gguf.h"
 #include "util/error.h"
@@ -89,10 +88,9 @@ void quantize_tensor(const TensorJob& job, uint8_t* dst, size_t size_bytes, Thre
     const quant::TypeTraits& to = quant::traits(t.type);
     const int64_t rows_per_batch = std::max<int64_t>(1, 32768 / n_per_row);
 
-    std::mutex error_mutex;
-    std::string error;
-    pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t begin, size_t end, int) {
-        try {
+    // A quantizer's error names the tensor (ThreadPool rethrows a slice's exception here).
+    try {
+        pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t begin, size_t end, int) {
             std::vector<float> scratch;
             for (int64_t row = static_cast<int64_t>(begin); row < static_cast<int64_t>(end);) {
                 // A batch stays within one expert slice: each slice has its own importance vector.
@@ -110,12 +108,10 @@ void quantize_tensor(const TensorJob& job, uint8_t* dst, size_t size_bytes, Thre
                 }
                 row = batch_end;
             }
-        } catch (const std::exception& e) {
-            std::lock_guard<std::mutex> lock(error_mutex);
-            if (error.empty()) error = e.what();
-        }
-    });
-    if (!error.empty()) fail(t.name, error);
+        });
+    } catch (const std::exception& e) {
+        fail(t.name, e.what());
+    }
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <mutex>
 
 #include "gguf/gguf.h"
 #include "synth/metadata.h"
@@ -51,10 +50,9 @@ void fill_tensor(const TensorJob& job, uint64_t seed, uint8_t* dst, size_t size_
     if (static_cast<size_t>(n_rows) * row_bytes != size_bytes) fail(t.name, "output size mismatch");
     const uint64_t base_seed = tensor_seed(seed, t.name);
 
-    std::mutex error_mutex;
-    std::string error;
-    pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t begin, size_t end, int) {
-        try {
+    // A slice's error comes back from parallel_for (as an Error, whatever its kind).
+    try {
+        pool.parallel_for(static_cast<size_t>(n_rows), [&](size_t begin, size_t end, int) {
             std::vector<float> scratch;
             for (size_t row = begin; row < end; ++row) {
                 const uint64_t rs = row_seed(base_seed, static_cast<int64_t>(row));
@@ -68,12 +66,10 @@ void fill_tensor(const TensorJob& job, uint64_t seed, uint8_t* dst, size_t size_
                 const size_t written = traits.quantize_rows(scratch.data(), out, 1, n_per_row, nullptr);
                 if (written != row_bytes) fail(t.name, "quantizer wrote an unexpected number of bytes");
             }
-        } catch (const std::exception& e) {
-            std::lock_guard<std::mutex> lock(error_mutex);
-            if (error.empty()) error = e.what();
-        }
-    });
-    if (!error.empty()) throw Error(error);
+        });
+    } catch (const std::exception& e) {
+        throw Error(e.what());
+    }
 }
 
 }  // namespace

@@ -37,15 +37,26 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t,
         job_ = &body;
         job_n_ = n;
         pending_ = n_threads_ - 1;
+        error_ = nullptr;
         ++generation_;
     }
     start_cv_.notify_all();
     size_t begin, end;
     slice(n, n_threads_, 0, begin, end);
-    if (begin < end) body(begin, end, 0);
+    std::exception_ptr own;
+    try {
+        if (begin < end) body(begin, end, 0);
+    } catch (...) {
+        own = std::current_exception();
+    }
     std::unique_lock<std::mutex> lock(mutex_);
     done_cv_.wait(lock, [this] { return pending_ == 0; });
     job_ = nullptr;
+    // One error is reported: a worker's if any threw (the first to take the lock), else the caller's.
+    std::exception_ptr error = error_ ? error_ : own;
+    error_ = nullptr;
+    lock.unlock();
+    if (error) std::rethrow_exception(error);
 }
 
 void ThreadPool::worker(int index) {
@@ -63,9 +74,15 @@ void ThreadPool::worker(int index) {
         }
         size_t begin, end;
         slice(n, n_threads_, index, begin, end);
-        if (begin < end) (*job)(begin, end, index);
+        std::exception_ptr thrown;
+        try {
+            if (begin < end) (*job)(begin, end, index);
+        } catch (...) {
+            thrown = std::current_exception();
+        }
         {
             std::lock_guard<std::mutex> lock(mutex_);
+            if (thrown && !error_) error_ = thrown;
             if (--pending_ == 0) done_cv_.notify_one();
         }
     }

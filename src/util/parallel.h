@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -22,6 +23,9 @@ public:
 
     // Calls body(begin, end, thread_index) on disjoint slices of [0, n) and waits for all of them.
     // Slices are contiguous, one per thread, so a body can keep per-thread scratch by thread_index.
+    // An exception thrown by a slice (a worker's or the caller's) is rethrown here once every slice
+    // has finished (one of them if several throw): it never escapes a worker thread, which would end
+    // the process, nor leaves workers running a body the caller's unwound stack no longer holds.
     void parallel_for(size_t n, const std::function<void(size_t, size_t, int)>& body);
 
 private:
@@ -36,6 +40,7 @@ private:
     uint64_t generation_ = 0;
     int pending_ = 0;
     bool stopping_ = false;
+    std::exception_ptr error_;  // the job's first exception, under mutex_
 };
 
 }  // namespace shootout
