@@ -1,8 +1,10 @@
 // The streaming runner with fake models: the identical-variant invariants, agreement with a plain
 // (whole-chunk) computation at any tile size, BOS handling, resume after an interruption, and the
 // top-k and llama.cpp-file reference modes against the exact one.
+#include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <stdexcept>
 #include <fstream>
 #include <unistd.h>
 
@@ -165,6 +167,33 @@ TEST(ShootoutRunner, OneOverlappedVariant) {
     const RunResult r = run_dense(f, reference, {&variant}, 16);
     expect_identical(r.variants[0].values, plain_values(f, reference, plain_variant, -1));
     EXPECT_FALSE(variant.pending());
+}
+
+// An error while a tile is being compared and the next variant's request is under way: the runner's
+// guard finishes that request before the tiles are freed (a GPU copy would otherwise still write
+// into freed page-locked memory), and the error reaches the caller.
+TEST(ShootoutRunner, AnErrorMidTileFinishesThePendingRequest) {
+    struct ThrowingReference : DenseModelReference {
+        using DenseModelReference::DenseModelReference;
+        TokenMetrics compare(int64_t row, const float* variant_logits, const RowSummary& variant,
+                             int32_t next_token) const override {
+            if (++calls > throw_after) throw std::runtime_error("compare failed");
+            return DenseModelReference::compare(row, variant_logits, variant, next_token);
+        }
+        const int throw_after = 3;  // inside the first variant's first tile
+        mutable std::atomic<int> calls{0};
+    };
+    Fixture f;
+    FakeModel reference(kVocab, kEmbd, 0), a(kVocab, kEmbd, 0.2f, 1), b(kVocab, kEmbd, 0.8f, 2);
+    a.deferred = b.deferred = true;
+    ThrowingReference source(reference, f.pool, f.plan);
+    std::vector<VariantInput> inputs{{&a, "a", "variant-a"}, {&b, "b", "variant-b"}};
+    RunOptions options;
+    options.tile_rows = 8;
+    EXPECT_THROW(run_shootout(source, inputs, f.tokens, f.plan, -1, f.pool, options), std::runtime_error);
+    EXPECT_GT(b.n_deferred_requests, 0);  // b's tile was under way when a's comparison failed
+    EXPECT_FALSE(a.pending());
+    EXPECT_FALSE(b.pending());
 }
 
 TEST(ShootoutRunner, ResumesAfterAnInterruption) {
