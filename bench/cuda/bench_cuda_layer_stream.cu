@@ -6,13 +6,15 @@
 // and the launch gaps, where each launch waits for the last one. Here one cooperative launch runs
 // L layers of four products (Q/K/V 6144 x 4096, O 4096 x 4096, gate/up 24576 x 4096, down 4096 x
 // 12288) with an "attention" between Q/K/V and O (n_att blocks spin for att_ns, no memory traffic)
-// and a grid barrier after every phase. Block b owns a contiguous slice of each product's rows. Its
-// producer warp streams the slices, layer after layer, through a ring of shared-memory slots with
-// cp.async.bulk (one mbarrier a slot, filled / emptied); its 16 consumer warps wait for a phase's
-// barrier, read the phase's float input from global memory (L2) and quantize it into shared memory
-// (as the real step must: the previous phase's rows were written by every SM), then take the slots'
-// rows. Plan::ahead bounds how many chunks of a phase the producer may copy before that phase's
-// barrier (0: the ring then only pipelines within a phase, what separate launches can do at best).
+// and a grid barrier after every phase. Block b owns a contiguous slice of each product's rows
+// (Plan::claim = 0) or claims chunks of them from a counter a phase (1). Its producer warp streams
+// the rows, layer after layer, through a ring of shared-memory slots with cp.async.bulk or cp.async
+// (one mbarrier pair a slot, filled / emptied); its 24 consumer warps wait for a phase's barrier,
+// read the phase's float input from global memory (L2) and quantize it into shared memory (as the
+// real step must: the previous phase's rows were written by every SM), then take the slots' rows.
+// Plan::ahead bounds how many chunks of a phase the producer may copy before that phase's barrier
+// (0: the ring then only pipelines within a phase, what separate launches can do at best).
+// Results and readings: bench/cuda/NOTES.md, session 20 (the design does not reach the 70 % line).
 //
 // The weights are a Q4_K-sized stand-in (256-element blocks of 144 bytes: 128 of nibbles, 8 half
 // scales), 4.5 bits a weight, with a Q4-like dot (dp4a, a scale a 32 elements): the byte stream and
