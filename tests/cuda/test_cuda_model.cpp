@@ -133,8 +133,12 @@ void expect_cuda_matches_cpu(const std::string& path, int repeats, int64_t n_pro
     // 256-wide blocks have coarser steps). How far the floor goes is the model's own sensitivity
     // to its activation rounding (KLD to its F32 twin on the CPU): pure TQ1_0/TQ2_0 models have
     // 9e-3 (H100: CPU vs CUDA 1.1e-2, 1.3x their sensitivity; Q4_K_M 5.5e-4 against 4.5e-4), so the
-    // bound is the larger of a fixed one and twice that sensitivity. It still catches a wrong
-    // kernel (KLD 0.1 and up on this model).
+    // bound is the larger of a fixed one and twice that sensitivity (three times for the largest
+    // token: a maximum over a few hundred tokens of two different rounding processes is a noisy
+    // statistic. Session 21, H100, every pure type and imatrix recipe of the 34M model at 216 and
+    // 1296 tokens: CPU-vs-CUDA mean / sensitivity mean 0.97-1.46, but max / max 0.29-2.09, the
+    // 2.09 being imatrix IQ1_S's prefill at 1296 tokens, whose mean ratio 1.28 is like every
+    // other type's). It still catches a wrong kernel (KLD 0.1 and up on this model).
     const auto ffn_type = file->find_tensor("blk.0.ffn_down.weight")->type;
     const bool float_weights = ffn_type == quant::TypeId::F16 || ffn_type == quant::TypeId::BF16;
     double mean_bound = float_weights ? 1e-4 : 1e-3, max_bound = float_weights ? 1e-3 : 1e-2;
@@ -143,7 +147,7 @@ void expect_cuda_matches_cpu(const std::string& path, int repeats, int64_t n_pro
         std::printf("  the CPU's activation-rounding sensitivity (KLD to its F32 twin): mean %.3g max %.3g\n",
                     test::mean(s), test::max(s));
         mean_bound = std::max(mean_bound, 2 * test::mean(s));
-        max_bound = std::max(max_bound, 2 * test::max(s));
+        max_bound = std::max(max_bound, 3 * test::max(s));
     }
     EXPECT_LT(prefill_mean, mean_bound);
     EXPECT_LT(decode_mean, mean_bound);
