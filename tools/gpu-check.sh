@@ -231,6 +231,27 @@ if [ ${#bench_models[@]} -gt 0 ]; then
       "$build/shootout" run -m "$model" --quant Q4_K_M --allow-requantize -f "$text" --chunks 8 --backend cuda \
         -o /tmp/run-cuda >"$out/run-cuda.txt" 2>&1 || status=1
       tail -8 "$out/run-cuda.txt"
+      # A GPU too small for every model at once (--gpu-memory; the 34M models' estimates are ~0.85 GiB
+      # each): top-k mode with the variants in two passes must give the one-pass top-k run's table;
+      # a budget under the reference's own need fails at once, naming it.
+      two=("$variants/pure-Q4_0.gguf" "$variants/pure-Q6_K.gguf")
+      for mode in one-pass passes; do
+        extra=(--reference-mode top-k); [ $mode = passes ] && extra=(--gpu-memory 1.2)
+        "$build/shootout" run -m "$model" --variant "${two[0]}" --variant "${two[1]}" -f "$text" --chunks 4 \
+          --backend cuda --no-speed --no-resume "${extra[@]}" -o /tmp/run-$mode >"$out/run-$mode.txt" 2>"$out/run-$mode.err" \
+          || { status=1; tail -3 "$out/run-$mode.err"; }
+      done
+      if grep -q "pass 2/2" "$out/run-passes.err" && cmp -s <(grep "^|" "$out/run-one-pass.txt") <(grep "^|" "$out/run-passes.txt"); then
+        echo "run in passes: 2 passes, table equal to one pass"
+      else
+        echo "run in passes: FAILED (see run-passes.err)"; status=1
+      fi
+      if "$build/shootout" run -m "$model" --variant "${two[0]}" -f "$text" --chunks 4 --backend cuda --no-speed \
+           --gpu-memory 0.5 -o /tmp/run-small >"$out/run-small.txt" 2>&1; then
+        echo "run at 0.5 GiB: FAILED (no error)"; status=1
+      else
+        echo "run at 0.5 GiB: $(tail -1 "$out/run-small.txt")"
+      fi
     fi
     for f in "${bench_models[@]}"; do
       case $f in /tmp/qwen3-8b-*) ;; *) continue ;; esac

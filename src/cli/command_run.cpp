@@ -3,9 +3,12 @@
 // the table (stdout) plus JSON/CSV/Markdown files and the quantized GGUFs in --out.
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 
+#include "backend/device_memory.h"
 #include "cli/command.h"
+#include "cli/device_plan.h"
 #include "cli/loaded_model.h"
 #include "cli/make_variant.h"
 #include "cli/memory.h"
@@ -35,18 +38,36 @@ struct RunSettings {
     bool resume = true;
 };
 
-// Scores one text and prints a progress line per chunk and variant.
-eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& variants, const std::string& text_path,
-                           const RunSettings& settings, ThreadPool& pool) {
-    std::vector<eval::VariantInput> inputs;
-    for (auto& variant : variants)
-        inputs.push_back({variant.model.get(), variant.name, eval::file_identity(variant.file->path())});
+// Where the variants run: every pass's variants are resident together (on the CPU, or a GPU that
+// holds them all: one pass); with several passes each pass is loaded, scored, timed (speed, when
+// given) and freed before the next (device_plan.h).
+struct Placement {
+    Backend backend = Backend::Cpu;
+    std::vector<std::vector<size_t>> passes;  // indices into the variants
+    std::vector<uint64_t> need;               // GPU bytes estimated per variant (messages)
+};
+
+// Loads a model, naming it and the option that helps when the GPU runs out of memory.
+void load_placed(LoadedModel& loaded, ThreadPool& pool, Backend backend) {
+    try {
+        load_model(loaded, pool, backend);
+    } catch (const backend::OutOfDeviceMemory& e) {
+        fail(loaded.name, std::string("the GPU ran out of memory loading it (") + e.what() +
+                              "): give --gpu-memory less than the free memory, so that the run holds fewer "
+                              "models at once");
+    }
+}
+
+// Scores one text and prints a progress line per chunk and variant. speed: measures each pass's
+// variants before they are freed (null: not on this text).
+eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& variants, const Placement& placement,
+                           const std::string& text_path, const RunSettings& settings, ThreadPool& pool,
+                           SpeedLog* speed) {
     eval::RunOptions options;
     options.tile_rows = settings.tile_rows;
     if (settings.resume) options.state_dir = (std::filesystem::path(settings.out_dir) / "state").string();
     options.reference_identity = eval::file_identity(reference.file->path()) + "|" + settings.reference_mode +
                                  (settings.reference_mode == "top-k" ? std::to_string(settings.top_k) : "");
-    std::fprintf(stderr, "%-14s %s", "variant", report::progress_header().c_str());
     options.on_chunk = [&](const eval::ChunkProgress& progress) {
         for (const auto& variant : progress.so_far->variants) {
             const auto stats = eval::compute_kld_stats(variant.values);
@@ -58,6 +79,39 @@ eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& var
         std::fprintf(stderr, "  chunk %lld/%lld done in %.1f s\n", (long long)(progress.chunk + 1),
                      (long long)progress.n_chunks, progress.seconds);
     };
+    // Each pass's variants loaded, scored against `run_pass`'s reference, timed and (with more than
+    // one pass) freed; the passes' results joined in variant order.
+    auto in_passes = [&](const std::function<eval::RunResult(std::span<const eval::VariantInput>)>& run_pass) {
+        eval::RunResult joined;
+        const size_t n_passes = placement.passes.size();
+        for (size_t p = 0; p < n_passes; ++p) {
+            const std::vector<size_t>& pass = placement.passes[p];
+            if (n_passes > 1) {
+                uint64_t bytes = 0;
+                std::string names;
+                for (size_t v : pass) {
+                    bytes += placement.need[v];
+                    names += (names.empty() ? "" : ", ") + variants[v].name;
+                }
+                std::fprintf(stderr, "shootout: pass %zu/%zu: %s (about %s of GPU memory)\n", p + 1, n_passes,
+                             names.c_str(), gib(bytes).c_str());
+            }
+            std::vector<eval::VariantInput> inputs;
+            for (size_t v : pass) {
+                load_placed(variants[v], pool, placement.backend);
+                inputs.push_back({variants[v].model.get(), variants[v].name, eval::file_identity(variants[v].file->path())});
+            }
+            std::fprintf(stderr, "%-14s %s", "variant", report::progress_header().c_str());
+            eval::join_pass(joined, run_pass(inputs));
+            if (n_passes > 1) {
+                for (size_t v : pass) {
+                    if (speed) speed->measure(variants[v]);
+                    variants[v].model.reset();
+                }
+            }
+        }
+        return joined;
+    };
 
     if (!settings.base_logits.empty()) {
         // llama.cpp's base file carries its own tokens and chunking; --chunks still caps the chunks
@@ -68,8 +122,10 @@ eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& var
         const auto tokenizer = Tokenizer::from_gguf(*reference.file);
         const int32_t bos = tokenizer->add_bos() ? tokenizer->bos_id() : -1;
         options.reference_identity = eval::file_identity(settings.base_logits) + "|llama-logits-file";
-        eval::LlamaFileReference source(*file);
-        return eval::run_shootout(source, inputs, file->tokens(), plan, bos, pool, options);
+        return in_passes([&](std::span<const eval::VariantInput> inputs) {
+            eval::LlamaFileReference source(*file);
+            return eval::run_shootout(source, inputs, file->tokens(), plan, bos, pool, options);
+        });
     }
 
     auto tokenizer = Tokenizer::from_gguf(*reference.file);
@@ -82,16 +138,22 @@ eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& var
 
     if (settings.reference_mode == "top-k") {
         // The reference runs alone first; only its top-k log-probs per scored token are kept, so the
-        // variants can then run without it resident.
+        // variants can then run without it resident (on a GPU: loaded only after it is freed).
+        load_placed(reference, pool, placement.backend);
         eval::TopKCache cache = eval::build_topk_cache(*reference.model, tokens, plan, bos, settings.top_k, pool,
                                                        settings.tile_rows);
+        if (speed) speed->measure(reference);
         reference.model.reset();
         eval::TopKReference source(cache, plan);
-        for (auto& variant : variants) load_model(variant, pool);
-        return eval::run_shootout(source, inputs, tokens, plan, bos, pool, options);
+        return in_passes([&](std::span<const eval::VariantInput> inputs) {
+            return eval::run_shootout(source, inputs, tokens, plan, bos, pool, options);
+        });
     }
+    load_placed(reference, pool, placement.backend);
     eval::DenseModelReference source(*reference.model, pool, plan);
-    return eval::run_shootout(source, inputs, tokens, plan, bos, pool, options);
+    return in_passes([&](std::span<const eval::VariantInput> inputs) {
+        return eval::run_shootout(source, inputs, tokens, plan, bos, pool, options);
+    });
 }
 
 int run(const Args& args) {
@@ -123,6 +185,7 @@ int run(const Args& args) {
 
     const Backend backend = backend_option(args);
     const SpeedOptions speed = speed_options(args, backend);
+    const uint64_t budget = device_budget(args, backend);  // GPU memory the run plans with (0: CPU)
 
     std::error_code ec;
     std::filesystem::create_directories(settings.out_dir, ec);
@@ -132,6 +195,15 @@ int run(const Args& args) {
     LoadedModel reference = open_model(args.require("model"), "");
     if (settings.base_logits.empty())
         for (const auto& text : texts) read_text_file(text);  // fail on a missing text before hours of work
+    // On a GPU: whether the reference fits the memory the run plans with at all (said before any
+    // variant is made).
+    const uint64_t reference_need = backend == Backend::Cuda && settings.base_logits.empty()
+                                        ? device_bytes_estimate(*reference.file, settings.n_ctx, settings.tile_rows)
+                                        : 0;
+    if (reference_need > budget)
+        fail(reference.name, "needs about " + gib(reference_need) + " of GPU memory, more than the " + gib(budget) +
+                                 " the run plans with (--gpu-memory): run it on the CPU, or give its logits as a "
+                                 "llama-perplexity base file (--base-logits)");
 
     // The given variant files first: a missing or foreign one fails now, not after the quantizing.
     std::vector<LoadedModel> given;
@@ -150,25 +222,58 @@ int run(const Args& args) {
         check_same_vocabulary(*reference.file, *variants.back().file);
     }
     for (auto& variant : given) variants.push_back(std::move(variant));  // the table's order: made, then given
+
+    Placement placement;
+    placement.backend = backend;
+    std::vector<DeviceNeed> needs;
+    for (const auto& variant : variants) {
+        needs.push_back({variant.name, backend == Backend::Cuda
+                                           ? device_bytes_estimate(*variant.file, settings.n_ctx, settings.tile_rows)
+                                           : 0});
+        placement.need.push_back(needs.back().bytes);
+    }
+    uint64_t device_total = reference_need;
+    for (const DeviceNeed& need : needs) device_total += need.bytes;
+    const bool fits_device = backend != Backend::Cuda || device_total <= budget;
     if (settings.reference_mode == "auto") {
         uint64_t total_bytes = reference.file->size_bytes();
         for (const auto& variant : variants) total_bytes += variant.file->size_bytes();
         settings.reference_mode = choose_reference_mode(total_bytes, available_memory_bytes());
         std::fprintf(stderr, "shootout: reference mode %s (models %.2f GiB, available memory %.2f GiB)\n",
                      settings.reference_mode.c_str(), total_bytes / 1073741824.0, available_memory_bytes() / 1073741824.0);
+        if (settings.reference_mode == "dense" && !fits_device) {
+            settings.reference_mode = "top-k";
+            std::fprintf(stderr, "shootout: reference mode top-k: the models need about %s of GPU memory together, "
+                                 "the run plans with %s\n", gib(device_total).c_str(), gib(budget).c_str());
+        }
     }
-
-    if (settings.base_logits.empty()) load_model(reference, pool, backend);  // a base file stands in for its logits
+    if (settings.reference_mode == "dense" && !fits_device)
+        fail("--reference-mode dense", "needs the reference and every variant in GPU memory at once, about " +
+                                           gib(device_total) + ", more than the " + gib(budget) +
+                                           " the run plans with (--gpu-memory): use --reference-mode auto or top-k");
+    // Dense mode holds the reference beside the variants; otherwise each pass has the GPU to itself.
+    if (backend == Backend::Cuda && settings.reference_mode != "dense") {
+        placement.passes = plan_passes(needs, budget);
+    } else {
+        placement.passes.emplace_back();
+        for (size_t v = 0; v < variants.size(); ++v) placement.passes.back().push_back(v);
+    }
     const report::ModelColumn reference_column = reference.column();
-    for (auto& variant : variants) load_model(variant, pool, backend);
 
+    SpeedLog speed_log(speed, backend);
     eval::RunResult pooled;
     std::vector<eval::RunResult> per_text;
-    for (size_t t = 0; t < texts.size(); ++t) {
-        if (!reference.model && settings.base_logits.empty()) load_model(reference, pool, backend);  // top-k frees it
-        per_text.push_back(score_text(reference, variants, texts[t], settings, pool));
-        if (t == 0) pooled = per_text.back();
-        else eval::append_run(pooled, per_text.back());
+    try {
+        for (size_t t = 0; t < texts.size(); ++t) {
+            per_text.push_back(
+                score_text(reference, variants, placement, texts[t], settings, pool, t == 0 ? &speed_log : nullptr));
+            if (t == 0) pooled = per_text.back();
+            else eval::append_run(pooled, per_text.back());
+        }
+    } catch (const backend::OutOfDeviceMemory& e) {
+        fail("run", std::string(e.what()) + ": the GPU ran out of memory during the run (finished chunks are kept; a "
+                                            "rerun resumes): give --gpu-memory less than the " + gib(budget) +
+                                            " it planned with, so that it holds fewer models at once");
     }
 
     std::vector<report::ModelColumn> columns;
@@ -182,7 +287,11 @@ int run(const Args& args) {
     report::write_report_files(result, prefix);
     std::cout << report::markdown_table(result);
     std::fprintf(stderr, "shootout: wrote %s.md, %s.json, %s.csv\n", prefix.c_str(), prefix.c_str(), prefix.c_str());
-    if (speed.enabled) run_speed(reference, variants, backend, speed, prefix);
+    if (speed_log.enabled()) {
+        speed_log.measure(reference);  // those still resident, as dense mode leaves them
+        for (auto& variant : variants) speed_log.measure(variant);
+        speed_log.write(reference, prefix);
+    }
     return kExitOk;
 }
 
@@ -211,6 +320,9 @@ Command run_command() {
             {"tile", "ROWS", "scored positions whose logits are held at once (default 32; 256 with --backend cuda)"},
             {"no-resume", "", "ignore and do not write the per-chunk resume state"},
             {"backend", "NAME", "cpu (default) or cuda: where every model's forward pass runs"},
+            {"gpu-memory", "GIB",
+             "GPU memory the run may hold models in (default: what is free, less 5 %); what does not fit "
+             "together runs in top-k mode, the variants in passes"},
         },
         run,
     };

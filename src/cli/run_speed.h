@@ -22,9 +22,23 @@ SpeedOptions speed_options(const Args& args, Backend backend);
 // The option specs those read, for the command's list.
 std::vector<OptionSpec> speed_option_specs();
 
-// Benches every resident model (a reference freed for top-k mode is skipped, with a note), prints
-// the table to stdout and writes prefix-speed.md, .json and .csv.
-void run_speed(LoadedModel& reference, std::vector<LoadedModel>& variants, Backend backend,
-               const SpeedOptions& options, const std::string& prefix);
+// The speed table of a run, filled model by model: each is measured while it is resident (a run in
+// passes frees the variants of a pass after it), once, and the rows keep the order of measuring.
+class SpeedLog {
+public:
+    SpeedLog(const SpeedOptions& options, Backend backend) : options_(options), backend_(backend) {}
+    bool enabled() const { return options_.enabled; }
+    // Benches the model unless disabled, not resident or measured before (the same LoadedModel).
+    void measure(LoadedModel& loaded);
+    // Prints the table to stdout and writes prefix-speed.md, .json and .csv; notes on stderr a
+    // reference never measured (top-k or base-logits mode free it or never load it).
+    void write(const LoadedModel& reference, const std::string& prefix) const;
+
+private:
+    SpeedOptions options_;
+    Backend backend_;
+    std::vector<bench::BenchResult> rows_;
+    std::vector<const LoadedModel*> measured_;
+};
 
 }  // namespace shootout::cli

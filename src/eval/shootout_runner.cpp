@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <memory>
 
 #include "backend/ops.h"
@@ -93,6 +94,21 @@ void append_run(RunResult& pooled, const RunResult& text) {
         pooled.variants[v].values.append(text.variants[v].values);
         pooled.variants[v].n_chunks_resumed += text.variants[v].n_chunks_resumed;
     }
+}
+
+void join_pass(RunResult& joined, RunResult&& pass) {
+    if (joined.variants.empty() && joined.reference_nll.empty()) {
+        joined = std::move(pass);
+        return;
+    }
+    const bool same_plan = joined.plan.n_ctx == pass.plan.n_ctx && joined.plan.n_chunks == pass.plan.n_chunks &&
+                           joined.plan.first_scored == pass.plan.first_scored &&
+                           joined.plan.n_scored_per_chunk == pass.plan.n_scored_per_chunk;
+    if (!same_plan || joined.reference_mode != pass.reference_mode) fail("join_pass", "the passes ran different plans");
+    if (joined.reference_nll.size() != pass.reference_nll.size() ||
+        std::memcmp(joined.reference_nll.data(), pass.reference_nll.data(), joined.reference_nll.size() * sizeof(float)) != 0)
+        fail("join_pass", "the passes saw different reference values");
+    for (VariantResult& v : pass.variants) joined.variants.push_back(std::move(v));
 }
 
 RunResult run_shootout(ReferenceSource& reference, std::span<const VariantInput> variants,

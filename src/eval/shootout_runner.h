@@ -54,6 +54,12 @@ struct RunResult {
 // several texts; per-text statistics come from each text's own RunResult.
 void append_run(RunResult& pooled, const RunResult& text);
 
+// Joins a pass into the results of earlier passes over the same text, plan and reference, each pass
+// scoring some of the variants (a GPU too small to hold them all at once: cli/device_plan.h): the
+// variants in pass order, as one pass over all of them gives. Error when the passes' plans or
+// reference values differ.
+void join_pass(RunResult& joined, RunResult&& pass);
+
 struct ChunkProgress {
     int64_t chunk = 0;  // 0-based
     int64_t n_chunks = 0;

@@ -43,6 +43,9 @@ enum class Backend { Cpu, Cuda };
 // answering. Commands call it while reading their options, before long work such as quantizing the
 // variants of a run, which would otherwise be done only to fail at the first model load.
 void require_backend(Backend backend);
+// Bytes free now in the device memory `backend` uploads weights to (the GPU's); 0 for the CPU, which
+// reads them from the files' mappings.
+uint64_t device_free_bytes(Backend backend);
 
 class Model {
 public:

@@ -23,6 +23,16 @@ void require_backend(Backend backend) {
 #endif
 }
 
+uint64_t device_free_bytes(Backend backend) {
+    if (backend == Backend::Cpu) return 0;
+    require_backend(backend);
+#ifdef SHOOTOUT_HAVE_CUDA
+    return cuda::device_free_memory();
+#else
+    return 0;  // not reached
+#endif
+}
+
 std::unique_ptr<Model> Model::load(const gguf::File& file, ThreadPool& pool, Backend backend) {
     if (backend == Backend::Cpu) return load(file, pool);
     require_backend(backend);  // throws in a build without CUDA, or with no GPU

@@ -119,6 +119,9 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
     r = shootout("run --model x.gguf --data y.txt");
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("nothing to compare"), std::string::npos) << r.err;
+    r = shootout("run --model x.gguf --data y.txt --quant Q8_0 --gpu-memory 8");  // before any file is read
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("--gpu-memory applies to --backend cuda only"), std::string::npos) << r.err;
     r = shootout("eval --model m.gguf --data t.txt --ctx abc");
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("--ctx expects an integer, got 'abc'"), std::string::npos) << r.err;

@@ -280,6 +280,42 @@ TEST(ShootoutRunner, TopKCacheModeStaysWithinItsBound) {
     }
 }
 
+// A GPU too small for every variant at once scores them in passes against one top-k cache
+// (cli/device_plan.h): joined, the passes give what one pass over all of them gives, bit for bit;
+// passes over another plan or another reference are refused.
+TEST(ShootoutRunner, PassesJoinedEqualOnePass) {
+    Fixture f;
+    FakeModel reference(kVocab, kEmbd, 0), a(kVocab, kEmbd, 0.2f, 1), b(kVocab, kEmbd, 0.5f, 2), c(kVocab, kEmbd, 0.8f, 3);
+    const TopKCache cache = build_topk_cache(reference, f.tokens, f.plan, -1, 16, f.pool, 8);
+    TopKReference source(cache, f.plan);
+    const std::vector<VariantInput> all = {{&a, "a", "a"}, {&b, "b", "b"}, {&c, "c", "c"}};
+    RunOptions options;
+    options.tile_rows = 8;
+    const RunResult one = run_shootout(source, all, f.tokens, f.plan, -1, f.pool, options);
+    RunResult joined;
+    join_pass(joined, run_shootout(source, std::span(all).subspan(0, 2), f.tokens, f.plan, -1, f.pool, options));
+    join_pass(joined, run_shootout(source, std::span(all).subspan(2, 1), f.tokens, f.plan, -1, f.pool, options));
+    ASSERT_EQ(joined.variants.size(), 3u);
+    EXPECT_EQ(joined.reference_nll, one.reference_nll);
+    for (size_t v = 0; v < 3; ++v) {
+        SCOPED_TRACE(one.variants[v].name);
+        EXPECT_EQ(joined.variants[v].name, one.variants[v].name);
+        expect_identical(joined.variants[v].values, one.variants[v].values);
+        EXPECT_EQ(joined.variants[v].values.kld_error_bound, one.variants[v].values.kld_error_bound);
+    }
+    // Another plan (one chunk fewer), or another reference's values: not the same text.
+    ChunkPlan shorter = f.plan;
+    shorter.n_chunks -= 1;
+    RunResult other = run_shootout(source, std::span(all).subspan(2, 1), f.tokens, shorter, -1, f.pool, options);
+    EXPECT_THROW(join_pass(joined, std::move(other)), shootout::Error);
+    DenseModelReference dense(reference, f.pool, f.plan);
+    RunResult exact = run_shootout(dense, std::span(all).subspan(2, 1), f.tokens, f.plan, -1, f.pool, options);
+    exact.reference_mode = joined.reference_mode;
+    exact.reference_nll[0] += 1.0f;
+    EXPECT_THROW(join_pass(joined, std::move(exact)), shootout::Error);
+    EXPECT_EQ(joined.variants.size(), 3u);
+}
+
 TEST(ShootoutRunner, LlamaLogitsFileReferenceAgreesWithTheExactOne) {
     Fixture f;
     FakeModel reference(kVocab, kEmbd, 0), variant(kVocab, kEmbd, 0.4f);

@@ -6,6 +6,7 @@
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/cuda_types.h"
 #include "backend/cuda/weight_layout.h"
+#include "backend/device_memory.h"
 
 namespace shootout::cuda {
 
@@ -31,12 +32,21 @@ DeviceInfo device_info(int device) {
     return info;
 }
 
+size_t device_free_memory() {
+    size_t free_bytes = 0, total_bytes = 0;
+    SHOOTOUT_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    return free_bytes;
+}
+
 DeviceBuffer::DeviceBuffer(size_t bytes) : bytes_(bytes) {
     if (bytes > 0) {
         cudaError_t err = cudaMalloc(&ptr_, bytes);
         if (err != cudaSuccess) {
             (void)cudaGetLastError();
-            fail("cuda", "cudaMalloc of " + std::to_string(bytes) + " bytes: " + cudaGetErrorString(err));
+            const std::string what = "cudaMalloc of " + std::to_string(bytes) + " bytes: " + cudaGetErrorString(err);
+            // Its own type, so a caller can say which model ran the GPU out of memory and what to do.
+            if (err == cudaErrorMemoryAllocation) throw backend::OutOfDeviceMemory("cuda: " + what);
+            fail("cuda", what);
         }
     }
 }

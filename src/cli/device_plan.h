@@ -1,0 +1,47 @@
+// Which models a run on a GPU holds at once. A model uploads its weights when it loads, so dense mode
+// (the reference resident beside every variant) needs all of them in GPU memory together. When they do
+// not fit, the reference runs alone first (top-k mode: its top-k log-probs cached, then freed) and the
+// variants follow in passes of as many as fit, each pass scored against the same cache; the results
+// are the same as one pass over all of them. On the CPU every model reads its weights from the file's
+// mapping, so a run there is always one pass.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "model/model.h"
+
+namespace shootout::gguf {
+class File;
+}
+
+namespace shootout::cli {
+
+// An estimate, on the generous side, of the GPU memory a model takes in a shootout: the weights it
+// uploads (every tensor but token_embd, which stays in the file's mapping unless it is also the
+// output matrix), its KV cache over n_ctx positions, a chunk's activations, the logits tiles of
+// tile_rows rows, and a fixed allowance for workspaces and libraries.
+uint64_t device_bytes_estimate(const gguf::File& file, int64_t n_ctx, int64_t tile_rows);
+
+struct DeviceNeed {
+    std::string name;
+    uint64_t bytes = 0;
+};
+
+// The variants (indices into `needs`, in order) in passes of as many as fit `budget` bytes together:
+// a pass closes at the first variant that would overflow it. Error naming a variant that does not fit
+// alone.
+std::vector<std::vector<size_t>> plan_passes(std::span<const DeviceNeed> needs, uint64_t budget);
+
+// The GPU memory a run plans with: --gpu-memory GIB when given (UsageError for a value that is not a
+// positive number), else what the device has free now less a margin (5 %, at least 1 GiB). 0 for
+// the CPU.
+uint64_t device_budget(const Args& args, Backend backend);
+
+// "12.3 GiB", for messages.
+std::string gib(uint64_t bytes);
+
+}  // namespace shootout::cli
