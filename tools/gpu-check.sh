@@ -230,7 +230,7 @@ if [ ${#bench_models[@]} -gt 0 ]; then
       done
       "$build/shootout" run -m "$model" --quant Q4_K_M --allow-requantize -f "$text" --chunks 8 --backend cuda \
         -o /tmp/run-cuda >"$out/run-cuda.txt" 2>&1 || status=1
-      tail -8 "$out/run-cuda.txt"
+      tail -8 "$out/run-cuda.txt"; grep "GPU memory" "$out/run-cuda.txt"
       # A GPU too small for every model at once (--gpu-memory; the 34M models' estimates are ~0.85 GiB
       # each): top-k mode with the variants in two passes must give the one-pass top-k run's table;
       # a budget under the reference's own need fails at once, naming it.

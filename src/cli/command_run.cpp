@@ -45,6 +45,9 @@ struct Placement {
     Backend backend = Backend::Cpu;
     std::vector<std::vector<size_t>> passes;  // indices into the variants
     std::vector<uint64_t> need;               // GPU bytes estimated per variant (messages)
+    // Free each pass's variants after it: with several passes, and on a GPU in top-k mode, whose
+    // reference (loaded again for the next text) was never planned to sit beside them.
+    bool free_after_pass = false;
 };
 
 // Loads a model, naming it and the option that helps when the GPU runs out of memory.
@@ -103,7 +106,7 @@ eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& var
             }
             std::fprintf(stderr, "%-14s %s", "variant", report::progress_header().c_str());
             eval::join_pass(joined, run_pass(inputs));
-            if (n_passes > 1) {
+            if (placement.free_after_pass) {
                 for (size_t v : pass) {
                     if (speed) speed->measure(variants[v]);
                     variants[v].model.reset();
@@ -258,6 +261,8 @@ int run(const Args& args) {
         placement.passes.emplace_back();
         for (size_t v = 0; v < variants.size(); ++v) placement.passes.back().push_back(v);
     }
+    placement.free_after_pass =
+        placement.passes.size() > 1 || (backend == Backend::Cuda && settings.reference_mode == "top-k");
     const report::ModelColumn reference_column = reference.column();
 
     SpeedLog speed_log(speed, backend);
@@ -276,6 +281,12 @@ int run(const Args& args) {
                                             " it planned with, so that it holds fewer models at once");
     }
 
+    if (backend == Backend::Cuda && settings.reference_mode == "dense") {
+        // The estimate against what the GPU holds with every model resident (a check in every log).
+        const DeviceMemory memory = device_memory(backend);
+        std::fprintf(stderr, "shootout: GPU memory in use %s of %s (estimated for the models: %s)\n",
+                     gib(memory.total - memory.free).c_str(), gib(memory.total).c_str(), gib(device_total).c_str());
+    }
     std::vector<report::ModelColumn> columns;
     for (const auto& variant : variants) columns.push_back(variant.column());
     report::ShootoutReport result = report::build_report(pooled, reference_column, columns);

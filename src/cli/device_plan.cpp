@@ -5,14 +5,16 @@
 #include <cstdio>
 
 #include "gguf/gguf.h"
+#include "quant/type_table.h"
 #include "util/error.h"
 
 namespace shootout::cli {
 
 uint64_t device_bytes_estimate(const gguf::File& file, int64_t n_ctx, int64_t tile_rows) {
     const bool tied = file.find_tensor("output.weight") == nullptr;
-    uint64_t weights = 0;
+    uint64_t weights = 0, workspace = 0;
     int64_t n_vocab = 0;
+    const int64_t n_rows_at_once = std::max(n_ctx, tile_rows);
     for (const gguf::TensorInfo& t : file.tensors()) {
         if (t.name == "token_embd.weight") {
             n_vocab = std::max<int64_t>(n_vocab, t.n_rows());
@@ -20,6 +22,14 @@ uint64_t device_bytes_estimate(const gguf::File& file, int64_t n_ctx, int64_t ti
         }
         if (t.name == "output.weight") n_vocab = std::max<int64_t>(n_vocab, t.n_rows());
         weights += t.size_bytes;
+        // A prompt's product (backend/cuda gemm_dequant) takes a workspace of the matrix as F16
+        // (quantized types; F16/BF16 are read in place, F32 takes another path) and of the rows'
+        // activations as F16: the largest matrix sets it. Expert stacks (3-D) take the MoE GEMMs.
+        if (t.shape.size() == 2 && t.type != quant::TypeId::F32) {
+            const bool in_place = t.type == quant::TypeId::F16 || t.type == quant::TypeId::BF16;
+            const uint64_t bytes = (in_place ? 0 : (uint64_t)t.n_elements() * 2) + (uint64_t)(n_rows_at_once * t.shape[0]) * 2;
+            workspace = std::max(workspace, bytes);
+        }
     }
     // Device rows are padded to 16 bytes and some types regrouped (backend/cuda/weight_layout.h): a
     // few bytes a row at most.
@@ -42,7 +52,7 @@ uint64_t device_bytes_estimate(const gguf::File& file, int64_t n_ctx, int64_t ti
         (uint64_t)n_ctx * (uint64_t)(8 * std::max(n_embd, n_head * head_dim) + 4 * n_ff) * sizeof(float) * 2;
     const uint64_t logits = (uint64_t)(2 * tile_rows * n_vocab) * sizeof(float);  // two tiles (overlap)
     const uint64_t fixed = uint64_t(768) << 20;  // workspaces, cuBLAS, step graphs
-    return weights + kv + activations + logits + fixed;
+    return weights + workspace + kv + activations + logits + fixed;
 }
 
 std::vector<std::vector<size_t>> plan_passes(std::span<const DeviceNeed> needs, uint64_t budget) {
@@ -78,7 +88,7 @@ uint64_t device_budget(const Args& args, Backend backend) {
         return (uint64_t)(value * 1073741824.0);
     }
     if (backend != Backend::Cuda) return 0;
-    const uint64_t free_bytes = device_free_bytes(backend);
+    const uint64_t free_bytes = device_memory(backend).free;
     const uint64_t margin = std::max<uint64_t>(free_bytes / 20, uint64_t(1) << 30);
     return free_bytes > margin ? free_bytes - margin : 0;
 }

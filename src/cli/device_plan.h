@@ -22,8 +22,9 @@ namespace shootout::cli {
 
 // An estimate, on the generous side, of the GPU memory a model takes in a shootout: the weights it
 // uploads (every tensor but token_embd, which stays in the file's mapping unless it is also the
-// output matrix), its KV cache over n_ctx positions, a chunk's activations, the logits tiles of
-// tile_rows rows, and a fixed allowance for workspaces and libraries.
+// output matrix), the prompt products' workspace (the largest quantized matrix as F16), its KV cache
+// over n_ctx positions, a chunk's activations, the logits tiles of tile_rows rows, and a fixed
+// allowance for the rest (scratch, cuBLAS, step graphs).
 uint64_t device_bytes_estimate(const gguf::File& file, int64_t n_ctx, int64_t tile_rows);
 
 struct DeviceNeed {

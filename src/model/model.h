@@ -43,9 +43,12 @@ enum class Backend { Cpu, Cuda };
 // answering. Commands call it while reading their options, before long work such as quantizing the
 // variants of a run, which would otherwise be done only to fail at the first model load.
 void require_backend(Backend backend);
-// Bytes free now in the device memory `backend` uploads weights to (the GPU's); 0 for the CPU, which
-// reads them from the files' mappings.
-uint64_t device_free_bytes(Backend backend);
+// The device memory `backend` uploads weights to (the GPU's), in bytes: free now and in all; zeros
+// for the CPU, which reads them from the files' mappings.
+struct DeviceMemory {
+    uint64_t free = 0, total = 0;
+};
+DeviceMemory device_memory(Backend backend);
 
 class Model {
 public:

@@ -23,13 +23,14 @@ void require_backend(Backend backend) {
 #endif
 }
 
-uint64_t device_free_bytes(Backend backend) {
-    if (backend == Backend::Cpu) return 0;
+DeviceMemory device_memory(Backend backend) {
+    if (backend == Backend::Cpu) return {};
     require_backend(backend);
 #ifdef SHOOTOUT_HAVE_CUDA
-    return cuda::device_free_memory();
+    const cuda::MemoryInfo info = cuda::device_memory_info();
+    return {info.free, info.total};
 #else
-    return 0;  // not reached
+    return {};  // not reached
 #endif
 }
 

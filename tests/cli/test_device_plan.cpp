@@ -20,7 +20,8 @@ using cli::DeviceNeed;
 namespace {
 
 // A one-layer file: token_embd 100 x 8 F32 (3200 bytes), output 100 x 8 F16 (1600; left out when
-// tied), attn_q 8 x 8 F32 (256); 8 wide, 2 heads of 4, 1 KV head, FFN 16.
+// tied), attn_q 8 x 8 F32 (256), ffn_down 16 x 32 Q8_0 (544); 8 wide, 2 heads of 4, 1 KV head,
+// FFN 16.
 std::string write_model(const std::string& name, bool tied) {
     gguf::Writer w;
     using gguf::Value, gguf::ValueType;
@@ -35,6 +36,7 @@ std::string write_model(const std::string& name, bool tied) {
     w.add_tensor("token_embd.weight", {8, 100}, quant::TypeId::F32, zeros);
     if (!tied) w.add_tensor("output.weight", {8, 100}, quant::TypeId::F16, zeros);
     w.add_tensor("blk.0.attn_q.weight", {8, 8}, quant::TypeId::F32, zeros);
+    w.add_tensor("blk.0.ffn_down.weight", {32, 16}, quant::TypeId::Q8_0, zeros);
     const std::string path =
         (std::filesystem::temp_directory_path() / (name + "-" + std::to_string(getpid()) + ".gguf")).string();
     w.write(path);
@@ -44,17 +46,18 @@ std::string write_model(const std::string& name, bool tied) {
 }  // namespace
 
 TEST(DevicePlan, EstimateOfASmallModel) {
-    // n_ctx 10, tiles of 3 rows: KV 1 layer x 10 x (1 x 4) x 2 x 2 bytes = 160; activations
-    // 10 x (8 x max(8, 2 x 4) + 4 x 16) floats x 2 = 10240; logits 2 x 3 x 100 floats = 2400; the
-    // fixed 768 MiB = 805306368.
-    const uint64_t runtime = 160 + 10240 + 2400 + 805306368;
+    // n_ctx 10, tiles of 3 rows: the workspace of the largest quantized matrix, ffn_down as F16
+    // (16 x 32 x 2 = 1024) with 10 rows of 32 as F16 (640) = 1664 (the F16 output needs only its
+    // rows: 160); KV 1 layer x 10 x (1 x 4) x 2 x 2 bytes = 160; activations 10 x (8 x max(8, 2 x 4)
+    // + 4 x 16) floats x 2 = 10240; logits 2 x 3 x 100 floats = 2400; the fixed 768 MiB = 805306368.
+    const uint64_t runtime = 1664 + 160 + 10240 + 2400 + 805306368;
     const std::string untied = write_model("plan-untied", false), tied = write_model("plan-tied", true);
-    // Untied: output + attn_q = 1856 bytes, + 1 % (18); token_embd stays in the file's mapping.
-    EXPECT_EQ(cli::device_bytes_estimate(*gguf::File::open(untied), 10, 3), 1856 + 18 + runtime);
-    // Tied: token_embd is the output matrix, uploaded: 3456 + 34.
-    EXPECT_EQ(cli::device_bytes_estimate(*gguf::File::open(tied), 10, 3), 3456 + 34 + runtime);
-    // Twice the context: the KV cache and the activations twice over.
-    EXPECT_EQ(cli::device_bytes_estimate(*gguf::File::open(untied), 20, 3), 1856 + 18 + runtime + 160 + 10240);
+    // Untied: output + attn_q + ffn_down = 2400 bytes, + 1 % (24); token_embd stays in the file's mapping.
+    EXPECT_EQ(cli::device_bytes_estimate(*gguf::File::open(untied), 10, 3), 2400 + 24 + runtime);
+    // Tied: token_embd (F32) is the output matrix, uploaded: 4000 + 40.
+    EXPECT_EQ(cli::device_bytes_estimate(*gguf::File::open(tied), 10, 3), 4000 + 40 + runtime);
+    // Twice the context: the KV cache, the activations and the workspace's rows twice over.
+    EXPECT_EQ(cli::device_bytes_estimate(*gguf::File::open(untied), 20, 3), 2400 + 24 + runtime + 160 + 10240 + 640);
     std::filesystem::remove(untied);
     std::filesystem::remove(tied);
 }

@@ -43,8 +43,11 @@ struct DeviceInfo {
 // Number of CUDA devices; 0 when there is no driver or no GPU (never throws).
 int device_count();
 DeviceInfo device_info(int device = 0);
-// Bytes of the current device's memory free now (cudaMemGetInfo).
-size_t device_free_memory();
+// The current device's memory in bytes, free now and in all (cudaMemGetInfo).
+struct MemoryInfo {
+    size_t free = 0, total = 0;
+};
+MemoryInfo device_memory_info();
 // The SMs of the current device, asked once (matvec_normed.cu; persistent grids and split counts).
 int multiprocessor_count();
 // The current device's streaming read rate in GB/s (read_probe.cu): `bytes` of its memory read with

@@ -32,10 +32,10 @@ DeviceInfo device_info(int device) {
     return info;
 }
 
-size_t device_free_memory() {
-    size_t free_bytes = 0, total_bytes = 0;
-    SHOOTOUT_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    return free_bytes;
+MemoryInfo device_memory_info() {
+    MemoryInfo info;
+    SHOOTOUT_CUDA_CHECK(cudaMemGetInfo(&info.free, &info.total));
+    return info;
 }
 
 DeviceBuffer::DeviceBuffer(size_t bytes) : bytes_(bytes) {
