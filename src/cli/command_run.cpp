@@ -242,12 +242,14 @@ int run(const Args& args) {
         uint64_t total_bytes = reference.file->size_bytes();
         for (const auto& variant : variants) total_bytes += variant.file->size_bytes();
         settings.reference_mode = choose_reference_mode(total_bytes, available_memory_bytes());
-        std::fprintf(stderr, "shootout: reference mode %s (models %.2f GiB, available memory %.2f GiB)\n",
-                     settings.reference_mode.c_str(), total_bytes / 1073741824.0, available_memory_bytes() / 1073741824.0);
         if (settings.reference_mode == "dense" && !fits_device) {
             settings.reference_mode = "top-k";
-            std::fprintf(stderr, "shootout: reference mode top-k: the models need about %s of GPU memory together, "
-                                 "the run plans with %s\n", gib(device_total).c_str(), gib(budget).c_str());
+            std::fprintf(stderr, "shootout: reference mode top-k (the models need about %s of GPU memory together, "
+                                 "the run plans with %s)\n", gib(device_total).c_str(), gib(budget).c_str());
+        } else {
+            std::fprintf(stderr, "shootout: reference mode %s (models %.2f GiB, available memory %.2f GiB)\n",
+                         settings.reference_mode.c_str(), total_bytes / 1073741824.0,
+                         available_memory_bytes() / 1073741824.0);
         }
     }
     if (settings.reference_mode == "dense" && !fits_device)
