@@ -45,20 +45,69 @@ struct Placement {
     Backend backend = Backend::Cpu;
     std::vector<std::vector<size_t>> passes;  // indices into the variants
     std::vector<uint64_t> need;               // GPU bytes estimated per variant (messages)
-    // Free each pass's variants after it: with several passes, and on a GPU in top-k mode, whose
-    // reference (loaded again for the next text) was never planned to sit beside them.
-    bool free_after_pass = false;
+    uint64_t total = 0;                       // estimated for the reference and every variant
+    bool free_after_pass = false;  // free each pass's variants after it (place_models says when)
 };
 
-// Loads a model, naming it and the option that helps when the GPU runs out of memory.
+// Loads a model, adding the option that helps when the GPU runs out of memory (the plan's estimate
+// fell short, or something else took the memory since).
 void load_placed(LoadedModel& loaded, ThreadPool& pool, Backend backend) {
     try {
         load_model(loaded, pool, backend);
     } catch (const backend::OutOfDeviceMemory& e) {
-        fail(loaded.name, std::string("the GPU ran out of memory loading it (") + e.what() +
-                              "): give --gpu-memory less than the free memory, so that the run holds fewer "
-                              "models at once");
+        fail("", std::string(e.what()) + ": give --gpu-memory less than the free memory, so that the run holds "
+                                         "fewer models at once");
     }
+}
+
+// Where the variants go (device_plan.h): all at once on the CPU, or where the reference and every
+// variant fit the GPU's `budget` together; otherwise auto mode turns to top-k (`settings` keeps the
+// mode chosen) and the variants run in passes. Says the mode and why on stderr; Error for dense mode
+// asked for on a GPU it does not fit.
+Placement place_models(const std::vector<LoadedModel>& variants, RunSettings& settings, Backend backend,
+                       uint64_t budget, uint64_t reference_need, uint64_t reference_file_bytes) {
+    Placement placement;
+    placement.backend = backend;
+    std::vector<DeviceNeed> needs;
+    for (const auto& variant : variants) {
+        needs.push_back({variant.name, backend == Backend::Cuda
+                                           ? device_bytes_estimate(*variant.file, settings.n_ctx, settings.tile_rows)
+                                           : 0});
+        placement.need.push_back(needs.back().bytes);
+    }
+    placement.total = reference_need;
+    for (const DeviceNeed& need : needs) placement.total += need.bytes;
+    const bool fits_device = backend != Backend::Cuda || placement.total <= budget;
+    if (settings.reference_mode == "auto") {
+        uint64_t total_bytes = reference_file_bytes;
+        for (const auto& variant : variants) total_bytes += variant.file->size_bytes();
+        settings.reference_mode = choose_reference_mode(total_bytes, available_memory_bytes());
+        if (settings.reference_mode == "dense" && !fits_device) {
+            settings.reference_mode = "top-k";
+            std::fprintf(stderr, "shootout: reference mode top-k (the models need about %s of GPU memory together, "
+                                 "the run plans with %s)\n", gib(placement.total).c_str(), gib(budget).c_str());
+        } else {
+            std::fprintf(stderr, "shootout: reference mode %s (models %.2f GiB, available memory %.2f GiB)\n",
+                         settings.reference_mode.c_str(), total_bytes / 1073741824.0,
+                         available_memory_bytes() / 1073741824.0);
+        }
+    }
+    if (settings.reference_mode == "dense" && !fits_device)
+        fail("--reference-mode dense", "needs the reference and every variant in GPU memory at once, about " +
+                                           gib(placement.total) + ", more than the " + gib(budget) +
+                                           " the run plans with (--gpu-memory): use --reference-mode auto or top-k");
+    // Dense mode holds the reference beside the variants; otherwise each pass has the GPU to itself.
+    if (backend == Backend::Cuda && settings.reference_mode != "dense") {
+        placement.passes = plan_passes(needs, budget);
+    } else {
+        placement.passes.emplace_back();
+        for (size_t v = 0; v < variants.size(); ++v) placement.passes.back().push_back(v);
+    }
+    // Free each pass after it with several, and on a GPU in top-k mode, whose reference (loaded again
+    // for the next text) was never planned to sit beside the variants.
+    placement.free_after_pass =
+        placement.passes.size() > 1 || (backend == Backend::Cuda && settings.reference_mode == "top-k");
+    return placement;
 }
 
 // Scores one text and prints a progress line per chunk and variant. speed: measures each pass's
@@ -82,8 +131,8 @@ eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& var
         std::fprintf(stderr, "  chunk %lld/%lld done in %.1f s\n", (long long)(progress.chunk + 1),
                      (long long)progress.n_chunks, progress.seconds);
     };
-    // Each pass's variants loaded, scored against `run_pass`'s reference, timed and (with more than
-    // one pass) freed; the passes' results joined in variant order.
+    // Each pass's variants loaded, scored against `run_pass`'s reference and, when the placement
+    // says so, timed and freed; the passes' results joined in variant order.
     auto in_passes = [&](const std::function<eval::RunResult(std::span<const eval::VariantInput>)>& run_pass) {
         eval::RunResult joined;
         const size_t n_passes = placement.passes.size();
@@ -102,7 +151,8 @@ eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& var
             std::vector<eval::VariantInput> inputs;
             for (size_t v : pass) {
                 load_placed(variants[v], pool, placement.backend);
-                inputs.push_back({variants[v].model.get(), variants[v].name, eval::file_identity(variants[v].file->path())});
+                const std::string identity = eval::file_identity(variants[v].file->path());
+                inputs.push_back({variants[v].model.get(), variants[v].name, identity});
             }
             std::fprintf(stderr, "%-14s %s", "variant", report::progress_header().c_str());
             eval::join_pass(joined, run_pass(inputs));
@@ -226,45 +276,8 @@ int run(const Args& args) {
     }
     for (auto& variant : given) variants.push_back(std::move(variant));  // the table's order: made, then given
 
-    Placement placement;
-    placement.backend = backend;
-    std::vector<DeviceNeed> needs;
-    for (const auto& variant : variants) {
-        needs.push_back({variant.name, backend == Backend::Cuda
-                                           ? device_bytes_estimate(*variant.file, settings.n_ctx, settings.tile_rows)
-                                           : 0});
-        placement.need.push_back(needs.back().bytes);
-    }
-    uint64_t device_total = reference_need;
-    for (const DeviceNeed& need : needs) device_total += need.bytes;
-    const bool fits_device = backend != Backend::Cuda || device_total <= budget;
-    if (settings.reference_mode == "auto") {
-        uint64_t total_bytes = reference.file->size_bytes();
-        for (const auto& variant : variants) total_bytes += variant.file->size_bytes();
-        settings.reference_mode = choose_reference_mode(total_bytes, available_memory_bytes());
-        if (settings.reference_mode == "dense" && !fits_device) {
-            settings.reference_mode = "top-k";
-            std::fprintf(stderr, "shootout: reference mode top-k (the models need about %s of GPU memory together, "
-                                 "the run plans with %s)\n", gib(device_total).c_str(), gib(budget).c_str());
-        } else {
-            std::fprintf(stderr, "shootout: reference mode %s (models %.2f GiB, available memory %.2f GiB)\n",
-                         settings.reference_mode.c_str(), total_bytes / 1073741824.0,
-                         available_memory_bytes() / 1073741824.0);
-        }
-    }
-    if (settings.reference_mode == "dense" && !fits_device)
-        fail("--reference-mode dense", "needs the reference and every variant in GPU memory at once, about " +
-                                           gib(device_total) + ", more than the " + gib(budget) +
-                                           " the run plans with (--gpu-memory): use --reference-mode auto or top-k");
-    // Dense mode holds the reference beside the variants; otherwise each pass has the GPU to itself.
-    if (backend == Backend::Cuda && settings.reference_mode != "dense") {
-        placement.passes = plan_passes(needs, budget);
-    } else {
-        placement.passes.emplace_back();
-        for (size_t v = 0; v < variants.size(); ++v) placement.passes.back().push_back(v);
-    }
-    placement.free_after_pass =
-        placement.passes.size() > 1 || (backend == Backend::Cuda && settings.reference_mode == "top-k");
+    const Placement placement =
+        place_models(variants, settings, backend, budget, reference_need, reference.file->size_bytes());
     const report::ModelColumn reference_column = reference.column();
 
     SpeedLog speed_log(speed, backend);
@@ -287,7 +300,7 @@ int run(const Args& args) {
         // The estimate against what the GPU holds with every model resident (a check in every log).
         const DeviceMemory memory = device_memory(backend);
         std::fprintf(stderr, "shootout: GPU memory in use %s of %s (estimated for the models: %s)\n",
-                     gib(memory.total - memory.free).c_str(), gib(memory.total).c_str(), gib(device_total).c_str());
+                     gib(memory.total - memory.free).c_str(), gib(memory.total).c_str(), gib(placement.total).c_str());
     }
     std::vector<report::ModelColumn> columns;
     for (const auto& variant : variants) columns.push_back(variant.column());

@@ -27,7 +27,8 @@ uint64_t device_bytes_estimate(const gguf::File& file, int64_t n_ctx, int64_t ti
         // activations as F16: the largest matrix sets it. Expert stacks (3-D) take the MoE GEMMs.
         if (t.shape.size() == 2 && t.type != quant::TypeId::F32) {
             const bool in_place = t.type == quant::TypeId::F16 || t.type == quant::TypeId::BF16;
-            const uint64_t bytes = (in_place ? 0 : (uint64_t)t.n_elements() * 2) + (uint64_t)(n_rows_at_once * t.shape[0]) * 2;
+            const uint64_t matrix = in_place ? 0 : (uint64_t)t.n_elements() * 2;
+            const uint64_t bytes = matrix + (uint64_t)(n_rows_at_once * t.shape[0]) * 2;
             workspace = std::max(workspace, bytes);
         }
     }

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "backend/device_memory.h"
 #include "convert/hf_model.h"
 namespace shootout::cli {
 
@@ -27,7 +28,13 @@ LoadedModel open_model(const std::string& path, const std::string& name) {
 }
 
 void load_model(LoadedModel& loaded, ThreadPool& pool, Backend backend) {
-    if (!loaded.model) loaded.model = Model::load(*loaded.file, pool, backend);
+    if (loaded.model) return;
+    try {
+        loaded.model = Model::load(*loaded.file, pool, backend);
+    } catch (const backend::OutOfDeviceMemory& e) {
+        // The allocation alone does not say whose weights they were.
+        throw backend::OutOfDeviceMemory(loaded.name + ": the GPU ran out of memory loading it (" + e.what() + ")");
+    }
 }
 
 Backend backend_option(const Args& args) {

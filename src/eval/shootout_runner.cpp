@@ -106,7 +106,8 @@ void join_pass(RunResult& joined, RunResult&& pass) {
                            joined.plan.n_scored_per_chunk == pass.plan.n_scored_per_chunk;
     if (!same_plan || joined.reference_mode != pass.reference_mode) fail("join_pass", "the passes ran different plans");
     if (joined.reference_nll.size() != pass.reference_nll.size() ||
-        std::memcmp(joined.reference_nll.data(), pass.reference_nll.data(), joined.reference_nll.size() * sizeof(float)) != 0)
+        std::memcmp(joined.reference_nll.data(), pass.reference_nll.data(),
+                    joined.reference_nll.size() * sizeof(float)) != 0)
         fail("join_pass", "the passes saw different reference values");
     for (VariantResult& v : pass.variants) joined.variants.push_back(std::move(v));
 }

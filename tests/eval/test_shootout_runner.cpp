@@ -285,7 +285,8 @@ TEST(ShootoutRunner, TopKCacheModeStaysWithinItsBound) {
 // passes over another plan or another reference are refused.
 TEST(ShootoutRunner, PassesJoinedEqualOnePass) {
     Fixture f;
-    FakeModel reference(kVocab, kEmbd, 0), a(kVocab, kEmbd, 0.2f, 1), b(kVocab, kEmbd, 0.5f, 2), c(kVocab, kEmbd, 0.8f, 3);
+    FakeModel reference(kVocab, kEmbd, 0), a(kVocab, kEmbd, 0.2f, 1), b(kVocab, kEmbd, 0.5f, 2),
+        c(kVocab, kEmbd, 0.8f, 3);
     const TopKCache cache = build_topk_cache(reference, f.tokens, f.plan, -1, 16, f.pool, 8);
     TopKReference source(cache, f.plan);
     const std::vector<VariantInput> all = {{&a, "a", "a"}, {&b, "b", "b"}, {&c, "c", "c"}};
