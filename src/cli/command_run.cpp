@@ -38,17 +38,6 @@ struct RunSettings {
     bool resume = true;
 };
 
-// Where the variants run: every pass's variants are resident together (on the CPU, or a GPU that
-// holds them all: one pass); with several passes each pass is loaded, scored, timed (speed, when
-// given) and freed before the next (device_plan.h).
-struct Placement {
-    Backend backend = Backend::Cpu;
-    std::vector<std::vector<size_t>> passes;  // indices into the variants
-    std::vector<uint64_t> need;               // GPU bytes estimated per variant (messages)
-    uint64_t total = 0;                       // estimated for the reference and every variant
-    bool free_after_pass = false;  // free each pass's variants after it (place_models says when)
-};
-
 // Loads a model, adding the option that helps when the GPU runs out of memory (the plan's estimate
 // fell short, or something else took the memory since).
 void load_placed(LoadedModel& loaded, ThreadPool& pool, Backend backend) {
@@ -60,61 +49,37 @@ void load_placed(LoadedModel& loaded, ThreadPool& pool, Backend backend) {
     }
 }
 
-// Where the variants go (device_plan.h): all at once on the CPU, or where the reference and every
-// variant fit the GPU's `budget` together; otherwise auto mode turns to top-k (`settings` keeps the
-// mode chosen) and the variants run in passes. Says the mode and why on stderr; Error for dense mode
-// asked for on a GPU it does not fit.
+// Where the variants go (device_plan.h: place_variants), with the reference mode it chose said on
+// stderr; settings.reference_mode becomes that mode.
 Placement place_models(const std::vector<LoadedModel>& variants, RunSettings& settings, Backend backend,
                        uint64_t budget, uint64_t reference_need, uint64_t reference_file_bytes) {
-    Placement placement;
-    placement.backend = backend;
     std::vector<DeviceNeed> needs;
+    uint64_t file_bytes = reference_file_bytes;
     for (const auto& variant : variants) {
         needs.push_back({variant.name, backend == Backend::Cuda
                                            ? device_bytes_estimate(*variant.file, settings.n_ctx, settings.tile_rows)
                                            : 0});
-        placement.need.push_back(needs.back().bytes);
+        file_bytes += variant.file->size_bytes();
     }
-    placement.total = reference_need;
-    for (const DeviceNeed& need : needs) placement.total += need.bytes;
-    const bool fits_device = backend != Backend::Cuda || placement.total <= budget;
-    if (settings.reference_mode == "auto") {
-        uint64_t total_bytes = reference_file_bytes;
-        for (const auto& variant : variants) total_bytes += variant.file->size_bytes();
-        settings.reference_mode = choose_reference_mode(total_bytes, available_memory_bytes());
-        if (settings.reference_mode == "dense" && !fits_device) {
-            settings.reference_mode = "top-k";
-            std::fprintf(stderr, "shootout: reference mode top-k (the models need about %s of GPU memory together, "
-                                 "the run plans with %s)\n", gib(placement.total).c_str(), gib(budget).c_str());
-        } else {
-            std::fprintf(stderr, "shootout: reference mode %s (models %.2f GiB, available memory %.2f GiB)\n",
-                         settings.reference_mode.c_str(), total_bytes / 1073741824.0,
-                         available_memory_bytes() / 1073741824.0);
-        }
-    }
-    if (settings.reference_mode == "dense" && !fits_device)
-        fail("--reference-mode dense", "needs the reference and every variant in GPU memory at once, about " +
-                                           gib(placement.total) + ", more than the " + gib(budget) +
-                                           " the run plans with (--gpu-memory): use --reference-mode auto or top-k");
-    // Dense mode holds the reference beside the variants; otherwise each pass has the GPU to itself.
-    if (backend == Backend::Cuda && settings.reference_mode != "dense") {
-        placement.passes = plan_passes(needs, budget);
-    } else {
-        placement.passes.emplace_back();
-        for (size_t v = 0; v < variants.size(); ++v) placement.passes.back().push_back(v);
-    }
-    // Free each pass after it with several, and on a GPU in top-k mode, whose reference (loaded again
-    // for the next text) was never planned to sit beside the variants.
-    placement.free_after_pass =
-        placement.passes.size() > 1 || (backend == Backend::Cuda && settings.reference_mode == "top-k");
+    const std::string host_mode =
+        settings.reference_mode == "auto" ? choose_reference_mode(file_bytes, available_memory_bytes()) : "";
+    Placement placement = place_variants(needs, reference_need, backend == Backend::Cuda, budget,
+                                         settings.reference_mode, host_mode);
+    if (placement.turned_to_top_k)
+        std::fprintf(stderr, "shootout: reference mode top-k (the models need about %s of GPU memory together, the run "
+                             "plans with %s)\n", gib(placement.total).c_str(), gib(budget).c_str());
+    else if (settings.reference_mode == "auto")
+        std::fprintf(stderr, "shootout: reference mode %s (models %.2f GiB, available memory %.2f GiB)\n",
+                     placement.mode.c_str(), file_bytes / 1073741824.0, available_memory_bytes() / 1073741824.0);
+    settings.reference_mode = placement.mode;
     return placement;
 }
 
 // Scores one text and prints a progress line per chunk and variant. speed: measures each pass's
 // variants before they are freed (null: not on this text).
 eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& variants, const Placement& placement,
-                           const std::string& text_path, const RunSettings& settings, ThreadPool& pool,
-                           SpeedLog* speed) {
+                           Backend backend, const std::string& text_path, const RunSettings& settings,
+                           ThreadPool& pool, SpeedLog* speed) {
     eval::RunOptions options;
     options.tile_rows = settings.tile_rows;
     if (settings.resume) options.state_dir = (std::filesystem::path(settings.out_dir) / "state").string();
@@ -150,7 +115,7 @@ eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& var
             }
             std::vector<eval::VariantInput> inputs;
             for (size_t v : pass) {
-                load_placed(variants[v], pool, placement.backend);
+                load_placed(variants[v], pool, backend);
                 const std::string identity = eval::file_identity(variants[v].file->path());
                 inputs.push_back({variants[v].model.get(), variants[v].name, identity});
             }
@@ -192,7 +157,7 @@ eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& var
     if (settings.reference_mode == "top-k") {
         // The reference runs alone first; only its top-k log-probs per scored token are kept, so the
         // variants can then run without it resident (on a GPU: loaded only after it is freed).
-        load_placed(reference, pool, placement.backend);
+        load_placed(reference, pool, backend);
         eval::TopKCache cache = eval::build_topk_cache(*reference.model, tokens, plan, bos, settings.top_k, pool,
                                                        settings.tile_rows);
         if (speed) speed->measure(reference);
@@ -202,7 +167,7 @@ eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& var
             return eval::run_shootout(source, inputs, tokens, plan, bos, pool, options);
         });
     }
-    load_placed(reference, pool, placement.backend);
+    load_placed(reference, pool, backend);
     eval::DenseModelReference source(*reference.model, pool, plan);
     return in_passes([&](std::span<const eval::VariantInput> inputs) {
         return eval::run_shootout(source, inputs, tokens, plan, bos, pool, options);
@@ -286,7 +251,8 @@ int run(const Args& args) {
     try {
         for (size_t t = 0; t < texts.size(); ++t) {
             per_text.push_back(
-                score_text(reference, variants, placement, texts[t], settings, pool, t == 0 ? &speed_log : nullptr));
+                score_text(reference, variants, placement, backend, texts[t], settings, pool,
+                           t == 0 ? &speed_log : nullptr));
             if (t == 0) pooled = per_text.back();
             else eval::append_run(pooled, per_text.back());
         }

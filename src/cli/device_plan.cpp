@@ -73,6 +73,34 @@ std::vector<std::vector<size_t>> plan_passes(std::span<const DeviceNeed> needs, 
     return passes;
 }
 
+Placement place_variants(std::span<const DeviceNeed> variants, uint64_t reference_need, bool gpu, uint64_t budget,
+                         const std::string& requested_mode, const std::string& host_mode) {
+    Placement placement;
+    placement.total = reference_need;
+    for (const DeviceNeed& v : variants) {
+        placement.need.push_back(v.bytes);
+        placement.total += v.bytes;
+    }
+    const bool fits = !gpu || placement.total <= budget;
+    placement.mode = requested_mode == "auto" ? host_mode : requested_mode;
+    if (requested_mode == "auto" && placement.mode == "dense" && !fits) {
+        placement.mode = "top-k";
+        placement.turned_to_top_k = true;
+    }
+    if (placement.mode == "dense" && !fits)
+        fail("--reference-mode dense", "needs the reference and every variant in GPU memory at once, about " +
+                                           gib(placement.total) + ", more than the " + gib(budget) +
+                                           " the run plans with (--gpu-memory): use --reference-mode auto or top-k");
+    if (gpu && placement.mode != "dense") {
+        placement.passes = plan_passes(variants, budget);
+    } else {
+        placement.passes.emplace_back();
+        for (size_t v = 0; v < variants.size(); ++v) placement.passes.back().push_back(v);
+    }
+    placement.free_after_pass = placement.passes.size() > 1 || (gpu && placement.mode == "top-k");
+    return placement;
+}
+
 uint64_t device_budget(const Args& args, Backend backend) {
     if (args.has("gpu-memory")) {
         const std::string text = args.get("gpu-memory", "");

@@ -37,6 +37,25 @@ struct DeviceNeed {
 // alone.
 std::vector<std::vector<size_t>> plan_passes(std::span<const DeviceNeed> needs, uint64_t budget);
 
+// Where a run's variants go. mode: the reference mode asked for, with "auto" already resolved
+// against the host's memory (cli/memory.h) as `host_mode`; the GPU's plan may turn it to top-k.
+struct Placement {
+    std::string mode;                         // dense, top-k or llama-logits-file, as the run goes
+    bool turned_to_top_k = false;             // auto mode's dense did not fit the GPU
+    std::vector<std::vector<size_t>> passes;  // indices into the variants, pass by pass
+    std::vector<uint64_t> need;               // GPU bytes estimated per variant (0 on the CPU)
+    uint64_t total = 0;                       // estimated for the reference and every variant
+    bool free_after_pass = false;             // free each pass's variants after it
+};
+
+// All variants in one pass on the CPU (gpu false), or where the reference and every variant fit the
+// GPU's `budget` together (dense). Otherwise auto mode turns to top-k and the variants run in passes
+// (plan_passes); dense mode asked for explicitly is an Error saying the figures. Each pass is freed
+// after it when there are several, and on a GPU in top-k mode (the next text's reference was never
+// planned to sit beside the variants).
+Placement place_variants(std::span<const DeviceNeed> variants, uint64_t reference_need, bool gpu, uint64_t budget,
+                         const std::string& requested_mode, const std::string& host_mode);
+
 // The GPU memory a run plans with: --gpu-memory GIB when given (UsageError for a value that is not a
 // positive number), else what the device has free now less a margin (5 %, at least 1 GiB). 0 for
 // the CPU.

@@ -95,3 +95,48 @@ TEST(DevicePlan, GpuMemoryOption) {
     EXPECT_THROW(cli::device_budget(with("8"), Backend::Cpu), cli::UsageError);  // a GPU's option only
     EXPECT_EQ(cli::device_budget(cli::Args("run", specs, {}), Backend::Cpu), 0u);
 }
+
+// The run's placement: dense when everything fits, auto turning to top-k with passes when it does
+// not, dense asked for explicitly refused, the CPU always one pass, and when passes are freed.
+TEST(DevicePlan, PlacementByMode) {
+    const std::vector<DeviceNeed> variants = {{"a", 3}, {"b", 4}, {"c", 2}};
+    // Reference 5 + variants 9 = 14 on a GPU of 14: dense, one pass kept resident.
+    cli::Placement p = cli::place_variants(variants, 5, true, 14, "auto", "dense");
+    EXPECT_EQ(p.mode, "dense");
+    EXPECT_FALSE(p.turned_to_top_k);
+    EXPECT_EQ(p.total, 14u);
+    EXPECT_EQ(p.passes, (std::vector<std::vector<size_t>>{{0, 1, 2}}));
+    EXPECT_FALSE(p.free_after_pass);
+    // A GPU of 7: auto turns to top-k, the variants in passes of as many as fit 7, each freed.
+    p = cli::place_variants(variants, 5, true, 7, "auto", "dense");
+    EXPECT_EQ(p.mode, "top-k");
+    EXPECT_TRUE(p.turned_to_top_k);
+    EXPECT_EQ(p.passes, (std::vector<std::vector<size_t>>{{0, 1}, {2}}));
+    EXPECT_TRUE(p.free_after_pass);
+    EXPECT_EQ(p.need, (std::vector<uint64_t>{3, 4, 2}));
+    // Top-k because of the host's memory, all variants fitting at once: one pass, still freed after
+    // it on a GPU (the next text's reference).
+    p = cli::place_variants(variants, 5, true, 9, "auto", "top-k");
+    EXPECT_FALSE(p.turned_to_top_k);
+    EXPECT_EQ(p.passes.size(), 1u);
+    EXPECT_TRUE(p.free_after_pass);
+    // llama.cpp's base file: no reference on the GPU, the variants in passes as well.
+    p = cli::place_variants(variants, 0, true, 7, "llama-logits-file", "");
+    EXPECT_EQ(p.mode, "llama-logits-file");
+    EXPECT_EQ(p.passes.size(), 2u);
+    // Dense asked for where it does not fit: refused with the figures.
+    try {
+        cli::place_variants(variants, 5, true, 7, "dense", "");
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("--reference-mode dense"), std::string::npos) << e.what();
+    }
+    // The CPU: one pass in every mode, nothing freed.
+    const std::vector<DeviceNeed> on_cpu = {{"a", 0}, {"b", 0}};
+    for (const char* mode : {"dense", "top-k"}) {
+        p = cli::place_variants(on_cpu, 0, false, 0, mode, "");
+        EXPECT_EQ(p.mode, mode);
+        EXPECT_EQ(p.passes, (std::vector<std::vector<size_t>>{{0, 1}}));
+        EXPECT_FALSE(p.free_after_pass);
+    }
+}
