@@ -38,17 +38,6 @@ struct RunSettings {
     bool resume = true;
 };
 
-// Loads a model, adding the option that helps when the GPU runs out of memory (the plan's estimate
-// fell short, or something else took the memory since).
-void load_placed(LoadedModel& loaded, ThreadPool& pool, Backend backend) {
-    try {
-        load_model(loaded, pool, backend);
-    } catch (const backend::OutOfDeviceMemory& e) {
-        fail("", std::string(e.what()) + ": give --gpu-memory less than the free memory, so that the run holds "
-                                         "fewer models at once");
-    }
-}
-
 // Where the variants go (device_plan.h: place_variants), with the reference mode it chose said on
 // stderr; settings.reference_mode becomes that mode.
 Placement place_models(const std::vector<LoadedModel>& variants, RunSettings& settings, Backend backend,
@@ -115,7 +104,7 @@ eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& var
             }
             std::vector<eval::VariantInput> inputs;
             for (size_t v : pass) {
-                load_placed(variants[v], pool, backend);
+                load_model(variants[v], pool, backend);
                 const std::string identity = eval::file_identity(variants[v].file->path());
                 inputs.push_back({variants[v].model.get(), variants[v].name, identity});
             }
@@ -157,7 +146,7 @@ eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& var
     if (settings.reference_mode == "top-k") {
         // The reference runs alone first; only its top-k log-probs per scored token are kept, so the
         // variants can then run without it resident (on a GPU: loaded only after it is freed).
-        load_placed(reference, pool, backend);
+        load_model(reference, pool, backend);
         eval::TopKCache cache = eval::build_topk_cache(*reference.model, tokens, plan, bos, settings.top_k, pool,
                                                        settings.tile_rows);
         if (speed) speed->measure(reference);
@@ -167,7 +156,7 @@ eval::RunResult score_text(LoadedModel& reference, std::vector<LoadedModel>& var
             return eval::run_shootout(source, inputs, tokens, plan, bos, pool, options);
         });
     }
-    load_placed(reference, pool, backend);
+    load_model(reference, pool, backend);
     eval::DenseModelReference source(*reference.model, pool, plan);
     return in_passes([&](std::span<const eval::VariantInput> inputs) {
         return eval::run_shootout(source, inputs, tokens, plan, bos, pool, options);
@@ -218,10 +207,8 @@ int run(const Args& args) {
     const uint64_t reference_need = backend == Backend::Cuda && settings.base_logits.empty()
                                         ? device_bytes_estimate(*reference.file, settings.n_ctx, settings.tile_rows)
                                         : 0;
-    if (reference_need > budget)
-        fail(reference.name, "needs about " + gib(reference_need) + " of GPU memory, more than the " + gib(budget) +
-                                 " the run plans with (--gpu-memory): run it on the CPU, or give its logits as a "
-                                 "llama-perplexity base file (--base-logits)");
+    check_fits(reference.name, reference_need, budget,
+               "run it on the CPU, or give its logits as a llama-perplexity base file (--base-logits)");
 
     // The given variant files first: a missing or foreign one fails now, not after the quantizing.
     std::vector<LoadedModel> given;
@@ -257,8 +244,10 @@ int run(const Args& args) {
             else eval::append_run(pooled, per_text.back());
         }
     } catch (const backend::OutOfDeviceMemory& e) {
-        fail("run", std::string(e.what()) + ": the GPU ran out of memory during the run (finished chunks are kept; a "
-                                            "rerun resumes): give --gpu-memory less than the " + gib(budget) +
+        // Loading a model (load_model names it) or during the run: the estimate fell short, or
+        // something else took the memory since the plan.
+        fail("run", std::string(e.what()) + ": the GPU ran out of memory (finished chunks are kept; a rerun "
+                                            "resumes): give --gpu-memory less than the " + gib(budget) +
                                             " it planned with, so that it holds fewer models at once");
     }
 

@@ -56,13 +56,17 @@ uint64_t device_bytes_estimate(const gguf::File& file, int64_t n_ctx, int64_t ti
     return weights + workspace + kv + activations + logits + fixed;
 }
 
+void check_fits(const std::string& name, uint64_t need, uint64_t budget, const std::string& way_out) {
+    if (need > budget)
+        fail(name, "needs about " + gib(need) + " of GPU memory, more than the " + gib(budget) +
+                       " the run plans with (--gpu-memory): " + way_out);
+}
+
 std::vector<std::vector<size_t>> plan_passes(std::span<const DeviceNeed> needs, uint64_t budget) {
     std::vector<std::vector<size_t>> passes;
     uint64_t used = 0;
     for (size_t i = 0; i < needs.size(); ++i) {
-        if (needs[i].bytes > budget)
-            fail(needs[i].name, "needs about " + gib(needs[i].bytes) + " of GPU memory, more than the " + gib(budget) +
-                                    " the run plans with (--gpu-memory): it cannot run on this GPU");
+        check_fits(needs[i].name, needs[i].bytes, budget, "it cannot run on this GPU");
         if (passes.empty() || used + needs[i].bytes > budget) {
             passes.emplace_back();
             used = 0;

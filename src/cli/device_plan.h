@@ -32,6 +32,9 @@ struct DeviceNeed {
     uint64_t bytes = 0;
 };
 
+// Error naming `name` when its need is over the budget; way_out says what the user can do instead.
+void check_fits(const std::string& name, uint64_t need, uint64_t budget, const std::string& way_out);
+
 // The variants (indices into `needs`, in order) in passes of as many as fit `budget` bytes together:
 // a pass closes at the first variant that would overflow it. Error naming a variant that does not fit
 // alone.
